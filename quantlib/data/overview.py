@@ -1,0 +1,95 @@
+"""A table of every named series: coverage, rows, gaps and listing facts (``quant data list``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from quantlib.config import Settings
+from quantlib.data.catalog import SeriesInfo, available_series, load_ohlcv
+from quantlib.data.gaps import find_gaps
+
+__all__ = ["OVERVIEW_COLUMNS", "describe_series", "overview"]
+
+OVERVIEW_COLUMNS = (
+    "symbol",
+    "timeframe",
+    "origin",
+    "first_bar",
+    "last_bar",
+    "rows",
+    "gaps",
+    "missing_bars",
+    "partial_bars",
+    "venue",
+    "market",
+    "ended",
+    "shadowed",
+    "path",
+)
+
+
+def describe_series(info: SeriesInfo, *, shadowed: bool = False) -> dict[str, object]:
+    """One overview row for a series (loads and validates its bars).
+
+    ``gaps`` and ``missing_bars`` are ``None`` for markets with sessions (equities), where
+    nights and weekends are not gaps. ``partial_bars`` lists the open times (UTC) of bars cut
+    by a listing or delisting; ``ended`` is the delisting time, empty while the market trades.
+    """
+    frame = _load(info)
+    loaded: SeriesInfo = frame.attrs["series"]
+    gaps = find_gaps(frame, info.timeframe) if info.is_24_7 else None
+    return {
+        "symbol": info.symbol,
+        "timeframe": info.timeframe,
+        "origin": info.origin,
+        "first_bar": frame.index[0] if len(frame) else pd.NaT,
+        "last_bar": frame.index[-1] if len(frame) else pd.NaT,
+        "rows": len(frame),
+        "gaps": None if gaps is None else len(gaps),
+        "missing_bars": None if gaps is None else int(gaps["missing_bars"].sum()),
+        "partial_bars": ", ".join(_short(ts) for ts in loaded.partial_bars),
+        "venue": info.venue,
+        "market": info.market,
+        "ended": _short(info.delisted_at) if info.delisted_at is not None else "",
+        "shadowed": shadowed,
+        "path": str(info.path),
+    }
+
+
+def _short(stamp: pd.Timestamp) -> str:
+    text = stamp.strftime("%Y-%m-%d %H:%M")
+    return text.removesuffix(" 00:00")
+
+
+def _load(info: SeriesInfo) -> pd.DataFrame:
+    # Load by path so that a shadowed bundled series is read from its own file.
+    frame = load_ohlcv(info.path, info.timeframe)
+    frame.attrs = {"series": info.with_partial_bars(frame.index)}
+    return frame
+
+
+def overview(
+    settings: Settings | None = None,
+    progress: Callable[[SeriesInfo], None] | None = None,
+) -> pd.DataFrame:
+    """Describe every named series (store and bundled), one row each.
+
+    A bundled series that a stored one of the same symbol and timeframe shadows is listed
+    with ``shadowed=True``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`OVERVIEW_COLUMNS`.
+    """
+    rows = []
+    seen: set[tuple[str | None, str | None]] = set()
+    for info in available_series(settings):
+        key = (info.symbol, info.timeframe)
+        rows.append(describe_series(info, shadowed=key in seen))
+        seen.add(key)
+        if progress is not None:
+            progress(info)
+    return pd.DataFrame(rows, columns=list(OVERVIEW_COLUMNS))

@@ -1,0 +1,128 @@
+"""Resampling OHLCV bars to a coarser timeframe, keeping only complete bars by default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from quantlib._typing import INDEX_NAME, OHLCV_COLUMNS
+from quantlib.data.schema import validate
+from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
+from quantlib.exceptions import ConfigError
+
+__all__ = ["ResampleInfo", "resample"]
+
+
+@dataclass(frozen=True)
+class ResampleInfo:
+    """How a resampled frame was made (``result.attrs["resample"]``).
+
+    Attributes
+    ----------
+    source_timeframe, timeframe : str
+        Bar length of the input and of the output.
+    bars_per_bar : int
+        Input bars that make one complete output bar.
+    dropped : pandas.DatetimeIndex
+        Open times of incomplete output bars that were left out (``partial=False``).
+    partial : pandas.DatetimeIndex
+        Open times of incomplete output bars that were kept (``partial=True``).
+    """
+
+    source_timeframe: str
+    timeframe: str
+    bars_per_bar: int
+    dropped: pd.DatetimeIndex
+    partial: pd.DatetimeIndex
+
+
+def resample(
+    df: pd.DataFrame,
+    timeframe: str | Timeframe,
+    *,
+    partial: bool = False,
+    source_timeframe: str | Timeframe | None = None,
+) -> pd.DataFrame:
+    """Aggregate bars to a coarser timeframe.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Contract OHLCV frame.
+    timeframe : str or Timeframe
+        Target, e.g. ``"4h"``, ``"1d"``, ``"1w"``; a whole multiple of the input's bar length.
+    partial : bool, default False
+        Keep output bars that miss some of their input bars (listing days, gaps, the last
+        unfinished period). By default only complete bars are emitted.
+    source_timeframe : str or Timeframe, optional
+        Bar length of ``df``; by default from ``df.attrs["series"]`` or the most common spacing.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Contract frame labelled by bar open time; ``result.attrs["resample"]`` is a
+        :class:`ResampleInfo` listing the incomplete bars dropped or kept.
+
+    Notes
+    -----
+    open = first open, high = max high, low = min low, close = last close, volume = sum.
+    Days start at 00:00 UTC; weeks start on Monday 00:00 UTC, as on Binance. An output bar
+    is complete when it holds ``timeframe / source_timeframe`` input bars.
+
+    Examples
+    --------
+    >>> hourly = load_ohlcv("BTCUSDT", "1h")  # doctest: +SKIP
+    >>> daily = resample(hourly, "1d")  # doctest: +SKIP
+    """
+    validate(df, "resample input")
+    target = parse_timeframe(timeframe)
+    info = df.attrs.get("series")
+    if source_timeframe is not None:
+        source = parse_timeframe(source_timeframe)
+    elif info is not None and getattr(info, "timeframe", None):
+        source = parse_timeframe(info.timeframe)
+    else:
+        source = infer_timeframe(pd.DatetimeIndex(df.index))
+    if target.delta < source.delta:
+        raise ConfigError(
+            f"cannot resample {source.name} bars to the finer timeframe {target.name}; "
+            "resampling only aggregates"
+        )
+    per_bar = source.bars_per(target)
+    index = pd.DatetimeIndex(df.index)
+    if not source.on_grid(index).all():
+        raise ConfigError(
+            f"the input has bars off the {source.name} grid; pass the right source_timeframe="
+        )
+    keys = target.floor(index)
+    grouped = df[list(OHLCV_COLUMNS)].groupby(keys, sort=True)
+    out = grouped.agg(
+        open=("open", "first"),
+        high=("high", "max"),
+        low=("low", "min"),
+        close=("close", "last"),
+        volume=("volume", "sum"),
+    )
+    counts = grouped.size().to_numpy()
+    complete = counts == per_bar
+    incomplete = pd.DatetimeIndex(out.index[~complete])
+    if not partial:
+        out = out.loc[complete]
+    out.index = pd.DatetimeIndex(out.index, name=INDEX_NAME)
+    out = out.astype(np.float64)
+    empty = pd.DatetimeIndex([], tz="UTC", name=INDEX_NAME)
+    attrs: dict[str, object] = {
+        "resample": ResampleInfo(
+            source_timeframe=source.name,
+            timeframe=target.name,
+            bars_per_bar=per_bar,
+            dropped=empty if partial else incomplete,
+            partial=incomplete if partial else empty,
+        )
+    }
+    if info is not None:
+        attrs["series"] = replace(info, timeframe=target.name).with_partial_bars(out.index)
+    out.attrs = attrs
+    return out
