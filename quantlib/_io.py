@@ -35,4 +35,8 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
 
 def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically."""
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding=encoding))
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding=encoding)
+
+    return atomic_write(path, write)

@@ -76,6 +76,10 @@ class SeriesInfo:
     delisted_at: pd.Timestamp | None = None
     partial_bars: tuple[pd.Timestamp, ...] = ()
 
+    def __deepcopy__(self, memo: dict[int, object]) -> SeriesInfo:
+        # Immutable, so sharing is safe; pandas deep-copies ``attrs`` on every column access.
+        return self
+
     @property
     def ended(self) -> bool:
         """True if trading of the symbol has ended (backtests must exit, live must refuse)."""
@@ -328,6 +332,6 @@ def load_ohlcv(
         stat = info.path.stat()
         frame = _read_cached(str(info.path), stat.st_mtime_ns, stat.st_size, info.timeframe, None)
     result = frame.copy()
-    result.attrs = {"series": info.with_partial_bars(result.index)}
+    result.attrs = {"series": info.with_partial_bars(pd.DatetimeIndex(result.index))}
     return result
 

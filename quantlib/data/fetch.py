@@ -5,6 +5,7 @@ ccxt is imported inside the function, so ``import quantlib.data`` stays light.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -217,11 +218,13 @@ def fetch_ohlcv(
     expected = max(0, math.ceil((end_ms - start_ms) / step_ms))
     rows: list[list[float]] = []
     cursor, pages = start_ms, 0
-    max_pages = expected // limit + 2  # bounded even if an exchange misbehaves
+    # Every page moves the cursor forward by at least one bar, so this bound always holds,
+    # even when the exchange caps a page below `limit` (Binance: 1000 bars).
+    max_pages = expected + 2
     while cursor < end_ms and pages < max_pages:
         page = call(
             f"fetch_ohlcv({unified}, {tf.name}, since={cursor})",
-            lambda c=cursor: exchange.fetch_ohlcv(unified, tf.name, since=c, limit=limit),
+            functools.partial(exchange.fetch_ohlcv, unified, tf.name, since=cursor, limit=limit),
         )
         if not page:
             break

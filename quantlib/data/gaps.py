@@ -110,7 +110,7 @@ def fill_gaps(
     grid = pd.date_range(df.index[0], df.index[-1], freq=tf.delta, name=INDEX_NAME)
     grid = grid.as_unit(pd.DatetimeIndex(df.index).unit)
     out = df.reindex(grid)
-    added = grid.difference(df.index)
+    added = grid.difference(pd.DatetimeIndex(df.index))
     if method == "flat" and len(added):
         close = out["close"].ffill()
         holes = out["open"].isna()

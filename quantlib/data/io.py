@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from quantlib._typing import INDEX_NAME, OHLCV_COLUMNS
+from quantlib._typing import INDEX_NAME, OHLCV_COLUMNS, PathLike
 from quantlib.data.schema import data_error, validate
 from quantlib.data.timeframes import Timeframe
 from quantlib.exceptions import DataError
@@ -30,7 +30,7 @@ _TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
 _EPOCH_UNITS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"))
 
 
-def is_data_file(source: str | Path) -> bool:
+def is_data_file(source: PathLike) -> bool:
     """True if ``source`` names a file by a supported suffix."""
     name = str(source).lower()
     return name.endswith(SUPPORTED_SUFFIXES)
@@ -187,7 +187,7 @@ def _read_raw(path: Path) -> tuple[pd.DataFrame, int | None]:
 
 
 def read_ohlcv_file(
-    path: str | Path,
+    path: PathLike,
     *,
     timeframe: str | Timeframe | None = None,
     naive_tz: str | None = None,

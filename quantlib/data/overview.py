@@ -66,7 +66,7 @@ def _short(stamp: pd.Timestamp) -> str:
 def _load(info: SeriesInfo) -> pd.DataFrame:
     # Load by path so that a shadowed bundled series is read from its own file.
     frame = load_ohlcv(info.path, info.timeframe)
-    frame.attrs = {"series": info.with_partial_bars(frame.index)}
+    frame.attrs = {"series": info.with_partial_bars(pd.DatetimeIndex(frame.index))}
     return frame
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,17 +26,21 @@ class ResampleInfo:
         Bar length of the input and of the output.
     bars_per_bar : int
         Input bars that make one complete output bar.
-    dropped : pandas.DatetimeIndex
+    dropped : tuple of pandas.Timestamp
         Open times of incomplete output bars that were left out (``partial=False``).
-    partial : pandas.DatetimeIndex
+    partial : tuple of pandas.Timestamp
         Open times of incomplete output bars that were kept (``partial=True``).
     """
 
     source_timeframe: str
     timeframe: str
     bars_per_bar: int
-    dropped: pd.DatetimeIndex
-    partial: pd.DatetimeIndex
+    dropped: tuple[pd.Timestamp, ...]
+    partial: tuple[pd.Timestamp, ...]
+
+    def __deepcopy__(self, memo: dict[int, object]) -> ResampleInfo:
+        # Immutable, so sharing is safe; pandas deep-copies ``attrs`` on every column access.
+        return self
 
 
 def resample(
@@ -96,24 +101,25 @@ def resample(
         raise ConfigError(
             f"the input has bars off the {source.name} grid; pass the right source_timeframe="
         )
-    keys = target.floor(index)
-    grouped = df[list(OHLCV_COLUMNS)].groupby(keys, sort=True)
-    out = grouped.agg(
-        open=("open", "first"),
-        high=("high", "max"),
-        low=("low", "min"),
-        close=("close", "last"),
-        volume=("volume", "sum"),
+    plain = df[list(OHLCV_COLUMNS)]
+    plain.attrs = {}
+    bins = plain.resample(
+        target.delta, origin=target.origin, label="left", closed="left"
     )
-    counts = grouped.size().to_numpy()
+    out = bins.agg(
+        {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+    )
+    counts = bins.size().to_numpy()
+    out = out.loc[counts > 0]  # pandas also emits the empty periods inside gaps
+    counts = counts[counts > 0]
     complete = counts == per_bar
-    incomplete = pd.DatetimeIndex(out.index[~complete])
+    incomplete = tuple(pd.DatetimeIndex(out.index[~complete]).as_unit("ns"))
     if not partial:
         out = out.loc[complete]
-    out.index = pd.DatetimeIndex(out.index, name=INDEX_NAME)
+    out.index = pd.DatetimeIndex(out.index, name=INDEX_NAME).as_unit("ns")
     out = out.astype(np.float64)
-    empty = pd.DatetimeIndex([], tz="UTC", name=INDEX_NAME)
-    attrs: dict[str, object] = {
+    empty: tuple[pd.Timestamp, ...] = ()
+    attrs: dict[Hashable, object] = {
         "resample": ResampleInfo(
             source_timeframe=source.name,
             timeframe=target.name,

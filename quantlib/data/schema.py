@@ -78,6 +78,14 @@ def _values(cols: dict[str, np.ndarray], i: int, names: tuple[str, ...]) -> str:
     return ", ".join(f"{n}={float(cols[n][i])!r}" for n in names)
 
 
+def _stack(cols: dict[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray:
+    return np.column_stack([cols[n] for n in names])
+
+
+def _rows_any(mask: np.ndarray) -> np.ndarray:
+    return np.asarray(mask.any(axis=1), dtype=bool)
+
+
 def _first_nonfinite(cols: dict[str, np.ndarray], i: int) -> str:
     names = [n for n in OHLCV_COLUMNS if not np.isfinite(cols[n][i])]
     return _values(cols, i, tuple(names))
@@ -87,13 +95,13 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(
         "NaN or infinite value",
         "Drop or repair the row at the source; gaps are allowed, missing values are not",
-        lambda c: ~np.isfinite(np.column_stack([c[n] for n in OHLCV_COLUMNS])).all(axis=1),
+        lambda c: _rows_any(~np.isfinite(_stack(c, OHLCV_COLUMNS))),
         _first_nonfinite,
     ),
     _Rule(
         "non-positive price",
         "Prices must be > 0; remove the bad row or fix the price at the source",
-        lambda c: (np.column_stack([c[n] for n in PRICE_COLUMNS]) <= 0).any(axis=1),
+        lambda c: _rows_any(_stack(c, PRICE_COLUMNS) <= 0),
         lambda c, i: _values(c, i, PRICE_COLUMNS),
     ),
     _Rule(
@@ -182,6 +190,26 @@ def _check_structure(df: pd.DataFrame, source: str) -> None:
         )
 
 
+def _all_good(cols: dict[str, np.ndarray], step: np.ndarray) -> bool:
+    """Fast whole-array check; the row-by-row rules run only when it fails."""
+    o, h, low, c, v = (cols[n] for n in OHLCV_COLUMNS)
+    with np.errstate(invalid="ignore"):
+        return bool(
+            np.isfinite(o).all()
+            and np.isfinite(h).all()
+            and np.isfinite(low).all()
+            and np.isfinite(c).all()
+            and np.isfinite(v).all()
+            and low.min() > 0
+            and v.min() >= 0
+            and (h >= o).all()
+            and (h >= c).all()
+            and (low <= o).all()
+            and (low <= c).all()
+            and (len(step) == 0 or step.min() > 0)
+        )
+
+
 def validate(
     df: pd.DataFrame,
     source: str = "<DataFrame>",
@@ -229,8 +257,11 @@ def validate(
     if df.empty:
         return df
     cols = {n: df[n].to_numpy(dtype=np.float64) for n in OHLCV_COLUMNS}
-    stamps = df.index.as_unit("ns").asi8
+    index = pd.DatetimeIndex(df.index)
+    stamps = index.as_unit("ns").asi8
     step = np.diff(stamps)
+    if timeframe is None and _all_good(cols, step):
+        return df
     candidates: list[tuple[int, int, str, str, str]] = []  # (position, priority, rule, ...)
     counts: dict[str, int] = {}
     for priority, rule in enumerate(_RULES):
@@ -260,7 +291,7 @@ def validate(
             candidates.append((pos, len(_RULES) + offset, name, detail, fix))
     if timeframe is not None:
         tf = parse_timeframe(timeframe)
-        bad = ~tf.on_grid(df.index)
+        bad = ~tf.on_grid(index)
         if bad.any():
             pos = int(np.argmax(bad))
             name = f"off the {tf.name} bar grid"

@@ -162,7 +162,8 @@ def query(sql: str, *, settings: Settings | None = None) -> pd.DataFrame:
         if files:
             listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
             con.execute(
-                "CREATE VIEW ohlcv AS SELECT timestamp, open, high, low, close, volume, "
+                "CREATE VIEW ohlcv AS SELECT CAST(timestamp AS TIMESTAMPTZ) AS timestamp, open, high, "
+                "low, close, volume, "
                 f"symbol, timeframe FROM read_parquet([{listing}], hive_partitioning = true)"
             )
         else:

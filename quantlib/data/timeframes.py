@@ -19,6 +19,7 @@ __all__ = ["Timeframe", "infer_timeframe", "parse_timeframe"]
 
 _PATTERN = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"m": "min", "min": "min", "h": "h", "d": "D", "w": "W"}
+_MINUTES = {"min": 1, "h": 60, "D": 24 * 60, "W": 7 * 24 * 60}
 _SUFFIX = {"min": "m", "h": "h", "D": "d", "W": "w"}
 _EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 _FIRST_MONDAY = pd.Timestamp("1970-01-05", tz="UTC")
@@ -113,7 +114,7 @@ def parse_timeframe(text: str | Timeframe) -> Timeframe:
             "'5m', '15m', '1h', '4h', '1d' or '1w'"
         )
     count, unit = int(match.group(1)), _UNITS[match.group(2).lower()]
-    delta = pd.Timedelta(count, unit="W" if unit == "W" else unit)
+    delta = pd.Timedelta(count * _MINUTES[unit], unit="min")
     origin = _FIRST_MONDAY if unit == "W" else _EPOCH
     return Timeframe(name=f"{count}{_SUFFIX[unit]}", delta=delta, origin=origin)
 
