@@ -1,11 +1,13 @@
 """Public helpers for testing code that consumes OHLCV data.
 
 ``make_ohlcv`` builds small contract frames from close prices; ``ohlcv_frames`` is a
-hypothesis strategy of valid frames (hypothesis is a test dependency, imported lazily).
+hypothesis strategy of valid frames (hypothesis is a test dependency, imported lazily);
+``assert_no_lookahead`` checks the truncation invariance every signal function must have.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,7 +19,7 @@ from quantlib.data.timeframes import parse_timeframe
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
-__all__ = ["make_ohlcv", "ohlcv_frames"]
+__all__ = ["assert_no_lookahead", "lifecycle_columns", "make_ohlcv", "ohlcv_frames"]
 
 
 def make_ohlcv(
@@ -102,3 +104,72 @@ def ohlcv_frames(
         )
 
     return build()
+
+
+def lifecycle_columns(events: pd.DataFrame) -> list[str]:
+    """Timestamp columns filled in after confirmation (``*_at`` except ``confirmed_at``)."""
+    return [
+        c
+        for c in events.columns
+        if str(c).endswith("_at")
+        and c != "confirmed_at"
+        and pd.api.types.is_datetime64_any_dtype(events[c])
+    ]
+
+
+def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    ordered = frame.sort_values(list(frame.columns), kind="mergesort", na_position="first")
+    return ordered.reset_index(drop=True)
+
+
+def assert_no_lookahead(
+    func: Callable[..., pd.DataFrame],
+    df: pd.DataFrame,
+    cut_points: Iterable[int | pd.Timestamp],
+    **kwargs: Any,
+) -> None:
+    """Assert that ``func`` computed on ``df[:t]`` agrees with ``func(df)`` as known at ``t``.
+
+    Two kinds of output are understood:
+
+    * an **event frame** (has ``confirmed_at``): the events of ``func(df.loc[:t])`` must equal,
+      field by field, the events of ``func(df)`` with ``confirmed_at <= t``, where every other
+      ``*_at`` timestamp later than ``t`` (``mitigated_at``, ``invalidated_at``, ...) is NaT;
+    * a **per-bar frame or series** indexed like ``df``: ``func(df.loc[:t])`` must equal
+      ``func(df).loc[:t]``.
+
+    Parameters
+    ----------
+    func : callable
+        Called as ``func(frame, **kwargs)``.
+    df : pandas.DataFrame
+        Full OHLCV frame.
+    cut_points : iterable of int or Timestamp
+        Last bar included in each truncated run (a position or an index label).
+
+    Raises
+    ------
+    AssertionError
+        Naming the cut point and showing where the two results differ.
+    """
+    full = func(df, **kwargs)
+    for cut in cut_points:
+        t = df.index[int(cut)] if isinstance(cut, int | np.integer) else pd.Timestamp(cut)
+        part = func(df.loc[:t], **kwargs)
+        if isinstance(full, pd.DataFrame) and "confirmed_at" in full.columns:
+            expected = full.loc[full["confirmed_at"] <= t].copy()
+            for column in lifecycle_columns(expected):
+                expected.loc[expected[column] > t, column] = pd.NaT
+            left, right = _canonical(part), _canonical(expected)
+        else:
+            left, right = part, full.loc[:t]
+        try:
+            if isinstance(left, pd.DataFrame):
+                pd.testing.assert_frame_equal(left, right, check_exact=True)
+            else:
+                pd.testing.assert_series_equal(left, right, check_exact=True)
+        except AssertionError as exc:
+            raise AssertionError(
+                f"look-ahead in {getattr(func, '__name__', func)!r}: the result on data up to "
+                f"{t} differs from the full-data result as known at {t}.\n{exc}"
+            ) from None

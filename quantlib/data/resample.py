@@ -78,8 +78,12 @@ def resample(
 
     Examples
     --------
-    >>> hourly = load_ohlcv("BTCUSDT", "1h")  # doctest: +SKIP
-    >>> daily = resample(hourly, "1d")  # doctest: +SKIP
+    >>> from quantlib.data import load_ohlcv
+    >>> daily = resample(load_ohlcv("BTCUSDT", "1h"), "1d")
+    >>> daily.loc["2024-12-31T00:00Z", ["open", "high", "low", "close"]].tolist()
+    [92792.05, 96250.0, 92033.73, 93576.0]
+    >>> len(daily.attrs["resample"].dropped)  # days missing hourly bars (listing day, outages)
+    30
     """
     validate(df, "resample input")
     target = parse_timeframe(timeframe)

@@ -153,7 +153,8 @@ def query(sql: str, *, settings: Settings | None = None) -> pd.DataFrame:
 
     Examples
     --------
-    >>> query("SELECT symbol, count(*) AS n FROM ohlcv GROUP BY symbol")  # doctest: +SKIP
+    >>> query("SELECT symbol, count(*) AS n FROM ohlcv GROUP BY symbol").columns.tolist()
+    ['symbol', 'n']
     """
     settings = settings or get_settings()
     files = sorted(settings.store_dir.glob("symbol=*/timeframe=*/bars.parquet"))
