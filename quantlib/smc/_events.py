@@ -110,6 +110,10 @@ def build_events(
     for name, values in (extra or {}).items():
         data[name] = values
     frame = pd.DataFrame(data)
+    for name in frame.columns:
+        # One string dtype whatever the row count, so empty and full results compare equal.
+        if pd.api.types.is_object_dtype(frame[name]) or pd.api.types.is_string_dtype(frame[name]):
+            frame[name] = frame[name].astype("str")
     order = np.lexsort((np.asarray(anchor), np.asarray(confirmed)))
     return frame.iloc[order].reset_index(drop=True)
 

@@ -129,7 +129,7 @@ def zigzag(
     df : pandas.DataFrame
         OHLCV contract frame.
     pct : float, optional
-        Reversal as a fraction of the extreme's price (0.05 = 5%).
+        Reversal as a fraction of the reversing bar's close (0.05 = 5%).
     atr_mult : float, optional
         Reversal as a multiple of ATR(``atr_period``) at the reversing bar. Exactly one of
         ``pct`` and ``atr_mult`` must be given.

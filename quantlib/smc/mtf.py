@@ -1,0 +1,138 @@
+"""Multi-timeframe: run any detector on a higher timeframe and place its results on a lower
+one, so that a higher-timeframe value becomes visible only after its bar has closed.
+
+The lower-timeframe bar on which a higher-timeframe bar's close is known is the last
+lower-timeframe bar inside it (its close is the higher bar's close). Event times
+(``confirmed_at`` and every ``*_at`` lifecycle time) are moved to that bar; ``anchor_time``
+keeps the higher-timeframe bar's open time, which is where the event sits on the chart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quantlib.data import resample
+from quantlib.data.schema import validate
+from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
+from quantlib.exceptions import ConfigError
+
+__all__ = ["align_to", "higher_timeframe_bars", "on_higher_timeframe"]
+
+
+def _source_tf(df: pd.DataFrame, source_timeframe: str | Timeframe | None) -> Timeframe:
+    if source_timeframe is not None:
+        return parse_timeframe(source_timeframe)
+    info = df.attrs.get("series")
+    if info is not None and getattr(info, "timeframe", None):
+        return parse_timeframe(info.timeframe)
+    return infer_timeframe(pd.DatetimeIndex(df.index))
+
+
+def higher_timeframe_bars(
+    df: pd.DataFrame, timeframe: str, *, source_timeframe: str | Timeframe | None = None
+) -> pd.DataFrame:
+    """Higher-timeframe bars built from ``df`` that have closed by ``df``'s last bar.
+
+    Bars missing some lower bars (gaps) are kept: they have closed. The last bar is dropped
+    while it is still forming (its period ends after the last lower bar's close).
+    """
+    validate(df, "higher_timeframe_bars input")
+    source = _source_tf(df, source_timeframe)
+    target = parse_timeframe(timeframe)
+    if target.delta <= source.delta:
+        raise ConfigError(
+            f"timeframe {target.name!r} is not higher than the input's {source.name!r}; "
+            "pass a coarser timeframe such as '4h' or '1d'"
+        )
+    bars = resample(df, target, partial=True, source_timeframe=source)
+    if len(bars) and bars.index[-1] + target.delta > df.index[-1] + source.delta:
+        bars = bars.iloc[:-1]
+    return bars
+
+
+def _known_at(times: pd.Series, lower: pd.DatetimeIndex, target: Timeframe) -> pd.Series:
+    """Map higher-timeframe bar open times to the lower bar whose close is their close."""
+    values = pd.DatetimeIndex(times)
+    mask = ~values.isna()
+    out = np.full(len(values), np.datetime64("NaT"), dtype="M8[ns]")
+    if mask.any():
+        ends = (values[mask] + target.delta).as_unit("ns").asi8
+        position = np.searchsorted(lower.as_unit("ns").asi8, ends, side="left") - 1
+        out[mask] = lower.as_unit("ns").asi8[position].view("M8[ns]")
+    return pd.Series(pd.DatetimeIndex(out, tz="UTC"), index=times.index, name=times.name)
+
+
+def on_higher_timeframe(
+    func: Callable[..., pd.DataFrame],
+    df: pd.DataFrame,
+    timeframe: str,
+    *,
+    source_timeframe: str | Timeframe | None = None,
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """Run an event detector on ``timeframe`` bars and express its events on ``df``'s bars.
+
+    Parameters
+    ----------
+    func : callable
+        An event detector, e.g. :func:`quantlib.smc.swings.swings`; called as
+        ``func(higher_bars, **kwargs)``.
+    df : pandas.DataFrame
+        Lower-timeframe OHLCV frame.
+    timeframe : str
+        The higher timeframe, e.g. ``"4h"`` or ``"1d"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The detector's events with ``confirmed_at`` and every other ``*_at`` time moved to
+        the lower bar that closes the confirming higher bar, and a ``timeframe`` column.
+
+    Examples
+    --------
+    >>> from quantlib.data import load_ohlcv
+    >>> from quantlib.smc.swings import swings
+    >>> hourly = load_ohlcv("BTCUSDT", "1h").loc["2024-01"]
+    >>> daily = on_higher_timeframe(swings, hourly, "1d", left=2, right=2)
+    >>> row = daily.iloc[0]
+    >>> print(row.anchor_time, row.confirmed_at, sep=" | ")
+    2024-01-03 00:00:00+00:00 | 2024-01-05 23:00:00+00:00
+    """
+    target = parse_timeframe(timeframe)
+    higher = higher_timeframe_bars(df, timeframe, source_timeframe=source_timeframe)
+    events = func(higher, **kwargs)
+    lower = pd.DatetimeIndex(df.index)
+    for column in events.columns:
+        if str(column).endswith("_at") and pd.api.types.is_datetime64_any_dtype(events[column]):
+            events[column] = _known_at(events[column], lower, target)
+    events["timeframe"] = target.name
+    return events
+
+
+def align_to(
+    values: pd.Series | pd.DataFrame,
+    df: pd.DataFrame,
+    timeframe: str,
+    *,
+    source_timeframe: str | Timeframe | None = None,
+) -> pd.Series | pd.DataFrame:
+    """Place per-bar higher-timeframe values on ``df``'s bars, each from the bar that closes it.
+
+    The value of the higher bar opened at :math:`T` is known after the lower bar that closes
+    at :math:`T + \\Delta_{high}`; lower bars before that see the previous higher bar's value
+    (NaN before the first one).
+    """
+    source = _source_tf(df, source_timeframe)
+    target = parse_timeframe(timeframe)
+    lower = pd.DatetimeIndex(df.index)
+    known_from = (pd.DatetimeIndex(values.index) + target.delta).as_unit("ns").asi8
+    lower_close = (lower + source.delta).as_unit("ns").asi8
+    position = np.searchsorted(known_from, lower_close, side="right") - 1
+    taken = values.iloc[np.clip(position, 0, None)].copy()
+    taken.index = lower
+    taken.loc[position < 0] = np.nan
+    return taken

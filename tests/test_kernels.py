@@ -1,0 +1,54 @@
+"""Compiled numba kernels and the same code run as plain Python give identical results."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from quantlib.data import load_ohlcv
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (module, function, keyword arguments): every public function whose work is done in kernels.
+CASES = [
+    ("quantlib.indicators", "atr", {"period": 14}),
+    ("quantlib.smc.swings", "swings", {"left": 4, "right": 5}),
+    ("quantlib.smc.swings", "zigzag", {"atr_mult": 2.0}),
+]
+
+SCRIPT = """
+import importlib, pickle, sys
+from quantlib.data import load_ohlcv
+cases = pickle.loads(bytes.fromhex(sys.argv[1]))
+frame = load_ohlcv("BTCUSDT", "1h").iloc[-3000:]
+out = [getattr(importlib.import_module(m), f)(frame, **kw) for m, f, kw in cases]
+sys.stdout.buffer.write(pickle.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_interpreted_kernels_match_compiled_ones() -> None:
+    env = {**os.environ, "QUANT_DISABLE_NUMBA": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, pickle.dumps(CASES).hex()],
+        capture_output=True,
+        check=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+    interpreted = pickle.loads(result.stdout)
+    frame = load_ohlcv("BTCUSDT", "1h").iloc[-3000:]
+    for (module, function, kwargs), plain in zip(CASES, interpreted, strict=True):
+        compiled = getattr(importlib.import_module(module), function)(frame, **kwargs)
+        if isinstance(compiled, pd.DataFrame):
+            pd.testing.assert_frame_equal(compiled, plain, check_exact=True)
+        else:
+            pd.testing.assert_series_equal(compiled, plain, check_exact=True)
