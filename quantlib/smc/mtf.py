@@ -57,7 +57,7 @@ def higher_timeframe_bars(
 def _known_at(times: pd.Series, lower: pd.DatetimeIndex, target: Timeframe) -> pd.Series:
     """Map higher-timeframe bar open times to the lower bar whose close is their close."""
     values = pd.DatetimeIndex(times)
-    mask = ~values.isna()
+    mask = np.asarray(values.notna(), dtype=bool)
     out = np.full(len(values), np.datetime64("NaT"), dtype="M8[ns]")
     if mask.any():
         ends = (values[mask] + target.delta).as_unit("ns").asi8
