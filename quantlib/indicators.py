@@ -69,7 +69,7 @@ def atr(df: pd.DataFrame, period: int = 14) -> pd.Series:
     --------
     >>> from quantlib.testing import make_ohlcv
     >>> atr(make_ohlcv([10.0, 11.0, 12.0], spread=0.0), period=2).round(6).tolist()
-    [nan, 1.0, 1.0]
+    [nan, 0.5, 0.75]
     """
     validate(df, "atr input")
     values = atr_array(df["high"].to_numpy(), df["low"].to_numpy(), df["close"].to_numpy(), period)
