@@ -21,6 +21,10 @@ CASES = [
     ("quantlib.indicators", "atr", {"period": 14}),
     ("quantlib.smc.swings", "swings", {"left": 4, "right": 5}),
     ("quantlib.smc.swings", "zigzag", {"atr_mult": 2.0}),
+    ("quantlib.smc.fvg", "fvg", {"min_size": 0.2, "mitigation": "half"}),
+    ("quantlib.smc.liquidity", "liquidity", {}),
+    ("quantlib.smc.sessions", "sessions", {}),
+    ("quantlib.smc.premium_discount", "premium_discount", {}),
 ]
 
 SCRIPT = """
