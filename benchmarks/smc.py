@@ -44,9 +44,8 @@ def ours() -> dict[str, Callable[[pd.DataFrame], Any]]:
     from quantlib.smc.premium_discount import premium_discount
     from quantlib.smc.sessions import sessions
     from quantlib.smc.structure import structure
-    from quantlib.zones.levels import levels
-
     from quantlib.smc.swings import swings
+    from quantlib.zones.levels import levels
 
     def run_structure(df: pd.DataFrame) -> Any:
         return structure(df, left=4, right=5)

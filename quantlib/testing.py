@@ -106,13 +106,18 @@ def ohlcv_frames(
     return build()
 
 
+# ``*_at`` columns fixed at confirmation rather than filled in later.
+FIXED_AT_COLUMNS = frozenset({"confirmed_at", "actionable_at"})
+
+
 def lifecycle_columns(events: pd.DataFrame) -> list[str]:
-    """Timestamp columns filled in after confirmation (``*_at`` except ``confirmed_at``)."""
+    """Timestamp columns filled in after confirmation (``*_at``, except ``confirmed_at`` and
+    ``actionable_at``, which are fixed when the event is confirmed)."""
     return [
         c
         for c in events.columns
         if str(c).endswith("_at")
-        and c != "confirmed_at"
+        and c not in FIXED_AT_COLUMNS
         and pd.api.types.is_datetime64_any_dtype(events[c])
     ]
 

@@ -25,6 +25,13 @@ CASES = [
     ("quantlib.smc.liquidity", "liquidity", {}),
     ("quantlib.smc.sessions", "sessions", {}),
     ("quantlib.smc.premium_discount", "premium_discount", {}),
+    ("quantlib.smc.structure", "structure", {}),
+    ("quantlib.smc.structure", "trend_state", {"break_on": "wick"}),
+    ("quantlib.smc.order_blocks", "order_blocks", {}),
+    ("quantlib.smc.confluence", "confluence", {}),
+    ("quantlib.zones.levels", "levels", {}),
+    ("quantlib.zones.strength", "strength", {}),
+    ("quantlib.zones.signals", "signals", {}),
 ]
 
 SCRIPT = """

@@ -183,7 +183,9 @@ def confluence(
         higher = higher_timeframe_bars(df, htf_timeframe)
         if len(higher) > left + right:
             states = trend_state(higher, left=left, right=right)["trend"]
-            htf_trend = align_to(states, df, htf_timeframe)
+            aligned = align_to(states, df, htf_timeframe)
+            assert isinstance(aligned, pd.Series)  # a Series in, a Series out
+            htf_trend = aligned
         else:
             htf_trend = pd.Series(np.nan, index=index)
     if use_htf and htf_trend is not None:

@@ -1,0 +1,465 @@
+"""Kernels of the daily zones: first touch of a zone, touch history per level name, the
+confluence of levels, and the rejection / break-and-retest scan.
+
+Every kernel works on plain numpy arrays of bar values and zone positions (0-based bar
+numbers). ``never`` marks a position beyond any bar (a zone not yet invalidated); it is the
+largest int64, so comparisons such as ``bar <= invalidated`` need no special case.
+
+Zone arrays are sorted by level name (``group``) and, within a name, by confirmation bar;
+``starts`` holds the offsets of the groups (``starts[g]`` to ``starts[g + 1]``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from quantlib._kernels import njit
+from quantlib.smc._kernels.search import first_greater_equal
+
+NEVER = np.iinfo(np.int64).max
+
+
+@njit
+def extended_ranges(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each bar's range stretched to the previous close, so a gap across a level counts as
+    trading through it."""
+    n = high.shape[0]
+    ext_high = np.empty(n)
+    ext_low = np.empty(n)
+    for i in range(n):
+        hi = high[i]
+        lo = low[i]
+        if i > 0:
+            hi = max(hi, close[i - 1])
+            lo = min(lo, close[i - 1])
+        ext_high[i] = hi
+        ext_low[i] = lo
+    return ext_high, ext_low
+
+
+@njit
+def last_greater_equal(tree: np.ndarray, end: int, x: float) -> int:
+    """Largest ``i <= end`` with ``values[i] >= x`` in a max segment tree, or -1."""
+    if end < 0:
+        return -1
+    size = tree.shape[0] // 2
+    k = min(end, size - 1) + size
+    while tree[k] < x:
+        while k % 2 == 0:  # a left child: climb until we can step left
+            k //= 2
+        if k == 1:
+            return -1
+        k -= 1
+    while k < size:
+        k = 2 * k + 1 if tree[2 * k + 1] >= x else 2 * k
+    return int(k - size)
+
+
+@njit
+def first_touch(
+    tree_ext_high: np.ndarray,
+    tree_neg_ext_low: np.ndarray,
+    n: int,
+    close: np.ndarray,
+    confirmed: np.ndarray,
+    top: np.ndarray,
+    bottom: np.ndarray,
+) -> np.ndarray:
+    """First bar after confirmation whose extended range meets the zone, or -1.
+
+    With the confirming close above the zone that is the first extended low <= top, below it
+    the first extended high >= bottom, inside it the next bar."""
+    m = confirmed.shape[0]
+    out = np.full(m, -1, dtype=np.int64)
+    for k in range(m):
+        c = confirmed[k]
+        if c + 1 >= n:
+            continue
+        if close[c] > top[k]:
+            out[k] = first_greater_equal(tree_neg_ext_low, n, c + 1, -top[k])
+        elif close[c] < bottom[k]:
+            out[k] = first_greater_equal(tree_ext_high, n, c + 1, bottom[k])
+        else:
+            out[k] = c + 1
+    return out
+
+
+@njit
+def untested_since(
+    tree_ext_high: np.ndarray,
+    tree_neg_ext_low: np.ndarray,
+    close: np.ndarray,
+    confirmed: np.ndarray,
+    level: np.ndarray,
+) -> np.ndarray:
+    """Last bar at or before confirmation whose extended range contains the level, or -1.
+
+    With the close above the level every later bar stays above it, so the last extended low
+    <= level is that bar (mirrored below)."""
+    m = confirmed.shape[0]
+    out = np.full(m, -1, dtype=np.int64)
+    for k in range(m):
+        c = confirmed[k]
+        if close[c] > level[k]:
+            out[k] = last_greater_equal(tree_neg_ext_low, c, -level[k])
+        elif close[c] < level[k]:
+            out[k] = last_greater_equal(tree_ext_high, c, level[k])
+        else:
+            out[k] = c
+    return out
+
+
+@njit
+def touch_history(
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    stamps: np.ndarray,
+    ext_high: np.ndarray,
+    ext_low: np.ndarray,
+    starts: np.ndarray,
+    confirmed: np.ndarray,
+    invalidated: np.ndarray,
+    top: np.ndarray,
+    bottom: np.ndarray,
+    atr: np.ndarray,
+    lookback_ns: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Touches, rejections, mean reaction (ATR) and touch volume ratio of each zone, from the
+    touches of the earlier zones of its level name within ``lookback_ns`` before its
+    confirmation bar. Only bars up to each zone's confirmation bar are read for it.
+
+    A touch is a bar inside the life of a zone (after its confirmation bar, up to and
+    including its invalidation bar) whose previous close is outside the zone and whose
+    extended range meets it. Its episode ends at the first close outside the zone (a rejection
+    when on the side it came from). Its reaction is the largest move away from the zone on
+    that side, from the touch bar to the bar before the zone's next touch, or to the zone's
+    invalidation bar, in units of the zone's ATR; it counts once that end is known."""
+    n = high.shape[0]
+    m = confirmed.shape[0]
+    touches = np.zeros(m, dtype=np.int64)
+    rejections = np.zeros(m, dtype=np.int64)
+    reaction = np.full(m, np.nan)
+    volume_ratio = np.full(m, np.nan)
+    cum_volume = np.zeros(n + 1)
+    for i in range(n):
+        cum_volume[i + 1] = cum_volume[i] + volume[i]
+    rec_bar = np.empty(n, dtype=np.int64)
+    rec_zone = np.empty(n, dtype=np.int64)
+    rec_side = np.empty(n, dtype=np.int64)
+    rec_exit = np.empty(n, dtype=np.int64)
+    rec_known = np.empty(n, dtype=np.int64)
+    rec_reaction = np.empty(n)
+    for g in range(starts.shape[0] - 1):
+        a = starts[g]
+        b = starts[g + 1]
+        if a == b:
+            continue
+        count = 0
+        j = a
+        for i in range(confirmed[a] + 1, n):
+            while j + 1 < b and confirmed[j + 1] < i:
+                j += 1
+            if i > invalidated[j]:
+                continue
+            previous = close[i - 1]
+            side = 0
+            if previous > top[j] and ext_low[i] <= top[j]:
+                side = 1
+            elif previous < bottom[j] and ext_high[i] >= bottom[j]:
+                side = -1
+            if side == 0:
+                continue
+            rec_bar[count] = i
+            rec_zone[count] = j
+            rec_side[count] = side
+            k = i
+            while k < n and bottom[j] <= close[k] <= top[j]:
+                k += 1
+            if k == n:
+                rec_exit[count] = NEVER
+            elif (side == 1 and close[k] > top[j]) or (side == -1 and close[k] < bottom[j]):
+                rec_exit[count] = k  # a rejection, known at bar k
+            else:
+                rec_exit[count] = -k - 1  # a break, known at bar k
+            count += 1
+        for r in range(count):
+            j = rec_zone[r]
+            if r + 1 < count and rec_zone[r + 1] == j:
+                last = rec_bar[r + 1] - 1
+                rec_known[r] = rec_bar[r + 1]
+            elif invalidated[j] != NEVER:
+                last = invalidated[j]
+                rec_known[r] = invalidated[j]
+            else:
+                rec_known[r] = NEVER
+                rec_reaction[r] = np.nan
+                continue
+            best = 0.0
+            for i in range(rec_bar[r], last + 1):
+                move = high[i] - top[j] if rec_side[r] == 1 else bottom[j] - low[i]
+                if move > best:
+                    best = move
+            rec_reaction[r] = best / atr[j]
+        first = 0
+        stop = 0
+        lo = 0
+        for z in range(a, b):
+            c = confirmed[z]
+            since = stamps[c] - lookback_ns
+            while lo < c and stamps[lo] <= since:
+                lo += 1
+            while first < count and rec_bar[first] < lo:
+                first += 1
+            while stop < count and rec_bar[stop] <= c:
+                stop += 1
+            total = 0
+            rejected = 0
+            volume_sum = 0.0
+            reaction_sum = 0.0
+            reactions = 0
+            for r in range(first, stop):
+                total += 1
+                volume_sum += volume[rec_bar[r]]
+                if 0 <= rec_exit[r] <= c:
+                    rejected += 1
+                if rec_known[r] <= c:
+                    reaction_sum += rec_reaction[r]
+                    reactions += 1
+            touches[z] = total
+            rejections[z] = rejected
+            if reactions > 0:
+                reaction[z] = reaction_sum / reactions
+            window_mean = (cum_volume[c + 1] - cum_volume[lo]) / (c + 1 - lo)
+            if total > 0 and window_mean > 0:
+                volume_ratio[z] = (volume_sum / total) / window_mean
+    return touches, rejections, reaction, volume_ratio
+
+
+@njit
+def _latest(confirmed: np.ndarray, a: int, b: int, bar: int) -> int:
+    """Index in ``[a, b)`` of the last zone confirmed at or before ``bar``, or -1."""
+    k = int(np.searchsorted(confirmed[a:b], bar, side="right"))
+    return a + k - 1 if k > 0 else -1
+
+
+@njit
+def level_confluence(
+    starts: np.ndarray,
+    confirmed: np.ndarray,
+    invalidated: np.ndarray,
+    top: np.ndarray,
+    bottom: np.ndarray,
+    level: np.ndarray,
+) -> np.ndarray:
+    """For each zone, how many levels of other names, active right after its confirmation bar
+    (latest of their name confirmed by then, not invalidated by then), lie inside it."""
+    m = confirmed.shape[0]
+    groups = starts.shape[0] - 1
+    out = np.zeros(m, dtype=np.int64)
+    for g in range(groups):
+        for z in range(starts[g], starts[g + 1]):
+            c = confirmed[z]
+            count = 0
+            for h in range(groups):
+                if h == g:
+                    continue
+                y = _latest(confirmed, starts[h], starts[h + 1], c)
+                if y >= 0 and invalidated[y] > c and bottom[z] <= level[y] <= top[z]:
+                    count += 1
+            out[z] = count
+    return out
+
+
+@njit
+def event_confluence(
+    confirmed_ns: np.ndarray,
+    top: np.ndarray,
+    bottom: np.ndarray,
+    lookback_ns: int,
+    event_confirmed_ns: np.ndarray,
+    event_invalidated_ns: np.ndarray,
+    event_top: np.ndarray,
+    event_bottom: np.ndarray,
+) -> np.ndarray:
+    """For each zone confirmed at time t, the events (sorted by confirmation time) confirmed
+    in ``(t - lookback, t]``, not invalidated by t, whose [bottom, top] overlaps the zone."""
+    m = confirmed_ns.shape[0]
+    out = np.zeros(m, dtype=np.int64)
+    for z in range(m):
+        t = confirmed_ns[z]
+        first = np.searchsorted(event_confirmed_ns, t - lookback_ns, side="right")
+        stop = np.searchsorted(event_confirmed_ns, t, side="right")
+        count = 0
+        for e in range(first, stop):
+            if event_invalidated_ns[e] <= t:
+                continue
+            if event_bottom[e] <= top[z] and event_top[e] >= bottom[z]:
+                count += 1
+        out[z] = count
+    return out
+
+
+@njit
+def zone_setups(
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    confirmed: np.ndarray,
+    invalidated: np.ndarray,
+    top: np.ndarray,
+    bottom: np.ndarray,
+    eligible: np.ndarray,
+    want_rejection: bool,
+    want_retest: bool,
+    expiry: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rejections and break-and-retests of each eligible zone during its life.
+
+    The side of a zone is that of the last close outside it (from the confirming close on).
+    A close on the other side is a break. A bar that closes on the current side after
+    trading into the zone (low <= top above it, high >= bottom below it) is a rejection while
+    no break has happened, and a retest after one (within ``expiry`` bars of the break).
+    A rejection must come within ``expiry`` bars of confirmation; ``expiry < 0`` means no
+    limit. At most one signal per zone, kind and direction: the first.
+
+    Returns zone index, signal bar, direction (+1 bull, -1 bear), kind (0 rejection,
+    1 break and retest) and break bar (-1 for rejections)."""
+    n = high.shape[0]
+    m = confirmed.shape[0]
+    out_zone = np.empty(3 * m, dtype=np.int64)
+    out_bar = np.empty(3 * m, dtype=np.int64)
+    out_dir = np.empty(3 * m, dtype=np.int64)
+    out_kind = np.empty(3 * m, dtype=np.int64)
+    out_break = np.empty(3 * m, dtype=np.int64)
+    count = 0
+    for z in range(m):
+        if not eligible[z]:
+            continue
+        c = confirmed[z]
+        end = min(invalidated[z], n - 1)
+        side = 0
+        if close[c] > top[z]:
+            side = 1
+        elif close[c] < bottom[z]:
+            side = -1
+        original = True
+        broke = -1
+        rejection_open = want_rejection
+        bull_open = want_retest
+        bear_open = want_retest
+        for i in range(c + 1, end + 1):
+            if original and rejection_open and expiry >= 0 and i - c > expiry:
+                rejection_open = False
+            if not (rejection_open or bull_open or bear_open):
+                break
+            if close[i] > top[z]:
+                s = 1
+            elif close[i] < bottom[z]:
+                s = -1
+            else:
+                continue
+            if side == 0:
+                side = s
+                continue
+            if s != side:
+                side = s
+                original = False
+                rejection_open = False
+                broke = i
+                continue
+            if s == 1 and low[i] > top[z]:
+                continue
+            if s == -1 and high[i] < bottom[z]:
+                continue
+            kind = -1
+            if original:
+                if rejection_open:
+                    kind = 0
+                    rejection_open = False
+            elif expiry < 0 or i - broke <= expiry:
+                if s == 1 and bull_open:
+                    kind = 1
+                    bull_open = False
+                elif s == -1 and bear_open:
+                    kind = 1
+                    bear_open = False
+            if kind >= 0:
+                out_zone[count] = z
+                out_bar[count] = i
+                out_dir[count] = s
+                out_kind[count] = kind
+                out_break[count] = broke if kind == 1 else -1
+                count += 1
+    return (
+        out_zone[:count],
+        out_bar[:count],
+        out_dir[:count],
+        out_kind[:count],
+        out_break[:count],
+    )
+
+
+@njit
+def next_zone_targets(
+    starts: np.ndarray,
+    confirmed: np.ndarray,
+    invalidated: np.ndarray,
+    top: np.ndarray,
+    bottom: np.ndarray,
+    level: np.ndarray,
+    signal_zone: np.ndarray,
+    signal_bar: np.ndarray,
+    direction: np.ndarray,
+    entry: np.ndarray,
+) -> np.ndarray:
+    """The nearest level beyond the entry in the trade's direction among the zones active
+    at the signal bar (latest of each name confirmed by then, not invalidated by then),
+    counting only zones wholly beyond the entry; NaN when there is none."""
+    groups = starts.shape[0] - 1
+    k = signal_bar.shape[0]
+    out = np.full(k, np.nan)
+    for s in range(k):
+        bar = signal_bar[s]
+        best = np.nan
+        for h in range(groups):
+            y = _latest(confirmed, starts[h], starts[h + 1], bar)
+            if y < 0 or y == signal_zone[s] or invalidated[y] <= bar:
+                continue
+            above = direction[s] == 1 and bottom[y] > entry[s]
+            below = direction[s] == -1 and top[y] < entry[s]
+            if (above and (np.isnan(best) or level[y] < best)) or (
+                below and (np.isnan(best) or level[y] > best)
+            ):
+                best = level[y]
+        out[s] = best
+    return out
+
+
+@njit
+def first_hits(
+    tree_high: np.ndarray,
+    tree_neg_low: np.ndarray,
+    n: int,
+    bar: np.ndarray,
+    direction: np.ndarray,
+    stop: np.ndarray,
+    target: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """First bar after each signal bar that reaches the stop, and the first that reaches the
+    target (-1 when not yet)."""
+    k = bar.shape[0]
+    stop_hit = np.full(k, -1, dtype=np.int64)
+    target_hit = np.full(k, -1, dtype=np.int64)
+    for s in range(k):
+        start = bar[s] + 1
+        if direction[s] == 1:
+            stop_hit[s] = first_greater_equal(tree_neg_low, n, start, -stop[s])
+            target_hit[s] = first_greater_equal(tree_high, n, start, target[s])
+        else:
+            stop_hit[s] = first_greater_equal(tree_high, n, start, stop[s])
+            target_hit[s] = first_greater_equal(tree_neg_low, n, start, -target[s])
+    return stop_hit, target_hit
