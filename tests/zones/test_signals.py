@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quantlib.data import DataError, load_ohlcv
@@ -204,7 +204,12 @@ def test_signals_have_no_lookahead_on_real_btcusdt(
     assert_no_lookahead(without_actionable, bars, [300, 2_017, 7_777, 12_345, 19_998], **kwargs)
 
 
-@settings(max_examples=25, deadline=None)
+# Frames of up to 400 bars can exceed hypothesis' default data budget; that is expected here.
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.data_too_large, HealthCheck.too_slow],
+)
 @given(ohlcv_frames(timeframe="1h", min_bars=2, max_bars=400), st.data())
 def test_signals_on_a_prefix_are_the_signals_confirmed_by_then(
     frame: pd.DataFrame, data: st.DataObject

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quantlib.data import DataError, load_ohlcv
@@ -168,7 +168,12 @@ def test_strength_has_no_lookahead_on_real_btcusdt(timeframe: str, start: int) -
     assert_no_lookahead(strength, bars, cuts, lookback_days=3)
 
 
-@settings(max_examples=25, deadline=None)
+# Frames of up to 400 bars can exceed hypothesis' default data budget; that is expected here.
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.data_too_large, HealthCheck.too_slow],
+)
 @given(ohlcv_frames(timeframe="1h", min_bars=2, max_bars=400), st.data())
 def test_strength_on_a_prefix_is_the_strength_of_the_zones_confirmed_by_then(
     frame: pd.DataFrame, data: st.DataObject
