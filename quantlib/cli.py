@@ -256,5 +256,33 @@ def smc_export(
     )
 
 
+@app.command("chart")
+def chart(
+    source: Annotated[str, typer.Argument(help="Bundled symbol (BTCUSDT) or OHLCV file path.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output .png or .svg.")],
+    start: Annotated[str, typer.Option(help="First bar to draw (UTC).")],
+    end: Annotated[str, typer.Option(help="Last bar to draw (UTC).")],
+    timeframe: Annotated[
+        str | None, typer.Option("--timeframe", "-t", help="Timeframe, e.g. 1h.")
+    ] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", "-k", help="Event kinds to draw ('all' or a list).")
+    ] = "zone,fvg,order_block,bos,choch,sweep",
+) -> None:
+    """Draw bars with their zone and SMC events, each from its confirmation on."""
+    from quantlib.data import load_ohlcv
+    from quantlib.reports.charts import event_chart, save_chart
+    from quantlib.smc.detect import detect_events
+
+    with _user_errors():
+        frame = load_ohlcv(source, timeframe)
+        window = frame.loc[start:end]  # type: ignore[misc]
+        history = frame.loc[:end]  # type: ignore[misc]
+        events = detect_events(history, kind)
+        title = f"{source} {timeframe or ''} {start} .. {end}: {kind}"
+        save_chart(event_chart(window, events, title=title), out_path)
+    out.print(f"wrote {out_path}", highlight=False)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

@@ -1,0 +1,1 @@
+"""Rendering results: static charts now; HTML reports follow."""
