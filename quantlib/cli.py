@@ -276,8 +276,8 @@ def chart(
 
     with _user_errors():
         frame = load_ohlcv(source, timeframe)
-        window = frame.loc[start:end]  # type: ignore[misc]
-        history = frame.loc[:end]  # type: ignore[misc]
+        window = frame.loc[start:end]
+        history = frame.loc[:end]
         events = detect_events(history, kind)
         title = f"{source} {timeframe or ''} {start} .. {end}: {kind}"
         save_chart(event_chart(window, events, title=title), out_path)

@@ -51,12 +51,11 @@ def event_chart(bars: pd.DataFrame, events: pd.DataFrame, *, title: str = "") ->
     x = np.arange(len(index))
     figure = Figure(figsize=(12, 6), dpi=100)
     axes = figure.add_subplot()
-    up = bars["close"].to_numpy() >= bars["open"].to_numpy()
-    colours = np.where(up, "#2ca02c", "#d62728")
-    axes.vlines(x, bars["low"], bars["high"], colors=colours, linewidth=0.8)
-    body_low = np.minimum(bars["open"], bars["close"]).to_numpy()
-    body_height = np.abs(bars["close"] - bars["open"]).to_numpy()
-    axes.bar(x, body_height, bottom=body_low, color=colours, width=0.7)
+    opens = bars["open"].to_numpy(dtype=np.float64)
+    closes = bars["close"].to_numpy(dtype=np.float64)
+    colours = ["#2ca02c" if c >= o else "#d62728" for o, c in zip(opens, closes, strict=True)]
+    axes.vlines(x, bars["low"].to_numpy(), bars["high"].to_numpy(), colors=colours, linewidth=0.8)
+    axes.bar(x, np.abs(closes - opens), bottom=np.minimum(opens, closes), color=colours, width=0.7)
 
     def position(times: pd.Series) -> np.ndarray:
         found = index.get_indexer(pd.DatetimeIndex(times))
@@ -66,28 +65,33 @@ def event_chart(bars: pd.DataFrame, events: pd.DataFrame, *, title: str = "") ->
     start = position(shown["confirmed_at"]) + 1
     end = position(shown["invalidated_at"])
     anchor = position(shown["anchor_time"])
-    for k, row in enumerate(shown.itertuples(index=False)):
-        colour = _COLOURS.get(str(row.direction), "#666666")
-        if row.kind in _BOX_KINDS:
-            width = max(int(end[k]) - int(start[k]), 1)
+    top = shown["top"].to_numpy(dtype=np.float64)
+    bottom = shown["bottom"].to_numpy(dtype=np.float64)
+    kinds = shown["kind"].astype(str).tolist()
+    directions = shown["direction"].astype(str).tolist()
+    for k, kind in enumerate(kinds):
+        colour = _COLOURS.get(directions[k], "#666666")
+        if kind in _BOX_KINDS:
             axes.add_patch(
                 Rectangle(
-                    (start[k] - 0.5, row.bottom),
-                    width,
-                    max(row.top - row.bottom, 1e-12),
+                    (float(start[k]) - 0.5, float(bottom[k])),
+                    float(max(int(end[k]) - int(start[k]), 1)),
+                    float(max(top[k] - bottom[k], 1e-12)),
                     color=colour,
-                    alpha=0.18 if row.kind != "zone" else 0.10,
+                    alpha=0.18 if kind != "zone" else 0.10,
                     linewidth=0,
                 )
             )
-        elif row.kind in ("bos", "choch"):
-            axes.hlines(row.top, anchor[k], start[k] - 1, colors=colour, linestyles="--")
-            axes.annotate(row.kind.upper(), (start[k] - 1, row.top), fontsize=7, color=colour)
-        elif row.kind == "swing":
-            marker = "v" if row.direction == "bear" else "^"
-            axes.plot(anchor[k], row.top, marker=marker, color=colour, markersize=5)
-        elif row.kind == "sweep":
-            axes.plot(anchor[k], row.top, marker="x", color=colour, markersize=7)
+        elif kind in ("bos", "choch"):
+            axes.hlines(float(top[k]), anchor[k], start[k] - 1, colors=colour, linestyles="--")
+            axes.annotate(
+                kind.upper(), (float(start[k] - 1), float(top[k])), fontsize=7, color=colour
+            )
+        elif kind == "swing":
+            marker = "v" if directions[k] == "bear" else "^"
+            axes.plot(anchor[k], top[k], marker=marker, color=colour, markersize=5)
+        elif kind == "sweep":
+            axes.plot(anchor[k], top[k], marker="x", color=colour, markersize=7)
     ticks = np.linspace(0, len(index) - 1, num=min(8, len(index))).astype(int)
     axes.set_xticks(ticks, [index[i].strftime("%m-%d %H:%M") for i in ticks], fontsize=8)
     axes.set_xlim(-1, len(index))
