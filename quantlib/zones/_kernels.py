@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantlib._kernels import njit
-from quantlib.smc._kernels.search import first_greater_equal
+from quantlib.smc._kernels.search import first_greater_equal, last_greater_equal
 
 NEVER = np.iinfo(np.int64).max
 
@@ -37,24 +37,6 @@ def extended_ranges(
         ext_high[i] = hi
         ext_low[i] = lo
     return ext_high, ext_low
-
-
-@njit
-def last_greater_equal(tree: np.ndarray, end: int, x: float) -> int:
-    """Largest ``i <= end`` with ``values[i] >= x`` in a max segment tree, or -1."""
-    if end < 0:
-        return -1
-    size = tree.shape[0] // 2
-    k = min(end, size - 1) + size
-    while tree[k] < x:
-        while k % 2 == 0:  # a left child: climb until we can step left
-            k //= 2
-        if k == 1:
-            return -1
-        k -= 1
-    while k < size:
-        k = 2 * k + 1 if tree[2 * k + 1] >= x else 2 * k
-    return int(k - size)
 
 
 @njit

@@ -6,7 +6,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantlib.smc._kernels.search import build_max_tree, first_greater, first_greater_equal
+from quantlib.smc._kernels.search import (
+    build_max_tree,
+    first_greater,
+    first_greater_equal,
+    last_greater_equal,
+)
 
 
 def brute(values: np.ndarray, start: int, x: float, strict: bool = True) -> int:
@@ -39,3 +44,6 @@ def test_matches_brute_force(values: list[int], start: int, x: int) -> None:
     n = len(array)
     assert first_greater(tree, n, start, float(x)) == brute(array, start, float(x))
     assert first_greater_equal(tree, n, start, float(x)) == brute(array, start, float(x), False)
+    end = min(start, n + 3)
+    backward = [i for i in range(min(end, n - 1), -1, -1) if array[i] >= x]
+    assert last_greater_equal(tree, end, float(x)) == (backward[0] if backward else -1)

@@ -11,7 +11,7 @@ import numpy as np
 
 from quantlib._kernels import njit
 from quantlib.smc._kernels.fvg import WIDTH, first_beyond
-from quantlib.smc._kernels.search import build_max_tree
+from quantlib.smc._kernels.search import build_max_tree, last_greater_equal
 
 
 @njit
@@ -51,24 +51,6 @@ def _tree_set(tree: np.ndarray, i: int, value: float) -> None:
     while k >= 1:
         tree[k] = max(tree[2 * k], tree[2 * k + 1])
         k >>= 1
-
-
-@njit
-def _last_at_least(tree: np.ndarray, end: int, x: float) -> int:
-    """Largest ``i < end`` whose leaf is ``>= x``, or -1 (the mirror of ``first_greater``)."""
-    if end <= 0:
-        return -1
-    size = tree.shape[0] // 2
-    k = end - 1 + size
-    while tree[k] < x:
-        while k & 1 == 0:  # a left child: climb until we can step left
-            k >>= 1
-        if k == 1:
-            return -1
-        k -= 1
-    while k < size:
-        k = 2 * k + 1 if tree[2 * k + 1] >= x else 2 * k
-    return int(k - size)
 
 
 @njit
@@ -146,7 +128,7 @@ def equal_levels(
         joined = -1
         end = n_clusters
         while True:
-            k = _last_at_least(inner, end, -sign * x)
+            k = last_greater_equal(inner, end - 1, -sign * x)
             if k < 0:
                 break
             p = pool_of[k]

@@ -50,3 +50,21 @@ def first_greater(tree: np.ndarray, n: int, start: int, x: float) -> int:
 def first_greater_equal(tree: np.ndarray, n: int, start: int, x: float) -> int:
     """Smallest ``i >= start`` with ``values[i] >= x``, or -1."""
     return first_greater(tree, n, start, np.nextafter(x, -np.inf))
+
+
+@njit
+def last_greater_equal(tree: np.ndarray, end: int, x: float) -> int:
+    """Largest ``i <= end`` with ``values[i] >= x``, or -1 (the mirror of ``first_greater``)."""
+    if end < 0:
+        return -1
+    size = tree.shape[0] // 2
+    k = min(end, size - 1) + size
+    while tree[k] < x:
+        while k % 2 == 0:  # a left child: climb until we can step left
+            k //= 2
+        if k == 1:
+            return -1
+        k -= 1
+    while k < size:
+        k = 2 * k + 1 if tree[2 * k + 1] >= x else 2 * k
+    return int(k - size)
