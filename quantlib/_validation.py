@@ -13,7 +13,7 @@ import pandas as pd
 from quantlib.data.schema import validate
 from quantlib.exceptions import ConfigError, DataError
 
-__all__ = ["check_choice", "check_float", "check_int", "ohlcv_arrays"]
+__all__ = ["check_choice", "check_event_frame", "check_float", "check_int", "ohlcv_arrays"]
 
 
 def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
@@ -87,3 +87,23 @@ def ohlcv_arrays(
         for name in ("open", "high", "low", "close", "volume")
     }
     return pd.DatetimeIndex(df.index), arrays
+
+
+def check_event_frame(
+    name: str,
+    value: object,
+    columns: Sequence[str],
+    producer: str,
+    *,
+    error: type[ConfigError] | type[DataError] = ConfigError,
+) -> pd.DataFrame:
+    """``value`` if it is a DataFrame with ``columns``; otherwise an error naming ``producer``,
+    the function whose output is expected (e.g. ``"quantlib.smc.swings.swings(df, ...)"``)."""
+    if not isinstance(value, pd.DataFrame):
+        raise error(f"{name} must be a DataFrame from {producer}, got {type(value).__name__}")
+    missing = [c for c in columns if c not in value.columns]
+    if missing:
+        raise error(
+            f"{name} is missing column(s) {missing}. Fix: pass the frame returned by {producer}"
+        )
+    return value

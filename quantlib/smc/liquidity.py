@@ -68,7 +68,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from quantlib._validation import check_choice, check_float, check_int, ohlcv_arrays
+from quantlib._validation import (
+    check_choice,
+    check_event_frame,
+    check_float,
+    check_int,
+    ohlcv_arrays,
+)
 from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
@@ -148,17 +154,9 @@ def _swing_positions(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Anchor, confirmation, side (+1 high / -1 low) and level of the swings known by the last
     bar, in confirmation order."""
-    if not isinstance(events, pd.DataFrame):
-        raise ConfigError(
-            f"swing_events must be a DataFrame from quantlib.smc.swings.swings or zigzag, got "
-            f"{type(events).__name__}"
-        )
-    missing = [c for c in _SWING_COLUMNS if c not in events.columns]
-    if missing:
-        raise ConfigError(
-            f"swing_events lacks column(s) {missing}; pass the frame returned by "
-            "quantlib.smc.swings.swings or zigzag"
-        )
+    check_event_frame(
+        "swing_events", events, _SWING_COLUMNS, "quantlib.smc.swings.swings or zigzag"
+    )
     sides = events["side"].astype(str)
     odd = sorted(set(sides) - {"high", "low"})
     if odd:

@@ -43,7 +43,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from quantlib._validation import check_choice, check_int, ohlcv_arrays
+from quantlib._validation import check_choice, check_event_frame, check_int, ohlcv_arrays
 from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
 from quantlib.smc._events import build_events, empty_events
@@ -74,18 +74,12 @@ _EXTRA_DTYPES: dict[str, str] = {
 
 def _given_breaks(index: pd.DatetimeIndex, events: pd.DataFrame) -> dict[str, np.ndarray]:
     """Break arrays (anchor, bar, direction, choch, level) from a structure event frame."""
-    if not isinstance(events, pd.DataFrame):
-        raise ConfigError(
-            "structure_events must be a DataFrame from quantlib.smc.structure.structure, got "
-            f"{type(events).__name__}"
-        )
-    needed = ("kind", "direction", "anchor_time", "confirmed_at", "top")
-    missing = [c for c in needed if c not in events.columns]
-    if missing:
-        raise ConfigError(
-            f"structure_events is missing column(s) {missing}. Fix: pass the frame returned by "
-            "quantlib.smc.structure.structure(df, ...)"
-        )
+    check_event_frame(
+        "structure_events",
+        events,
+        ("kind", "direction", "anchor_time", "confirmed_at", "top"),
+        "quantlib.smc.structure.structure(df, ...)",
+    )
     events = events[events["kind"].isin(["bos", "choch"])]
     text = events["direction"].astype(str).to_numpy()
     if not np.isin(text, ["bull", "bear"]).all():

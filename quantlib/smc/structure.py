@@ -43,7 +43,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from quantlib._validation import check_choice, check_int, ohlcv_arrays
+from quantlib._validation import check_choice, check_event_frame, check_int, ohlcv_arrays
 from quantlib.exceptions import ConfigError
 from quantlib.smc._events import build_events, empty_events
 from quantlib.smc._kernels import search
@@ -97,17 +97,7 @@ def _swing_arrays(
     index: pd.DatetimeIndex, events: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """anchor, confirmed, side (+1 high / -1 low), level, invalidated; sorted by confirmation."""
-    if not isinstance(events, pd.DataFrame):
-        raise ConfigError(
-            f"swing_events must be a DataFrame from quantlib.smc.swings.swings, got "
-            f"{type(events).__name__}"
-        )
-    missing = [c for c in _SWING_COLUMNS if c not in events.columns]
-    if missing:
-        raise ConfigError(
-            f"swing_events is missing column(s) {missing}. Fix: pass the frame returned by "
-            "quantlib.smc.swings.swings(df, ...)"
-        )
+    check_event_frame("swing_events", events, _SWING_COLUMNS, "quantlib.smc.swings.swings(df, ...)")
     if "kind" in events.columns:
         events = events[events["kind"] == "swing"]
     side_text = events["side"].astype(str).to_numpy()

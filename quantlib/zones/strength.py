@@ -38,7 +38,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from quantlib._validation import check_choice, check_float, check_int, ohlcv_arrays
+from quantlib._validation import (
+    check_choice,
+    check_event_frame,
+    check_float,
+    check_int,
+    ohlcv_arrays,
+)
 from quantlib.data.timeframes import Timeframe
 from quantlib.exceptions import ConfigError, DataError
 from quantlib.smc._kernels import search
@@ -99,18 +105,13 @@ class ZoneArrays:
 def zone_arrays(index: pd.DatetimeIndex, zones: pd.DataFrame, caller: str) -> ZoneArrays:
     """Check that ``zones`` came from :func:`quantlib.zones.levels` on these bars and return
     its kernel arrays."""
-    if not isinstance(zones, pd.DataFrame):
-        raise DataError(
-            f"{caller}: zones must be the DataFrame returned by quantlib.zones.levels, got "
-            f"{type(zones).__name__}"
-        )
-    missing = [c for c in _ZONE_COLUMNS if c not in zones.columns]
-    if missing:
-        raise DataError(
-            f"{caller}: zones lack the columns {missing}. Fix: pass the output of "
-            "quantlib.zones.levels(df) (or strength(df, zones))",
-            rule="missing zone columns",
-        )
+    check_event_frame(
+        f"{caller}: zones",
+        zones,
+        _ZONE_COLUMNS,
+        "quantlib.zones.levels(df) (or strength(df, zones))",
+        error=DataError,
+    )
     stamps = np.asarray(index.as_unit("ns").asi8)
     confirmed_times = pd.DatetimeIndex(zones["confirmed_at"])
     confirmed_ns = np.asarray(confirmed_times.as_unit("ns").asi8)

@@ -543,7 +543,7 @@ def test_bad_parameters_are_named_with_the_fix() -> None:
 
 
 def test_bad_swing_events_are_explained() -> None:
-    with pytest.raises(ConfigError, match=r"swing_events lacks column\(s\) \['level'\]"):
+    with pytest.raises(ConfigError, match=r"swing_events is missing column\(s\) \['level'\]"):
         liquidity(EQUAL, swing_events=swings(EQUAL, 2, 2).drop(columns="level"))
     elsewhere = swings(EQUAL.shift(1, freq="D"), 2, 2)
     with pytest.raises(ConfigError, match="not bars of df; compute the swings on the same"):

@@ -248,5 +248,5 @@ def test_bad_parameters_are_refused_with_the_fix(kwargs: dict[str, object], mess
 def test_zones_of_other_bars_are_refused() -> None:
     with pytest.raises(DataError, match="not a bar of df"):
         signals(BARS.iloc[:20], ZONES)
-    with pytest.raises(DataError, match="zones lack the columns"):
+    with pytest.raises(DataError, match=r"zones is missing column\(s\)"):
         signals(BARS, ZONES.drop(columns=["level_name"]))

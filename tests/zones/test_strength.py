@@ -203,7 +203,9 @@ def test_bad_parameters_are_refused_with_the_fix(kwargs: dict[str, object], mess
 
 def test_zones_that_do_not_fit_the_bars_are_refused() -> None:
     zones = levels(SAW, atr_period=1)
-    with pytest.raises(DataError, match=r"zones lack the columns \['atr'\].*quantlib.zones.levels"):
+    with pytest.raises(
+        DataError, match=r"zones is missing column\(s\) \['atr'\].*quantlib.zones.levels"
+    ):
         strength(SAW, zones.drop(columns="atr"))
     with pytest.raises(DataError, match="not a bar of df"):
         strength(SAW.iloc[:50], zones)
