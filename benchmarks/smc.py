@@ -2,6 +2,11 @@
 
     .venv/bin/python -m benchmarks.smc
 
+Suite: swings, FVG, structure, order blocks, liquidity, zones (levels + strength), sessions,
+premium/discount, and the confluence score computed from the events the others produced.
+Peers: swing_highs_lows, fvg, bos_choch, ob, liquidity, previous_high_low, sessions and
+retracements (swing length 5, our left=4/right=5 being the same window).
+
 Input: real BTCUSDT 5m bars (71,712 bundled), tiled end to end to 100,000 and 1,000,000 bars on
 a fresh 5-minute index (prices repeat; fine for timing). Each function runs once warm (after a
 first call that loads the numba cache). smartmoneyconcepts runs at 100k bars; at 1M bars a
@@ -37,6 +42,8 @@ def tiled(n: int) -> pd.DataFrame:
 
 
 def ours() -> dict[str, Callable[[pd.DataFrame], Any]]:
+    """Our functions in suite order. Each keeps its result so that ``confluence`` (last) is
+    timed on the events the others produced: every detector runs once, as in real use."""
     from quantlib.smc.confluence import confluence
     from quantlib.smc.fvg import fvg
     from quantlib.smc.liquidity import liquidity
@@ -45,27 +52,38 @@ def ours() -> dict[str, Callable[[pd.DataFrame], Any]]:
     from quantlib.smc.sessions import sessions
     from quantlib.smc.structure import structure
     from quantlib.smc.swings import swings
-    from quantlib.zones.levels import levels
+    from quantlib.zones import levels, strength
 
-    def run_structure(df: pd.DataFrame) -> Any:
-        return structure(df, left=4, right=5)
+    kept: dict[str, Any] = {}
 
-    def run_blocks(df: pd.DataFrame) -> Any:
-        return order_blocks(df, left=4, right=5)
+    def keep(name: str, func: Callable[[pd.DataFrame], Any]) -> Callable[[pd.DataFrame], Any]:
+        def run(df: pd.DataFrame) -> Any:
+            kept[name] = func(df)
+            return kept[name]
 
-    def run_liquidity(df: pd.DataFrame) -> Any:
-        return liquidity(df, left=4, right=5)
+        return run
+
+    def run_confluence(df: pd.DataFrame) -> Any:
+        return confluence(
+            df,
+            zones=kept["zones"],
+            fvgs=kept["fvg"],
+            blocks=kept["order_blocks"],
+            liquidity_events=kept["liquidity"],
+            left=4,
+            right=5,
+        )
 
     return {
-        "swings": lambda df: swings(df, left=4, right=5),
-        "fvg": fvg,
-        "structure": run_structure,
-        "order_blocks": run_blocks,
-        "liquidity": run_liquidity,
-        "zones": levels,
-        "sessions": sessions,
-        "premium_discount": lambda df: premium_discount(df, left=4, right=5),
-        "confluence": confluence,
+        "swings": keep("swings", lambda df: swings(df, left=4, right=5)),
+        "fvg": keep("fvg", fvg),
+        "structure": keep("structure", lambda df: structure(df, left=4, right=5)),
+        "order_blocks": keep("order_blocks", lambda df: order_blocks(df, left=4, right=5)),
+        "liquidity": keep("liquidity", lambda df: liquidity(df, left=4, right=5)),
+        "zones": keep("zones", lambda df: strength(df, levels(df))),
+        "sessions": keep("sessions", sessions),
+        "premium_discount": keep("pd", lambda df: premium_discount(df, left=4, right=5)),
+        "confluence": run_confluence,
     }
 
 

@@ -54,9 +54,9 @@ def _times(index: pd.DatetimeIndex, positions: np.ndarray) -> pd.DatetimeIndex:
     if len(positions) == 0:
         return pd.DatetimeIndex([], tz="UTC").as_unit("ns")
     stamps = index.as_unit("ns").asi8
-    nat = np.iinfo(np.int64).min
+    nat = np.iinfo(np.int64).min  # NaT's integer value
     values = np.where(positions >= 0, stamps[np.clip(positions, 0, None)], nat)
-    return pd.DatetimeIndex(pd.to_datetime(values, unit="ns", utc=True)).as_unit("ns")
+    return pd.DatetimeIndex(values.view("M8[ns]")).tz_localize("UTC")
 
 
 def build_events(

@@ -81,7 +81,7 @@ from quantlib.indicators import atr_array
 from quantlib.smc._events import build_events
 from quantlib.smc._kernels import liquidity as kernels
 from quantlib.smc._kernels import swings as swing_kernels
-from quantlib.smc._kernels.fvg import WIDTH, block_trees
+from quantlib.smc._kernels.search import WIDTH, block_trees
 
 __all__ = ["liquidity"]
 

@@ -28,7 +28,6 @@ from quantlib._validation import check_float, check_int, ohlcv_arrays
 from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
 from quantlib.smc._events import build_events
-from quantlib.smc._kernels import search
 from quantlib.smc._kernels import swings as kernels
 
 __all__ = ["swings", "zigzag"]
@@ -45,10 +44,7 @@ def _frame(
     level: np.ndarray,
     invalidated: np.ndarray | None,
 ) -> pd.DataFrame:
-    n = len(index)
-    tree_high = search.build_max_tree(arrays["high"])
-    tree_neg_low = search.build_max_tree(-arrays["low"])
-    taken = kernels.first_beyond(tree_high, tree_neg_low, n, confirmed, side, level)
+    taken = kernels.level_taken(arrays["high"], arrays["low"], confirmed, side, level)
     if invalidated is not None:
         # After a swing is replaced it no longer matters when price trades beyond it.
         taken = np.where((invalidated >= 0) & (taken > invalidated), -1, taken)

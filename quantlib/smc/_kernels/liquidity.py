@@ -2,7 +2,7 @@
 
 One code path serves both sides: ``sign = 1`` for buy-side pools above highs (the wick series
 is the highs, "beyond" means above), ``sign = -1`` for sell-side pools below lows. Searches
-use the blocked first-crossing search of :mod:`quantlib.smc._kernels.fvg`.
+use the blocked first-crossing search of :mod:`quantlib.smc._kernels.search`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantlib._kernels import njit
-from quantlib.smc._kernels.fvg import WIDTH, first_beyond
-from quantlib.smc._kernels.search import build_max_tree, last_greater_equal
+from quantlib.smc._kernels.search import WIDTH, build_max_tree, first_beyond, last_greater_equal
 
 
 @njit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantlib._kernels import njit
-from quantlib.smc._kernels.search import first_greater
+from quantlib.smc._kernels.search import WIDTH, block_trees, first_beyond
 
 
 @njit
@@ -13,7 +13,10 @@ def pivot_flags(
     high: np.ndarray, low: np.ndarray, left: int, right: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pivot highs/lows: the bar's high (low) is >= (<=) every high (low) from ``left`` bars
-    before to ``right`` bars after it; ties allowed. Bars without a full window are never pivots."""
+    before to ``right`` bars after it; ties allowed. Bars without a full window are never pivots.
+
+    A plain scan that stops at the first higher bar: most bars are not pivots and fail within a
+    bar or two, which beats a monotonic-deque window maximum for the usual small windows."""
     n = high.shape[0]
     is_high = np.zeros(n, dtype=np.bool_)
     is_low = np.zeros(n, dtype=np.bool_)
@@ -124,19 +127,20 @@ def zigzag(
 
 
 @njit
-def first_beyond(
-    tree_high: np.ndarray,
-    tree_neg_low: np.ndarray,
-    n: int,
+def level_taken(
+    high: np.ndarray,
+    low: np.ndarray,
     confirmed: np.ndarray,
     side: np.ndarray,
     level: np.ndarray,
 ) -> np.ndarray:
     """First bar after confirmation whose wick trades beyond each swing level, or -1."""
+    high_tree, _ = block_trees(high, WIDTH)
+    _, low_tree = block_trees(low, WIDTH)
     out = np.full(confirmed.shape[0], -1, dtype=np.int64)
     for k in range(confirmed.shape[0]):
         if side[k] == 1:
-            out[k] = first_greater(tree_high, n, confirmed[k] + 1, level[k])
+            out[k] = first_beyond(high, high_tree, high_tree, WIDTH, confirmed[k] + 1, level[k], 1)
         else:
-            out[k] = first_greater(tree_neg_low, n, confirmed[k] + 1, -level[k])
+            out[k] = first_beyond(low, low_tree, low_tree, WIDTH, confirmed[k] + 1, level[k], -1)
     return out
