@@ -19,7 +19,13 @@ from quantlib.data.timeframes import parse_timeframe
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
-__all__ = ["assert_no_lookahead", "lifecycle_columns", "make_ohlcv", "ohlcv_frames"]
+__all__ = [
+    "assert_no_lookahead",
+    "bars_from_rows",
+    "lifecycle_columns",
+    "make_ohlcv",
+    "ohlcv_frames",
+]
 
 
 def make_ohlcv(
@@ -52,6 +58,31 @@ def make_ohlcv(
             "volume": np.full(len(close), float(volume)),
         },
         index=index.as_unit("ns"),
+    )
+
+
+def bars_from_rows(
+    rows: Any,
+    *,
+    start: str | pd.Timestamp = "2024-01-01T00:00Z",
+    timeframe: str = "1h",
+    volume: float = 1.0,
+) -> pd.DataFrame:
+    """A contract frame from ``(open, high, low, close[, volume])`` rows, one bar per
+    ``timeframe`` from ``start`` (volume ``volume`` where a row has none).
+
+    Examples
+    --------
+    >>> bars_from_rows([(1, 2, 0.5, 1.5), (1.5, 3, 1, 2.5, 7)])["volume"].tolist()
+    [1.0, 7.0]
+    """
+    values = np.array([(*row, volume)[:5] for row in rows], dtype=np.float64).reshape(-1, 5)
+    tf = parse_timeframe(timeframe)
+    stamp = pd.Timestamp(start)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    index = pd.date_range(stamp, periods=len(values), freq=tf.delta, name=INDEX_NAME)
+    return pd.DataFrame(
+        values, columns=["open", "high", "low", "close", "volume"], index=index.as_unit("ns")
     )
 
 

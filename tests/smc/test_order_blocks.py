@@ -13,7 +13,7 @@ from quantlib.data import DataError, load_ohlcv
 from quantlib.exceptions import ConfigError
 from quantlib.smc.order_blocks import order_blocks
 from quantlib.smc.structure import structure
-from quantlib.testing import assert_no_lookahead, make_ohlcv, ohlcv_frames
+from quantlib.testing import assert_no_lookahead, bars_from_rows, make_ohlcv, ohlcv_frames
 
 T0 = pd.Timestamp("2024-01-01T00:00Z")
 NAT = pd.NaT
@@ -22,9 +22,7 @@ LIFE = ["mitigated_at", "invalidated_at", "breaker_at", "breaker_invalidated_at"
 
 def candles(rows: list[tuple[float, ...]]) -> pd.DataFrame:
     """Bars from (open, high, low, close[, volume]) rows, hourly from T0 (volume 1 if absent)."""
-    values = np.array([(*r, 1.0)[:5] for r in rows], dtype=float)
-    index = pd.date_range(T0, periods=len(values), freq="h", name="timestamp").as_unit("ns")
-    return pd.DataFrame(values, columns=["open", "high", "low", "close", "volume"], index=index)
+    return bars_from_rows(rows, start=T0)
 
 
 def hour(n: int) -> pd.Timestamp:

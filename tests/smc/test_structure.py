@@ -13,27 +13,16 @@ from quantlib.data import DataError, load_ohlcv
 from quantlib.exceptions import ConfigError
 from quantlib.smc.structure import BreakOn, structure, trend_state
 from quantlib.smc.swings import swings
-from quantlib.testing import assert_no_lookahead, make_ohlcv, ohlcv_frames
+from quantlib.testing import assert_no_lookahead, bars_from_rows, make_ohlcv, ohlcv_frames
 
 T0 = pd.Timestamp("2024-01-01T00:00Z")
 NAT = pd.NaT
 SHOWN = ["kind", "direction", "anchor_time", "confirmed_at", "level", "protected_level"]
 
 
-def candles(rows: list[tuple[float, float, float, float]]) -> pd.DataFrame:
-    """Bars from (open, high, low, close) rows, hourly from T0, volume 1."""
-    values = np.array(rows, dtype=float)
-    index = pd.date_range(T0, periods=len(values), freq="h", name="timestamp").as_unit("ns")
-    return pd.DataFrame(
-        {
-            "open": values[:, 0],
-            "high": values[:, 1],
-            "low": values[:, 2],
-            "close": values[:, 3],
-            "volume": 1.0,
-        },
-        index=index,
-    )
+def candles(rows: list[tuple[float, ...]]) -> pd.DataFrame:
+    """Bars from (open, high, low, close[, volume]) rows, hourly from T0 (volume 1 if absent)."""
+    return bars_from_rows(rows, start=T0)
 
 
 def hour(n: int) -> pd.Timestamp:

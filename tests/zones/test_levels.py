@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from quantlib.data import DataError, load_ohlcv, resample
 from quantlib.exceptions import ConfigError
-from quantlib.testing import assert_no_lookahead, make_ohlcv, ohlcv_frames
+from quantlib.testing import assert_no_lookahead, bars_from_rows, make_ohlcv, ohlcv_frames
 from quantlib.zones.levels import LEVEL_NAMES, levels
 
 Row = tuple[float, float, float, float]
@@ -23,19 +23,8 @@ def ts(text: str) -> pd.Timestamp:
 
 
 def hourly(rows: list[Row], start: str = "2024-01-01T00:00Z") -> pd.DataFrame:
-    """Hourly bars from (open, high, low, close) rows."""
-    values = np.array(rows, dtype=float)
-    index = pd.date_range(ts(start), periods=len(rows), freq="h", name="timestamp")
-    return pd.DataFrame(
-        {
-            "open": values[:, 0],
-            "high": values[:, 1],
-            "low": values[:, 2],
-            "close": values[:, 3],
-            "volume": 1.0,
-        },
-        index=index.as_unit("ns"),
-    )
+    """Hourly bars from (open, high, low, close) rows, volume 1."""
+    return bars_from_rows(rows, start=start)
 
 
 def day_rows(

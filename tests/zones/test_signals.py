@@ -4,7 +4,6 @@ no look-ahead on real data."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,7 +11,7 @@ from hypothesis import strategies as st
 
 from quantlib.data import DataError, load_ohlcv
 from quantlib.exceptions import ConfigError
-from quantlib.testing import assert_no_lookahead, ohlcv_frames
+from quantlib.testing import assert_no_lookahead, bars_from_rows, ohlcv_frames
 from quantlib.zones.levels import levels
 from quantlib.zones.signals import signals
 from quantlib.zones.strength import strength
@@ -25,18 +24,8 @@ def ts(text: str) -> pd.Timestamp:
 
 
 def hourly(rows: list[Row], start: str = "2024-01-01T00:00Z") -> pd.DataFrame:
-    values = np.array(rows, dtype=float)
-    index = pd.date_range(ts(start), periods=len(rows), freq="h", name="timestamp")
-    return pd.DataFrame(
-        {
-            "open": values[:, 0],
-            "high": values[:, 1],
-            "low": values[:, 2],
-            "close": values[:, 3],
-            "volume": 1.0,
-        },
-        index=index.as_unit("ns"),
-    )
+    """Hourly bars from (open, high, low, close) rows, volume 1."""
+    return bars_from_rows(rows, start=start)
 
 
 # Day 1 (2024-01-01): O 100, H 110 (05:00), L 90 (17:00), C 105. ATR(1) = 20, so with width
