@@ -13,24 +13,11 @@ from quantlib.data import DataError, load_ohlcv
 from quantlib.exceptions import ConfigError
 from quantlib.smc.order_blocks import order_blocks
 from quantlib.smc.structure import structure
-from quantlib.testing import assert_no_lookahead, bars_from_rows, make_ohlcv, ohlcv_frames
+from quantlib.testing import assert_no_lookahead, make_ohlcv, ohlcv_frames
+from tests.smc.structure_bars import REVERSAL, candles, hour, rows
 
-T0 = pd.Timestamp("2024-01-01T00:00Z")
 NAT = pd.NaT
 LIFE = ["mitigated_at", "invalidated_at", "breaker_at", "breaker_invalidated_at"]
-
-
-def candles(rows: list[tuple[float, ...]]) -> pd.DataFrame:
-    """Bars from (open, high, low, close[, volume]) rows, hourly from T0 (volume 1 if absent)."""
-    return bars_from_rows(rows, start=T0)
-
-
-def hour(n: int) -> pd.Timestamp:
-    return T0 + pd.Timedelta(hours=n)
-
-
-def rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple[object, ...]]:
-    return [tuple(r) for r in frame[columns].itertuples(index=False)]
 
 
 def breaks(*items: tuple[str, str, int, int, float]) -> pd.DataFrame:
@@ -68,24 +55,6 @@ RALLY = candles(
     ]
 )
 RALLY_BREAK = breaks(("bos", "bull", 22, 26, 104.0))
-
-# The reversal of tests/smc/test_structure.py: bullish BOS at bar 4 (pivot 1), bearish CHoCH
-# at bar 7 (pivot 2), with left = right = 1.
-REVERSAL = candles(
-    [
-        (10.0, 10.5, 9.5, 10.0),
-        (10.0, 12.0, 10.0, 11.5),
-        (11.5, 11.8, 9.0, 9.5),
-        (9.5, 11.0, 9.2, 10.8),
-        (10.8, 12.5, 10.5, 12.4),
-        (12.4, 12.6, 11.9, 12.1),
-        (12.1, 12.2, 10.0, 10.2),
-        (10.2, 10.3, 8.5, 8.8),
-        (8.8, 9.1, 8.4, 8.6),
-        (8.6, 11.0, 8.5, 10.9),
-        (10.9, 12.0, 10.8, 11.9),
-    ]
-)
 
 
 def wilder_atr(frame: pd.DataFrame, period: int = 14) -> np.ndarray:
