@@ -1,0 +1,518 @@
+"""The event loop of the backtest engine, on plain float64/int arrays (numba core).
+
+Arrays are ``(n_assets, n_bars)`` over one aligned time grid; a NaN open marks a bar the asset
+does not have (not yet listed, delisted, or a gap), on which nothing fills and the last close
+stays the mark. The public wrapper is :func:`quantlib.backtest.engine.run_backtest`, whose
+docstring states the fill, cost and liquidation rules this loop implements.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from quantlib._kernels import njit
+
+# Exit reasons (codes in the trade records; names in quantlib.backtest.result.EXIT_REASONS).
+OPEN, SIGNAL, STOP, TARGET, TRAIL, LIQUIDATION, TIME, REVERSE = 0, 1, 2, 3, 4, 5, 6, 7
+# Entry order types.
+MARKET, LIMIT, STOP_ENTRY = 0, 1, 2
+# Sizing modes: a fraction of equity as margin, or a fraction of equity at risk to the stop.
+NOTIONAL, RISK = 0, 1
+
+# Columns of the float trade records.
+R_ENTRY_PRICE, R_EXIT_PRICE, R_SIZE, R_ENTRY_FEE, R_EXIT_FEE = 0, 1, 2, 3, 4
+R_FUNDING, R_PNL, R_STOP, R_LOW, R_HIGH, R_MARGIN = 5, 6, 7, 8, 9, 10
+N_FLOAT = 11
+# Columns of the int trade records.
+I_ASSET, I_SIDE, I_ENTRY_BAR, I_EXIT_BAR, I_REASON = 0, 1, 2, 3, 4
+N_INT = 5
+
+
+@njit
+def _slipped(price: float, side: float, bps: float, frac: float, rng: float) -> float:
+    """``price`` made worse for a taker of ``side`` (+1 buys, -1 sells)."""
+    return price * (1.0 + side * bps * 1e-4) + side * frac * rng
+
+
+@njit
+def _to_tick(price: float, tick: float) -> float:
+    if tick > 0.0 and not math.isnan(price):
+        return round(price / tick) * tick
+    return price
+
+
+@njit
+def _liquidation_price(side: float, entry: float, leverage: float, mmr: float) -> float:
+    """Isolated-margin liquidation price of a linear contract (see ``run_backtest``)."""
+    if side > 0:
+        return entry * (1.0 - 1.0 / leverage) / (1.0 - mmr)
+    return entry * (1.0 + 1.0 / leverage) / (1.0 + mmr)
+
+
+@njit
+def _first_hit_ltf(
+    side: float,
+    stop: float,
+    target: float,
+    ltf_open: np.ndarray,
+    ltf_high: np.ndarray,
+    ltf_low: np.ndarray,
+    start: int,
+    end: int,
+) -> int:
+    """Walk lower-timeframe bars ``[start, end)``: ``STOP`` or ``TARGET``, whichever comes first
+    (the stop when both fall inside one lower-timeframe bar; ``STOP`` when the path is empty)."""
+    for k in range(start, end):
+        if side > 0:
+            if ltf_open[k] <= stop or ltf_low[k] <= stop:
+                return STOP
+            if ltf_high[k] >= target:
+                return TARGET
+        else:
+            if ltf_open[k] >= stop or ltf_high[k] >= stop:
+                return STOP
+            if ltf_low[k] <= target:
+                return TARGET
+    return STOP
+
+
+# Per-asset float state (columns of ``pos``) and int state (columns of ``ipos``).
+P_SIDE, P_QTY, P_PX, P_MARGIN, P_STOP, P_TARGET, P_TRAIL, P_EXTREME, P_LIQ, P_MARK = range(10)
+P_PSIDE, P_PLEVEL = 10, 11
+N_POS = 12
+Q_TRADE, Q_ENTRY_TIME, Q_PEXIT, Q_PTYPE, Q_PBAR, Q_PEXPIRE = range(6)
+N_IPOS = 6
+# Counters (``ctr``) and the parameters (``params`` / ``iparams``) of ``run``.
+C_TRADES, C_OPEN, C_TODAY, C_MIN_NOTIONAL, C_NO_CASH, C_LIMITS = range(6)
+(
+    K_CASH,
+    K_TAKER,
+    K_MAKER,
+    K_BPS,
+    K_RANGE,
+    K_LEVERAGE,
+    K_MMR,
+    K_LIQ_FEE,
+    K_TICK,
+    K_LOT,
+    K_MIN_NOTIONAL,
+    K_FRACTION,
+    K_MAX_HOLD,
+) = range(13)
+J_AT_CLOSE, J_SIZING, J_MAX_POS, J_MAX_DAY, J_TTL = range(5)
+
+
+@njit
+def _close_position(
+    a: int,
+    j: int,
+    price: float,
+    fee_rate: float,
+    reason: int,
+    liq_fee: float,
+    pos: np.ndarray,
+    ipos: np.ndarray,
+    frec: np.ndarray,
+    irec: np.ndarray,
+) -> float:
+    """Close asset ``a``'s position at ``price``; return the cash it releases."""
+    t = ipos[a, Q_TRADE]
+    s, q, m = pos[a, P_SIDE], pos[a, P_QTY], pos[a, P_MARGIN]
+    pnl = s * q * (price - pos[a, P_PX])
+    fee = fee_rate * q * price
+    if reason == LIQUIDATION:
+        # Isolated margin: the position's loss, liquidation fee included, stops at its margin.
+        fee = min(liq_fee * q * price, max(m + pnl, 0.0))
+        pnl = max(pnl, -m)
+    frec[t, R_EXIT_PRICE] = price
+    frec[t, R_EXIT_FEE] = fee
+    frec[t, R_PNL] = pnl - frec[t, R_ENTRY_FEE] - fee - frec[t, R_FUNDING]
+    irec[t, I_EXIT_BAR] = j
+    irec[t, I_REASON] = reason
+    pos[a, P_SIDE] = 0.0
+    pos[a, P_QTY] = 0.0
+    pos[a, P_MARGIN] = 0.0
+    ipos[a, Q_TRADE] = -1
+    return float(m + pnl - fee)
+
+
+@njit
+def _equity(acct: np.ndarray, pos: np.ndarray) -> float:
+    total = acct[0]
+    for k in range(pos.shape[0]):
+        if pos[k, P_SIDE] != 0.0:
+            total += pos[k, P_MARGIN] + pos[k, P_SIDE] * pos[k, P_QTY] * (
+                pos[k, P_MARK] - pos[k, P_PX]
+            )
+    return float(total)
+
+
+@njit
+def _open_position(
+    a: int,
+    j: int,
+    s: float,
+    price: float,
+    fee_rate: float,
+    sig: int,
+    now: int,
+    stop_abs: np.ndarray,
+    stop_pct: np.ndarray,
+    target_abs: np.ndarray,
+    target_pct: np.ndarray,
+    target_r: np.ndarray,
+    trail_pct: np.ndarray,
+    size_frac: np.ndarray,
+    params: np.ndarray,
+    iparams: np.ndarray,
+    acct: np.ndarray,
+    ctr: np.ndarray,
+    pos: np.ndarray,
+    ipos: np.ndarray,
+    frec: np.ndarray,
+    irec: np.ndarray,
+) -> None:
+    """Open a position of side ``s`` at ``price`` from the signal of bar ``sig``, if the limits,
+    the sizer, the cash and the exchange filters allow it."""
+    if iparams[J_MAX_POS] > 0 and ctr[C_OPEN] >= iparams[J_MAX_POS]:
+        ctr[C_LIMITS] += 1
+        return
+    if iparams[J_MAX_DAY] > 0 and ctr[C_TODAY] >= iparams[J_MAX_DAY]:
+        ctr[C_LIMITS] += 1
+        return
+    tick, lev = params[K_TICK], params[K_LEVERAGE]
+    sl = stop_abs[a, sig]
+    if math.isnan(sl) and not math.isnan(stop_pct[a, sig]):
+        sl = price * (1.0 - s * stop_pct[a, sig])
+    sl = _to_tick(sl, tick)
+    if not math.isnan(sl) and (sl - price) * s >= 0.0:
+        sl = np.nan  # a stop on the wrong side of the fill cannot protect: ignored
+    tp = target_abs[a, sig]
+    if math.isnan(tp) and not math.isnan(target_pct[a, sig]):
+        tp = price * (1.0 + s * target_pct[a, sig])
+    if math.isnan(tp) and not math.isnan(target_r[a, sig]) and not math.isnan(sl):
+        tp = price + s * target_r[a, sig] * abs(price - sl)
+    tp = _to_tick(tp, tick)
+    if not math.isnan(tp) and (tp - price) * s <= 0.0:
+        tp = np.nan
+    fraction = size_frac[a, sig]
+    if math.isnan(fraction):
+        fraction = params[K_FRACTION]
+    equity = _equity(acct, pos)
+    if iparams[J_SIZING] == RISK:
+        if math.isnan(sl):
+            ctr[C_LIMITS] += 1
+            return
+        q = fraction * equity / abs(price - sl)
+    else:
+        q = fraction * equity * lev / price
+    q = min(q, acct[0] / (price * (1.0 / lev + fee_rate)))
+    lot = params[K_LOT]
+    if lot > 0.0:
+        q = math.floor(q / lot + 1e-9) * lot
+    if q <= 0.0:
+        ctr[C_NO_CASH] += 1
+        return
+    if q * price < params[K_MIN_NOTIONAL]:
+        ctr[C_MIN_NOTIONAL] += 1
+        return
+    t = ctr[C_TRADES]
+    ctr[C_TRADES] += 1
+    ctr[C_OPEN] += 1
+    ctr[C_TODAY] += 1
+    margin = q * price / lev
+    fee = fee_rate * q * price
+    acct[0] -= margin + fee
+    pos[a, P_SIDE] = s
+    pos[a, P_QTY] = q
+    pos[a, P_PX] = price
+    pos[a, P_MARGIN] = margin
+    pos[a, P_STOP] = sl
+    pos[a, P_TARGET] = tp
+    pos[a, P_TRAIL] = trail_pct[a, sig]
+    pos[a, P_EXTREME] = price
+    liq = np.nan
+    if lev > 1.0 or s < 0.0:
+        liq = _liquidation_price(s, price, lev, params[K_MMR])
+    pos[a, P_LIQ] = liq
+    ipos[a, Q_TRADE] = t
+    ipos[a, Q_ENTRY_TIME] = now
+    frec[t, R_ENTRY_PRICE] = price
+    frec[t, R_SIZE] = q
+    frec[t, R_ENTRY_FEE] = fee
+    frec[t, R_FUNDING] = 0.0
+    frec[t, R_STOP] = sl
+    frec[t, R_LOW] = price
+    frec[t, R_HIGH] = price
+    frec[t, R_MARGIN] = margin
+    irec[t, I_ASSET] = a
+    irec[t, I_SIDE] = int(s)
+    irec[t, I_ENTRY_BAR] = j
+    irec[t, I_EXIT_BAR] = -1
+    irec[t, I_REASON] = OPEN
+
+
+@njit
+def _intrabar(
+    a: int,
+    j: int,
+    o: float,
+    h: float,
+    lo: float,
+    params: np.ndarray,
+    pos: np.ndarray,
+    ipos: np.ndarray,
+    frec: np.ndarray,
+    irec: np.ndarray,
+    ltf_open: np.ndarray,
+    ltf_high: np.ndarray,
+    ltf_low: np.ndarray,
+    ltf_start: np.ndarray,
+    ltf_end: np.ndarray,
+) -> float:
+    """Stops, targets and liquidation inside bar ``j``; return the cash released (0 if none).
+
+    The path is pessimistic: open, then the adverse extreme, then the favourable one; a
+    lower-timeframe path (when given) decides between a stop and a target hit in one bar.
+    """
+    s = pos[a, P_SIDE]
+    t = ipos[a, Q_TRADE]
+    base_stop, target, liq = pos[a, P_STOP], pos[a, P_TARGET], pos[a, P_LIQ]
+    sl = base_stop
+    trailing = False
+    if not math.isnan(pos[a, P_TRAIL]):
+        ts = pos[a, P_EXTREME] * (1.0 - s * pos[a, P_TRAIL])
+        if math.isnan(sl) or (ts - sl) * s > 0.0:
+            sl = ts
+            trailing = True
+    adverse = lo if s > 0 else h
+    favourable = h if s > 0 else lo
+    stop_hit = not math.isnan(sl) and (adverse - sl) * s <= 0.0
+    liq_hit = not math.isnan(liq) and (adverse - liq) * s <= 0.0
+    target_hit = not math.isnan(target) and (favourable - target) * s >= 0.0
+    reason = OPEN
+    level = np.nan
+    if stop_hit or liq_hit:
+        if stop_hit and (not liq_hit or (sl - liq) * s >= 0.0):
+            reason = TRAIL if trailing else STOP
+            level = sl
+        else:
+            reason = LIQUIDATION
+            level = liq
+        gapped = (o - level) * s <= 0.0
+        if target_hit and not gapped and ltf_start.shape[0] > j and reason != LIQUIDATION:
+            first = _first_hit_ltf(
+                s, sl, target, ltf_open, ltf_high, ltf_low, ltf_start[j], ltf_end[j]
+            )
+            if first == TARGET:
+                reason = TARGET
+                level = target
+    elif target_hit:
+        reason = TARGET
+        level = target
+    if reason == OPEN:
+        frec[t, R_LOW] = min(frec[t, R_LOW], lo)
+        frec[t, R_HIGH] = max(frec[t, R_HIGH], h)
+        pos[a, P_EXTREME] = max(pos[a, P_EXTREME], h) if s > 0 else min(pos[a, P_EXTREME], lo)
+        return 0.0
+    liq_fee = params[K_LIQ_FEE]
+    if reason == TARGET:
+        price = o if (o - level) * s >= 0.0 else level  # a gap past the target fills at the open
+        frec[t, R_LOW] = min(frec[t, R_LOW], lo if s > 0 else price)
+        frec[t, R_HIGH] = max(frec[t, R_HIGH], price if s > 0 else h)
+        return _close_position(a, j, price, params[K_MAKER], TARGET, liq_fee, pos, ipos, frec, irec)
+    price = o if (o - level) * s <= 0.0 else level  # a gap through the stop fills at the open
+    frec[t, R_LOW] = min(frec[t, R_LOW], price)
+    frec[t, R_HIGH] = max(frec[t, R_HIGH], price)
+    if reason == LIQUIDATION:
+        return _close_position(a, j, price, 0.0, LIQUIDATION, liq_fee, pos, ipos, frec, irec)
+    price = _slipped(price, -s, params[K_BPS], params[K_RANGE], h - lo)
+    return _close_position(a, j, price, params[K_TAKER], reason, liq_fee, pos, ipos, frec, irec)
+
+
+@njit
+def _pending_fill(
+    s: float, order: int, level: float, o: float, h: float, lo: float, params: np.ndarray
+) -> tuple[float, float]:
+    """Fill price and fee rate of a pending entry in a bar (NaN price: not filled)."""
+    bps, rfrac = params[K_BPS], params[K_RANGE]
+    if order == MARKET:
+        return _slipped(o, s, bps, rfrac, h - lo), params[K_TAKER]
+    if order == LIMIT:
+        if (o - level) * s <= 0.0:
+            return o, params[K_MAKER]
+        if ((lo if s > 0 else h) - level) * s <= 0.0:
+            return level, params[K_MAKER]
+        return np.nan, 0.0
+    if (o - level) * s >= 0.0:
+        return _slipped(o, s, bps, rfrac, h - lo), params[K_TAKER]
+    if ((h if s > 0 else lo) - level) * s >= 0.0:
+        return _slipped(level, s, bps, rfrac, h - lo), params[K_TAKER]
+    return np.nan, 0.0
+
+
+@njit
+def run(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    times: np.ndarray,
+    day: np.ndarray,
+    entry: np.ndarray,
+    exit_: np.ndarray,
+    entry_type: np.ndarray,
+    entry_level: np.ndarray,
+    stop_abs: np.ndarray,
+    stop_pct: np.ndarray,
+    target_abs: np.ndarray,
+    target_pct: np.ndarray,
+    target_r: np.ndarray,
+    trail_pct: np.ndarray,
+    size_frac: np.ndarray,
+    funding: np.ndarray,
+    ltf_open: np.ndarray,
+    ltf_high: np.ndarray,
+    ltf_low: np.ndarray,
+    ltf_start: np.ndarray,
+    ltf_end: np.ndarray,
+    params: np.ndarray,
+    iparams: np.ndarray,
+    max_trades: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run the event loop; return ``(equity, qty, gross, float_records, int_records, counts)``.
+
+    ``counts`` = (n_trades, open at the end, entries on the last day, rejected below the minimum
+    notional, skipped for lack of cash, skipped by limits). Each bar: (1) at the open, pending
+    exits and time stops fill; (2) pending entries fill (market at the open, limit/stop orders
+    inside the bar); (3) stops, targets and liquidation inside the bar; (4) at the close, the
+    mark, funding, and this bar's signals (filled now with ``fill="close"``, else queued).
+    """
+    n_assets, n_bars = open_.shape
+    at_close = iparams[J_AT_CLOSE] == 1
+    max_hold = params[K_MAX_HOLD]
+    bps, rfrac, taker, liq_fee = params[K_BPS], params[K_RANGE], params[K_TAKER], params[K_LIQ_FEE]
+
+    equity = np.empty(n_bars)
+    qty_out = np.zeros((n_assets, n_bars))
+    gross = np.zeros(n_bars)
+    frec = np.full((max_trades, N_FLOAT), np.nan)
+    irec = np.zeros((max_trades, N_INT), dtype=np.int64)
+    ctr = np.zeros(6, dtype=np.int64)
+    acct = np.array([params[K_CASH]])
+    pos = np.zeros((n_assets, N_POS))
+    pos[:, P_MARK] = np.nan
+    ipos = np.zeros((n_assets, N_IPOS), dtype=np.int64)
+    ipos[:, Q_TRADE] = -1
+    ipos[:, Q_PBAR] = -1
+    current_day = -1
+
+    for j in range(n_bars):
+        if day[j] != current_day:
+            current_day = day[j]
+            ctr[C_TODAY] = 0
+        # 1. At the open: pending exits and time stops.
+        for a in range(n_assets):
+            o = open_[a, j]
+            if math.isnan(o):
+                continue
+            pos[a, P_MARK] = o
+            if pos[a, P_SIDE] == 0.0:
+                continue
+            reason = ipos[a, Q_PEXIT]
+            if reason == OPEN and max_hold > 0 and times[j] - ipos[a, Q_ENTRY_TIME] >= max_hold:
+                reason = TIME
+            if reason != OPEN:
+                price = _slipped(o, -pos[a, P_SIDE], bps, rfrac, high[a, j] - low[a, j])
+                acct[0] += _close_position(
+                    a, j, price, taker, reason, liq_fee, pos, ipos, frec, irec
+                )
+                ctr[C_OPEN] -= 1
+            ipos[a, Q_PEXIT] = OPEN
+        # 2. Entries: market orders at the open, resting limit/stop orders inside the bar.
+        for a in range(n_assets):
+            o = open_[a, j]
+            sig = ipos[a, Q_PBAR]
+            if math.isnan(o) or sig < 0:
+                continue
+            expired = ipos[a, Q_PEXPIRE] >= 0 and j > ipos[a, Q_PEXPIRE]
+            if pos[a, P_SIDE] != 0.0 or expired:
+                ipos[a, Q_PBAR] = -1
+                continue
+            s = pos[a, P_PSIDE]
+            price, rate = _pending_fill(
+                s, ipos[a, Q_PTYPE], pos[a, P_PLEVEL], o, high[a, j], low[a, j], params
+            )
+            if math.isnan(price):
+                continue
+            ipos[a, Q_PBAR] = -1
+            _open_position(
+                a, j, s, price, rate, sig, times[j], stop_abs, stop_pct, target_abs,
+                target_pct, target_r, trail_pct, size_frac, params, iparams, acct, ctr, pos,
+                ipos, frec, irec,
+            )  # fmt: skip
+        # 3. Inside the bar: stops, targets, liquidation (positions opened this bar included).
+        for a in range(n_assets):
+            if pos[a, P_SIDE] == 0.0 or math.isnan(open_[a, j]):
+                continue
+            released = _intrabar(
+                a, j, open_[a, j], high[a, j], low[a, j], params, pos, ipos, frec, irec,
+                ltf_open, ltf_high, ltf_low, ltf_start, ltf_end,
+            )  # fmt: skip
+            if pos[a, P_SIDE] == 0.0:
+                acct[0] += released
+                ctr[C_OPEN] -= 1
+        # 4. At the close: mark, funding, then this bar's signals.
+        for a in range(n_assets):
+            c = close[a, j]
+            if math.isnan(c):
+                continue
+            pos[a, P_MARK] = c
+            s = pos[a, P_SIDE]
+            if s != 0.0 and funding[a, j] != 0.0:
+                paid = s * funding[a, j] * pos[a, P_QTY] * c
+                acct[0] -= paid
+                frec[ipos[a, Q_TRADE], R_FUNDING] += paid
+            e = float(entry[a, j])
+            x = exit_[a, j]
+            if s != 0.0 and (x or (e != 0.0 and e != s)):
+                reason = SIGNAL if x else REVERSE
+                if at_close:
+                    price = _slipped(c, -s, bps, rfrac, high[a, j] - low[a, j])
+                    acct[0] += _close_position(
+                        a, j, price, taker, reason, liq_fee, pos, ipos, frec, irec
+                    )
+                    ctr[C_OPEN] -= 1
+                else:
+                    ipos[a, Q_PEXIT] = reason
+                s = 0.0
+            # An entry on a bar with an exit signal is ignored; so is one on the held side.
+            if e == 0.0 or x or e == s:
+                continue
+            pos[a, P_PSIDE] = e
+            ipos[a, Q_PTYPE] = entry_type[a, j]
+            pos[a, P_PLEVEL] = _to_tick(entry_level[a, j], params[K_TICK])
+            ipos[a, Q_PBAR] = j
+            ipos[a, Q_PEXPIRE] = j + iparams[J_TTL] if entry_type[a, j] != MARKET else -1
+            if at_close and entry_type[a, j] == MARKET:
+                ipos[a, Q_PBAR] = -1
+                price = _slipped(c, e, bps, rfrac, high[a, j] - low[a, j])
+                _open_position(
+                    a, j, e, price, taker, j, times[j], stop_abs, stop_pct, target_abs,
+                    target_pct, target_r, trail_pct, size_frac, params, iparams, acct, ctr,
+                    pos, ipos, frec, irec,
+                )  # fmt: skip
+        total = acct[0]
+        exposure = 0.0
+        for a in range(n_assets):
+            if pos[a, P_SIDE] != 0.0:
+                total += pos[a, P_MARGIN] + pos[a, P_SIDE] * pos[a, P_QTY] * (
+                    pos[a, P_MARK] - pos[a, P_PX]
+                )
+                exposure += pos[a, P_QTY] * pos[a, P_MARK]
+                qty_out[a, j] = pos[a, P_SIDE] * pos[a, P_QTY]
+        equity[j] = total
+        gross[j] = exposure
+    return equity, qty_out, gross, frec, irec, ctr

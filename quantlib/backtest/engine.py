@@ -1,0 +1,389 @@
+"""``run_backtest``: signal frames + bars + a configuration → :class:`BacktestResult`.
+
+The event loop (numba, ``quantlib.backtest._kernels``) walks the bars once, all assets on one
+time grid with shared cash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quantlib._validation import ohlcv_arrays
+from quantlib.backtest import _kernels as kernels
+from quantlib.backtest.config import BacktestConfig
+from quantlib.backtest.funding import funding_per_bar
+from quantlib.backtest.result import EXIT_REASONS, TRADE_COLUMNS, BacktestResult
+from quantlib.data.timeframes import infer_timeframe
+from quantlib.exceptions import ConfigError
+from quantlib.strategy.base import ORDER_TYPES, Strategy, check_signals
+
+__all__ = ["run_backtest", "run_strategy"]
+
+_FLOAT_SIGNALS = (
+    "entry_price",
+    "stop",
+    "stop_pct",
+    "target",
+    "target_pct",
+    "target_r",
+    "trail_pct",
+)
+
+
+def _as_mapping(value: Any, name: str) -> dict[str, Any]:
+    if isinstance(value, pd.DataFrame):
+        return {str(value.attrs.get("symbol", "asset")): value}
+    if isinstance(value, Mapping) and value:
+        return {str(k): v for k, v in value.items()}
+    raise ConfigError(f"{name} must be a DataFrame or a non-empty mapping asset → DataFrame")
+
+
+def run_backtest(
+    bars: pd.DataFrame | Mapping[str, pd.DataFrame],
+    signals: pd.DataFrame | Mapping[str, pd.DataFrame],
+    config: BacktestConfig | None = None,
+    *,
+    funding: pd.Series | Mapping[str, pd.Series] | None = None,
+    path: pd.DataFrame | None = None,
+    strategy: str = "custom",
+    params: Mapping[str, Any] | None = None,
+) -> BacktestResult:
+    """Simulate the signals on the bars with fills, costs, sizing, margin and funding.
+
+    Parameters
+    ----------
+    bars : DataFrame or mapping asset → DataFrame
+        OHLCV frames (the data contract); several assets share cash over the union of their
+        timestamps (an asset's missing bars fill nothing and keep its last close as the mark).
+    signals : DataFrame or mapping asset → DataFrame
+        Signal frames on the same index as each asset's bars (``quantlib.strategy.base``).
+    config : BacktestConfig, optional
+        Settings; the default has costs on (0.1% taker fee per side, 1 bp slippage).
+    funding : Series or mapping asset → Series, optional
+        Funding rates indexed by funding time (perpetual markets only); overrides
+        ``config.funding_rate``.
+    path : DataFrame, optional
+        Lower-timeframe bars of a single asset: when a stop and a target both fall inside one
+        bar, the first one touched on this path wins instead of the stop.
+    strategy, params : optional
+        Labels of the signal rules, recorded in the result and its ``config_id``.
+
+    Returns
+    -------
+    BacktestResult
+
+    Notes
+    -----
+    **Fills.** A signal decided at bar t's close fills at bar t+1's open (``fill="next_open"``);
+    with ``fill="close"`` it fills at bar t's close (labelled in every output). A market order
+    pays the taker fee and slippage: a buy fills at ``p (1 + bps/10⁴) + k·(high − low)``, a
+    sell at ``p (1 − bps/10⁴) − k·(high − low)``. A limit entry fills at its level, or at the
+    open if the bar opens through it (maker fee, no slippage); a stop entry fills like a market
+    order at its level, or at the open on a gap. An order rests ``order_ttl`` bars.
+
+    **Exits inside a bar.** After the open the price path is assumed pessimistic: the adverse
+    extreme comes before the favourable one, so a bar that reaches both the stop and the target
+    exits at the stop, unless ``path`` shows the target was touched first. A bar that opens
+    through the stop exits at the open; through the target, at the open (a gain). Stops fill as
+    market orders (taker fee and slippage), targets as limit orders (maker fee). A trailing
+    stop trails the best high (long) / low (short) of the bars *before* the current one.
+
+    **Margin and liquidation (isolated, linear contracts).** A position of quantity q at entry
+    E with leverage L locks margin ``q E / L``. It is liquidated when the mark (proxied by the
+    bar's low for a long, its high for a short) reaches
+
+    * long: ``P_liq = E (1 − 1/L) / (1 − m)``; short: ``P_liq = E (1 + 1/L) / (1 + m)``
+
+    with m the maintenance-margin rate (where the position's equity ``q E / L ± q (P − E)``
+    equals ``m q P``). The fill is at P_liq, or at the open if the bar gapped through it;
+    a liquidation fee ``liquidation_fee × q × P`` is charged and the whole loss is capped at the
+    margin. A long at L = 1 is never liquidated; a stop beyond P_liq fires first.
+
+    **Funding (perpetual only).** A position open at the close of bar t pays
+    ``side × rate × q × close_t`` for each funding time in ``(t_open, t_next_open]`` (positive
+    rate: longs pay shorts).
+
+    **Sizing.** See :mod:`quantlib.risk.sizing`; quantities are floored to ``lot_size``,
+    orders below ``min_notional`` are rejected; stop, target and limit levels are rounded to
+    ``tick_size``. Limits ``max_positions``, ``max_entries_per_day`` (UTC day of the fill) and
+    ``max_hold`` skip or close positions; the counts of skipped entries are in ``skipped``.
+
+    Examples
+    --------
+    >>> from quantlib.testing import make_ohlcv
+    >>> from quantlib.strategy.base import empty_signals
+    >>> bars = make_ohlcv([100.0, 100.0, 110.0, 121.0])
+    >>> sig = empty_signals(bars.index)
+    >>> sig.loc[sig.index[0], "entry"] = 1
+    >>> cfg = BacktestConfig(fee=0.0, slippage=0.0, initial_cash=1000.0)
+    >>> result = run_backtest(bars, sig, cfg)
+    >>> result.final_equity, result.n_trades, result.open_position
+    (1210.0, 1, True)
+    """
+    config = config or BacktestConfig()
+    bar_map = _as_mapping(bars, "bars")
+    sig_map = _as_mapping(signals, "signals")
+    if set(bar_map) != set(sig_map):
+        raise ConfigError(
+            f"bars and signals name different assets: {sorted(bar_map)} vs {sorted(sig_map)}"
+        )
+    assets = list(bar_map)
+    frames: dict[str, pd.DataFrame] = {}
+    for asset in assets:
+        index, _ = ohlcv_arrays(bar_map[asset], f"run_backtest[{asset}]", min_bars=2)
+        frames[asset] = bar_map[asset]
+        check_signals(sig_map[asset], index, f"run_backtest[{asset}]")
+    grid = pd.DatetimeIndex(frames[assets[0]].index)
+    for asset in assets[1:]:
+        grid = pd.DatetimeIndex(grid.union(pd.DatetimeIndex(frames[asset].index)))
+    timeframe = infer_timeframe(grid)
+    n_assets, n_bars = len(assets), len(grid)
+
+    def matrix(column: str, source: dict[str, pd.DataFrame], fill: float) -> np.ndarray:
+        out = np.full((n_assets, n_bars), fill)
+        for i, asset in enumerate(assets):
+            frame = source[asset]
+            if column not in frame.columns:
+                continue
+            values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+            if n_assets == 1:
+                out[0] = values
+            else:
+                out[i, grid.get_indexer(frame.index)] = values
+        return out
+
+    prices = {c: matrix(c, frames, np.nan) for c in ("open", "high", "low", "close")}
+    entry = matrix("entry", sig_map, 0.0).astype(np.int8)
+    exit_ = matrix("exit", sig_map, 0.0).astype(np.bool_)
+    order = np.zeros((n_assets, n_bars), dtype=np.int64)
+    for i, asset in enumerate(assets):
+        if "order" in sig_map[asset].columns:
+            codes = pd.Categorical(sig_map[asset]["order"], categories=ORDER_TYPES).codes
+            order[i, grid.get_indexer(sig_map[asset].index)] = np.where(codes < 0, 0, codes)
+    floats = {c: matrix(c, sig_map, np.nan) for c in _FLOAT_SIGNALS}
+    size = np.full((n_assets, n_bars), np.nan)
+    sizing_mode = None
+    for i, asset in enumerate(assets):
+        plan = config.sizer.plan(sig_map[asset])
+        sizing_mode = plan.mode
+        fractions = np.asarray(plan.fraction, dtype=np.float64)
+        if "size" in sig_map[asset].columns:
+            override = sig_map[asset]["size"].to_numpy(np.float64, na_value=np.nan)
+            fractions = np.where(np.isnan(override), fractions, override)
+        size[i, grid.get_indexer(sig_map[asset].index) if n_assets > 1 else slice(None)] = fractions
+    times = grid.asi8.astype(np.int64)
+    day = times // 86_400_000_000_000
+    fund = funding_per_bar(config, grid, timeframe.delta, assets, funding)
+    ltf_open, ltf_high, ltf_low, ltf_start, ltf_end = _path_arrays(
+        path, grid, timeframe.delta, n_assets
+    )
+    knobs = np.array(
+        [
+            config.initial_cash,
+            config.fee,
+            config.maker_fee,
+            config.slippage,
+            config.slippage_range,
+            config.leverage,
+            config.maintenance_margin,
+            config.liquidation_fee,
+            config.tick_size,
+            config.lot_size,
+            config.min_notional,
+            np.nan,
+            pd.Timedelta(config.max_hold).value if config.max_hold else 0,
+        ]
+    )
+    int_knobs = np.array(
+        [
+            int(config.fill == "close"),
+            kernels.RISK if sizing_mode == "risk" else kernels.NOTIONAL,
+            config.max_positions or 0,
+            config.max_entries_per_day or 0,
+            config.order_ttl,
+        ],
+        dtype=np.int64,
+    )
+    max_trades = int(np.count_nonzero(entry)) + 1
+    equity, qty, gross, frec, irec, ctr = kernels.run(  
+        prices["open"], prices["high"], prices["low"], prices["close"], times, day, entry,
+        exit_, order, floats["entry_price"], floats["stop"], floats["stop_pct"],
+        floats["target"], floats["target_pct"], floats["target_r"], floats["trail_pct"],
+        size, fund, ltf_open, ltf_high, ltf_low, ltf_start, ltf_end, knobs, int_knobs, max_trades,
+    )  # fmt: skip
+    n = int(ctr[kernels.C_TRADES])
+    trades = _ledger(
+        frec[:n], irec[:n], assets, grid, prices["close"], config, strategy, str(timeframe),
+        sig_map,
+    )  # fmt: skip
+    equity_s = pd.Series(equity, index=grid, name="equity")
+    return BacktestResult(
+        trades=trades,
+        equity=equity_s,
+        positions=pd.DataFrame(qty.T, index=grid, columns=assets),
+        exposure=pd.Series(gross / equity, index=grid, name="exposure"),
+        config=config,
+        strategy=strategy,
+        params=dict(params or {}),
+        timeframe=str(timeframe),
+        bars=frames,
+        skipped={
+            "below_min_notional": int(ctr[kernels.C_MIN_NOTIONAL]),
+            "no_cash": int(ctr[kernels.C_NO_CASH]),
+            "limits": int(ctr[kernels.C_LIMITS]),
+        },
+    )
+
+
+def _path_arrays(
+    path: pd.DataFrame | None, grid: pd.DatetimeIndex, bar: pd.Timedelta, n_assets: int
+) -> tuple[np.ndarray, ...]:
+    """Lower-timeframe open/high/low and each bar's ``[start, end)`` rows on that path."""
+    if path is None:
+        empty = np.empty(0)
+        none = np.empty(0, dtype=np.int64)
+        return empty, empty, empty, none, none
+    if n_assets != 1:
+        raise ConfigError("path (lower-timeframe bars) works with a single asset; run per asset")
+    index, arrays = ohlcv_arrays(path, "run_backtest path")
+    edges = np.append(grid.asi8, (grid[-1] + bar).value)
+    positions = np.searchsorted(index.asi8, edges, side="left").astype(np.int64)
+    return arrays["open"], arrays["high"], arrays["low"], positions[:-1], positions[1:]
+
+
+def _ledger(
+    frec: np.ndarray,
+    irec: np.ndarray,
+    assets: list[str],
+    grid: pd.DatetimeIndex,
+    close: np.ndarray,
+    config: BacktestConfig,
+    strategy: str,
+    timeframe: str,
+    signals: Mapping[str, pd.DataFrame],
+) -> pd.DataFrame:
+    k = kernels
+    side = irec[:, k.I_SIDE].astype(np.float64)
+    asset_i = irec[:, k.I_ASSET]
+    entry_bar = irec[:, k.I_ENTRY_BAR]
+    exit_bar = irec[:, k.I_EXIT_BAR]
+    is_open = exit_bar < 0
+    reason = irec[:, k.I_REASON]
+    size = frec[:, k.R_SIZE]
+    entry_px = frec[:, k.R_ENTRY_PRICE]
+    last_close = np.array(
+        [pd.Series(close[i]).ffill().iloc[-1] for i in range(len(assets))], dtype=np.float64
+    )
+    pnl = frec[:, k.R_PNL].copy()
+    if is_open.any():
+        mark = last_close[asset_i[is_open]]
+        pnl[is_open] = (
+            side[is_open] * size[is_open] * (mark - entry_px[is_open])
+            - frec[is_open, k.R_ENTRY_FEE]
+            - frec[is_open, k.R_FUNDING]
+        )
+    notional = entry_px * size
+    risk = size * np.abs(entry_px - frec[:, k.R_STOP])
+    bar = pd.Timedelta(grid[1] - grid[0]) if len(grid) > 1 else pd.Timedelta(0)
+    at_close = config.fill == "close"
+    entry_ns = grid.asi8[entry_bar]
+    exit_ns = grid.asi8[np.maximum(exit_bar, 0)]
+    if at_close:
+        # Signal fills happen at the signal bar's close.
+        entry_ns = entry_ns + bar.value
+        exit_ns = np.where(np.isin(reason, (k.SIGNAL, k.REVERSE)), exit_ns + bar.value, exit_ns)
+    entry_time = pd.DatetimeIndex(pd.to_datetime(entry_ns, utc=True))
+    exit_time = pd.DatetimeIndex(pd.to_datetime(exit_ns, utc=True)).where(~is_open, None)
+    low, high = frec[:, k.R_LOW], frec[:, k.R_HIGH]
+    long = side > 0
+    mae = np.where(long, low / entry_px - 1.0, 1.0 - high / entry_px)
+    mfe = np.where(long, high / entry_px - 1.0, 1.0 - low / entry_px)
+    last = len(grid) - 1
+    tags = np.full(len(frec), "", dtype=object)
+    for i, asset in enumerate(assets):
+        if "tag" in signals[asset].columns:
+            mine = asset_i == i
+            if mine.any():
+                # The tag of the signal that opened each trade: the last signal bar before entry.
+                sig_tags = signals[asset]["tag"].reindex(grid).astype(object).to_numpy()
+                sig_bar = np.maximum(entry_bar[mine] - (0 if at_close else 1), 0)
+                tags[mine] = sig_tags[sig_bar]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame = pd.DataFrame(
+            {
+                "asset": np.array(assets, dtype=object)[asset_i],
+                "strategy": strategy,
+                "timeframe": timeframe,
+                "side": np.where(long, "long", "short"),
+                "entry_time": entry_time,
+                "exit_time": exit_time,
+                "entry_price": entry_px,
+                "exit_price": np.where(is_open, np.nan, frec[:, k.R_EXIT_PRICE]),
+                "size": size,
+                "notional": notional,
+                "margin": frec[:, k.R_MARGIN],
+                "stop": frec[:, k.R_STOP],
+                "entry_fee": frec[:, k.R_ENTRY_FEE],
+                "exit_fee": np.where(is_open, 0.0, frec[:, k.R_EXIT_FEE]),
+                "fees": frec[:, k.R_ENTRY_FEE] + np.where(is_open, 0.0, frec[:, k.R_EXIT_FEE]),
+                "funding": frec[:, k.R_FUNDING],
+                "pnl": pnl,
+                "return": pnl / notional,
+                "r_multiple": np.where(risk > 0, pnl / risk, np.nan),
+                "mae": np.minimum(mae, 0.0),
+                "mfe": np.maximum(mfe, 0.0),
+                "exit_reason": np.array(EXIT_REASONS, dtype=object)[reason],
+                "bars_held": np.where(is_open, last, exit_bar) - entry_bar,
+                "tag": tags,
+            },
+            columns=list(TRADE_COLUMNS),
+        )
+    return frame
+
+
+def run_strategy(
+    strategy: Strategy,
+    bars: pd.DataFrame | Mapping[str, pd.DataFrame],
+    config: BacktestConfig | None = None,
+    **kwargs: Any,
+) -> BacktestResult:
+    """Compute ``strategy``'s signals on each asset's bars and run them.
+
+    Settings the strategy's rules fix (``engine_defaults()``) apply unless ``config`` sets
+    them explicitly.
+
+    Examples
+    --------
+    >>> from quantlib.strategy import SmaCross
+    >>> from quantlib.testing import make_ohlcv
+    >>> bars = make_ohlcv(100 + np.sin(np.arange(200) / 10) * 10)
+    >>> run_strategy(SmaCross(fast=5, slow=20), bars).n_trades
+    3
+    """
+    bar_map = _as_mapping(bars, "bars")
+    signals = {asset: strategy.signals(frame) for asset, frame in bar_map.items()}
+    return run_backtest(
+        bar_map,
+        signals,
+        with_strategy_defaults(strategy, config),
+        strategy=strategy.name,
+        params=strategy.model_dump(),
+        **kwargs,
+    )
+
+
+def with_strategy_defaults(strategy: Strategy, config: BacktestConfig | None) -> BacktestConfig:
+    """``config`` with the strategy's engine defaults for the fields it does not set."""
+    config = config or BacktestConfig()
+    defaults = {
+        key: value
+        for key, value in strategy.engine_defaults().items()
+        if key not in config.model_fields_set
+    }
+    if not defaults:
+        return config
+    return BacktestConfig(**{**config.model_dump(exclude_unset=True), **defaults})

@@ -1,0 +1,53 @@
+"""Strategies by name, with their parameters checked (a mistyped name gets a "did you mean")."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from quantlib.exceptions import ConfigError
+from quantlib.strategy.base import Strategy
+from quantlib.strategy.sma_cross import SmaCross
+
+__all__ = ["STRATEGIES", "make_strategy"]
+
+STRATEGIES: dict[str, type[BaseModel]] = {
+    SmaCross.name: SmaCross,
+}
+
+
+def make_strategy(name: str, params: Mapping[str, Any] | None = None) -> Strategy:
+    """The strategy ``name`` with ``params`` (strings from a command line are converted).
+
+    Examples
+    --------
+    >>> make_strategy("sma_cross", {"fast": "5", "slow": "20"})
+    SmaCross(fast=5, slow=20)
+    >>> make_strategy("sma_cros")
+    Traceback (most recent call last):
+    ...
+    quantlib.exceptions.ConfigError: unknown strategy 'sma_cros'; did you mean 'sma_cross'? ...
+    """
+    if name not in STRATEGIES:
+        close = difflib.get_close_matches(name, list(STRATEGIES), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown strategy {name!r}{hint} Known: {sorted(STRATEGIES)}")
+    cls = STRATEGIES[name]
+    try:
+        strategy = cls(**dict(params or {}))
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "parameters"
+            if error["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(field, list(cls.model_fields), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                problems.append(f"{name} has no parameter {field!r}{hint}")
+            else:
+                problems.append(f"{name} parameter {field!r}: {error['msg']}")
+        raise ConfigError("; ".join(problems)) from None
+    assert isinstance(strategy, Strategy)
+    return strategy
