@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from quantlib.exceptions import ConfigError, DataError
 
-__all__ = ["as_float_array", "check_equity", "check_returns"]
+__all__ = ["as_float_array", "check_equity", "check_returns", "sample_period_ends"]
 
 
 def _as_series(name: str, value: object) -> pd.Series:
@@ -35,7 +36,7 @@ def _check_finite(name: str, series: pd.Series) -> np.ndarray:
         pos = int(np.argmax(bad))
         raise DataError(
             f"{name} holds {int(bad.sum())} NaN or infinite value(s), the first at "
-            f"{series.index[pos]!r}. Fix: drop or fill them before computing metrics "
+            f"{series.index[pos]}. Fix: drop or fill them before computing metrics "
             "(e.g. series.dropna())",
             rule="not finite",
             position=pos,
@@ -60,8 +61,8 @@ def _check_time_index(name: str, series: pd.Series) -> pd.DatetimeIndex:
         diffs = np.diff(index.asi8)
         pos = int(np.argmax(diffs <= 0)) + 1
         raise DataError(
-            f"{name} index is not strictly increasing: {index[pos]!r} at position {pos} does "
-            f"not come after {index[pos - 1]!r}. Fix: series.sort_index() and drop duplicates",
+            f"{name} index is not strictly increasing: {index[pos]} at position {pos} does "
+            f"not come after {index[pos - 1]}. Fix: series.sort_index() and drop duplicates",
             rule="index not strictly increasing",
             position=pos,
         )
@@ -82,7 +83,7 @@ def check_equity(name: str, equity: object, *, positive: bool = True) -> pd.Seri
         pos = int(np.argmax(limit <= 0))
         raise DataError(
             f"{name} must be > 0 {'everywhere' if positive else 'at its first value'}, got "
-            f"{values[pos]!r} at {index[pos]!r}. Fix: pass account equity (cash plus marked "
+            f"{float(values[pos])!r} at {index[pos]}. Fix: pass account equity (cash plus marked "
             "positions), not P&L",
             rule="non-positive equity",
             position=pos,
@@ -115,3 +116,15 @@ def check_returns(
 def as_float_array(series: pd.Series) -> np.ndarray:
     """The values of a checked series as a contiguous float64 array."""
     return np.ascontiguousarray(series.to_numpy(dtype=np.float64))
+
+
+def sample_period_ends(curve: pd.Series, freq: str) -> pd.Series:
+    """The last mark of ``curve`` in each ``freq`` period that has one, labelled as pandas
+    ``resample`` labels the period; periods without a mark are left out."""
+    try:
+        offset = to_offset(freq)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"freq must be a pandas offset alias such as '1D', 'W' or 'ME', got {freq!r}"
+        ) from exc
+    return curve.resample(offset).last().dropna()

@@ -16,7 +16,13 @@ import pandas as pd
 
 from quantlib.analytics._inputs import as_float_array, check_equity
 
-__all__ = ["DrawdownDuration", "drawdown_series", "max_drawdown", "max_drawdown_duration"]
+__all__ = [
+    "DrawdownDuration",
+    "drawdown_series",
+    "drawdown_values",
+    "max_drawdown",
+    "max_drawdown_duration",
+]
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,14 @@ class DrawdownDuration:
 
 
 def drawdown_values(values: np.ndarray) -> np.ndarray:
-    """Drawdown of each value from the running maximum, ``v / max(v[:i+1]) - 1``."""
+    """Drawdown of each value from the running maximum, ``v / max(v[:i+1]) - 1``, on a plain
+    array without checks (for callers that have validated their curve already).
+
+    Examples
+    --------
+    >>> drawdown_values(np.array([2.0, 1.0, 4.0, 3.0])).tolist()
+    [0.0, -0.5, 0.0, -0.25]
+    """
     return values / np.maximum.accumulate(values) - 1.0
 
 
@@ -89,9 +102,7 @@ def drawdown_series(equity: pd.Series) -> pd.Series:
     [0.0, 0.0, -0.25, 0.0]
     """
     curve = check_equity("equity", equity, positive=False)
-    return pd.Series(
-        drawdown_values(as_float_array(curve)), index=curve.index, name="drawdown"
-    )
+    return pd.Series(drawdown_values(as_float_array(curve)), index=curve.index, name="drawdown")
 
 
 def max_drawdown(equity: pd.Series) -> float:
@@ -164,7 +175,7 @@ def max_drawdown_duration(equity: pd.Series) -> DrawdownDuration:
     stops = np.flatnonzero(edges == -1) - 1
     peaks = starts - 1
     ends = np.minimum(stops + 1, len(values) - 1)
-    times = curve.index.asi8
+    times = pd.DatetimeIndex(curve.index).asi8
     lengths = times[ends] - times[peaks]
     best = int(np.argmax(lengths))
     peak, end = int(peaks[best]), int(ends[best])

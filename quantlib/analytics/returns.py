@@ -14,16 +14,21 @@ docstring says so. ``docs/metrics.md`` is the formula sheet.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 
 from quantlib._typing import INDEX_NAME
 from quantlib._validation import check_float, check_int
-from quantlib.analytics._inputs import as_float_array, check_equity, check_returns
+from quantlib.analytics._inputs import (
+    as_float_array,
+    check_equity,
+    check_returns,
+    sample_period_ends,
+)
 from quantlib.analytics.drawdown import drawdown_values
-from quantlib.exceptions import ConfigError, DataError
+from quantlib.exceptions import DataError
 
 __all__ = [
     "cagr",
@@ -54,7 +59,7 @@ def _ppy(periods_per_year: object) -> int:
 
 
 def period_returns(equity: pd.Series, freq: str | None = "1D") -> pd.Series:
-    """Simple returns of an equity curve sampled once per calendar period (UTC).
+    r"""Simple returns of an equity curve sampled once per calendar period (UTC).
 
     Parameters
     ----------
@@ -92,7 +97,7 @@ def period_returns(equity: pd.Series, freq: str | None = "1D") -> pd.Series:
     Examples
     --------
     >>> idx = pd.date_range("2024-01-01", periods=4, freq="12h", tz="UTC")
-    >>> period_returns(pd.Series([100.0, 110.0, 99.0, 121.0], index=idx)).tolist()
+    >>> period_returns(pd.Series([100.0, 110.0, 99.0, 121.0], index=idx)).round(12).tolist()
     [0.1, 0.1]
     """
     curve = check_equity("equity", equity)
@@ -107,13 +112,7 @@ def period_returns(equity: pd.Series, freq: str | None = "1D") -> pd.Series:
         out = values[1:] / values[:-1] - 1.0
         index = curve.index[1:]
     else:
-        try:
-            offset = to_offset(freq)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(
-                f"freq must be a pandas offset alias such as '1D', 'W' or 'ME', got {freq!r}"
-            ) from exc
-        sampled = curve.resample(offset).last().dropna()
+        sampled = sample_period_ends(curve, freq)
         ends = as_float_array(sampled)
         starts = np.concatenate([values[:1], ends[:-1]])
         out = ends / starts - 1.0
@@ -202,8 +201,8 @@ def sharpe(returns: pd.Series, periods_per_year: int = 365) -> float:
     Returns
     -------
     float
-        NaN when the returns do not vary (the ratio is undefined; quantstats divides by
-        zero).
+        NaN when the returns do not vary, to rounding (the ratio is undefined; quantstats
+        divides by zero, or by a rounding-error deviation).
 
     Notes
     -----
@@ -215,10 +214,13 @@ def sharpe(returns: pd.Series, periods_per_year: int = 365) -> float:
     1.0
     """
     r = _returns(returns, min_obs=2)
+    mean = float(np.mean(r))
     std = float(np.std(r, ddof=1))
-    if std == 0.0:
+    # A constant series has a rounding-error std (~1e-18 for 0.01 repeated), not zero;
+    # a per-period Sharpe above 1e12 can only be that artefact.
+    if std <= 1e-12 * abs(mean) or std == 0.0:
         return math.nan
-    return float(np.mean(r) / std * math.sqrt(_ppy(periods_per_year)))
+    return float(mean / std * math.sqrt(_ppy(periods_per_year)))
 
 
 def sortino(returns: pd.Series, periods_per_year: int = 365) -> float:
@@ -429,7 +431,7 @@ def skew(returns: pd.Series) -> float:
     >>> skew(pd.Series([0.0, 0.0, 1.0]))
     1.732050807568...
     """
-    return float(check_returns("returns", returns).skew())
+    return float(cast(float, check_returns("returns", returns).skew()))
 
 
 def kurtosis(returns: pd.Series) -> float:
@@ -448,7 +450,7 @@ def kurtosis(returns: pd.Series) -> float:
     >>> round(kurtosis(pd.Series([0.0, 0.0, 0.0, 1.0])), 12)
     4.0
     """
-    return float(check_returns("returns", returns).kurt())
+    return float(cast(float, check_returns("returns", returns).kurt()))
 
 
 def monthly_returns(returns: pd.Series) -> pd.DataFrame:
@@ -478,10 +480,11 @@ def monthly_returns(returns: pd.Series) -> pd.DataFrame:
     """
     r = check_returns("returns", returns, time_index=True)
     index = pd.DatetimeIndex(r.index)
-    growth = (1.0 + r).groupby([index.year, index.month]).prod() - 1.0
-    growth.index = growth.index.set_names(["year", "month"])
-    table = growth.unstack("month").reindex(columns=range(1, 13))
-    table.columns.name = "month"
+    frame = pd.DataFrame(
+        {"year": index.year, "month": index.month, "growth": 1.0 + as_float_array(r)}
+    )
+    table = frame.pivot_table(index="year", columns="month", values="growth", aggfunc="prod")
+    table = table.reindex(columns=pd.RangeIndex(1, 13, name="month")) - 1.0
     return table
 
 

@@ -294,8 +294,10 @@ def _intrabar(
     target_hit = not math.isnan(target) and (favourable - target) * s >= 0.0
     reason = OPEN
     level = np.nan
+    # A bar that opens through the liquidation price liquidates at the open, stop or not.
+    gap_liq = liq_hit and (o - liq) * s <= 0.0
     if stop_hit or liq_hit:
-        if stop_hit and (not liq_hit or (sl - liq) * s >= 0.0):
+        if stop_hit and not gap_liq and (not liq_hit or (sl - liq) * s >= 0.0):
             reason = TRAIL if trailing else STOP
             level = sl
         else:
@@ -425,10 +427,16 @@ def run(
             if reason == OPEN and max_hold > 0 and times[j] - ipos[a, Q_ENTRY_TIME] >= max_hold:
                 reason = TIME
             if reason != OPEN:
-                price = _slipped(o, -pos[a, P_SIDE], bps, rfrac, high[a, j] - low[a, j])
-                acct[0] += _close_position(
-                    a, j, price, taker, reason, liq_fee, pos, ipos, frec, irec
-                )
+                s = pos[a, P_SIDE]
+                if (o - pos[a, P_LIQ]) * s <= 0.0:  # opened through the liquidation price
+                    acct[0] += _close_position(
+                        a, j, o, 0.0, LIQUIDATION, liq_fee, pos, ipos, frec, irec
+                    )
+                else:
+                    price = _slipped(o, -s, bps, rfrac, high[a, j] - low[a, j])
+                    acct[0] += _close_position(
+                        a, j, price, taker, reason, liq_fee, pos, ipos, frec, irec
+                    )
                 ctr[C_OPEN] -= 1
             ipos[a, Q_PEXIT] = OPEN
         # 2. Entries: market orders at the open, resting limit/stop orders inside the bar.

@@ -140,6 +140,7 @@ def run_backtest(
     grid = pd.DatetimeIndex(frames[assets[0]].index)
     for asset in assets[1:]:
         grid = pd.DatetimeIndex(grid.union(pd.DatetimeIndex(frames[asset].index)))
+    grid = grid.as_unit("ns")  # the kernel's times, days and holding limits are in ns
     timeframe = infer_timeframe(grid)
     n_assets, n_bars = len(assets), len(grid)
 
@@ -225,7 +226,11 @@ def run_backtest(
         trades=trades,
         equity=equity_s,
         positions=pd.DataFrame(qty.T, index=grid, columns=assets),
-        exposure=pd.Series(gross / equity, index=grid, name="exposure"),
+        exposure=pd.Series(
+            np.divide(gross, equity, out=np.zeros(n_bars), where=equity > 0),
+            index=grid,
+            name="exposure",
+        ),
         config=config,
         strategy=strategy,
         params=dict(params or {}),
@@ -251,7 +256,7 @@ def _path_arrays(
         raise ConfigError("path (lower-timeframe bars) works with a single asset; run per asset")
     index, arrays = ohlcv_arrays(path, "run_backtest path")
     edges = np.append(grid.asi8, (grid[-1] + bar).value)
-    positions = np.searchsorted(index.asi8, edges, side="left").astype(np.int64)
+    positions = np.searchsorted(index.as_unit("ns").asi8, edges, side="left").astype(np.int64)
     return arrays["open"], arrays["high"], arrays["low"], positions[:-1], positions[1:]
 
 

@@ -25,7 +25,7 @@ def funding_times(start: pd.Timestamp, end: pd.Timestamp, interval: str) -> pd.D
     """
     step = pd.Timedelta(interval)
     first = start.floor(step) + step
-    return pd.date_range(first, end, freq=step)
+    return pd.date_range(first, end, freq=step).as_unit("ns")
 
 
 def funding_per_bar(
@@ -52,7 +52,7 @@ def funding_per_bar(
             "market='perpetual' needs funding: set funding_rate (per funding_interval) or pass "
             "a funding rate series to the run"
         )
-    starts = grid.asi8
+    starts = grid.as_unit("ns").asi8
     ends = starts + bar.value
     for i, asset in enumerate(assets):
         series = rates.get(asset) if isinstance(rates, Mapping) else rates
@@ -63,7 +63,7 @@ def funding_per_bar(
             values = np.full(len(times), config.funding_rate)
         else:
             series = series.sort_index()
-            times = pd.DatetimeIndex(series.index)
+            times = pd.DatetimeIndex(series.index).as_unit("ns")
             values = series.to_numpy(np.float64)
         cumulative = np.concatenate([[0.0], np.cumsum(values)])
         upto_end = np.searchsorted(times.asi8, ends, side="right")

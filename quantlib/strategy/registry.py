@@ -10,12 +10,19 @@ from pydantic import BaseModel, ValidationError
 
 from quantlib.exceptions import ConfigError
 from quantlib.strategy.base import Strategy
+from quantlib.strategy.daily_zones import ZoneBreakout, ZoneFade
+from quantlib.strategy.seed_stack import SeedStack
 from quantlib.strategy.sma_cross import SmaCross
+from quantlib.strategy.smc_confluence import SmcConfluence
 
 __all__ = ["STRATEGIES", "make_strategy"]
 
 STRATEGIES: dict[str, type[BaseModel]] = {
     SmaCross.name: SmaCross,
+    ZoneFade.name: ZoneFade,
+    ZoneBreakout.name: ZoneBreakout,
+    SmcConfluence.name: SmcConfluence,
+    SeedStack.name: SeedStack,
 }
 
 
