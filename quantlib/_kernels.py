@@ -22,3 +22,13 @@ def njit(func: F) -> F:
     import numba
 
     return numba.njit(cache=True, nogil=True)(func)  # type: ignore[return-value]
+
+
+def njit_inline(func: F) -> F:
+    """Like :func:`njit`, but inlined into its callers at numba's IR level: for helpers with
+    many array arguments called once per bar, where the call itself would dominate."""
+    if DISABLED:
+        return func
+    import numba
+
+    return numba.njit(cache=True, nogil=True, inline="always")(func)  # type: ignore[return-value]

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from quantlib._kernels import njit
+from quantlib._kernels import njit, njit_inline
 
 # Exit reasons (codes in the trade records; names in quantlib.backtest.result.EXIT_REASONS).
 OPEN, SIGNAL, STOP, TARGET, TRAIL, LIQUIDATION, TIME, REVERSE = 0, 1, 2, 3, 4, 5, 6, 7
@@ -23,8 +23,8 @@ NOTIONAL, RISK = 0, 1
 
 # Columns of the float trade records.
 R_ENTRY_PRICE, R_EXIT_PRICE, R_SIZE, R_ENTRY_FEE, R_EXIT_FEE = 0, 1, 2, 3, 4
-R_FUNDING, R_PNL, R_STOP, R_LOW, R_HIGH, R_MARGIN = 5, 6, 7, 8, 9, 10
-N_FLOAT = 11
+R_FUNDING, R_PNL, R_STOP, R_LOW, R_HIGH, R_MARGIN, R_TARGET = 5, 6, 7, 8, 9, 10, 11
+N_FLOAT = 12
 # Columns of the int trade records.
 I_ASSET, I_SIDE, I_ENTRY_BAR, I_EXIT_BAR, I_REASON = 0, 1, 2, 3, 4
 N_INT = 5
@@ -104,7 +104,7 @@ C_TRADES, C_OPEN, C_TODAY, C_MIN_NOTIONAL, C_NO_CASH, C_LIMITS = range(6)
 J_AT_CLOSE, J_SIZING, J_MAX_POS, J_MAX_DAY, J_TTL = range(5)
 
 
-@njit
+@njit_inline
 def _close_position(
     a: int,
     j: int,
@@ -149,7 +149,7 @@ def _equity(acct: np.ndarray, pos: np.ndarray) -> float:
     return float(total)
 
 
-@njit
+@njit_inline
 def _open_position(
     a: int,
     j: int,
@@ -244,6 +244,7 @@ def _open_position(
     frec[t, R_ENTRY_FEE] = fee
     frec[t, R_FUNDING] = 0.0
     frec[t, R_STOP] = sl
+    frec[t, R_TARGET] = tp
     frec[t, R_LOW] = price
     frec[t, R_HIGH] = price
     frec[t, R_MARGIN] = margin
@@ -254,36 +255,29 @@ def _open_position(
     irec[t, I_REASON] = OPEN
 
 
-@njit
-def _intrabar(
-    a: int,
-    j: int,
+@njit_inline
+def _exit_decision(
+    s: float,
+    base_stop: float,
+    target: float,
+    liq: float,
+    trail: float,
+    extreme: float,
     o: float,
     h: float,
     lo: float,
-    params: np.ndarray,
-    pos: np.ndarray,
-    ipos: np.ndarray,
-    frec: np.ndarray,
-    irec: np.ndarray,
-    ltf_open: np.ndarray,
-    ltf_high: np.ndarray,
-    ltf_low: np.ndarray,
-    ltf_start: np.ndarray,
-    ltf_end: np.ndarray,
-) -> float:
-    """Stops, targets and liquidation inside bar ``j``; return the cash released (0 if none).
+) -> tuple[int, float, bool]:
+    """``(reason, level, ambiguous)`` for a position inside one bar (scalars only: this runs on
+    every bar a position is open).
 
-    The path is pessimistic: open, then the adverse extreme, then the favourable one; a
-    lower-timeframe path (when given) decides between a stop and a target hit in one bar.
+    The path is pessimistic: open, then the adverse extreme, then the favourable one.
+    ``ambiguous`` is true when a stop (not a liquidation, not a gap) and the target were both
+    reached, so a lower-timeframe path may overrule the stop.
     """
-    s = pos[a, P_SIDE]
-    t = ipos[a, Q_TRADE]
-    base_stop, target, liq = pos[a, P_STOP], pos[a, P_TARGET], pos[a, P_LIQ]
     sl = base_stop
     trailing = False
-    if not math.isnan(pos[a, P_TRAIL]):
-        ts = pos[a, P_EXTREME] * (1.0 - s * pos[a, P_TRAIL])
+    if not math.isnan(trail):
+        ts = extreme * (1.0 - s * trail)
         if math.isnan(sl) or (ts - sl) * s > 0.0:
             sl = ts
             trailing = True
@@ -292,49 +286,19 @@ def _intrabar(
     stop_hit = not math.isnan(sl) and (adverse - sl) * s <= 0.0
     liq_hit = not math.isnan(liq) and (adverse - liq) * s <= 0.0
     target_hit = not math.isnan(target) and (favourable - target) * s >= 0.0
-    reason = OPEN
-    level = np.nan
-    # A bar that opens through the liquidation price liquidates at the open, stop or not.
-    gap_liq = liq_hit and (o - liq) * s <= 0.0
     if stop_hit or liq_hit:
+        # A bar that opens through the liquidation price liquidates at the open, stop or not.
+        gap_liq = liq_hit and (o - liq) * s <= 0.0
         if stop_hit and not gap_liq and (not liq_hit or (sl - liq) * s >= 0.0):
-            reason = TRAIL if trailing else STOP
-            level = sl
-        else:
-            reason = LIQUIDATION
-            level = liq
-        gapped = (o - level) * s <= 0.0
-        if target_hit and not gapped and ltf_start.shape[0] > j and reason != LIQUIDATION:
-            first = _first_hit_ltf(
-                s, sl, target, ltf_open, ltf_high, ltf_low, ltf_start[j], ltf_end[j]
-            )
-            if first == TARGET:
-                reason = TARGET
-                level = target
-    elif target_hit:
-        reason = TARGET
-        level = target
-    if reason == OPEN:
-        frec[t, R_LOW] = min(frec[t, R_LOW], lo)
-        frec[t, R_HIGH] = max(frec[t, R_HIGH], h)
-        pos[a, P_EXTREME] = max(pos[a, P_EXTREME], h) if s > 0 else min(pos[a, P_EXTREME], lo)
-        return 0.0
-    liq_fee = params[K_LIQ_FEE]
-    if reason == TARGET:
-        price = o if (o - level) * s >= 0.0 else level  # a gap past the target fills at the open
-        frec[t, R_LOW] = min(frec[t, R_LOW], lo if s > 0 else price)
-        frec[t, R_HIGH] = max(frec[t, R_HIGH], price if s > 0 else h)
-        return _close_position(a, j, price, params[K_MAKER], TARGET, liq_fee, pos, ipos, frec, irec)
-    price = o if (o - level) * s <= 0.0 else level  # a gap through the stop fills at the open
-    frec[t, R_LOW] = min(frec[t, R_LOW], price)
-    frec[t, R_HIGH] = max(frec[t, R_HIGH], price)
-    if reason == LIQUIDATION:
-        return _close_position(a, j, price, 0.0, LIQUIDATION, liq_fee, pos, ipos, frec, irec)
-    price = _slipped(price, -s, params[K_BPS], params[K_RANGE], h - lo)
-    return _close_position(a, j, price, params[K_TAKER], reason, liq_fee, pos, ipos, frec, irec)
+            gapped = (o - sl) * s <= 0.0
+            return (TRAIL if trailing else STOP), sl, target_hit and not gapped
+        return LIQUIDATION, liq, False
+    if target_hit:
+        return TARGET, target, False
+    return OPEN, np.nan, False
 
 
-@njit
+@njit_inline
 def _pending_fill(
     s: float, order: int, level: float, o: float, h: float, lo: float, params: np.ndarray
 ) -> tuple[float, float]:
@@ -396,6 +360,8 @@ def run(
     at_close = iparams[J_AT_CLOSE] == 1
     max_hold = params[K_MAX_HOLD]
     bps, rfrac, taker, liq_fee = params[K_BPS], params[K_RANGE], params[K_TAKER], params[K_LIQ_FEE]
+    maker = params[K_MAKER]
+    use_path = ltf_start.shape[0] == n_bars and n_assets == 1
 
     equity = np.empty(n_bars)
     qty_out = np.zeros((n_assets, n_bars))
@@ -465,13 +431,45 @@ def run(
         for a in range(n_assets):
             if pos[a, P_SIDE] == 0.0 or math.isnan(open_[a, j]):
                 continue
-            released = _intrabar(
-                a, j, open_[a, j], high[a, j], low[a, j], params, pos, ipos, frec, irec,
-                ltf_open, ltf_high, ltf_low, ltf_start, ltf_end,
+            o, h, lo = open_[a, j], high[a, j], low[a, j]
+            s = pos[a, P_SIDE]
+            t = ipos[a, Q_TRADE]
+            reason, level, ambiguous = _exit_decision(
+                s, pos[a, P_STOP], pos[a, P_TARGET], pos[a, P_LIQ], pos[a, P_TRAIL],
+                pos[a, P_EXTREME], o, h, lo,
             )  # fmt: skip
-            if pos[a, P_SIDE] == 0.0:
-                acct[0] += released
-                ctr[C_OPEN] -= 1
+            if reason == OPEN:
+                frec[t, R_LOW] = min(frec[t, R_LOW], lo)
+                frec[t, R_HIGH] = max(frec[t, R_HIGH], h)
+                pos[a, P_EXTREME] = (
+                    max(pos[a, P_EXTREME], h) if s > 0 else min(pos[a, P_EXTREME], lo)
+                )
+                continue
+            if ambiguous and use_path:
+                first = _first_hit_ltf(
+                    s, level, pos[a, P_TARGET], ltf_open, ltf_high, ltf_low, ltf_start[j],
+                    ltf_end[j],
+                )  # fmt: skip
+                if first == TARGET:
+                    reason = TARGET
+                    level = pos[a, P_TARGET]
+            if reason == TARGET:
+                price = o if (o - level) * s >= 0.0 else level  # a gap past it: the open
+                frec[t, R_LOW] = min(frec[t, R_LOW], lo if s > 0 else price)
+                frec[t, R_HIGH] = max(frec[t, R_HIGH], price if s > 0 else h)
+                fee_rate = maker
+            else:
+                price = o if (o - level) * s <= 0.0 else level  # a gap through it: the open
+                frec[t, R_LOW] = min(frec[t, R_LOW], price)
+                frec[t, R_HIGH] = max(frec[t, R_HIGH], price)
+                fee_rate = 0.0
+                if reason != LIQUIDATION:
+                    price = _slipped(price, -s, bps, rfrac, h - lo)
+                    fee_rate = taker
+            acct[0] += _close_position(
+                a, j, price, fee_rate, reason, liq_fee, pos, ipos, frec, irec
+            )
+            ctr[C_OPEN] -= 1
         # 4. At the close: mark, funding, then this bar's signals.
         for a in range(n_assets):
             c = close[a, j]

@@ -144,38 +144,42 @@ def run_backtest(
     timeframe = infer_timeframe(grid)
     n_assets, n_bars = len(assets), len(grid)
 
-    def matrix(column: str, source: dict[str, pd.DataFrame], fill: float) -> np.ndarray:
-        out = np.full((n_assets, n_bars), fill)
+    positions = None if n_assets == 1 else [grid.get_indexer(frames[a].index) for a in assets]
+    unused = np.full((n_assets, n_bars), np.nan)  # shared by every absent float column
+
+    def matrix(
+        column: str, source: dict[str, pd.DataFrame], dtype: type, fill: float
+    ) -> np.ndarray:
+        if all(column not in source[a].columns for a in assets):
+            return unused if dtype is np.float64 else np.full((n_assets, n_bars), fill, dtype)
+        if positions is None:  # one asset: a view on the column where possible, no copy
+            values = source[assets[0]][column].to_numpy(dtype=dtype, na_value=fill)
+            return np.ascontiguousarray(values).reshape(1, -1)
+        out: np.ndarray = np.full((n_assets, n_bars), fill, dtype=dtype)
         for i, asset in enumerate(assets):
-            frame = source[asset]
-            if column not in frame.columns:
-                continue
-            values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
-            if n_assets == 1:
-                out[0] = values
-            else:
-                out[i, grid.get_indexer(frame.index)] = values
+            if column in source[asset].columns:
+                out[i, positions[i]] = source[asset][column].to_numpy(dtype=dtype, na_value=fill)
         return out
 
-    prices = {c: matrix(c, frames, np.nan) for c in ("open", "high", "low", "close")}
-    entry = matrix("entry", sig_map, 0.0).astype(np.int8)
-    exit_ = matrix("exit", sig_map, 0.0).astype(np.bool_)
+    prices = {c: matrix(c, frames, np.float64, np.nan) for c in ("open", "high", "low", "close")}
+    entry = matrix("entry", sig_map, np.int8, 0)
+    exit_ = matrix("exit", sig_map, np.bool_, False)
     order = np.zeros((n_assets, n_bars), dtype=np.int64)
     for i, asset in enumerate(assets):
         if "order" in sig_map[asset].columns:
             codes = pd.Categorical(sig_map[asset]["order"], categories=ORDER_TYPES).codes
-            order[i, grid.get_indexer(sig_map[asset].index)] = np.where(codes < 0, 0, codes)
-    floats = {c: matrix(c, sig_map, np.nan) for c in _FLOAT_SIGNALS}
+            where = slice(None) if positions is None else positions[i]
+            order[i, where] = np.where(codes < 0, 0, codes)
+    floats = {c: matrix(c, sig_map, np.float64, np.nan) for c in _FLOAT_SIGNALS}
     size = np.full((n_assets, n_bars), np.nan)
-    sizing_mode = None
+    plans = {asset: config.sizer.plan(sig_map[asset]) for asset in assets}
+    sizing_mode = plans[assets[0]].mode
     for i, asset in enumerate(assets):
-        plan = config.sizer.plan(sig_map[asset])
-        sizing_mode = plan.mode
-        fractions = np.asarray(plan.fraction, dtype=np.float64)
+        fractions = np.asarray(plans[asset].fraction, dtype=np.float64)
         if "size" in sig_map[asset].columns:
             override = sig_map[asset]["size"].to_numpy(np.float64, na_value=np.nan)
             fractions = np.where(np.isnan(override), fractions, override)
-        size[i, grid.get_indexer(sig_map[asset].index) if n_assets > 1 else slice(None)] = fractions
+        size[i, slice(None) if positions is None else positions[i]] = fractions
     times = grid.asi8.astype(np.int64)
     day = times // 86_400_000_000_000
     fund = funding_per_bar(config, grid, timeframe.delta, assets, funding)
@@ -210,7 +214,7 @@ def run_backtest(
         dtype=np.int64,
     )
     max_trades = int(np.count_nonzero(entry)) + 1
-    equity, qty, gross, frec, irec, ctr = kernels.run(  
+    equity, qty, gross, frec, irec, ctr = kernels.run(
         prices["open"], prices["high"], prices["low"], prices["close"], times, day, entry,
         exit_, order, floats["entry_price"], floats["stop"], floats["stop_pct"],
         floats["target"], floats["target_pct"], floats["target_r"], floats["trail_pct"],
@@ -281,7 +285,7 @@ def _ledger(
     size = frec[:, k.R_SIZE]
     entry_px = frec[:, k.R_ENTRY_PRICE]
     last_close = np.array(
-        [pd.Series(close[i]).ffill().iloc[-1] for i in range(len(assets))], dtype=np.float64
+        [row[np.flatnonzero(~np.isnan(row))[-1]] for row in close], dtype=np.float64
     )
     pnl = frec[:, k.R_PNL].copy()
     if is_open.any():
@@ -332,6 +336,7 @@ def _ledger(
                 "notional": notional,
                 "margin": frec[:, k.R_MARGIN],
                 "stop": frec[:, k.R_STOP],
+                "target": frec[:, k.R_TARGET],
                 "entry_fee": frec[:, k.R_ENTRY_FEE],
                 "exit_fee": np.where(is_open, 0.0, frec[:, k.R_EXIT_FEE]),
                 "fees": frec[:, k.R_ENTRY_FEE] + np.where(is_open, 0.0, frec[:, k.R_EXIT_FEE]),

@@ -27,6 +27,7 @@ EXIT_REASONS: tuple[str, ...] = (
     "liquidation",
     "time",
     "reverse",
+    "window_end",
 )
 TRADE_COLUMNS: tuple[str, ...] = (
     "asset",
@@ -41,6 +42,7 @@ TRADE_COLUMNS: tuple[str, ...] = (
     "notional",
     "margin",
     "stop",
+    "target",
     "entry_fee",
     "exit_fee",
     "fees",

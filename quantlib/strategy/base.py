@@ -109,7 +109,8 @@ def check_signals(signals: object, index: pd.Index, where: str) -> pd.DataFrame:
     bad = ~np.isin(entry, (-1, 0, 1))
     if bad.any():
         at = signals.index[int(np.argmax(bad))]
-        raise ConfigError(f"{where}: 'entry' must be -1, 0 or +1; found {entry[bad][0].item()!r} at {at}")
+        value = entry[bad][0].item()
+        raise ConfigError(f"{where}: 'entry' must be -1, 0 or +1; found {value!r} at {at}")
     if "order" in signals.columns:
         orders = signals["order"].astype(str)
         wrong = ~orders.isin(ORDER_TYPES)

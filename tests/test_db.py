@@ -1,0 +1,144 @@
+"""The database layer: SQLite file in the data directory (WAL, busy timeout), transactions,
+shared engines; PostgreSQL on 127.0.0.1 when it is reachable."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+
+from quantlib.db import create_tables, dispose_engines, get_engine, make_engine, session
+from quantlib.exceptions import ConfigError
+
+POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_engines() -> Iterator[None]:
+    yield
+    dispose_engines()
+
+
+def insert_then_fail(engine: Engine, *values: int) -> None:
+    """Insert ``values`` into table t in one session, then raise before it ends."""
+    with session(engine) as db:
+        for value in values:
+            db.exec(text(f"INSERT INTO t VALUES ({value})"))  # type: ignore[call-overload]
+        raise RuntimeError("boom")
+
+
+def test_default_engine_is_a_sqlite_file_in_the_data_directory(isolated_data_dir: Path) -> None:
+    engine = get_engine()
+    with session(engine) as db:
+        db.exec(text("CREATE TABLE t (x INTEGER)"))  # type: ignore[call-overload]
+    assert engine.url.get_backend_name() == "sqlite"
+    assert (isolated_data_dir / "quant.db").is_file()
+
+
+def test_sqlite_connections_use_wal_and_a_busy_timeout(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'a' / 'b.db'}", busy_timeout_ms=1234)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1234
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_session_commits_when_the_block_ends(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+    with session(engine) as db:
+        db.exec(text("CREATE TABLE t (x INTEGER)"))  # type: ignore[call-overload]
+        db.exec(text("INSERT INTO t VALUES (1)"))  # type: ignore[call-overload]
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+
+
+def test_session_rolls_back_everything_when_the_block_raises(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+    with session(engine) as db:
+        db.exec(text("CREATE TABLE t (x INTEGER)"))  # type: ignore[call-overload]
+    with pytest.raises(RuntimeError, match="boom"):
+        insert_then_fail(engine, 1, 2)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+
+
+def test_a_read_and_the_write_after_it_are_one_transaction(tmp_path: Path) -> None:
+    # Python's sqlite3 would start the transaction only at the INSERT; the engine emits BEGIN
+    # at the first statement, so a second connection cannot write in between.
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    engine = make_engine(url, busy_timeout_ms=0)
+    other = make_engine(url, busy_timeout_ms=0)
+    with session(engine) as db:
+        db.exec(text("CREATE TABLE t (x INTEGER)"))  # type: ignore[call-overload]
+    with session(engine) as db:
+        db.exec(text("SELECT count(*) FROM t"))  # type: ignore[call-overload]
+        db.exec(text("INSERT INTO t VALUES (1)"))  # type: ignore[call-overload]
+        with pytest.raises(OperationalError, match="locked"), other.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT x FROM t").scalars().all() == [1]
+
+
+def test_get_engine_is_shared_per_url_and_follows_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = get_engine()
+    assert get_engine() is first
+    monkeypatch.setenv("QUANT_DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
+    second = get_engine()
+    assert second is not first
+    assert second.url.database == str(tmp_path / "other.db")
+
+
+def test_create_tables_creates_only_the_tables_asked_for(tmp_path: Path) -> None:
+    from quantlib.backtest.trials import Trial
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+    create_tables(engine, [Trial.__table__])  # type: ignore[attr-defined]
+    create_tables(engine, [Trial.__table__])  # type: ignore[attr-defined]  # idempotent
+    with engine.connect() as conn:
+        names = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")
+        assert names.scalars().all() == ["trials"]
+
+
+def test_a_url_that_is_not_a_url_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="not a SQLAlchemy URL.*QUANT_DATABASE_URL"):
+        make_engine("not a url")
+
+
+@pytest.fixture
+def postgres() -> Iterator[Engine]:
+    """An engine on a fresh schema of the local PostgreSQL, dropped afterwards."""
+    admin = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect():
+            pass
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc.orig}")
+    schema = f"test_db_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.mark.network
+def test_postgresql_session_commits_and_rolls_back(postgres: Engine) -> None:
+    with session(postgres) as db:
+        db.exec(text("CREATE TABLE t (x INTEGER)"))  # type: ignore[call-overload]
+        db.exec(text("INSERT INTO t VALUES (1)"))  # type: ignore[call-overload]
+    with pytest.raises(RuntimeError, match="boom"):
+        insert_then_fail(postgres, 2)
+    with postgres.connect() as conn:
+        assert conn.exec_driver_sql("SELECT x FROM t").scalars().all() == [1]
