@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -282,6 +283,197 @@ def chart(
         title = f"{source} {timeframe or ''} {start} .. {end}: {kind}"
         save_chart(event_chart(window, events, title=title), out_path)
     out.print(f"wrote {out_path}", highlight=False)
+
+
+StrategyOpt = Annotated[str, typer.Option("--strategy", "-s", help="Registered strategy name.")]
+DataOpt = Annotated[
+    list[str],
+    typer.Option("--data", "-d", help="Bundled/stored symbol or CSV/Parquet path (repeatable)."),
+]
+ParamOpt = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="Strategy parameter name=value.")
+]
+GridOpt = Annotated[
+    list[str], typer.Option("--grid", "-g", help="Parameter values to try: name=v1,v2,...")
+]
+FeeOpt = Annotated[float | None, typer.Option(help="Taker fee per side (default 0.001).")]
+SlippageOpt = Annotated[float | None, typer.Option(help="Slippage in bps (default 1).")]
+CashOpt = Annotated[float | None, typer.Option(help="Initial cash (default 10000).")]
+FillOpt = Annotated[str | None, typer.Option(help="next_open (default) or close.")]
+MarketOpt = Annotated[str | None, typer.Option(help="spot (default) or perpetual.")]
+FundingOpt = Annotated[
+    float | None, typer.Option(help="Funding rate per 8 h (perpetual markets only).")
+]
+LeverageOpt = Annotated[float | None, typer.Option(help="Leverage, isolated margin.")]
+
+
+def _config(**options: Any) -> Any:
+    """A BacktestConfig from the options the user gave (the others keep their defaults, so a
+    strategy's own engine defaults still apply)."""
+    from quantlib.backtest.config import make_config
+
+    return make_config(**{k: v for k, v in options.items() if v is not None})
+
+
+def _metrics_table(title: str, record: dict[str, Any]) -> Table:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("final_equity", "n_trades", "open_position", "config_id"):
+        table.add_row(key, str(record[key]))
+    for key, value in record["metrics"].items():
+        shown = (
+            "n/a" if value is None else (str(value) if isinstance(value, int) else f"{value:.6g}")
+        )
+        table.add_row(key, shown)
+    return table
+
+
+@app.command("backtest")
+def backtest(
+    strategy: StrategyOpt,
+    data: DataOpt,
+    timeframe: TimeframeOpt = None,
+    param: ParamOpt = None,
+    fee: FeeOpt = None,
+    slippage: SlippageOpt = None,
+    initial_cash: CashOpt = None,
+    fill: FillOpt = None,
+    market: MarketOpt = None,
+    funding_rate: FundingOpt = None,
+    leverage: LeverageOpt = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the run record as JSON here.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for trades.csv, equity.csv and metrics.json."),
+    ] = None,
+) -> None:
+    """Run one strategy on one or more assets; print the metrics (costs on by default)."""
+    from quantlib._io import atomic_write_text
+    from quantlib.backtest.runs import (
+        load_assets,
+        parse_params,
+        result_record,
+        run_named,
+        write_run,
+    )
+
+    with _user_errors():
+        config = _config(
+            fee=fee,
+            slippage=slippage,
+            initial_cash=initial_cash,
+            fill=fill,
+            market=market,
+            funding_rate=funding_rate,
+            leverage=leverage,
+        )
+        bars = load_assets(data, timeframe)
+        result = run_named(strategy, bars, parse_params(param or []), config)
+        record = result_record(result)
+        if json_out is not None:
+            atomic_write_text(json_out, json.dumps(record, indent=2) + "\n")
+        if out_dir is not None:
+            write_run(result, out_dir, record)
+    out.print(f"{result.describe()}; in-sample", highlight=False, soft_wrap=True)
+    out.print(_metrics_table("metrics (daily returns, 365 days a year)", record))
+
+
+@app.command("sweep")
+def sweep_command(
+    strategy: StrategyOpt,
+    data: DataOpt,
+    grid: GridOpt,
+    timeframe: TimeframeOpt = None,
+    metric: Annotated[str, typer.Option(help="Metric that picks the best row.")] = "sharpe",
+    fee: FeeOpt = None,
+    slippage: SlippageOpt = None,
+    initial_cash: CashOpt = None,
+    record: Annotated[bool, typer.Option(help="Store every trial in the registry.")] = True,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the table (CSV).")] = None,
+) -> None:
+    """Run every combination of a parameter grid (on Dask) and rank them; every trial is
+    recorded in the trial registry so deflated Sharpe ratios count it."""
+    from quantlib._io import atomic_write_text
+    from quantlib.backtest.runs import load_assets, parse_grid
+    from quantlib.backtest.sweeps import sweep
+
+    with _user_errors():
+        config = _config(fee=fee, slippage=slippage, initial_cash=initial_cash)
+        bars = load_assets(data, timeframe)
+        result = sweep(
+            strategy,
+            parse_grid(grid),
+            bars,
+            config,
+            metric=metric,
+            record=record,
+            run_id=f"sweep-{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%S}",
+        )
+        if out_path is not None:
+            atomic_write_text(out_path, result.table.to_csv(index=False))
+    table = result.table.sort_values(metric, ascending=False)
+    out.print(
+        f"{result.n_trials} combinations run ({result.n_invalid} invalid skipped) of {strategy} on "
+        f"{', '.join(bars)}; best by {metric}: {result.best_params()} (in-sample)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print(table.head(20).to_string(index=False), highlight=False)
+
+
+@app.command("walkforward")
+def walkforward_command(
+    strategy: StrategyOpt,
+    data: DataOpt,
+    grid: GridOpt,
+    timeframe: TimeframeOpt = None,
+    train: Annotated[str, typer.Option(help="Training window (pandas duration).")] = "365D",
+    test: Annotated[str, typer.Option(help="Test window (pandas duration).")] = "90D",
+    anchored: Annotated[bool, typer.Option(help="Grow the training window.")] = False,
+    metric: Annotated[str, typer.Option(help="Metric optimised on each train window.")] = "sharpe",
+    fee: FeeOpt = None,
+    slippage: SlippageOpt = None,
+    initial_cash: CashOpt = None,
+    record: Annotated[bool, typer.Option(help="Store every trial in the registry.")] = True,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write folds and OOS metrics as JSON.")
+    ] = None,
+) -> None:
+    """Walk-forward: optimise on each train window, trade the next test window, stitch the
+    out-of-sample equity; print the folds and the out-of-sample metrics."""
+    from quantlib._io import atomic_write_text
+    from quantlib.backtest.runs import load_assets, parse_grid, walkforward_record
+    from quantlib.backtest.walkforward import walk_forward
+
+    with _user_errors():
+        config = _config(fee=fee, slippage=slippage, initial_cash=initial_cash)
+        bars = load_assets(data, timeframe)
+        result = walk_forward(
+            strategy,
+            parse_grid(grid),
+            bars,
+            config,
+            train=train,
+            test=test,
+            anchored=anchored,
+            metric=metric,
+            record=record,
+            run_id=f"walkforward-{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%S}",
+        )
+        summary = walkforward_record(result)
+        if json_out is not None:
+            atomic_write_text(json_out, json.dumps(summary, indent=2) + "\n")
+    out.print(result.folds.to_string(index=False), highlight=False)
+    out.print(
+        f"{strategy} walk-forward ({'anchored' if anchored else 'rolling'} {train}/{test}), "
+        f"out-of-sample; {result.n_trials} trials; {config.describe_costs()}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print(_metrics_table("out-of-sample metrics (daily returns)", summary))
 
 
 def main() -> None:  # pragma: no cover - console entry point

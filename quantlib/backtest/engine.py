@@ -7,6 +7,7 @@ time grid with shared cash.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from quantlib.data.timeframes import infer_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.strategy.base import ORDER_TYPES, Strategy, check_signals
 
-__all__ = ["run_backtest", "run_strategy"]
+__all__ = ["asset_name", "run_backtest", "run_strategy"]
 
 _FLOAT_SIGNALS = (
     "entry_price",
@@ -34,9 +35,20 @@ _FLOAT_SIGNALS = (
 )
 
 
+def asset_name(bars: pd.DataFrame, source: str | None = None) -> str:
+    """The series' symbol when the catalog knows it, else its file name (or ``source``'s)
+    without suffixes, else ``"asset"``."""
+    info = bars.attrs.get("series")
+    symbol = getattr(info, "symbol", None)
+    if symbol:
+        return str(symbol)
+    path = getattr(info, "path", None) or source
+    return Path(str(path)).name.split(".")[0] if path else "asset"
+
+
 def _as_mapping(value: Any, name: str) -> dict[str, Any]:
     if isinstance(value, pd.DataFrame):
-        return {str(value.attrs.get("symbol", "asset")): value}
+        return {asset_name(value): value}
     if isinstance(value, Mapping) and value:
         return {str(k): v for k, v in value.items()}
     raise ConfigError(f"{name} must be a DataFrame or a non-empty mapping asset → DataFrame")
