@@ -1,0 +1,263 @@
+"""Speed of the backtest engine beside vectorbt 1.2.0 and backtesting.py 0.6.6. One command:
+
+    .venv/bin/python -m benchmarks.backtest
+
+Cases (all long-only ``sma_cross``, 0.1% fee, no slippage, all-in, next-open fills):
+
+* single run at 100k and 1M bars, warm: ours is timed from the bars and the signal frame in
+  memory to a finished ``BacktestResult`` (ledger, equity, positions); "+signals" adds the SMA
+  signal computation. vectorbt: ``Portfolio.from_signals`` on the same shifted arrays (numpy
+  inputs: with a pandas 3 DatetimeIndex it spends most of its time converting timestamps).
+  backtesting.py: ``FractionalBacktest.run`` (``fractional_unit=2**-30``).
+* first call in a fresh process (numba's disk cache warm): import + signals + run, 100k bars.
+* the full event engine on 1M bars: stops 2% from the fill, targets at 3R, a 5% trailing stop,
+  risk-per-trade sizing (1% of equity at the stop).
+* a 100-pair sweep (fast 5..50 × slow 60..240) on 100k bars: ours ``sweep`` on Dask's threaded
+  scheduler (signals, runs and every metric of each pair); vectorbt with all 100 columns in one
+  ``from_signals`` call plus its MA indicator (total return only); backtesting.py
+  ``Backtest.optimize`` (its default multiprocessing).
+* rendering the HTML report of a finished result with 5 years of daily data.
+
+Input: real BTCUSDT 5m bars tiled to length (see ``benchmarks.smc.tiled``). Warm timings are the
+best of three runs for calls under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.smc import fresh_process, tiled, timed
+from quantlib.backtest import BacktestConfig, run_backtest
+from quantlib.risk.sizing import RiskPerTrade
+from quantlib.strategy import SmaCross
+
+CONFIG = BacktestConfig(fee=0.001, slippage=0.0)
+FASTS = list(range(5, 55, 5))
+SLOWS = list(range(60, 260, 20))
+BT_SKIP_ABOVE = 240.0  # seconds: backtesting.py runs above this estimate are skipped
+
+
+def ours_run(bars: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
+    signals = SmaCross(fast=10, slow=50).signals(bars)
+    return lambda df: run_backtest(df, signals, CONFIG)
+
+
+def ours_with_signals(bars: pd.DataFrame) -> Any:
+    return run_backtest(bars, SmaCross(fast=10, slow=50).signals(bars), CONFIG)
+
+
+def ours_full_engine(bars: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
+    signals = SmaCross(fast=10, slow=50).signals(bars)
+    signals["stop_pct"] = 0.02
+    signals["target_r"] = 3.0
+    signals["trail_pct"] = 0.05
+    config = BacktestConfig(fee=0.001, slippage=1.0, sizer=RiskPerTrade(fraction=0.01))
+    return lambda df: run_backtest(df, signals, config)
+
+
+def vbt_run(bars: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
+    import vectorbt as vbt
+
+    signals = SmaCross(fast=10, slow=50).signals(bars)
+    entries = np.concatenate([[False], signals["entry"].to_numpy(bool)[:-1]])
+    exits = np.concatenate([[False], signals["exit"].to_numpy(bool)[:-1]])
+    close, open_ = bars["close"].to_numpy(), bars["open"].to_numpy()
+
+    def run(_: pd.DataFrame) -> Any:
+        portfolio = vbt.Portfolio.from_signals(
+            close, entries, exits, price=open_, fees=0.001, init_cash=10_000.0, freq="5min"
+        )
+        return portfolio.final_value()
+
+    return run
+
+
+def bt_strategy() -> type:
+    from backtesting import Strategy
+    from backtesting.lib import crossover
+
+    from quantlib.strategy.sma_cross import sma
+
+    class Cross(Strategy):  # type: ignore[misc]
+        fast = 10
+        slow = 50
+
+        def init(self) -> None:
+            close = pd.Series(self.data.Close)
+            self.f = self.I(lambda: sma(close, self.fast).to_numpy())
+            self.s = self.I(lambda: sma(close, self.slow).to_numpy())
+
+        def next(self) -> None:
+            if crossover(self.f, self.s):
+                self.buy()
+            elif crossover(self.s, self.f):
+                self.position.close()
+
+    return Cross
+
+
+def bt_frame(bars: pd.DataFrame) -> pd.DataFrame:
+    frame = bars.rename(columns=str.capitalize)
+    frame.index = frame.index.tz_localize(None)
+    return frame
+
+
+def bt_run(bars: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
+    from backtesting.lib import FractionalBacktest
+
+    frame = bt_frame(bars)
+    strategy = bt_strategy()
+
+    def run(_: pd.DataFrame) -> Any:
+        backtest = FractionalBacktest(
+            frame, strategy, cash=10_000, commission=0.001, fractional_unit=2**-30,
+            finalize_trades=False,
+        )  # fmt: skip
+        return backtest.run()
+
+    return run
+
+
+def sweep_ours(bars: pd.DataFrame) -> Any:
+    from quantlib.backtest.sweeps import sweep
+
+    grid = {"fast": FASTS, "slow": SLOWS}
+    return sweep("sma_cross", grid, bars, CONFIG, scheduler="threads", progress=False)
+
+
+def sweep_vbt(bars: pd.DataFrame) -> Any:
+    import vectorbt as vbt
+
+    close, open_ = bars["close"].to_numpy()[:, None], bars["open"].to_numpy()[:, None]
+    fast = vbt.MA.run(close, window=[f for f in FASTS for _ in SLOWS]).ma.to_numpy()
+    slow = vbt.MA.run(close, window=[s for _ in FASTS for s in SLOWS]).ma.to_numpy()
+    previous = np.vstack([np.full((1, fast.shape[1]), np.nan), fast[:-1]]), np.vstack(
+        [np.full((1, slow.shape[1]), np.nan), slow[:-1]]
+    )
+    entries = (previous[0] < previous[1]) & (fast > slow)
+    exits = (previous[0] > previous[1]) & (fast < slow)
+    shift = np.zeros((1, entries.shape[1]), dtype=bool)
+    portfolio = vbt.Portfolio.from_signals(
+        close, np.vstack([shift, entries[:-1]]), np.vstack([shift, exits[:-1]]), price=open_,
+        fees=0.001, init_cash=10_000.0, freq="5min",
+    )  # fmt: skip
+    return portfolio.total_return()
+
+
+def sweep_bt(bars: pd.DataFrame) -> Any:
+    from backtesting.lib import FractionalBacktest
+
+    backtest = FractionalBacktest(
+        bt_frame(bars), bt_strategy(), cash=10_000, commission=0.001, fractional_unit=2**-30,
+        finalize_trades=False,
+    )  # fmt: skip
+    return backtest.optimize(fast=FASTS, slow=SLOWS, maximize="Sharpe Ratio")
+
+
+FIRST_CALL = """
+import json, time
+start = time.perf_counter()
+from quantlib.backtest import BacktestConfig, run_backtest
+from quantlib.strategy import SmaCross
+loaded = time.perf_counter()
+from benchmarks.smc import tiled
+bars = tiled(100_000)
+ready = time.perf_counter()
+run_backtest(bars, SmaCross(fast=10, slow=50).signals(bars), BacktestConfig())
+done = time.perf_counter()
+print(json.dumps({"import_s": loaded - start, "first_call_s": done - ready}))
+"""
+
+REPORT = """
+import json, time
+from quantlib.backtest import run_strategy
+from quantlib.data import load_ohlcv
+from quantlib.reports import build_report
+from quantlib.strategy import SmaCross
+bars = load_ohlcv("BTCUSDT", "1d").loc["2020":"2024"]
+result = run_strategy(SmaCross(fast=10, slow=50), bars)
+build_report(result)
+start = time.perf_counter()
+html = build_report(result)
+print(json.dumps({"render_s": time.perf_counter() - start, "mb": len(html) / 1e6}))
+"""
+
+
+def row(case: str, n: int, ours_s: float, peer: str = "", peer_s: float | None = None) -> None:
+    shown = f"{peer_s:10.3f}" if peer_s is not None else f"{'-':>10}"
+    ratio = f"{peer_s / ours_s:8.1f}x" if peer_s is not None else f"{'':>9}"
+    print(f"{case:<34} {n:>9,} {ours_s:9.3f} {peer:<14} {shown} {ratio}")
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}, ")
+    print(f"{os.cpu_count()} cores; ratio = peer time / our time (above 1: we are faster)")
+    print(f"{'case':<34} {'bars':>9} {'ours s':>9} {'peer':<14} {'peer s':>10} {'ratio':>9}")
+    results: dict[str, Any] = {}
+    bt_100k = None
+    for n in (100_000, 1_000_000):
+        bars = tiled(n)
+        run = ours_run(bars)
+        run(bars)
+        ours_s = timed(run, bars)
+        vbt = vbt_run(bars)
+        vbt(bars)
+        vbt_s = timed(vbt, bars)
+        row("sma_cross single run (warm)", n, ours_s, "vectorbt", vbt_s)
+        if n == 100_000 or (bt_100k is not None and bt_100k * 10 < BT_SKIP_ABOVE):
+            bt_s = timed(bt_run(bars), bars)
+            bt_100k = bt_s if n == 100_000 else bt_100k
+            row("sma_cross single run (warm)", n, ours_s, "backtesting.py", bt_s)
+        row("  + signals", n, timed(ours_with_signals, bars))
+        results[f"single_{n}"] = {"ours_s": ours_s, "vectorbt_s": vbt_s}
+        if n == 1_000_000:
+            full = ours_full_engine(bars)
+            full(bars)
+            full_s = timed(full, bars)
+            row("full engine: stops/target/trail/risk", n, full_s)
+            results["full_engine_1m_s"] = full_s
+    first = fresh_process(FIRST_CALL)
+    print(
+        f"fresh process, 100k bars: import {first['import_s']:.2f} s, first call "
+        f"{first['first_call_s']:.2f} s (numba cache warm)"
+    )
+    results["first_call"] = first
+    bars = tiled(100_000)
+    sweep_ours(bars.iloc[:5000])
+    ours_s = timed(sweep_ours, bars)
+    sweep_vbt(bars.iloc[:5000])
+    vbt_s = timed(sweep_vbt, bars)
+    row("100-pair sweep", 100_000, ours_s, "vectorbt", vbt_s)
+    estimate = (bt_100k or 0.0) * 100 / max(os.cpu_count() or 1, 1)
+    if estimate < BT_SKIP_ABOVE:
+        start = time.perf_counter()
+        sweep_bt(bars)
+        bt_s = time.perf_counter() - start
+        row("100-pair sweep", 100_000, ours_s, "bt.py optimize", bt_s)
+    else:
+        print(f"100-pair sweep with backtesting.py skipped (estimated {estimate:.0f} s)")
+        bt_s = None
+    results["sweep_100k"] = {"ours_s": ours_s, "vectorbt_s": vbt_s, "backtesting_s": bt_s}
+    try:
+        report = fresh_process(REPORT)
+    except Exception as exc:  # the report needs plotly; say why it is missing
+        print(f"report rendering not measured: {exc}")
+    else:
+        print(f"report from a finished result (5 years daily): {report['render_s']:.2f} s, "
+              f"{report['mb']:.1f} MB")  # fmt: skip
+        results["report"] = report
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
