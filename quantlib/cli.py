@@ -476,5 +476,48 @@ def walkforward_command(
     out.print(_metrics_table("out-of-sample metrics (daily returns)", summary))
 
 
+@app.command("report")
+def report_command(
+    strategy: StrategyOpt,
+    data: DataOpt,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output .html file.")],
+    timeframe: TimeframeOpt = None,
+    param: ParamOpt = None,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option("--grid", "-g", help="Also walk forward over name=v1,v2 (repeatable)."),
+    ] = None,
+    train: Annotated[str, typer.Option(help="Walk-forward training window.")] = "365D",
+    test: Annotated[str, typer.Option(help="Walk-forward test window.")] = "90D",
+    random_seeds: Annotated[int, typer.Option(help="Random-entry baseline runs.")] = 100,
+    fee: FeeOpt = None,
+    slippage: SlippageOpt = None,
+    initial_cash: CashOpt = None,
+) -> None:
+    """Backtest a strategy and write the offline HTML report (benchmarks, baselines, optional
+    walk-forward, methodology)."""
+    from quantlib.backtest.runs import parse_grid, parse_params
+    from quantlib.reports.strategy_report import strategy_report
+
+    now = pd.Timestamp.now(tz="UTC")
+    with _user_errors():
+        path = strategy_report(
+            strategy,
+            data,
+            timeframe,
+            out_path,
+            params=parse_params(param or []),
+            config=_config(fee=fee, slippage=slippage, initial_cash=initial_cash),
+            grid=parse_grid(grid) if grid else None,
+            train=train,
+            test=test,
+            random_seeds=random_seeds,
+            provenance={"generated_at": now.isoformat(), "command": " ".join(sys.argv)},
+            run_id=f"report-{now:%Y%m%dT%H%M%S}",
+            recorded_at=now,
+        )
+    out.print(f"wrote {path}", highlight=False)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

@@ -138,7 +138,10 @@ def run_backtest(
     """
     config = config or BacktestConfig()
     bar_map = _as_mapping(bars, "bars")
-    sig_map = _as_mapping(signals, "signals")
+    if isinstance(signals, pd.DataFrame) and len(bar_map) == 1:
+        sig_map = {next(iter(bar_map)): signals}  # one asset: the signals are its own
+    else:
+        sig_map = _as_mapping(signals, "signals")
     if set(bar_map) != set(sig_map):
         raise ConfigError(
             f"bars and signals name different assets: {sorted(bar_map)} vs {sorted(sig_map)}"

@@ -52,17 +52,28 @@ def parse_params(items: Sequence[str]) -> dict[str, str]:
     return params
 
 
-def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
-    """``["fast=5,10", "slow=50"]`` → ``{"fast": ["5", "10"], "slow": ["50"]}``.
+def _number(text: str) -> int | float | str:
+    """``"5"`` → 5, ``"0.5"`` → 0.5, anything else unchanged."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
+    """``["fast=5,10", "slow=50"]`` → ``{"fast": [5, 10], "slow": [50]}`` (numbers are parsed
+    so the chosen parameters read as numbers; the strategy still checks every value).
 
     Examples
     --------
-    >>> parse_grid(["fast=5,10", "slow=50"])
-    {'fast': ['5', '10'], 'slow': ['50']}
+    >>> parse_grid(["fast=5,10", "slow=50", "levels=pdh"])
+    {'fast': [5, 10], 'slow': [50], 'levels': ['pdh']}
     """
-    grid: dict[str, list[str]] = {}
+    grid: dict[str, list[Any]] = {}
     for name, values in parse_params(items).items():
-        choices = [v.strip() for v in values.split(",") if v.strip()]
+        choices = [_number(v.strip()) for v in values.split(",") if v.strip()]
         if not choices:
             raise ConfigError(f"--grid {name!r} has no values; write e.g. {name}=5,10,20")
         grid[name] = choices
