@@ -82,27 +82,36 @@ def vbt_run(bars: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
 
 
 def bt_strategy() -> type:
-    from backtesting import Strategy
-    from backtesting.lib import crossover
+    """backtesting.py's strategy class (module level: its optimiser pickles it to workers)."""
+    global _BT_CROSS
+    if _BT_CROSS is None:
+        from backtesting import Strategy
+        from backtesting.lib import crossover
 
-    from quantlib.strategy.sma_cross import sma
+        from quantlib.strategy.sma_cross import sma
 
-    class Cross(Strategy):  # type: ignore[misc]
-        fast = 10
-        slow = 50
+        class Cross(Strategy):  # type: ignore[misc]
+            fast = 10
+            slow = 50
 
-        def init(self) -> None:
-            close = pd.Series(self.data.Close)
-            self.f = self.I(lambda: sma(close, self.fast).to_numpy())
-            self.s = self.I(lambda: sma(close, self.slow).to_numpy())
+            def init(self) -> None:
+                close = pd.Series(self.data.Close)
+                self.f = self.I(lambda: sma(close, self.fast).to_numpy())
+                self.s = self.I(lambda: sma(close, self.slow).to_numpy())
 
-        def next(self) -> None:
-            if crossover(self.f, self.s):
-                self.buy()
-            elif crossover(self.s, self.f):
-                self.position.close()
+            def next(self) -> None:
+                if crossover(self.f, self.s):
+                    self.buy()
+                elif crossover(self.s, self.f):
+                    self.position.close()
 
-    return Cross
+        Cross.__qualname__ = "Cross"
+        globals()["Cross"] = Cross
+        _BT_CROSS = Cross
+    return _BT_CROSS
+
+
+_BT_CROSS: type | None = None
 
 
 def bt_frame(bars: pd.DataFrame) -> pd.DataFrame:
@@ -140,8 +149,9 @@ def sweep_vbt(bars: pd.DataFrame) -> Any:
     close, open_ = bars["close"].to_numpy()[:, None], bars["open"].to_numpy()[:, None]
     fast = vbt.MA.run(close, window=[f for f in FASTS for _ in SLOWS]).ma.to_numpy()
     slow = vbt.MA.run(close, window=[s for _ in FASTS for s in SLOWS]).ma.to_numpy()
-    previous = np.vstack([np.full((1, fast.shape[1]), np.nan), fast[:-1]]), np.vstack(
-        [np.full((1, slow.shape[1]), np.nan), slow[:-1]]
+    previous = (
+        np.vstack([np.full((1, fast.shape[1]), np.nan), fast[:-1]]),
+        np.vstack([np.full((1, slow.shape[1]), np.nan), slow[:-1]]),
     )
     entries = (previous[0] < previous[1]) & (fast > slow)
     exits = (previous[0] > previous[1]) & (fast < slow)
@@ -200,6 +210,7 @@ def row(case: str, n: int, ours_s: float, peer: str = "", peer_s: float | None =
 
 def main() -> None:
     warnings.simplefilter("ignore")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # backtesting.py's progress bars
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}, ")
     print(f"{os.cpu_count()} cores; ratio = peer time / our time (above 1: we are faster)")
     print(f"{'case':<34} {'bars':>9} {'ours s':>9} {'peer':<14} {'peer s':>10} {'ratio':>9}")

@@ -63,6 +63,7 @@ def run_backtest(
     path: pd.DataFrame | None = None,
     strategy: str = "custom",
     params: Mapping[str, Any] | None = None,
+    validated: bool = False,
 ) -> BacktestResult:
     """Simulate the signals on the bars with fills, costs, sizing, margin and funding.
 
@@ -83,6 +84,9 @@ def run_backtest(
         bar, the first one touched on this path wins instead of the stop.
     strategy, params : optional
         Labels of the signal rules, recorded in the result and its ``config_id``.
+    validated : bool, default False
+        The bars have already passed :func:`quantlib.data.validate` (a sweep checks them once
+        for all its runs); skips that check, never the signal checks.
 
     Returns
     -------
@@ -149,7 +153,10 @@ def run_backtest(
     assets = list(bar_map)
     frames: dict[str, pd.DataFrame] = {}
     for asset in assets:
-        index, _ = ohlcv_arrays(bar_map[asset], f"run_backtest[{asset}]", min_bars=2)
+        if validated:
+            index = pd.DatetimeIndex(bar_map[asset].index)
+        else:
+            index, _ = ohlcv_arrays(bar_map[asset], f"run_backtest[{asset}]", min_bars=2)
         frames[asset] = bar_map[asset]
         check_signals(sig_map[asset], index, f"run_backtest[{asset}]")
     grid = pd.DatetimeIndex(frames[assets[0]].index)

@@ -392,6 +392,7 @@ def _run_batch(
             with_strategy_defaults(strategy, config),
             strategy=strategy.name,
             params=strategy.model_dump(),
+            validated=True,  # checked once in sweep()
         )
         equity = result.equity.to_numpy(np.float64)
         metrics, daily = _metrics(equity, ends, result.trades, result.config.periods_per_year)

@@ -180,11 +180,20 @@ def walk_forward_windows(
 def _window(
     bars: Mapping[str, pd.DataFrame], start: pd.Timestamp | None, end: pd.Timestamp
 ) -> dict[str, pd.DataFrame]:
+    """Each asset's bars in ``[start, end)``; an asset with fewer than two bars there (not yet
+    listed, or delisted) sits the window out."""
     out = {}
     for asset, frame in bars.items():
         index = pd.DatetimeIndex(frame.index)
         keep = index < end if start is None else (index >= start) & (index < end)
-        out[asset] = frame.loc[keep]
+        if int(np.count_nonzero(keep)) >= 2:
+            out[asset] = frame.loc[keep]
+    if not out:
+        raise DataError(
+            f"no asset has two bars in the window {start} .. {end}; shorten the windows or "
+            "check the data's period",
+            rule="empty window",
+        )
     return out
 
 
@@ -464,7 +473,8 @@ def walk_forward(
         test_bars = _window(bar_map, w.test_start, w.test_end)
         history = _window(bar_map, None, w.test_end)
         signals = {
-            asset: strategy.signals(history[asset]).loc[test_bars[asset].index] for asset in bar_map
+            asset: strategy.signals(history[asset]).loc[test_bars[asset].index]
+            for asset in test_bars
         }
         if cash <= 0:
             raise DataError(
