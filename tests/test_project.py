@@ -13,8 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_import_quantlib_stays_light() -> None:
     code = (
-        "import sys, quantlib, quantlib.data, quantlib.config;"
-        "heavy = [m for m in ('torch', 'dask', 'streamlit', 'ccxt', 'xarray', 'duckdb')"
+        "import sys, quantlib, quantlib.data, quantlib.config, quantlib.backtest,"
+        " quantlib.strategy, quantlib.analytics, quantlib.reports;"
+        "heavy = [m for m in ('torch', 'dask', 'streamlit', 'ccxt', 'xarray', 'duckdb',"
+        " 'sqlmodel', 'plotly', 'jinja2', 'vectorbt', 'backtesting', 'quantstats')"
         " if m in sys.modules]; print(','.join(heavy))"
     )
     result = subprocess.run(

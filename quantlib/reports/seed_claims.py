@@ -127,11 +127,16 @@ def claims_markdown(claims: SeedClaims) -> str:
         cells = " | ".join(shown(claims.columns[c][key]) for c in labels)
         lines.append(f"| {label} | {claimed} | {cells} |")
     extras = (
-        ("Deflated Sharpe (P > 0 after trials)", "deflated_sharpe", _percent),
+        (
+            "Deflated Sharpe (P(true Sharpe > 0) after the trials below)",
+            "deflated_sharpe",
+            _percent,
+        ),
         ("Total return", "total_return", _percent),
         ("Max drawdown", "max_drawdown", _percent),
         ("Profit factor", "profit_factor", _number),
         ("Trades", "n_trades", lambda v: f"{int(v):,}"),
+        ("Trials charged to the deflated Sharpe", "n_trials", lambda v: f"{int(v):,}"),
     )
     for label, key, show in extras:
         cells = " | ".join(show(claims.columns[c][key]) for c in labels)
@@ -169,7 +174,11 @@ def update_marked_block(path: PathLike, text: str, marker: str = MARKER) -> Path
     target = Path(path)
     content = target.read_text()
     start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-    if content.count(start) != 1 or content.count(end) != 1 or content.index(start) > content.index(end):
+    if (
+        content.count(start) != 1
+        or content.count(end) != 1
+        or content.index(start) > content.index(end)
+    ):
         raise ConfigError(
             f"{target} must hold exactly one '{start}' line followed by one '{end}' line"
         )

@@ -45,6 +45,18 @@ def benchmark_series(
     return series
 
 
+def _shown(path: object) -> str:
+    """A data file's path relative to the working directory when it lies inside it (reports
+    should not carry one machine's absolute paths), else as given; "" when there is none."""
+    if path is None:
+        return ""
+    file = Path(str(path)).resolve()
+    try:
+        return str(file.relative_to(Path.cwd()))
+    except ValueError:
+        return str(file)
+
+
 def strategy_report(
     strategy: str,
     sources: Sequence[str],
@@ -103,7 +115,7 @@ def strategy_report(
     )
     n_trials = max(stats.n_trials, 1)
     variance = stats.annualised_variance(result.config.periods_per_year)
-    paths = [str(getattr(frame.attrs.get("series"), "path", "")) for frame in bars.values()]
+    paths = [_shown(getattr(frame.attrs.get("series"), "path", None)) for frame in bars.values()]
     facts = {**collect_provenance([p for p in paths if p]), **dict(provenance or {})}
     return write_report(
         result,
