@@ -18,8 +18,23 @@ from quantlib._kernels import njit, njit_inline
 OPEN, SIGNAL, STOP, TARGET, TRAIL, LIQUIDATION, TIME, REVERSE = 0, 1, 2, 3, 4, 5, 6, 7
 # Entry order types.
 MARKET, LIMIT, STOP_ENTRY = 0, 1, 2
-# Sizing modes: a fraction of equity as margin, or a fraction of equity at risk to the stop.
-NOTIONAL, RISK = 0, 1
+# Sizing modes: a fraction of equity as margin, a fraction of equity at risk to the stop, or
+# fractional Kelly on the closed trades so far (a risk fraction).
+NOTIONAL, RISK, KELLY = 0, 1, 2
+# Why an entry was not taken (codes in the block log; names in quantlib.backtest.result.BLOCKS).
+(
+    B_MAX_POSITIONS,
+    B_MAX_PER_DAY,
+    B_NO_STOP,
+    B_NO_CASH,
+    B_MIN_NOTIONAL,
+    B_HEAT,
+    B_DRAWDOWN,
+    B_DAILY_LOSS,
+    B_KELLY,
+    B_CAP,
+    B_NO_SIZE,
+) = range(11)
 
 # Columns of the float trade records.
 R_ENTRY_PRICE, R_EXIT_PRICE, R_SIZE, R_ENTRY_FEE, R_EXIT_FEE = 0, 1, 2, 3, 4
@@ -85,7 +100,11 @@ N_POS = 12
 Q_TRADE, Q_ENTRY_TIME, Q_PEXIT, Q_PTYPE, Q_PBAR, Q_PEXPIRE = range(6)
 N_IPOS = 6
 # Counters (``ctr``) and the parameters (``params`` / ``iparams``) of ``run``.
-C_TRADES, C_OPEN, C_TODAY, C_MIN_NOTIONAL, C_NO_CASH, C_LIMITS = range(6)
+C_TRADES, C_OPEN, C_TODAY, C_BLOCKS = range(4)
+# Account state (``acct``): cash, peak equity (at closes), equity at the start of the UTC day.
+A_CASH, A_PEAK, A_DAY_START = range(3)
+# Closed-trade statistics for Kelly (``kst``): wins, losses, sum of win R, sum of |loss R|.
+S_WINS, S_LOSSES, S_WIN_R, S_LOSS_R = range(4)
 (
     K_CASH,
     K_TAKER,
@@ -100,7 +119,19 @@ C_TRADES, C_OPEN, C_TODAY, C_MIN_NOTIONAL, C_NO_CASH, C_LIMITS = range(6)
     K_MIN_NOTIONAL,
     K_FRACTION,
     K_MAX_HOLD,
-) = range(13)
+    K_MAX_HEAT,
+    K_DD_START,
+    K_DD_HALT,
+    K_DAILY_LOSS,
+    K_POS_CAP,
+    K_SIDE_CAP,
+    K_KELLY_FRACTION,
+    K_KELLY_MIN_TRADES,
+    K_KELLY_PRIOR_WINS,
+    K_KELLY_PRIOR_LOSSES,
+    K_KELLY_MAX,
+    K_KELLY_FALLBACK,
+) = range(25)
 J_AT_CLOSE, J_SIZING, J_MAX_POS, J_MAX_DAY, J_TTL = range(5)
 
 
@@ -116,8 +147,10 @@ def _close_position(
     ipos: np.ndarray,
     frec: np.ndarray,
     irec: np.ndarray,
+    kst: np.ndarray,
 ) -> float:
-    """Close asset ``a``'s position at ``price``; return the cash it releases."""
+    """Close asset ``a``'s position at ``price``; return the cash it releases. The trade's R
+    multiple (net P&L over its initial risk) feeds the Kelly statistics."""
     t = ipos[a, Q_TRADE]
     s, q, m = pos[a, P_SIDE], pos[a, P_QTY], pos[a, P_MARGIN]
     pnl = s * q * (price - pos[a, P_PX])
@@ -129,6 +162,15 @@ def _close_position(
     frec[t, R_EXIT_PRICE] = price
     frec[t, R_EXIT_FEE] = fee
     frec[t, R_PNL] = pnl - frec[t, R_ENTRY_FEE] - fee - frec[t, R_FUNDING]
+    risk = q * abs(pos[a, P_PX] - frec[t, R_STOP])
+    if risk > 0.0:  # NaN stop: no R multiple, nothing learnt
+        r = frec[t, R_PNL] / risk
+        if r > 0.0:
+            kst[S_WINS] += 1.0
+            kst[S_WIN_R] += r
+        else:
+            kst[S_LOSSES] += 1.0
+            kst[S_LOSS_R] -= r
     irec[t, I_EXIT_BAR] = j
     irec[t, I_REASON] = reason
     pos[a, P_SIDE] = 0.0
@@ -140,13 +182,68 @@ def _close_position(
 
 @njit
 def _equity(acct: np.ndarray, pos: np.ndarray) -> float:
-    total = acct[0]
+    total = acct[A_CASH]
     for k in range(pos.shape[0]):
         if pos[k, P_SIDE] != 0.0:
             total += pos[k, P_MARGIN] + pos[k, P_SIDE] * pos[k, P_QTY] * (
                 pos[k, P_MARK] - pos[k, P_PX]
             )
     return float(total)
+
+
+@njit_inline
+def _block(ctr: np.ndarray, blocks: np.ndarray, j: int, a: int, reason: int) -> None:
+    """Log that an entry at bar ``j`` on asset ``a`` was not taken, and why."""
+    n = ctr[C_BLOCKS]
+    if n < blocks.shape[0]:
+        blocks[n, 0] = j
+        blocks[n, 1] = a
+        blocks[n, 2] = reason
+    ctr[C_BLOCKS] += 1
+
+
+@njit_inline
+def _kelly_fraction(kst: np.ndarray, params: np.ndarray) -> float:
+    """Fraction of equity to risk: fractional Kelly on the closed trades so far (NaN: no edge).
+
+    ``p`` is the posterior mean of the win rate under a Beta(prior_wins, prior_losses) prior,
+    W and L the mean win and loss in R multiples net of costs; f = (pW − (1 − p)L) / W.
+    """
+    n = kst[S_WINS] + kst[S_LOSSES]
+    if n < params[K_KELLY_MIN_TRADES]:
+        return float(params[K_KELLY_FALLBACK]) if params[K_KELLY_FALLBACK] > 0.0 else np.nan
+    if kst[S_WINS] == 0.0:
+        return np.nan  # no win yet: no edge shown
+    p = (kst[S_WINS] + params[K_KELLY_PRIOR_WINS]) / (
+        n + params[K_KELLY_PRIOR_WINS] + params[K_KELLY_PRIOR_LOSSES]
+    )
+    win = kst[S_WIN_R] / kst[S_WINS]
+    loss = kst[S_LOSS_R] / kst[S_LOSSES] if kst[S_LOSSES] > 0.0 else 0.0
+    f = (p * win - (1.0 - p) * loss) / win
+    if f <= 0.0:
+        return np.nan
+    return float(min(params[K_KELLY_FRACTION] * f, params[K_KELLY_MAX]))
+
+
+@njit_inline
+def _open_risk(pos: np.ndarray) -> tuple[float, float, float]:
+    """(heat in cash, long notional, short notional) of the open positions at their marks; a
+    position's heat is its loss to the stop from the mark (its whole notional without a stop)."""
+    heat, longs, shorts = 0.0, 0.0, 0.0
+    for k in range(pos.shape[0]):
+        s = pos[k, P_SIDE]
+        if s == 0.0:
+            continue
+        notional = pos[k, P_QTY] * pos[k, P_MARK]
+        if math.isnan(pos[k, P_STOP]):
+            heat += notional
+        else:
+            heat += max(s * (pos[k, P_MARK] - pos[k, P_STOP]), 0.0) * pos[k, P_QTY]
+        if s > 0:
+            longs += notional
+        else:
+            shorts += notional
+    return heat, longs, shorts
 
 
 @njit_inline
@@ -173,15 +270,31 @@ def _open_position(
     ipos: np.ndarray,
     frec: np.ndarray,
     irec: np.ndarray,
+    kst: np.ndarray,
+    blocks: np.ndarray,
 ) -> None:
     """Open a position of side ``s`` at ``price`` from the signal of bar ``sig``, if the limits,
-    the sizer, the cash and the exchange filters allow it."""
+    the risk rules, the sizer, the cash and the exchange filters allow it (else log a block)."""
     if iparams[J_MAX_POS] > 0 and ctr[C_OPEN] >= iparams[J_MAX_POS]:
-        ctr[C_LIMITS] += 1
+        _block(ctr, blocks, j, a, B_MAX_POSITIONS)
         return
     if iparams[J_MAX_DAY] > 0 and ctr[C_TODAY] >= iparams[J_MAX_DAY]:
-        ctr[C_LIMITS] += 1
+        _block(ctr, blocks, j, a, B_MAX_PER_DAY)
         return
+    equity = _equity(acct, pos)
+    if not math.isnan(params[K_DAILY_LOSS]) and equity <= acct[A_DAY_START] * (
+        1.0 - params[K_DAILY_LOSS]
+    ):
+        _block(ctr, blocks, j, a, B_DAILY_LOSS)
+        return
+    scale = 1.0
+    if not math.isnan(params[K_DD_HALT]):
+        drawdown = 1.0 - equity / acct[A_PEAK]
+        if drawdown >= params[K_DD_HALT]:
+            _block(ctr, blocks, j, a, B_DRAWDOWN)
+            return
+        if drawdown > params[K_DD_START]:
+            scale = (params[K_DD_HALT] - drawdown) / (params[K_DD_HALT] - params[K_DD_START])
     tick, lev = params[K_TICK], params[K_LEVERAGE]
     sl = stop_abs[a, sig]
     if math.isnan(sl) and not math.isnan(stop_pct[a, sig]):
@@ -200,31 +313,53 @@ def _open_position(
     fraction = size_frac[a, sig]
     if math.isnan(fraction):
         fraction = params[K_FRACTION]
-    equity = _equity(acct, pos)
-    if iparams[J_SIZING] == RISK:
-        if math.isnan(sl):
-            ctr[C_LIMITS] += 1
+    sizing = iparams[J_SIZING]
+    if math.isnan(fraction) and sizing != KELLY:
+        _block(ctr, blocks, j, a, B_NO_SIZE)  # e.g. no volatility forecast yet
+        return
+    if sizing == KELLY:
+        fraction = _kelly_fraction(kst, params)
+        if math.isnan(fraction):
+            _block(ctr, blocks, j, a, B_KELLY)
             return
-        q = fraction * equity / abs(price - sl)
+    if sizing in (RISK, KELLY):
+        if math.isnan(sl):
+            _block(ctr, blocks, j, a, B_NO_STOP)
+            return
+        q = scale * fraction * equity / abs(price - sl)
     else:
-        q = fraction * equity * lev / price
-    q = min(q, acct[0] / (price * (1.0 / lev + fee_rate)))
+        q = scale * fraction * equity * lev / price
+    heat, longs, shorts = _open_risk(pos)
+    if not math.isnan(params[K_POS_CAP]):
+        q = min(q, params[K_POS_CAP] * equity / price)
+    if not math.isnan(params[K_SIDE_CAP]):
+        room = params[K_SIDE_CAP] * equity - (longs if s > 0 else shorts)
+        if room <= 0.0:
+            _block(ctr, blocks, j, a, B_CAP)
+            return
+        q = min(q, room / price)
+    q = min(q, acct[A_CASH] / (price * (1.0 / lev + fee_rate)))
     lot = params[K_LOT]
     if lot > 0.0:
         q = math.floor(q / lot + 1e-9) * lot
     if q <= 0.0:
-        ctr[C_NO_CASH] += 1
+        _block(ctr, blocks, j, a, B_NO_CASH)
         return
     if q * price < params[K_MIN_NOTIONAL]:
-        ctr[C_MIN_NOTIONAL] += 1
+        _block(ctr, blocks, j, a, B_MIN_NOTIONAL)
         return
+    if not math.isnan(params[K_MAX_HEAT]):
+        added = q * price if math.isnan(sl) else q * abs(price - sl)
+        if (heat + added) / equity > params[K_MAX_HEAT]:
+            _block(ctr, blocks, j, a, B_HEAT)
+            return
     t = ctr[C_TRADES]
     ctr[C_TRADES] += 1
     ctr[C_OPEN] += 1
     ctr[C_TODAY] += 1
     margin = q * price / lev
     fee = fee_rate * q * price
-    acct[0] -= margin + fee
+    acct[A_CASH] -= margin + fee
     pos[a, P_SIDE] = s
     pos[a, P_QTY] = q
     pos[a, P_PX] = price
@@ -347,11 +482,12 @@ def run(
     params: np.ndarray,
     iparams: np.ndarray,
     max_trades: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Run the event loop; return ``(equity, qty, gross, float_records, int_records, counts)``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run the event loop; return ``(equity, qty, gross, float_records, int_records, counts,
+    blocks)``.
 
-    ``counts`` = (n_trades, open at the end, entries on the last day, rejected below the minimum
-    notional, skipped for lack of cash, skipped by limits). Each bar: (1) at the open, pending
+    ``counts`` = (n_trades, open at the end, entries on the last day, n_blocks); ``blocks`` holds
+    (bar, asset, reason) of each entry not taken. Each bar: (1) at the open, pending
     exits and time stops fill; (2) pending entries fill (market at the open, limit/stop orders
     inside the bar); (3) stops, targets and liquidation inside the bar; (4) at the close, the
     mark, funding, and this bar's signals (filled now with ``fill="close"``, else queued).
@@ -368,8 +504,10 @@ def run(
     gross = np.zeros(n_bars)
     frec = np.full((max_trades, N_FLOAT), np.nan)
     irec = np.zeros((max_trades, N_INT), dtype=np.int64)
-    ctr = np.zeros(6, dtype=np.int64)
-    acct = np.array([params[K_CASH]])
+    ctr = np.zeros(4, dtype=np.int64)
+    acct = np.array([params[K_CASH], params[K_CASH], params[K_CASH]])
+    kst = np.zeros(4)
+    blocks = np.zeros((max_trades, 3), dtype=np.int64)
     pos = np.zeros((n_assets, N_POS))
     pos[:, P_MARK] = np.nan
     ipos = np.zeros((n_assets, N_IPOS), dtype=np.int64)
@@ -381,6 +519,7 @@ def run(
         if day[j] != current_day:
             current_day = day[j]
             ctr[C_TODAY] = 0
+            acct[A_DAY_START] = equity[j - 1] if j > 0 else params[K_CASH]
         # 1. At the open: pending exits and time stops.
         for a in range(n_assets):
             o = open_[a, j]
@@ -395,13 +534,13 @@ def run(
             if reason != OPEN:
                 s = pos[a, P_SIDE]
                 if (o - pos[a, P_LIQ]) * s <= 0.0:  # opened through the liquidation price
-                    acct[0] += _close_position(
-                        a, j, o, 0.0, LIQUIDATION, liq_fee, pos, ipos, frec, irec
+                    acct[A_CASH] += _close_position(
+                        a, j, o, 0.0, LIQUIDATION, liq_fee, pos, ipos, frec, irec, kst
                     )
                 else:
                     price = _slipped(o, -s, bps, rfrac, high[a, j] - low[a, j])
-                    acct[0] += _close_position(
-                        a, j, price, taker, reason, liq_fee, pos, ipos, frec, irec
+                    acct[A_CASH] += _close_position(
+                        a, j, price, taker, reason, liq_fee, pos, ipos, frec, irec, kst
                     )
                 ctr[C_OPEN] -= 1
             ipos[a, Q_PEXIT] = OPEN
@@ -425,7 +564,7 @@ def run(
             _open_position(
                 a, j, s, price, rate, sig, times[j], stop_abs, stop_pct, target_abs,
                 target_pct, target_r, trail_pct, size_frac, params, iparams, acct, ctr, pos,
-                ipos, frec, irec,
+                ipos, frec, irec, kst, blocks,
             )  # fmt: skip
         # 3. Inside the bar: stops, targets, liquidation (positions opened this bar included).
         for a in range(n_assets):
@@ -466,8 +605,8 @@ def run(
                 if reason != LIQUIDATION:
                     price = _slipped(price, -s, bps, rfrac, h - lo)
                     fee_rate = taker
-            acct[0] += _close_position(
-                a, j, price, fee_rate, reason, liq_fee, pos, ipos, frec, irec
+            acct[A_CASH] += _close_position(
+                a, j, price, fee_rate, reason, liq_fee, pos, ipos, frec, irec, kst
             )
             ctr[C_OPEN] -= 1
         # 4. At the close: mark, funding, then this bar's signals.
@@ -479,7 +618,7 @@ def run(
             s = pos[a, P_SIDE]
             if s != 0.0 and funding[a, j] != 0.0:
                 paid = s * funding[a, j] * pos[a, P_QTY] * c
-                acct[0] -= paid
+                acct[A_CASH] -= paid
                 frec[ipos[a, Q_TRADE], R_FUNDING] += paid
             e = float(entry[a, j])
             x = exit_[a, j]
@@ -487,8 +626,8 @@ def run(
                 reason = SIGNAL if x else REVERSE
                 if at_close:
                     price = _slipped(c, -s, bps, rfrac, high[a, j] - low[a, j])
-                    acct[0] += _close_position(
-                        a, j, price, taker, reason, liq_fee, pos, ipos, frec, irec
+                    acct[A_CASH] += _close_position(
+                        a, j, price, taker, reason, liq_fee, pos, ipos, frec, irec, kst
                     )
                     ctr[C_OPEN] -= 1
                 else:
@@ -508,9 +647,9 @@ def run(
                 _open_position(
                     a, j, e, price, taker, j, times[j], stop_abs, stop_pct, target_abs,
                     target_pct, target_r, trail_pct, size_frac, params, iparams, acct, ctr,
-                    pos, ipos, frec, irec,
+                    pos, ipos, frec, irec, kst, blocks,
                 )  # fmt: skip
-        total = acct[0]
+        total = acct[A_CASH]
         exposure = 0.0
         for a in range(n_assets):
             if pos[a, P_SIDE] != 0.0:
@@ -521,4 +660,5 @@ def run(
                 qty_out[a, j] = pos[a, P_SIDE] * pos[a, P_QTY]
         equity[j] = total
         gross[j] = exposure
-    return equity, qty_out, gross, frec, irec, ctr
+        acct[A_PEAK] = max(acct[A_PEAK], total)
+    return equity, qty_out, gross, frec, irec, ctr, blocks

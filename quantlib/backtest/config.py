@@ -12,14 +12,14 @@ import json
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from quantlib.exceptions import ConfigError
-from quantlib.risk.sizing import FixedFraction, RiskPerTrade
+from quantlib.risk.sizing import FixedFraction, Kelly, RiskPerTrade, VolTarget
 
 __all__ = ["BacktestConfig", "SizerSpec", "make_config"]
 
-SizerSpec = Annotated[FixedFraction | RiskPerTrade, Field(discriminator="kind")]
+SizerSpec = Annotated[FixedFraction | RiskPerTrade | Kelly | VolTarget, Field(discriminator="kind")]
 
 
 class BacktestConfig(BaseModel):
@@ -55,6 +55,24 @@ class BacktestConfig(BaseModel):
     max_positions: int | None = Field(None, ge=1)
     max_entries_per_day: int | None = Field(None, ge=1)
     max_hold: str | None = Field(None, description="e.g. '24h': exit at the first open after")
+    max_heat: float | None = Field(
+        None, gt=0.0, description="cap on open risk to the stops / equity; blocks entries"
+    )
+    drawdown_scale_start: float = Field(
+        0.0, ge=0.0, lt=1.0, description="drawdown from which sizes shrink (linearly)"
+    )
+    max_drawdown_halt: float | None = Field(
+        None, gt=0.0, lt=1.0, description="drawdown from peak equity that halts entries"
+    )
+    daily_loss_limit: float | None = Field(
+        None, gt=0.0, lt=1.0, description="loss since the UTC day's start that halts entries"
+    )
+    max_position_notional: float | None = Field(
+        None, gt=0.0, description="cap on one position's notional / equity (per asset)"
+    )
+    max_side_notional: float | None = Field(
+        None, gt=0.0, description="cap on all longs' (or all shorts') notional / equity"
+    )
     sizer: SizerSpec = FixedFraction()
     periods_per_year: int = Field(365, ge=1, description="annualisation of daily returns")
 
@@ -70,6 +88,16 @@ class BacktestConfig(BaseModel):
         if delta <= pd.Timedelta(0):
             raise ValueError(f"{value!r} must be a positive duration")
         return value
+
+    @model_validator(mode="after")
+    def _drawdown_levels(self) -> BacktestConfig:
+        halt = self.max_drawdown_halt
+        if halt is not None and self.drawdown_scale_start >= halt:
+            raise ValueError(
+                f"drawdown_scale_start ({self.drawdown_scale_start}) must be below "
+                f"max_drawdown_halt ({halt})"
+            )
+        return self
 
     @property
     def config_id(self) -> str:

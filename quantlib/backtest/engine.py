@@ -17,9 +17,10 @@ from quantlib._validation import ohlcv_arrays
 from quantlib.backtest import _kernels as kernels
 from quantlib.backtest.config import BacktestConfig
 from quantlib.backtest.funding import funding_per_bar
-from quantlib.backtest.result import EXIT_REASONS, TRADE_COLUMNS, BacktestResult
+from quantlib.backtest.result import BLOCKS, EXIT_REASONS, TRADE_COLUMNS, BacktestResult
 from quantlib.data.timeframes import infer_timeframe
 from quantlib.exceptions import ConfigError
+from quantlib.risk.sizing import Kelly
 from quantlib.strategy.base import ORDER_TYPES, Strategy, check_signals
 
 __all__ = ["asset_name", "run_backtest", "run_strategy"]
@@ -194,7 +195,7 @@ def run_backtest(
             order[i, where] = np.where(codes < 0, 0, codes)
     floats = {c: matrix(c, sig_map, np.float64, np.nan) for c in _FLOAT_SIGNALS}
     size = np.full((n_assets, n_bars), np.nan)
-    plans = {asset: config.sizer.plan(sig_map[asset]) for asset in assets}
+    plans = {asset: config.sizer.plan(sig_map[asset], frames[asset]) for asset in assets}
     sizing_mode = plans[assets[0]].mode
     for i, asset in enumerate(assets):
         fractions = np.asarray(plans[asset].fraction, dtype=np.float64)
@@ -223,12 +224,19 @@ def run_backtest(
             config.min_notional,
             np.nan,
             pd.Timedelta(config.max_hold).value if config.max_hold else 0,
+            _or_nan(config.max_heat),
+            config.drawdown_scale_start,
+            _or_nan(config.max_drawdown_halt),
+            _or_nan(config.daily_loss_limit),
+            _or_nan(config.max_position_notional),
+            _or_nan(config.max_side_notional),
+            *_kelly_knobs(config),
         ]
     )
     int_knobs = np.array(
         [
             int(config.fill == "close"),
-            kernels.RISK if sizing_mode == "risk" else kernels.NOTIONAL,
+            {"risk": kernels.RISK, "kelly": kernels.KELLY}.get(sizing_mode, kernels.NOTIONAL),
             config.max_positions or 0,
             config.max_entries_per_day or 0,
             config.order_ttl,
@@ -236,13 +244,21 @@ def run_backtest(
         dtype=np.int64,
     )
     max_trades = int(np.count_nonzero(entry)) + 1
-    equity, qty, gross, frec, irec, ctr = kernels.run(
+    equity, qty, gross, frec, irec, ctr, block_log = kernels.run(
         prices["open"], prices["high"], prices["low"], prices["close"], times, day, entry,
         exit_, order, floats["entry_price"], floats["stop"], floats["stop_pct"],
         floats["target"], floats["target_pct"], floats["target_r"], floats["trail_pct"],
         size, fund, ltf_open, ltf_high, ltf_low, ltf_start, ltf_end, knobs, int_knobs, max_trades,
     )  # fmt: skip
     n = int(ctr[kernels.C_TRADES])
+    logged = block_log[: min(int(ctr[kernels.C_BLOCKS]), len(block_log))]
+    blocks = pd.DataFrame(
+        {
+            "time": grid[logged[:, 0]],
+            "asset": np.array(assets, dtype=object)[logged[:, 1]],
+            "reason": np.array(BLOCKS, dtype=object)[logged[:, 2]],
+        }
+    )
     trades = _ledger(
         frec[:n], irec[:n], assets, grid, prices["close"], config, strategy, str(timeframe),
         sig_map,
@@ -262,12 +278,39 @@ def run_backtest(
         params=dict(params or {}),
         timeframe=str(timeframe),
         bars=frames,
-        skipped={
-            "below_min_notional": int(ctr[kernels.C_MIN_NOTIONAL]),
-            "no_cash": int(ctr[kernels.C_NO_CASH]),
-            "limits": int(ctr[kernels.C_LIMITS]),
-        },
+        skipped=_skipped(blocks),
+        blocks=blocks,
     )
+
+
+def _or_nan(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def _kelly_knobs(config: BacktestConfig) -> list[float]:
+    """The Kelly sizer's settings for the kernel (NaN when another sizer is used)."""
+    sizer = config.sizer
+    if not isinstance(sizer, Kelly):
+        return [np.nan] * 6
+    return [
+        sizer.fraction,
+        float(sizer.min_trades),
+        sizer.prior_wins,
+        sizer.prior_losses,
+        sizer.max_risk,
+        sizer.fallback,
+    ]
+
+
+_LIMITS = ("max_positions", "max_entries_per_day", "no_stop")
+
+
+def _skipped(blocks: pd.DataFrame) -> dict[str, int]:
+    counts = {reason: 0 for reason in BLOCKS}
+    for reason, count in blocks["reason"].value_counts().items():
+        counts[str(reason)] = int(count)
+    counts["limits"] = sum(counts[reason] for reason in _LIMITS)
+    return counts
 
 
 def _path_arrays(

@@ -16,7 +16,22 @@ from quantlib.backtest.config import BacktestConfig, stable_hash
 if TYPE_CHECKING:
     from quantlib.analytics.summary import PerformanceSummary
 
-__all__ = ["EXIT_REASONS", "TRADE_COLUMNS", "BacktestResult"]
+__all__ = ["BLOCKS", "EXIT_REASONS", "TRADE_COLUMNS", "BacktestResult"]
+
+# Why an entry was not taken (the block log's ``reason``), in kernel code order.
+BLOCKS: tuple[str, ...] = (
+    "max_positions",
+    "max_entries_per_day",
+    "no_stop",
+    "no_cash",
+    "below_min_notional",
+    "heat",
+    "drawdown_halt",
+    "daily_loss_limit",
+    "kelly_no_edge",
+    "notional_cap",
+    "no_size",
+)
 
 EXIT_REASONS: tuple[str, ...] = (
     "open",
@@ -80,6 +95,12 @@ class BacktestResult:
         Gross notional of open positions / equity at each close.
     config : BacktestConfig
         The settings of the run; ``strategy`` and ``params`` name the signal rules.
+    skipped : dict
+        Entries not taken, counted by reason (``BLOCKS``), plus ``limits`` = those stopped by
+        ``max_positions``, ``max_entries_per_day`` or a missing stop under risk sizing.
+    blocks : DataFrame
+        The block log: one row per entry not taken (``time`` of the fill attempt, ``asset``,
+        ``reason``), in order.
     """
 
     trades: pd.DataFrame
@@ -92,6 +113,7 @@ class BacktestResult:
     timeframe: str
     bars: Mapping[str, pd.DataFrame] = field(repr=False)
     skipped: Mapping[str, int] = field(default_factory=dict)
+    blocks: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def config_id(self) -> str:
