@@ -7,17 +7,16 @@ every market or stop fill. Funding applies only to ``market="perpetual"`` and on
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated, Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from quantlib._hashing import stable_hash
 from quantlib.exceptions import ConfigError
 from quantlib.risk.sizing import FixedFraction, Kelly, RiskPerTrade, VolTarget
 
-__all__ = ["BacktestConfig", "SizerSpec", "make_config"]
+__all__ = ["BacktestConfig", "SizerSpec", "make_config", "stable_hash"]
 
 SizerSpec = Annotated[FixedFraction | RiskPerTrade | Kelly | VolTarget, Field(discriminator="kind")]
 
@@ -121,12 +120,6 @@ class BacktestConfig(BaseModel):
         if self.leverage > 1:
             text += f"; leverage {self.leverage:g}x isolated"
         return f"{text}; {funding}"
-
-
-def stable_hash(payload: Any) -> str:
-    """12 hex digits of the SHA-256 of ``payload`` as canonical JSON."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def make_config(**settings: Any) -> BacktestConfig:
