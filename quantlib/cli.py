@@ -540,5 +540,14 @@ def seed_claims_command(
     out.print(table, highlight=False, soft_wrap=True)
 
 
+def _register_subcommands() -> None:
+    from quantlib.stress.cli import stress_app
+
+    app.add_typer(stress_app, name="stress")
+
+
+_register_subcommands()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
