@@ -42,7 +42,7 @@ from quantlib.analytics.sharpe_inference import (
 from quantlib.analytics.trades import TradeStats, trade_stats
 from quantlib.exceptions import ConfigError, DataError
 
-__all__ = ["PerformanceSummary", "performance_summary"]
+__all__ = ["PerformanceSummary", "performance_summary", "turnover"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,9 @@ class PerformanceSummary:
         Alpha (annualised), beta and correlation, when a benchmark was given.
     exposure : float or None
         Mean fraction of time with a position, when given.
+    turnover : float or None
+        Traded notional (every entry, and every exit of a closed trade) per year over the
+        mean equity, when a ledger was given (see :func:`turnover`).
     """
 
     start: pd.Timestamp
@@ -119,6 +122,7 @@ class PerformanceSummary:
     trades: TradeStats | None = None
     benchmark: BenchmarkStats | None = None
     exposure: float | None = None
+    turnover: float | None = None
 
     def to_dict(self) -> dict[str, float | int]:
         """A flat dict of Python floats and ints, ready for ``json.dumps``.
@@ -168,6 +172,8 @@ class PerformanceSummary:
             )
         if self.exposure is not None:
             out["exposure"] = self.exposure
+        if self.turnover is not None:
+            out["turnover"] = self.turnover
         return {
             key: int(value) if isinstance(value, int | np.integer) else float(value)
             for key, value in out.items()
@@ -187,6 +193,29 @@ class PerformanceSummary:
             shown = str(value) if isinstance(value, int) else f"{value:.6g}"
             lines.append(f"{key:<32}{shown:>14}")
         return "\n".join(lines)
+
+
+def turnover(trades: pd.DataFrame, equity: pd.Series, years: float) -> float:
+    """Traded notional per year over the mean equity.
+
+    Traded notional = Σ entry notional (``entry_price × size``) over every trade + Σ exit
+    notional (``exit_price × size``) over the closed ones; a round trip of the whole account
+    once a year is a turnover of 2.
+
+    Examples
+    --------
+    >>> trades = pd.DataFrame({"entry_price": [100.0, 50.0], "size": [1.0, 2.0],
+    ...                        "exit_price": [110.0, float("nan")]})
+    >>> idx = pd.date_range("2024-01-01", periods=2, freq="D", tz="UTC")
+    >>> turnover(trades, pd.Series([100.0, 300.0], index=idx), years=0.5)  # 310 / 200 / 0.5
+    3.1
+    """
+    if years <= 0.0:
+        return math.nan
+    size = trades["size"].to_numpy(np.float64)
+    entries = float(np.nansum(trades["entry_price"].to_numpy(np.float64) * size))
+    exits = float(np.nansum(trades["exit_price"].to_numpy(np.float64) * size))
+    return (entries + exits) / float(equity.mean()) / years
 
 
 def _exposure(exposure: float | pd.Series) -> float:
@@ -323,4 +352,7 @@ def performance_summary(
         if benchmark is None
         else benchmark_stats(*common_period_returns(equity, benchmark, freq), ppy),
         exposure=share,
+        turnover=None
+        if trades is None or not {"entry_price", "exit_price", "size"} <= set(trades.columns)
+        else turnover(trades, equity, len(returns) / ppy),
     )

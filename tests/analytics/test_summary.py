@@ -175,3 +175,20 @@ def test_bad_equity_is_rejected_before_anything_is_computed() -> None:
         performance_summary(pd.Series([100.0, -1.0, 100.0], index=idx))
     with pytest.raises(ConfigError, match=r"exposure must be >= 0\.0 and <= 1\.0, got 1\.5"):
         performance_summary(pd.Series([100.0, 101.0, 102.0], index=idx), exposure=1.5)
+
+
+def test_turnover_counts_entries_and_closed_exits_per_year_over_mean_equity() -> None:
+    from quantlib.backtest import BacktestConfig, run_backtest
+    from quantlib.strategy.base import empty_signals
+    from quantlib.testing import bars_from_rows
+
+    flat = (100.0, 100.5, 99.5, 100.0)
+    bars = bars_from_rows([flat] * 4, timeframe="1d")
+    signals = empty_signals(bars.index)
+    signals.iloc[0, 0] = 1
+    signals.iloc[1, 1] = True
+    config = BacktestConfig(fee=0.0, slippage=0.0, initial_cash=1000.0)
+    summary = run_backtest(bars, signals, config).summary()
+    # One round trip of 1000 each way over 4 daily periods (4/365 of a year) on equity 1000.
+    assert summary.turnover == pytest.approx(2000 / 1000 / (4 / 365))
+    assert summary.to_dict()["turnover"] == pytest.approx(summary.turnover)
