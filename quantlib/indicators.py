@@ -12,7 +12,7 @@ from quantlib._kernels import njit
 from quantlib.data.schema import validate
 from quantlib.exceptions import ConfigError
 
-__all__ = ["atr", "atr_array", "true_range"]
+__all__ = ["atr", "atr_array", "sma_array", "true_range"]
 
 
 @njit
@@ -33,6 +33,51 @@ def _atr_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: in
         else:
             out[i] = (out[i - 1] * (period - 1) + tr) / period
     return out
+
+
+@njit
+def _sma_kernel(values: np.ndarray, window: int) -> np.ndarray:
+    # Running sum with Kahan compensation, restarted after any NaN (as pandas' rolling mean).
+    n = values.shape[0]
+    out = np.full(n, np.nan)
+    total = 0.0
+    carry = 0.0
+    count = 0
+    for i in range(n):
+        x = values[i]
+        if np.isnan(x):
+            total = 0.0
+            carry = 0.0
+            count = 0
+            continue
+        y = x - carry
+        t = total + y
+        carry = (t - total) - y
+        total = t
+        count += 1
+        if count > window:
+            y = -values[i - window] - carry
+            t = total + y
+            carry = (t - total) - y
+            total = t
+            count = window
+        if count == window:
+            out[i] = total / window
+    return out
+
+
+def sma_array(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last ``window`` values at each position (NaN until there are that many, and
+    for ``window`` values after a NaN).
+
+    Examples
+    --------
+    >>> sma_array(np.array([1.0, 2.0, 3.0, 4.0]), 2).tolist()
+    [nan, 1.5, 2.5, 3.5]
+    """
+    if window < 1:
+        raise ConfigError(f"window must be >= 1, got {window}")
+    return _sma_kernel(np.ascontiguousarray(values, dtype=np.float64), int(window))
 
 
 def atr_array(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) -> np.ndarray:

@@ -7,6 +7,7 @@ time grid with shared cash.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,12 @@ from quantlib.backtest import _kernels as kernels
 from quantlib.backtest.config import BacktestConfig
 from quantlib.backtest.funding import funding_per_bar
 from quantlib.backtest.result import BLOCKS, EXIT_REASONS, TRADE_COLUMNS, BacktestResult
-from quantlib.data.timeframes import infer_timeframe
+from quantlib.data.timeframes import infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.risk.sizing import Kelly
 from quantlib.strategy.base import ORDER_TYPES, Strategy, check_signals
 
-__all__ = ["asset_name", "run_backtest", "run_strategy"]
+__all__ = ["Simulation", "asset_name", "run_backtest", "run_strategy", "simulate"]
 
 _FLOAT_SIGNALS = (
     "entry_price",
@@ -65,6 +66,7 @@ def run_backtest(
     strategy: str = "custom",
     params: Mapping[str, Any] | None = None,
     validated: bool = False,
+    timeframe: str | None = None,
 ) -> BacktestResult:
     """Simulate the signals on the bars with fills, costs, sizing, margin and funding.
 
@@ -88,6 +90,8 @@ def run_backtest(
     validated : bool, default False
         The bars have already passed :func:`quantlib.data.validate` (a sweep checks them once
         for all its runs); skips that check, never the signal checks.
+    timeframe : str, optional
+        The bars' timeframe when the caller knows it (else inferred from the timestamps).
 
     Returns
     -------
@@ -141,6 +145,49 @@ def run_backtest(
     >>> result.final_equity, result.n_trades, result.open_position
     (1210.0, 1, True)
     """
+    sim = simulate(
+        bars, signals, config, funding=funding, path=path, validated=validated,
+        timeframe=timeframe,
+    )  # fmt: skip
+    return _assemble(sim, strategy, params)
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """The raw output of the event loop (arrays), before the frames of a BacktestResult."""
+
+    config: BacktestConfig
+    assets: list[str]
+    frames: dict[str, pd.DataFrame]
+    signals: dict[str, pd.DataFrame]
+    grid: pd.DatetimeIndex
+    timeframe: str
+    close: np.ndarray
+    equity: np.ndarray
+    qty: np.ndarray
+    gross: np.ndarray
+    float_records: np.ndarray
+    int_records: np.ndarray
+    block_codes: np.ndarray
+
+    def closed_pnl(self) -> np.ndarray:
+        """Net P&L of the closed trades, in entry order."""
+        closed = self.int_records[:, kernels.I_EXIT_BAR] >= 0
+        return np.asarray(self.float_records[closed, kernels.R_PNL], dtype=np.float64)
+
+
+def simulate(
+    bars: pd.DataFrame | Mapping[str, pd.DataFrame],
+    signals: pd.DataFrame | Mapping[str, pd.DataFrame],
+    config: BacktestConfig | None = None,
+    *,
+    funding: pd.Series | Mapping[str, pd.Series] | None = None,
+    path: pd.DataFrame | None = None,
+    validated: bool = False,
+    timeframe: str | None = None,
+) -> Simulation:
+    """Check the inputs and run the event loop; :func:`run_backtest` without building the
+    result's frames (what a sweep needs from each of its many runs)."""
     config = config or BacktestConfig()
     bar_map = _as_mapping(bars, "bars")
     if isinstance(signals, pd.DataFrame) and len(bar_map) == 1:
@@ -164,7 +211,7 @@ def run_backtest(
     for asset in assets[1:]:
         grid = pd.DatetimeIndex(grid.union(pd.DatetimeIndex(frames[asset].index)))
     grid = grid.as_unit("ns")  # the kernel's times, days and holding limits are in ns
-    timeframe = infer_timeframe(grid)
+    bar_tf = parse_timeframe(timeframe) if timeframe is not None else infer_timeframe(grid)
     n_assets, n_bars = len(assets), len(grid)
 
     positions = None if n_assets == 1 else [grid.get_indexer(frames[a].index) for a in assets]
@@ -205,9 +252,9 @@ def run_backtest(
         size[i, slice(None) if positions is None else positions[i]] = fractions
     times = grid.asi8.astype(np.int64)
     day = times // 86_400_000_000_000
-    fund = funding_per_bar(config, grid, timeframe.delta, assets, funding)
+    fund = funding_per_bar(config, grid, bar_tf.delta, assets, funding)
     ltf_open, ltf_high, ltf_low, ltf_start, ltf_end = _path_arrays(
-        path, grid, timeframe.delta, n_assets
+        path, grid, bar_tf.delta, n_assets
     )
     knobs = np.array(
         [
@@ -252,6 +299,25 @@ def run_backtest(
     )  # fmt: skip
     n = int(ctr[kernels.C_TRADES])
     logged = block_log[: min(int(ctr[kernels.C_BLOCKS]), len(block_log))]
+    return Simulation(
+        config=config,
+        assets=assets,
+        frames=frames,
+        signals=sig_map,
+        grid=grid,
+        timeframe=str(bar_tf),
+        close=prices["close"],
+        equity=equity,
+        qty=qty,
+        gross=gross,
+        float_records=frec[:n],
+        int_records=irec[:n],
+        block_codes=logged,
+    )
+
+
+def _assemble(sim: Simulation, strategy: str, params: Mapping[str, Any] | None) -> BacktestResult:
+    grid, assets, logged = sim.grid, sim.assets, sim.block_codes
     blocks = pd.DataFrame(
         {
             "time": grid[logged[:, 0]],
@@ -260,25 +326,25 @@ def run_backtest(
         }
     )
     trades = _ledger(
-        frec[:n], irec[:n], assets, grid, prices["close"], config, strategy, str(timeframe),
-        sig_map,
+        sim.float_records, sim.int_records, assets, grid, sim.close, sim.config, strategy,
+        sim.timeframe, sim.signals,
     )  # fmt: skip
-    equity_s = pd.Series(equity, index=grid, name="equity")
+    equity = sim.equity
     return BacktestResult(
         trades=trades,
-        equity=equity_s,
-        positions=pd.DataFrame(qty.T, index=grid, columns=assets),
+        equity=pd.Series(equity, index=grid, name="equity"),
+        positions=pd.DataFrame(sim.qty.T, index=grid, columns=assets),
         exposure=pd.Series(
-            np.divide(gross, equity, out=np.zeros(n_bars), where=equity > 0),
+            np.divide(sim.gross, equity, out=np.zeros(len(grid)), where=equity > 0),
             index=grid,
             name="exposure",
         ),
-        config=config,
+        config=sim.config,
         strategy=strategy,
         params=dict(params or {}),
-        timeframe=str(timeframe),
-        bars=frames,
-        skipped=_skipped(blocks),
+        timeframe=sim.timeframe,
+        bars=sim.frames,
+        skipped=_skipped(logged[:, 2]),
         blocks=blocks,
     )
 
@@ -305,10 +371,9 @@ def _kelly_knobs(config: BacktestConfig) -> list[float]:
 _LIMITS = ("max_positions", "max_entries_per_day", "no_stop")
 
 
-def _skipped(blocks: pd.DataFrame) -> dict[str, int]:
-    counts = {reason: 0 for reason in BLOCKS}
-    for reason, count in blocks["reason"].value_counts().items():
-        counts[str(reason)] = int(count)
+def _skipped(codes: np.ndarray) -> dict[str, int]:
+    tally = np.bincount(codes, minlength=len(BLOCKS))
+    counts = {reason: int(tally[i]) for i, reason in enumerate(BLOCKS)}
     counts["limits"] = sum(counts[reason] for reason in _LIMITS)
     return counts
 
@@ -370,8 +435,10 @@ def _ledger(
         # Signal fills happen at the signal bar's close.
         entry_ns = entry_ns + bar.value
         exit_ns = np.where(np.isin(reason, (k.SIGNAL, k.REVERSE)), exit_ns + bar.value, exit_ns)
-    entry_time = pd.DatetimeIndex(pd.to_datetime(entry_ns, utc=True))
-    exit_time = pd.DatetimeIndex(pd.to_datetime(exit_ns, utc=True)).where(~is_open, None)
+    entry_time = pd.DatetimeIndex(entry_ns.view("datetime64[ns]")).tz_localize("UTC")
+    exit_time = pd.DatetimeIndex(
+        np.where(is_open, np.datetime64("NaT", "ns"), exit_ns.view("datetime64[ns]"))
+    ).tz_localize("UTC")
     low, high = frec[:, k.R_LOW], frec[:, k.R_HIGH]
     long = side > 0
     mae = np.where(long, low / entry_px - 1.0, 1.0 - high / entry_px)

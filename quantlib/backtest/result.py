@@ -16,7 +16,7 @@ from quantlib.backtest.config import BacktestConfig, stable_hash
 if TYPE_CHECKING:
     from quantlib.analytics.summary import PerformanceSummary
 
-__all__ = ["BLOCKS", "EXIT_REASONS", "TRADE_COLUMNS", "BacktestResult"]
+__all__ = ["BLOCKS", "EXIT_REASONS", "TRADE_COLUMNS", "BacktestResult", "run_config_id"]
 
 # Why an entry was not taken (the block log's ``reason``), in kernel code order.
 BLOCKS: tuple[str, ...] = (
@@ -73,6 +73,26 @@ TRADE_COLUMNS: tuple[str, ...] = (
 )
 
 
+def run_config_id(
+    config: BacktestConfig,
+    strategy: str,
+    params: Mapping[str, Any],
+    assets: list[str],
+    timeframe: str,
+) -> str:
+    """The ``config_id`` of a run: a hash of the engine settings, the strategy, its parameters,
+    the assets and the timeframe."""
+    return stable_hash(
+        {
+            "config": config.model_dump(mode="json"),
+            "strategy": strategy,
+            "params": dict(params),
+            "assets": assets,
+            "timeframe": timeframe,
+        }
+    )
+
+
 @dataclass(frozen=True)
 class BacktestResult:
     """What one backtest produced.
@@ -118,14 +138,8 @@ class BacktestResult:
     @property
     def config_id(self) -> str:
         """Hash of the engine settings, the strategy and its parameters."""
-        return stable_hash(
-            {
-                "config": self.config.model_dump(mode="json"),
-                "strategy": self.strategy,
-                "params": dict(self.params),
-                "assets": list(self.bars),
-                "timeframe": self.timeframe,
-            }
+        return run_config_id(
+            self.config, self.strategy, self.params, list(self.bars), self.timeframe
         )
 
     @property

@@ -36,8 +36,8 @@ from quantlib.analytics.drawdown import drawdown_values
 from quantlib.analytics.returns import cagr, kurtosis, skew, sortino, volatility
 from quantlib.analytics.returns import sharpe as sharpe_ratio
 from quantlib.backtest.config import BacktestConfig
-from quantlib.backtest.engine import run_backtest, with_strategy_defaults
-from quantlib.backtest.result import BacktestResult
+from quantlib.backtest.engine import simulate, with_strategy_defaults
+from quantlib.backtest.result import BacktestResult, run_config_id
 from quantlib.backtest.trials import TRIAL_COLUMNS, record_trials
 from quantlib.config import get_settings
 from quantlib.data.timeframes import infer_timeframe
@@ -106,7 +106,11 @@ def _day_ends(index: pd.DatetimeIndex) -> tuple[np.ndarray, pd.DatetimeIndex]:
 
 
 def _metrics(
-    equity: np.ndarray, ends: np.ndarray, trades: pd.DataFrame, periods_per_year: int
+    equity: np.ndarray,
+    ends: np.ndarray,
+    closed: np.ndarray,
+    n_trades: int,
+    periods_per_year: int,
 ) -> tuple[dict[str, float], np.ndarray]:
     """The metric columns of one run and its daily returns.
 
@@ -116,9 +120,8 @@ def _metrics(
     sampled = equity[ends]
     with np.errstate(divide="ignore", invalid="ignore"):
         daily = sampled / np.concatenate([equity[:1], sampled[:-1]]) - 1.0
-    closed = trades.loc[trades["exit_reason"] != "open", "pnl"].to_numpy(np.float64)
     out = dict.fromkeys(METRIC_COLUMNS, math.nan)
-    out["n_trades"] = float(len(trades))
+    out["n_trades"] = float(n_trades)
     out["n_obs"] = float(len(daily))
     out["final_equity"] = float(equity[-1])
     out["total_return"] = float(equity[-1] / equity[0] - 1.0)
@@ -159,7 +162,9 @@ def result_metrics(result: BacktestResult) -> dict[str, float]:
     """
     ends, _ = _day_ends(pd.DatetimeIndex(result.equity.index))
     values = result.equity.to_numpy(np.float64)
-    return _metrics(values, ends, result.trades, result.config.periods_per_year)[0]
+    trades = result.trades
+    closed = trades.loc[trades["exit_reason"] != "open", "pnl"].to_numpy(np.float64)
+    return _metrics(values, ends, closed, len(trades), result.config.periods_per_year)[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,23 +385,24 @@ def _run_batch(
     bars: dict[str, pd.DataFrame],
     config: BacktestConfig,
     ends: np.ndarray,
+    timeframe: str,
 ) -> list[tuple[str, dict[str, float], np.ndarray]]:
     """Run each combination of ``batch``: (config_id, metrics, daily returns) per combination."""
     out = []
     for params in batch:
         strategy = make_strategy(strategy_name, params)
         signals = {asset: strategy.signals(frame) for asset, frame in bars.items()}
-        result = run_backtest(
-            bars,
-            signals,
-            with_strategy_defaults(strategy, config),
-            strategy=strategy.name,
-            params=strategy.model_dump(),
-            validated=True,  # checked once in sweep()
+        run_config = with_strategy_defaults(strategy, config)
+        # The raw simulation: a sweep needs the equity and the closed trades' P&L, not the
+        # result's frames (the same numbers as run_backtest; see result_metrics).
+        sim = simulate(bars, signals, run_config, validated=True, timeframe=timeframe)
+        metrics, daily = _metrics(
+            sim.equity, ends, sim.closed_pnl(), len(sim.int_records), run_config.periods_per_year
         )
-        equity = result.equity.to_numpy(np.float64)
-        metrics, daily = _metrics(equity, ends, result.trades, result.config.periods_per_year)
-        out.append((result.config_id, metrics, daily))
+        config_id = run_config_id(
+            run_config, strategy.name, strategy.model_dump(), sim.assets, sim.timeframe
+        )
+        out.append((config_id, metrics, daily))
     return out
 
 
@@ -411,7 +417,7 @@ def _tasks(plan: _Plan, workers: int, batch_size: int | None) -> list[Delayed]:
     bars = delayed(plan.bars, traverse=False)
     run = delayed(_run_batch, pure=False)
     return [
-        run(plan.strategy, plan.valid[i : i + size], bars, plan.config, plan.ends)
+        run(plan.strategy, plan.valid[i : i + size], bars, plan.config, plan.ends, plan.timeframe)
         for i in range(0, n, size)
     ]
 

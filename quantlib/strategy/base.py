@@ -106,7 +106,7 @@ def check_signals(signals: object, index: pd.Index, where: str) -> pd.DataFrame:
             f"({len(signals)} vs {len(index)} rows). Fix: compute the signals on the same bars"
         )
     entry = signals["entry"].to_numpy()
-    bad = ~np.isin(entry, (-1, 0, 1))
+    bad = (entry < -1) | (entry > 1) | (entry != np.round(entry))
     if bad.any():
         at = signals.index[int(np.argmax(bad))]
         value = entry[bad][0].item()

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from quantlib.indicators import sma_array
 from quantlib.strategy.base import empty_signals
 
 __all__ = ["SmaCross", "sma"]
@@ -21,7 +22,7 @@ def sma(close: pd.Series, window: int) -> pd.Series:
     >>> sma(pd.Series([1.0, 2.0, 3.0, 4.0]), 2).tolist()
     [nan, 1.5, 2.5, 3.5]
     """
-    return close.rolling(window, min_periods=window).mean()
+    return pd.Series(sma_array(close.to_numpy(np.float64), window), index=close.index)
 
 
 class SmaCross(BaseModel):
@@ -54,8 +55,9 @@ class SmaCross(BaseModel):
         return self
 
     def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
-        fast = sma(bars["close"], self.fast).to_numpy()
-        slow = sma(bars["close"], self.slow).to_numpy()
+        close = bars["close"].to_numpy(np.float64)
+        fast = sma_array(close, self.fast)
+        slow = sma_array(close, self.slow)
         return cross_signals(fast, slow, bars.index)
 
     def engine_defaults(self) -> dict[str, Any]:
