@@ -68,7 +68,7 @@ def make_engine(
     Parameters
     ----------
     url : str, optional
-        SQLAlchemy URL, e.g. ``"sqlite:////tmp/quant.db"`` or
+        SQLAlchemy URL, e.g. ``"sqlite:///quant.db"`` or
         ``"postgresql+psycopg2://postgres@127.0.0.1:5432/test"``; default
         ``get_settings().resolved_database_url``.
     busy_timeout_ms : int, default 5000

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from quantlib.config import PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 REPO = PROJECT_ROOT
 BUNDLED = REPO / "data"
@@ -32,3 +38,34 @@ def write_csv(path: Path, lines: list[str]) -> Path:
     """Write a CSV with the standard header followed by ``lines``."""
     path.write_text("\n".join(["timestamp,open,high,low,close,volume", *lines]) + "\n")
     return path
+
+
+POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def postgres() -> Iterator[Engine]:
+    """An engine on a fresh schema of the local PostgreSQL (127.0.0.1), dropped afterwards;
+    the test is skipped, saying why, when the server cannot be reached."""
+    from sqlalchemy.exc import OperationalError
+
+    from quantlib.db import make_engine
+
+    admin = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect():
+            pass
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc.orig}")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()

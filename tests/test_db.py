@@ -3,7 +3,6 @@ shared engines; PostgreSQL on 127.0.0.1 when it is reachable."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +12,6 @@ from sqlalchemy.exc import OperationalError
 
 from quantlib.db import create_tables, dispose_engines, get_engine, make_engine, session
 from quantlib.exceptions import ConfigError
-
-POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(autouse=True)
@@ -108,29 +105,6 @@ def test_create_tables_creates_only_the_tables_asked_for(tmp_path: Path) -> None
 def test_a_url_that_is_not_a_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="not a SQLAlchemy URL.*QUANT_DATABASE_URL"):
         make_engine("not a url")
-
-
-@pytest.fixture
-def postgres() -> Iterator[Engine]:
-    """An engine on a fresh schema of the local PostgreSQL, dropped afterwards."""
-    admin = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect():
-            pass
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc.orig}")
-    schema = f"test_db_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 @pytest.mark.network

@@ -4,14 +4,12 @@ the deflated Sharpe ratio needs; on SQLite (the data directory) and on local Pos
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
 from quantlib.backtest.trials import (
     TRIAL_COLUMNS,
@@ -20,10 +18,9 @@ from quantlib.backtest.trials import (
     trial_count,
     trials_sharpe_variance,
 )
-from quantlib.db import dispose_engines, make_engine
+from quantlib.db import dispose_engines
 from quantlib.exceptions import ConfigError
 
-POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 START = pd.Timestamp("2024-01-01", tz="UTC")
 END = pd.Timestamp("2024-06-30", tz="UTC")
 
@@ -134,29 +131,6 @@ def test_empty_run_id_is_refused() -> None:
 def test_a_frame_missing_columns_names_them() -> None:
     with pytest.raises(ConfigError, match=r"missing column\(s\) \['sharpe'\]"):
         record_trials(frame([0.01]).drop(columns="sharpe"), run_id="r1")
-
-
-@pytest.fixture
-def postgres() -> Iterator[Engine]:
-    """An engine on a fresh schema of the local PostgreSQL, dropped afterwards."""
-    admin = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect():
-            pass
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc.orig}")
-    schema = f"test_trials_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 @pytest.mark.network

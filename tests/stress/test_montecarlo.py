@@ -24,7 +24,7 @@ def test_mean_block_length_is_respected_on_average() -> None:
     # A new block starts with probability 1/L (a jump lands on the next row with 1/n).
     new_block = 1.0 - continues.mean()
     assert new_block == pytest.approx((1 / length) * (1 - 1 / n), abs=0.002)
-    assert 1.0 / new_block == pytest.approx(length, rel=0.03)
+    assert length == pytest.approx(1.0 / new_block, rel=0.03)
 
 
 def _random_returns(n: int = 300) -> pd.DataFrame:

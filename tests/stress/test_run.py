@@ -5,25 +5,20 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
 from quantlib.backtest.runs import load_assets
-from quantlib.db import make_engine
 from quantlib.exceptions import ConfigError
 from quantlib.stress.config import load_spec
 from quantlib.stress.history import stress_history
 from quantlib.stress.run import run_stress
 
 NOW = pd.Timestamp("2025-01-01 06:00", tz="UTC")
-POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
 def test_rerun_with_same_config_and_data_adds_no_row(small_config: Path, tmp_path: Path) -> None:
@@ -108,29 +103,6 @@ def test_report_is_offline_and_shows_every_part(small_config: Path, tmp_path: Pa
 def test_now_must_be_aware(small_config: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="now must be a tz-aware pandas Timestamp"):
         run_stress(load_spec(small_config), tmp_path, now=pd.Timestamp("2025-01-01"))
-
-
-@pytest.fixture
-def postgres() -> Iterator[Engine]:
-    """An engine on a fresh schema of the local PostgreSQL, dropped afterwards."""
-    admin = make_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect():
-            pass
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc.orig}")
-    schema = f"test_stress_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 @pytest.mark.network
