@@ -7,10 +7,11 @@ Plain loops on float64/int64 arrays; random numbers are drawn by the caller (num
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from quantlib._kernels import njit, njit_inline
 
 
-@njit(cache=True)
+@njit
 def stationary_indices(u: np.ndarray, jumps: np.ndarray, p: float, n_obs: int) -> np.ndarray:
     """Row indices of a stationary bootstrap (Politis–Romano).
 
@@ -34,7 +35,35 @@ def stationary_indices(u: np.ndarray, jumps: np.ndarray, p: float, n_obs: int) -
     return out
 
 
-@njit(cache=True)
+@njit_inline
+def _close_day(
+    path: int,
+    day: int,
+    equity: float,
+    peak: float,
+    worst: float,
+    k: int,
+    ruin_level: float,
+    marks: np.ndarray,
+    sampled: np.ndarray,
+    ruined: np.ndarray,
+) -> tuple[float, float, int]:
+    """End-of-day bookkeeping of one path: running peak, worst drawdown, ruin flag and the
+    equity sampled at the marked days; returns the new (peak, worst, next mark)."""
+    if equity > peak:
+        peak = equity
+    drawdown = equity / peak - 1.0
+    if drawdown < worst:
+        worst = drawdown
+    if equity < ruin_level:
+        ruined[path] = True
+    while k < marks.shape[0] and marks[k] == day + 1:
+        sampled[path, k] = equity
+        k += 1
+    return peak, worst, k
+
+
+@njit
 def bootstrap_paths(
     returns: np.ndarray,
     rows: np.ndarray,
@@ -70,22 +99,15 @@ def bootstrap_paths(
             for a in range(n_assets):
                 holding[a] *= 1.0 + returns[row, a]
                 equity += holding[a]
-            if equity > peak:
-                peak = equity
-            dd = equity / peak - 1.0
-            if dd < worst:
-                worst = dd
-            if equity < ruin_level:
-                ruined[path] = True
-            while k < n_marks and marks[k] == day + 1:
-                sampled[path, k] = equity
-                k += 1
+            peak, worst, k = _close_day(
+                path, day, equity, peak, worst, k, ruin_level, marks, sampled, ruined
+            )
         terminal[path] = equity
         drawdown[path] = worst
     return terminal, drawdown, ruined, sampled
 
 
-@njit(cache=True)
+@njit
 def garch_paths(
     residuals: np.ndarray,
     rows: np.ndarray,
@@ -132,16 +154,9 @@ def garch_paths(
                 sigma2[a] = omega[a] + alpha[a] * eps * eps + beta[a] * sigma2[a]
                 holding[a] *= np.exp((mu[a] + eps) / 100.0)
                 equity += holding[a]
-            if equity > peak:
-                peak = equity
-            dd = equity / peak - 1.0
-            if dd < worst:
-                worst = dd
-            if equity < ruin_level:
-                ruined[path] = True
-            while k < n_marks and marks[k] == day + 1:
-                sampled[path, k] = equity
-                k += 1
+            peak, worst, k = _close_day(
+                path, day, equity, peak, worst, k, ruin_level, marks, sampled, ruined
+            )
         terminal[path] = equity
         drawdown[path] = worst
     return terminal, drawdown, ruined, sampled
