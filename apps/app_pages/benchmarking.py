@@ -1,0 +1,63 @@
+"""Benchmarking: strategies beside BTC buy-and-hold, a crypto basket, SPY and random entries."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from quantlib.analytics.benchmarking import Comparison, compare
+from quantlib.backtest.runs import load_assets, run_named
+from quantlib.exceptions import QuantError
+from quantlib.strategy import STRATEGIES
+
+
+@st.cache_resource(show_spinner="Running the strategies and benchmarks…")
+def _compare(strategies: tuple[str, ...], symbol: str, timeframe: str, seeds: int) -> Comparison:
+    bars = load_assets([symbol], timeframe)
+    results = {name: run_named(name, bars) for name in strategies}
+    return compare(results, random_seeds=seeds)
+
+
+st.title("Benchmarking")
+st.caption(
+    "Every row on the same period (the intersection of the runs, BTC and SPY data), costs on, "
+    "default parameters, in-sample. The deflated Sharpe ratio is charged with the trial "
+    "registry's count for each strategy on this data (at least 1); benchmarks count one trial."
+)
+names = sorted(STRATEGIES)
+strategies = st.multiselect(
+    "Strategies", names, default=["sma_cross", "zone_breakout"], key="strategies"
+)
+left, middle, right = st.columns(3)
+symbol = left.selectbox("Symbol", ["BTCUSDT", "ETHUSDT", "SOLUSDT", "ADAUSDT"], key="symbol")
+timeframe = middle.selectbox("Timeframe", ["1d", "1h"], key="timeframe")
+seeds = right.number_input(
+    "Random-entry seeds", min_value=0, max_value=500, value=20, step=10, key="seeds"
+)
+
+if not strategies:
+    st.info("Choose at least one strategy.")
+    st.stop()
+try:
+    comparison = _compare(tuple(strategies), symbol, timeframe, int(seeds))
+except QuantError as exc:
+    st.error(f"Cannot compare on {symbol} {timeframe}: {exc}")
+    st.stop()
+
+st.subheader(f"{comparison.start:%Y-%m-%d} to {comparison.end:%Y-%m-%d} (UTC)")
+best = comparison.table.loc[list(strategies), "sharpe"].idxmax()
+a, b = st.columns(2)
+a.metric("Best strategy Sharpe", f"{comparison.table.loc[best, 'sharpe']:.2f}", help=best)
+b.metric("BTC buy-and-hold Sharpe", f"{comparison.table.loc['BTC buy-and-hold', 'sharpe']:.2f}")
+st.dataframe(
+    comparison.table.drop(columns=["start", "end"]),
+    width="stretch",
+    column_config={
+        "total_return": st.column_config.NumberColumn("total return", format="percent"),
+        "cagr": st.column_config.NumberColumn("CAGR", format="percent"),
+        "sharpe": st.column_config.NumberColumn("Sharpe", format="%.2f"),
+        "deflated_sharpe": st.column_config.NumberColumn("DSR", format="%.3f"),
+        "max_drawdown": st.column_config.NumberColumn("max drawdown", format="percent"),
+    },
+)
+st.subheader("Growth of 1 (daily, log scale not applied)")
+st.line_chart(comparison.curves, height=360)
