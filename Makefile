@@ -21,6 +21,7 @@ $(STAMP): requirements.lock pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
+	@echo "Workspace: http://$(HOST):$(PORT)  (workbooks: $(VENV)/bin/marimo edit workbooks/research.py)"
 	$(VENV)/bin/streamlit run apps/workspace.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
