@@ -429,7 +429,7 @@ def filtered_regime_probabilities(
     fitted_pos = np.full(n, -1, dtype=np.int64)
     converged = np.zeros(n, dtype=bool)
     for fit_end in range(spec.min_obs - 1, n, spec.refit_every):
-        first = 0 if spec.window is None else fit_end + 1 - spec.window
+        first = 0 if spec.window is None else max(0, fit_end + 1 - spec.window)
         raw = _fit_raw(x[first : fit_end + 1], spec)
         stop = min(fit_end + spec.refit_every, n)
         segment, _ = filter_arrays(

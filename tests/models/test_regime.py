@@ -398,3 +398,13 @@ def test_bad_performance_arguments_raise() -> None:
         regime_performance(strat, pd.DataFrame({"regime": [0, 1]}, index=strat.index), kind="equty")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="neither a 'regime' column nor 'prob_"):
         regime_performance(strat, pd.DataFrame({"x": [0, 1]}, index=strat.index))
+
+
+def test_rolling_window_longer_than_min_obs_starts_at_the_first_bar() -> None:
+    # Regression: the first fits used a negative start (an empty slice) when window > min_obs.
+    rng = np.random.default_rng(3)
+    index = pd.date_range("2020-01-01", periods=400, freq="D", tz="UTC")
+    returns = pd.Series(rng.normal(0.0, 0.02, 400), index=index)
+    spec = RegimeSpec(method="hmm", window=300, min_obs=100, refit_every=100)
+    probabilities = filtered_regime_probabilities(returns, spec)
+    assert probabilities["regime"].notna().sum() == 400 - 99
