@@ -20,17 +20,13 @@ import hashlib
 import importlib.metadata
 import math
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 import numpy as np
 import pandas as pd
-import plotly.offline  # type: ignore[import-untyped]
-from markupsafe import Markup
 
 from quantlib._io import atomic_write_text
 from quantlib._typing import PathLike
@@ -42,6 +38,11 @@ from quantlib.analytics.trades import trade_stats
 from quantlib.backtest.result import BacktestResult
 from quantlib.exceptions import ConfigError
 from quantlib.reports import figures
+from quantlib.reports._page import Figures as _Figures
+from quantlib.reports._page import Table as _Table
+from quantlib.reports._page import environment as _environment
+from quantlib.reports._page import plotly_js as _plotly_js
+from quantlib.reports._page import when as _when
 
 if TYPE_CHECKING:
     from quantlib.backtest.baselines import RandomEntryResult
@@ -153,17 +154,6 @@ def format_count(value: float | None) -> str:
     return f"{int(value):,}"
 
 
-def _when(stamp: object) -> str:
-    if stamp is None or pd.isna(stamp):  # type: ignore[call-overload]
-        return "n/a"
-    moment = pd.Timestamp(stamp)  # type: ignore[arg-type]
-    if moment.tzinfo is not None:
-        moment = moment.tz_convert("UTC")
-    if moment == moment.normalize():
-        return f"{moment:%Y-%m-%d}"
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
-
-
 # --------------------------------------------------------------------------------------------
 # What the template receives: plain strings and lists, already formatted
 
@@ -174,39 +164,6 @@ class _Kpi:
     label: str
     value: str
     note: str = ""
-
-
-@dataclass(frozen=True)
-class _Table:
-    columns: Sequence[str]
-    rows: Sequence[Sequence[str]]
-    caption: str = ""
-    note: str = ""
-    key: str = ""
-    numeric: frozenset[int] | None = None  # right-aligned number columns; None: all but the first
-
-    def is_numeric(self, column: int) -> bool:
-        return column > 0 if self.numeric is None else column in self.numeric
-
-
-@dataclass(frozen=True)
-class _Figures:
-    """Figure snippets by key, in the order they were made."""
-
-    html: dict[str, Markup] = field(default_factory=dict)
-
-    def add(self, key: str, figure: Any) -> Markup:
-        # A fixed div id keeps the page byte-identical for the same inputs.
-        markup = Markup(
-            figure.to_html(
-                full_html=False,
-                include_plotlyjs=False,
-                div_id=f"fig-{key}",
-                config={"displaylogo": False, "responsive": True},
-            )
-        )
-        self.html[key] = markup
-        return markup
 
 
 def _kpis(s: PerformanceSummary) -> list[_Kpi]:
@@ -536,23 +493,6 @@ def _provenance(provenance: Mapping[str, Any]) -> tuple[list[list[str]], list[li
 
 # --------------------------------------------------------------------------------------------
 # Rendering
-
-
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("quantlib.reports", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-@lru_cache(maxsize=1)
-def _plotly_js() -> Markup:
-    # plotly's own bundle; the page carries it once so that it opens without a network.
-    return Markup(plotly.offline.get_plotlyjs())
 
 
 def _render(context: Mapping[str, Any]) -> str:

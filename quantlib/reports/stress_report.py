@@ -16,15 +16,12 @@ import plotly.graph_objects as go  # type: ignore[import-untyped]
 
 from quantlib._io import atomic_write_text
 from quantlib._typing import PathLike
-from quantlib.reports.html import (
-    _environment,
-    _Figures,
-    _plotly_js,
-    _Table,
-    _when,
-    format_number,
-    format_percent,
-)
+from quantlib.reports._page import Figures as _Figures
+from quantlib.reports._page import Table as _Table
+from quantlib.reports._page import environment as _environment
+from quantlib.reports._page import plotly_js as _plotly_js
+from quantlib.reports._page import when as _when
+from quantlib.reports.html import format_number, format_percent
 
 if TYPE_CHECKING:
     from quantlib.stress.run import StressOutcome
