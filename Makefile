@@ -8,8 +8,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8501
+# Debian's Chromium for the browser end-to-end tests (Playwright drives it through
+# executable_path; browser downloads are never used).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint venv lock bench clean
+.PHONY: run test lint venv browser lock bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,12 +24,19 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "The browser tests need Debian's chromium at $(CHROMIUM); install it with your package manager." >&2; exit 1; }
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+		|| { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+browser: $(CHROMIUM)
+
 run: $(STAMP)
 	@echo "Workspace: http://$(HOST):$(PORT)  (workbooks: $(VENV)/bin/marimo edit workbooks/research.py)"
 	$(VENV)/bin/streamlit run apps/workspace.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest
 
 lint: $(STAMP)
