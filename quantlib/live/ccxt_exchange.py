@@ -400,6 +400,8 @@ class CcxtExchange:
         params: dict[str, Any] = {key: request.client_order_id}
         if request.reduce_only and self._is_derivative(request.symbol):
             params["reduceOnly"] = True
+        if request.quote_amount is not None and request.type is OrderType.MARKET:
+            params["cost"] = request.quote_amount  # ccxt's unified "spend this much quote"
         # A MARKET order gets no price: Binance would turn amount * price into quoteOrderQty.
         price = request.price if request.type is OrderType.LIMIT else None
         self._breaker.admit(action)

@@ -21,7 +21,7 @@ The records it hands out (:class:`JournalOrder`, :class:`JournalPosition`,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -806,6 +806,23 @@ class Journal:
             f"could not store state {key!r} in {database_label(self._engine)}: concurrent "
             f"writers conflicted {_RETRIES} times. Fix: run one engine per journal"
         )
+
+    def publish(self, values: Mapping[str, str]) -> None:
+        """Store telemetry (heartbeat, prices, health) under several keys in one transaction,
+        without audit rows: they record no decision, and a heartbeat every second would
+        drown the audit log. Decisions and state changes go through :meth:`set_state`."""
+        if not values:
+            return
+        with self._write("publish telemetry") as s:
+            now = self._clock()
+            for key, value in values.items():
+                changed = s.exec(
+                    update(LiveStateRow)
+                    .where(col(LiveStateRow.key) == key)
+                    .values(value=value, updated_at=now)
+                )
+                if changed.rowcount != 1:
+                    s.exec(insert(LiveStateRow).values(key=key, value=value, updated_at=now))
 
     # -- audit ----------------------------------------------------------------------------
 

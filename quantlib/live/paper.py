@@ -9,6 +9,8 @@ import backtest internals, so they are restated here and a test pins the two tog
 * **Market orders** placed after bar *t* closed fill at bar *t + 1*'s open, made worse for the
   taker: ``price = open × (1 + side × slippage_bps × 1e-4) + side × slippage_range × (high −
   low)`` (side +1 buys, −1 sells), fee = ``taker_fee ×`` filled notional.
+* A market order with a ``quote_amount`` spends that much quote at its fill price (fees on
+  top): the base amount is ``quote_amount / price``, as the backtest sizes at the fill.
 * **Limit orders** rest until a later bar trades through the limit: a buy fills when the bar's
   low <= limit, at ``min(open, limit)`` (a bar that gaps through fills at its open); a sell
   when the high >= limit, at ``max(open, limit)``; fee = ``maker_fee ×`` notional.
@@ -305,6 +307,9 @@ class PaperExchange:
             else:
                 return 0.0
         lot = self.market(req.symbol).lot_size
+        if req.quote_amount is not None and order.filled == 0.0:
+            # Spend the quote amount at this fill price (the backtest's sizing at the fill).
+            order.amount = floor_to_step(req.quote_amount / price, lot)
         offered = floor_to_step(min(order.remaining, max(liquidity, 0.0)), lot)
         amount = offered
         if s > 0:
@@ -411,7 +416,7 @@ class PaperExchange:
             if s > 0:
                 need = amount * reference * (1.0 + fee_rate)
                 have = self._cash - self._reserved_quote()
-                if need > have + _DUST:
+                if need > have * (1.0 + 1e-9) + _DUST:  # float noise of an all-in order
                     raise OrderRejected(
                         f"insufficient funds: need {need:.10g} {self.quote}, have {have:.10g}"
                     )

@@ -115,7 +115,13 @@ class MarketInfo:
 
 @dataclass(frozen=True)
 class OrderRequest:
-    """What the engine asks an adapter to place; ``client_order_id`` is deterministic."""
+    """What the engine asks an adapter to place; ``client_order_id`` is deterministic.
+
+    ``quote_amount`` (market orders): spend this much quote currency, fees on top, and let the
+    fill price decide the base amount (Binance's ``quoteOrderQty``, ccxt's ``cost``); ``amount``
+    is then the estimate at the decision price that the risk gate and the funds check use. This
+    is how the backtest sizes an entry (a fraction of equity at the fill price).
+    """
 
     client_order_id: str
     symbol: str
@@ -125,6 +131,7 @@ class OrderRequest:
     price: float | None = None
     reduce_only: bool = False
     strategy: str = ""
+    quote_amount: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,529 @@
+"""The control panel's logic: commands with role and argument checks, the tables it shows, login.
+
+The panel never trades and never talks to an exchange. It reads what the engine process
+publishes in the journal (:func:`~quantlib.live.status.read_status`) and acts only by queueing
+commands (:meth:`~quantlib.live.journal.Journal.enqueue_command`), which the engine authorises
+again (:func:`~quantlib.live.authz.authorize`) and executes. :func:`submit` checks the role and
+the arguments first so that the operator hears "no" at once, with the reason, instead of
+finding a ``denied`` row later; the engine's check stays the one that counts.
+
+Commands and their arguments (``?`` = optional):
+
+==================  ==========================================  ============
+kind                args                                        least role
+==================  ==========================================  ============
+``approve``         ``proposal_id``, ``price?`` (limit price)   trader
+``reject``          ``proposal_id``                             trader
+``pause``           ``strategy``                                trader
+``resume``          ``strategy``                                trader
+``reduce_only``     ``strategy``                                trader
+``set_mode_auto``   ``strategy``                                admin
+``stop_entries``                                                trader
+``resume_entries``                                              trader
+``force_exit``      ``symbol``                                  trader
+``force_exit_all``                                              trader
+``kill``                                                        trader
+``rearm``                                                       admin
+``set_limits``      ``limits`` (:class:`RiskLimits` JSON text)  admin
+==================  ==========================================  ============
+
+The table functions take an :class:`~quantlib.live.status.EngineStatus` (one snapshot, with its
+own ``now``), so they are pure and a test pins their values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from quantlib.exceptions import ConfigError
+from quantlib.live.authz import COMMAND_ROLES, require
+from quantlib.live.errors import PermissionDenied
+from quantlib.live.journal import Journal
+from quantlib.live.journal_tables import now_ms
+from quantlib.live.risk_gate import RiskLimits
+from quantlib.live.status import HEARTBEAT_STALE_MS, EngineStatus, read_status
+from quantlib.live.types import EngineState
+from quantlib.live.users import Enrolment, User, UserStore
+
+__all__ = [
+    "PANEL_COMMANDS",
+    "STRATEGY_BUTTONS",
+    "allowed",
+    "audit_frame",
+    "banner",
+    "command_frame",
+    "controls_signature",
+    "engine_warning",
+    "first_admin",
+    "health_frame",
+    "limits_text",
+    "login",
+    "needs_setup",
+    "orders_frame",
+    "positions_frame",
+    "proposals_frame",
+    "refresh_seconds",
+    "snapshot",
+    "submit",
+]
+
+# kind -> (required args, optional args). Only these kinds are sent from the panel; the user
+# administration commands of authz go through `quant users`.
+PANEL_COMMANDS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "approve": (("proposal_id",), ("price",)),
+    "reject": (("proposal_id",), ()),
+    "pause": (("strategy",), ()),
+    "resume": (("strategy",), ()),
+    "reduce_only": (("strategy",), ()),
+    "set_mode_auto": (("strategy",), ()),
+    "stop_entries": ((), ()),
+    "resume_entries": ((), ()),
+    "force_exit": (("symbol",), ()),
+    "force_exit_all": ((), ()),
+    "kill": ((), ()),
+    "rearm": ((), ()),
+    "set_limits": (("limits",), ()),
+}
+"""Command kind → (required argument names, optional argument names)."""
+
+STRATEGY_BUTTONS: tuple[tuple[str, str], ...] = (
+    ("Pause", "pause"),
+    ("Resume", "resume"),
+    ("Reduce-only", "reduce_only"),
+    ("Auto (admin)", "set_mode_auto"),
+)
+"""(label, command kind) of the per-strategy buttons, in the order the panel shows them."""
+
+_DEFAULT_REFRESH_S = 2.0
+
+
+def _utc(ms: int | None) -> pd.Timestamp | None:
+    return None if ms is None else pd.Timestamp(ms, unit="ms", tz="UTC")
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def allowed(user: User, kind: str) -> bool:
+    """Whether ``user``'s role reaches the least role of command ``kind`` (False if unknown).
+
+    Examples
+    --------
+    >>> from quantlib.live.types import Role
+    >>> allowed(User("ann", Role.TRADER, True, None), "kill")
+    True
+    >>> allowed(User("ann", Role.TRADER, True, None), "rearm")
+    False
+    """
+    needed = COMMAND_ROLES.get(kind)
+    return kind in PANEL_COMMANDS and needed is not None and user.role.allows(needed)
+
+
+def _text_arg(kind: str, name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"command {kind!r} needs {name!r} as a non-empty string, got {value!r}. Fix: pass "
+            f"args={{{name!r}: ...}}"
+        )
+    return value.strip()
+
+
+def _check_args(journal: Journal, kind: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of ``kind`` validated and normalised, or a ConfigError naming the fix."""
+    required, optional = PANEL_COMMANDS[kind]
+    unknown = sorted(set(args) - set(required) - set(optional))
+    missing = [name for name in required if name not in args]
+    if unknown or missing:
+        expected = ", ".join([*required, *(f"{name}?" for name in optional)]) or "none"
+        raise ConfigError(
+            f"command {kind!r} got arguments {sorted(args)}; it takes: {expected} "
+            f"(missing {missing}, unexpected {unknown})"
+        )
+    checked: dict[str, Any] = {}
+    for name in required:
+        if name != "limits":
+            checked[name] = _text_arg(kind, name, args[name])
+    if kind == "approve":
+        _require_pending(journal, checked["proposal_id"])
+        price = args.get("price")
+        if price is not None:
+            if isinstance(price, bool) or not isinstance(price, int | float) or not price > 0:
+                raise ConfigError(
+                    f"approve: price must be a number > 0 (a limit price) or omitted for a "
+                    f"market order, got {price!r}"
+                )
+            checked["price"] = float(price)
+    if kind == "reject":
+        _require_pending(journal, checked["proposal_id"])
+    if kind == "set_limits":
+        checked["limits"] = _parse_limits(args["limits"]).to_json()
+    return checked
+
+
+def _require_pending(journal: Journal, proposal_id: str) -> None:
+    record = journal.proposal(proposal_id)
+    if record is None:
+        raise ConfigError(
+            f"no proposal {proposal_id!r} in the journal. Fix: pick one from the pending list"
+        )
+    if record.status != "pending":
+        by = f" by {record.decided_by!r}" if record.decided_by else ""
+        raise ConfigError(f"proposal {proposal_id!r} is already {record.status}{by}")
+
+
+def _parse_limits(text: object) -> RiskLimits:
+    if not isinstance(text, str | bytes):
+        raise ConfigError(f"set_limits: limits must be RiskLimits JSON text, got {text!r}")
+    try:
+        return RiskLimits.from_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'limits'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigError(
+            f"risk limits rejected: {problems}. Fix: edit the JSON (fields as in RiskLimits, "
+            'e.g. "max_leverage": 1.0) and save again'
+        ) from None
+
+
+def submit(journal: Journal, user: User, kind: str, args: dict[str, Any] | None = None) -> int:
+    """Queue command ``kind`` for the engine on behalf of ``user``; returns the command id.
+
+    Parameters
+    ----------
+    journal : Journal
+        The engine's journal (its commands table).
+    user : User
+        Who asks; recorded with the command, and the engine re-checks their current role.
+    kind : str
+        A key of :data:`PANEL_COMMANDS`.
+    args : dict, optional
+        The command's arguments (see the module docstring).
+
+    Returns
+    -------
+    int
+        The id of the queued command (the panel shows "sent (command #N)").
+
+    Raises
+    ------
+    PermissionDenied
+        For an unknown kind (the message lists the known ones) or a role below the kind's
+        least role (``"user 'bob' (viewer) needs trader"``).
+    ConfigError
+        For missing, unexpected or invalid arguments: a blank strategy or symbol, an approve
+        of a proposal that is not pending, limits JSON that :class:`RiskLimits` refuses.
+
+    Examples
+    --------
+    >>> from quantlib.db import make_engine
+    >>> from quantlib.live.types import Role
+    >>> journal = Journal(make_engine("sqlite://"), clock=lambda: 1_000)
+    >>> submit(journal, User("ann", Role.TRADER, True, None), "pause", {"strategy": "sma"})
+    1
+    >>> journal.pending_commands()[0].args
+    {'strategy': 'sma'}
+    """
+    if kind not in PANEL_COMMANDS or kind not in COMMAND_ROLES:
+        known = ", ".join(sorted(PANEL_COMMANDS))
+        raise PermissionDenied(f"unknown command {kind!r}; the panel sends: {known}")
+    require(user, COMMAND_ROLES[kind])
+    checked = _check_args(journal, kind, dict(args or {}))
+    return journal.enqueue_command(kind, user=user.username, args=checked)
+
+
+# -- what the engine publishes ----------------------------------------------------------------
+
+
+def snapshot(journal: Journal, clock: Callable[[], int] = now_ms) -> EngineStatus:
+    """The engine's status as the journal shows it now (:func:`read_status` at ``clock()``)."""
+    return read_status(journal, clock())
+
+
+def banner(status: EngineStatus) -> tuple[str, str]:
+    """The two permanent banners: ``("PAPER" | "LIVE", state)``.
+
+    The state reads ``"ACTIVE"``, or ``"REDUCING: <reason>"`` / ``"HALTED: <reason>"``:
+    whenever trading is restricted the operator sees why.
+    """
+    mode = "LIVE" if status.is_live else "PAPER"
+    state = status.state.value.upper()
+    if status.state is not EngineState.ACTIVE:
+        state = f"{state}: {status.reason}"
+    return mode, state
+
+
+def engine_warning(status: EngineStatus) -> str | None:
+    """Why the engine looks not alive (no or stale heartbeat), or None when it is alive."""
+    age = status.heartbeat_age_ms
+    if age is None:
+        return (
+            "no heartbeat: the engine has not run on this journal. Start it with "
+            "`quant live run --config FILE`; commands wait in the queue until it does"
+        )
+    if not status.alive:
+        return (
+            f"engine not alive: last heartbeat {age / 1000:.0f} s ago (stale after "
+            f"{HEARTBEAT_STALE_MS / 1000:.0f} s). Check the engine process; commands wait in "
+            "the queue"
+        )
+    return None
+
+
+def positions_frame(status: EngineStatus) -> pd.DataFrame:
+    """Open positions valued at the engine's last prices.
+
+    Columns: ``symbol, amount`` (signed, + long), ``entry`` (average entry price), ``last``
+    (NaN when the engine published no price), ``unrealized_pnl`` = amount × (last − entry),
+    ``realized_pnl`` (before fees), ``fees``.
+    """
+    rows = []
+    for symbol, position in status.positions.items():
+        last = status.prices.get(symbol, math.nan)
+        rows.append(
+            {
+                "symbol": symbol,
+                "amount": position.amount,
+                "entry": position.entry_price,
+                "last": last,
+                "unrealized_pnl": position.amount * (last - position.entry_price),
+                "realized_pnl": position.realized_pnl,
+                "fees": position.fees,
+            }
+        )
+    columns = ["symbol", "amount", "entry", "last", "unrealized_pnl", "realized_pnl", "fees"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def orders_frame(status: EngineStatus) -> pd.DataFrame:
+    """Live orders (intent, open, partially filled, unknown), oldest first.
+
+    Columns: ``client_order_id, strategy, symbol, side, type, amount, filled, price`` (None for
+    market), ``status, created`` (UTC timestamp), ``error``.
+    """
+    rows = [
+        {
+            "client_order_id": order.client_order_id,
+            "strategy": order.strategy,
+            "symbol": order.symbol,
+            "side": order.side.value,
+            "type": order.type.value,
+            "amount": order.amount,
+            "filled": order.filled,
+            "price": order.price,
+            "status": order.status.value,
+            "created": _utc(order.created_at),
+            "error": order.error,
+        }
+        for order in status.open_orders
+    ]
+    columns = ["client_order_id", "strategy", "symbol", "side", "type", "amount", "filled"]
+    return pd.DataFrame(rows, columns=[*columns, "price", "status", "created", "error"])
+
+
+def proposals_frame(status: EngineStatus) -> pd.DataFrame:
+    """Pending, unexpired proposals, newest first.
+
+    Columns: ``id, strategy, symbol, side, amount, entry, stop, target, reason``,
+    ``components`` (``"name=value"`` pairs, sorted by name), ``expires_in_s`` (whole seconds
+    left at ``status.now``).
+    """
+    rows = []
+    for record in status.pending:
+        p = record.proposal
+        rows.append(
+            {
+                "id": p.proposal_id,
+                "strategy": p.strategy,
+                "symbol": p.symbol,
+                "side": p.side.value,
+                "amount": p.amount,
+                "entry": p.entry,
+                "stop": p.stop,
+                "target": p.target,
+                "reason": p.reason,
+                "components": ", ".join(f"{k}={v:g}" for k, v in sorted(p.components.items())),
+                "expires_in_s": (p.expires_at - status.now) // 1000,
+            }
+        )
+    columns = ["id", "strategy", "symbol", "side", "amount", "entry", "stop", "target"]
+    return pd.DataFrame(rows, columns=[*columns, "reason", "components", "expires_in_s"])
+
+
+def _limits(status: EngineStatus) -> RiskLimits:
+    # Unparseable stored limits must not blank the panel: judge staleness by the defaults.
+    try:
+        return RiskLimits.from_json(status.limits_json) if status.limits_json else RiskLimits()
+    except ValidationError:
+        return RiskLimits()
+
+
+def health_frame(status: EngineStatus) -> pd.DataFrame:
+    """Engine health checks: one row per check.
+
+    Columns: ``check``, ``value``, ``limit`` (NaN where there is none), ``unit``, ``status``
+    (``"ok"``, ``"stale"``, ``"missing"``, or ``""`` for plain figures). Rows: the heartbeat
+    age in s against :data:`~quantlib.live.status.HEARTBEAT_STALE_MS`; the data age of each
+    symbol in minutes against the risk limits' ``max_data_age_ms``; the last exchange latency
+    in ms; the errors since the engine started.
+    """
+    rows: list[dict[str, Any]] = []
+    age = status.heartbeat_age_ms
+    rows.append(
+        {
+            "check": "heartbeat age",
+            "value": math.nan if age is None else age / 1000,
+            "limit": HEARTBEAT_STALE_MS / 1000,
+            "unit": "s",
+            "status": "missing" if age is None else "ok" if status.alive else "stale",
+        }
+    )
+    stale_ms = _limits(status).max_data_age_ms
+    for symbol, data_age in sorted(status.data_age_ms().items()):
+        rows.append(
+            {
+                "check": f"data age {symbol}",
+                "value": data_age / 60_000,
+                "limit": stale_ms / 60_000,
+                "unit": "min",
+                "status": "ok" if data_age <= stale_ms else "stale",
+            }
+        )
+    latency = status.latency_ms
+    rows.append(
+        {
+            "check": "exchange latency",
+            "value": math.nan if latency is None else latency,
+            "limit": math.nan,
+            "unit": "ms",
+            "status": "missing" if latency is None else "",
+        }
+    )
+    rows.append(
+        {
+            "check": "errors since start",
+            "value": float(status.errors),
+            "limit": math.nan,
+            "unit": "count",
+            "status": "",
+        }
+    )
+    return pd.DataFrame(rows, columns=["check", "value", "limit", "unit", "status"])
+
+
+def limits_text(status: EngineStatus) -> str:
+    """The engine's risk limits as indented JSON for the editor (the defaults if none)."""
+    return json.dumps(json.loads(_limits(status).to_json()), indent=2, sort_keys=True)
+
+
+def controls_signature(status: EngineStatus) -> tuple[str, ...]:
+    """What the buttons are built from: pending proposal ids, strategies, position symbols.
+
+    The refreshing part of the panel compares this with the signature the buttons were drawn
+    for and reruns the whole page when it changed, so a new proposal gets its buttons.
+    """
+    return (
+        *(f"proposal:{r.proposal.proposal_id}" for r in status.pending),
+        *(f"strategy:{name}" for name in sorted(status.strategy_modes)),
+        *(f"position:{symbol}" for symbol in sorted(status.positions)),
+    )
+
+
+def audit_frame(journal: Journal, limit: int = 200) -> pd.DataFrame:
+    """The newest ``limit`` audit rows, newest first: ``id, at`` (UTC), ``actor, action,
+    detail`` (canonical JSON text)."""
+    rows = [
+        {
+            "id": row["id"],
+            "at": _utc(row["at"]),
+            "actor": row["actor"],
+            "action": row["action"],
+            "detail": json.dumps(row["detail"], sort_keys=True),
+        }
+        for row in journal.audit_rows(limit)
+    ]
+    return pd.DataFrame(rows, columns=["id", "at", "actor", "action", "detail"])
+
+
+def command_frame(journal: Journal, limit: int = 50) -> pd.DataFrame:
+    """The newest ``limit`` commands, newest first: ``id, created`` (UTC), ``user, kind,
+    args`` (JSON text), ``status`` (pending/done/denied/failed) and ``result`` (the engine's
+    reason for a denial or failure)."""
+    rows = [
+        {
+            "id": command.id,
+            "created": _utc(command.created_at),
+            "user": command.user,
+            "kind": command.kind,
+            "args": json.dumps(command.args, sort_keys=True),
+            "status": command.status,
+            "result": command.result,
+        }
+        for command in journal.commands(limit)
+    ]
+    return pd.DataFrame(rows, columns=["id", "created", "user", "kind", "args", "status", "result"])
+
+
+def refresh_seconds(text: str | None) -> float:
+    """The panel's refresh interval from ``QUANT_PANEL_REFRESH_S`` (default 2 s).
+
+    Raises
+    ------
+    ConfigError
+        If the text is not a number > 0.
+
+    Examples
+    --------
+    >>> refresh_seconds(None), refresh_seconds("5")
+    (2.0, 5.0)
+    """
+    if text is None or not text.strip():
+        return _DEFAULT_REFRESH_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0 or math.isinf(seconds):
+        raise ConfigError(
+            f"QUANT_PANEL_REFRESH_S must be a number of seconds > 0, got {text!r}. Fix: set "
+            "e.g. QUANT_PANEL_REFRESH_S=2"
+        )
+    return seconds
+
+
+# -- accounts -------------------------------------------------------------------------------
+
+
+def login(store: UserStore, username: str, password: str, totp: str | None) -> User:
+    """Check a login (:meth:`UserStore.authenticate`); raises ``LoginFailed`` with its reason."""
+    return store.authenticate(username, password, totp or None)
+
+
+def needs_setup(store: UserStore) -> bool:
+    """True while the workspace has no account: the first-run page must create an admin."""
+    return store.count() == 0
+
+
+def first_admin(store: UserStore, username: str, password: str, confirm: str) -> Enrolment:
+    """Create the first account, an admin, after checking the password was typed twice alike.
+
+    Raises
+    ------
+    ConfigError
+        If ``confirm`` differs from ``password``, or the username or password breaks the
+        policy (see :class:`~quantlib.live.users.UserStore`).
+    PermissionDenied
+        If an account already exists.
+    """
+    if password != confirm:
+        raise ConfigError(
+            "the password and its confirmation differ. Fix: type the same password in both fields"
+        )
+    return store.create_first_admin(username.strip(), password)

@@ -1,0 +1,152 @@
+"""What the engine publishes in the journal's state table, and one read of it for the panel.
+
+The engine process and the control panel never share memory: the engine writes its state under
+the keys below (one row each, audited) and the panel reads them with :func:`read_status`. The
+panel acts only by enqueueing commands (:meth:`~quantlib.live.journal.Journal.enqueue_command`),
+which the engine authorises and executes.
+
+=====================================  ==========================================================
+key                                    value
+=====================================  ==========================================================
+``engine.mode``                        ``paper`` or ``live`` (which exchange adapter runs)
+``engine.exchange``                    adapter name (``paper``, ``binance``, ...)
+``engine.state``                       :class:`~quantlib.live.types.EngineState` value
+``engine.reason``                      why the state last changed
+``engine.heartbeat``                   epoch ms of the engine's last loop
+``engine.owner``                       the engine process's lock owner id
+``engine.entries_stopped``             ``1`` when new entries are stopped, else ``0``
+``engine.equity``                      equity in quote currency at the last loop
+``engine.prices``                      JSON ``{symbol: last price}``
+``engine.strategies``                  JSON list of the strategy names the engine runs
+``strategy.<name>.mode``               :class:`~quantlib.live.types.StrategyMode` value
+``risk.limits``                        :class:`~quantlib.live.risk_gate.RiskLimits` JSON
+``health.data_at``                     JSON ``{symbol: close time ms of the last bar}``
+``health.latency_ms``                  last exchange round trip in ms
+``health.errors``                      errors since the engine started
+``kill.requested``                     ``1`` when the kill switch was pulled (any source)
+=====================================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from quantlib.live.journal import Journal, JournalOrder, JournalPosition, ProposalRecord
+from quantlib.live.types import EngineState, StrategyMode
+
+__all__ = ["HEARTBEAT_STALE_MS", "K", "EngineStatus", "read_status"]
+
+HEARTBEAT_STALE_MS = 30_000
+
+
+class K:
+    """State keys (see the module docstring)."""
+
+    MODE = "engine.mode"
+    EXCHANGE = "engine.exchange"
+    STATE = "engine.state"
+    REASON = "engine.reason"
+    HEARTBEAT = "engine.heartbeat"
+    OWNER = "engine.owner"
+    ENTRIES_STOPPED = "engine.entries_stopped"
+    EQUITY = "engine.equity"
+    PRICES = "engine.prices"
+    LIMITS = "risk.limits"
+    DATA_AT = "health.data_at"
+    LATENCY = "health.latency_ms"
+    ERRORS = "health.errors"
+    KILL = "kill.requested"
+    STRATEGIES = "engine.strategies"
+
+    @staticmethod
+    def strategy_mode(name: str) -> str:
+        return f"strategy.{name}.mode"
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """A snapshot of the engine as the journal shows it at ``now``."""
+
+    now: int
+    mode: str
+    exchange: str
+    state: EngineState
+    reason: str
+    heartbeat: int | None
+    entries_stopped: bool
+    kill_requested: bool
+    equity: float | None
+    prices: dict[str, float]
+    strategy_modes: dict[str, StrategyMode]
+    limits_json: str | None
+    data_at: dict[str, int]
+    latency_ms: float | None
+    errors: int
+    positions: dict[str, JournalPosition] = field(default_factory=dict)
+    open_orders: list[JournalOrder] = field(default_factory=list)
+    pending: list[ProposalRecord] = field(default_factory=list)
+
+    @property
+    def heartbeat_age_ms(self) -> int | None:
+        return None if self.heartbeat is None else self.now - self.heartbeat
+
+    @property
+    def alive(self) -> bool:
+        """The engine looped within :data:`HEARTBEAT_STALE_MS`."""
+        age = self.heartbeat_age_ms
+        return age is not None and age <= HEARTBEAT_STALE_MS
+
+    @property
+    def is_live(self) -> bool:
+        return self.mode == "live"
+
+    def data_age_ms(self) -> dict[str, int]:
+        return {symbol: self.now - at for symbol, at in self.data_at.items()}
+
+
+def _json(value: str | None, default: Any) -> Any:
+    return default if not value else json.loads(value)
+
+
+def _number(value: str | None) -> float | None:
+    return None if value in (None, "") else float(value)
+
+
+def read_status(journal: Journal, now: int) -> EngineStatus:
+    """Everything the control panel shows, read from ``journal`` (one read per part)."""
+    get = journal.get_state
+    heartbeat = _number(get(K.HEARTBEAT))
+    modes = {
+        key.split(".", 2)[1]: StrategyMode(value)
+        for key, value in _strategy_mode_rows(journal).items()
+    }
+    return EngineStatus(
+        now=now,
+        mode=get(K.MODE) or "paper",
+        exchange=get(K.EXCHANGE) or "paper",
+        state=EngineState(get(K.STATE) or EngineState.HALTED.value),
+        reason=get(K.REASON) or "engine has not started",
+        heartbeat=None if heartbeat is None else int(heartbeat),
+        entries_stopped=get(K.ENTRIES_STOPPED) == "1",
+        kill_requested=get(K.KILL) == "1",
+        equity=_number(get(K.EQUITY)),
+        prices={k: float(v) for k, v in _json(get(K.PRICES), {}).items()},
+        strategy_modes=modes,
+        limits_json=get(K.LIMITS),
+        data_at={k: int(v) for k, v in _json(get(K.DATA_AT), {}).items()},
+        latency_ms=_number(get(K.LATENCY)),
+        errors=int(_number(get(K.ERRORS)) or 0),
+        positions=journal.positions(),
+        open_orders=journal.live_orders(),
+        pending=[p for p in journal.proposals(status="pending") if p.proposal.expires_at > now],
+    )
+
+
+def _strategy_mode_rows(journal: Journal) -> dict[str, str]:
+    names = _json(journal.get_state(K.STRATEGIES), [])
+    return {
+        K.strategy_mode(name): journal.get_state(K.strategy_mode(name)) or "supervised"
+        for name in names
+    }
