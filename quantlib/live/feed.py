@@ -84,8 +84,8 @@ class ReplayFeed:
 
     def __iter__(self) -> Iterator[tuple[str, Bar]]:
         streams = [
-            ((bar.close_time, symbol, bar) for bar in bars_of(self._split(frame)[1], self.timeframe))
-            for symbol, frame in self._frames.items()
+            ((bar.close_time, symbol, bar) for bar in bars_of(ahead, self.timeframe))
+            for symbol, ahead in ((s, self._split(f)[1]) for s, f in self._frames.items())
         ]
         step_s = timeframe_ms(self.timeframe) / 1000.0
         last_close: int | None = None

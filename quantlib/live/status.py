@@ -36,7 +36,7 @@ from typing import Any
 from quantlib.live.journal import Journal, JournalOrder, JournalPosition, ProposalRecord
 from quantlib.live.types import EngineState, StrategyMode
 
-__all__ = ["HEARTBEAT_STALE_MS", "K", "EngineStatus", "read_status"]
+__all__ = ["HEARTBEAT_STALE_MS", "EngineStatus", "K", "read_status"]
 
 HEARTBEAT_STALE_MS = 30_000
 
