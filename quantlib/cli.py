@@ -541,9 +541,14 @@ def seed_claims_command(
 
 
 def _register_subcommands() -> None:
+    from quantlib.live.cli import audit_app, live_app
+    from quantlib.live.users_cli import users_app
     from quantlib.stress.cli import stress_app
 
     app.add_typer(stress_app, name="stress")
+    app.add_typer(live_app, name="live")
+    app.add_typer(users_app, name="users")
+    app.add_typer(audit_app, name="audit")
 
 
 _register_subcommands()

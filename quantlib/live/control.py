@@ -43,7 +43,7 @@ from pydantic import ValidationError
 
 from quantlib.exceptions import ConfigError
 from quantlib.live.authz import COMMAND_ROLES, require
-from quantlib.live.errors import PermissionDenied
+from quantlib.live.errors import LoginFailed, PermissionDenied
 from quantlib.live.journal import Journal
 from quantlib.live.journal_tables import now_ms
 from quantlib.live.risk_gate import RiskLimits
@@ -66,6 +66,7 @@ __all__ = [
     "login",
     "needs_setup",
     "orders_frame",
+    "pnl_totals",
     "positions_frame",
     "proposals_frame",
     "refresh_seconds",
@@ -302,6 +303,18 @@ def positions_frame(status: EngineStatus) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def pnl_totals(status: EngineStatus) -> dict[str, float]:
+    """The panel's headline figures: ``Equity`` (NaN before the engine reports one),
+    ``Unrealized P&L`` (sum over :func:`positions_frame`; NaN if a price is missing) and
+    ``Realized P&L after fees`` (realized minus fees, summed over open positions)."""
+    positions = positions_frame(status)
+    return {
+        "Equity": math.nan if status.equity is None else status.equity,
+        "Unrealized P&L": float(positions["unrealized_pnl"].sum(skipna=False)),
+        "Realized P&L after fees": float(positions["realized_pnl"].sum() - positions["fees"].sum()),
+    }
+
+
 def orders_frame(status: EngineStatus) -> pd.DataFrame:
     """Live orders (intent, open, partially filled, unknown), oldest first.
 
@@ -501,9 +514,34 @@ def refresh_seconds(text: str | None) -> float:
 # -- accounts -------------------------------------------------------------------------------
 
 
-def login(store: UserStore, username: str, password: str, totp: str | None) -> User:
-    """Check a login (:meth:`UserStore.authenticate`); raises ``LoginFailed`` with its reason."""
-    return store.authenticate(username, password, totp or None)
+def login(
+    store: UserStore,
+    username: str,
+    password: str,
+    totp: str | None,
+    *,
+    journal: Journal | None = None,
+) -> User:
+    """Check a login (:meth:`UserStore.authenticate`) and, given a ``journal``, audit it.
+
+    The audit row (actor = the username typed) is ``panel.login`` with the role, or
+    ``panel.login_failed`` with the reason, so the operator's log shows who opened the panel
+    and every refused attempt.
+
+    Raises
+    ------
+    LoginFailed
+        With the store's message (wrong user or password, TOTP missing or wrong, locked).
+    """
+    try:
+        user = store.authenticate(username, password, totp or None)
+    except LoginFailed as exc:
+        if journal is not None:
+            journal.audit(str(username), "panel.login_failed", {"reason": str(exc)})
+        raise
+    if journal is not None:
+        journal.audit(user.username, "panel.login", {"role": user.role.value})
+    return user
 
 
 def needs_setup(store: UserStore) -> bool:

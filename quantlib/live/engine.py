@@ -223,6 +223,12 @@ class LiveEngine:
             self._book = (positions, self.capital + flows)
         return self._book
 
+    def invalidate(self) -> None:
+        """Forget every cached read of the journal (after someone else wrote to it)."""
+        self._book = self._live = None
+        self._modes.clear()
+        self._flags.clear()
+
     def positions(self) -> dict[str, float]:
         return dict(self._load_book()[0])
 
@@ -305,7 +311,9 @@ class LiveEngine:
         self._last_control = real
         self.process_commands()
         self._expire(now)
-        if self.journal.get_state(K.KILL) == "1" and self.positions_or_orders():
+        if self.journal.get_state(K.KILL) == "1" and (
+            self.gate.state is not EngineState.HALTED or self.positions_or_orders()
+        ):
             self.kill("kill flag")
 
     def positions_or_orders(self) -> bool:

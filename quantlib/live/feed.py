@@ -63,7 +63,7 @@ class ReplayFeed:
         self._frames = dict(frames)
         self._start = None if start is None else pd.Timestamp(start, tz="UTC")
         self._speed = speed
-        self._sleep = sleep
+        self.sleep = sleep
         self.now = 0
 
     def _split(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -82,16 +82,17 @@ class ReplayFeed:
         """Feed time: the close of the last bar yielded (the engine's clock in a replay)."""
         return self.now
 
+    def _stream(self, symbol: str, frame: pd.DataFrame) -> Iterator[tuple[int, str, Bar]]:
+        for bar in bars_of(self._split(frame)[1], self.timeframe):
+            yield bar.close_time, symbol, bar
+
     def __iter__(self) -> Iterator[tuple[str, Bar]]:
-        streams = [
-            ((bar.close_time, symbol, bar) for bar in bars_of(ahead, self.timeframe))
-            for symbol, ahead in ((s, self._split(f)[1]) for s, f in self._frames.items())
-        ]
+        streams = [self._stream(symbol, frame) for symbol, frame in self._frames.items()]
         step_s = timeframe_ms(self.timeframe) / 1000.0
         last_close: int | None = None
         for close_time, symbol, bar in heapq.merge(*streams, key=lambda item: item[:2]):
             if self._speed > 0 and last_close is not None and close_time > last_close:
-                self._sleep(step_s / self._speed)
+                self.sleep(step_s / self._speed)
             last_close = close_time
             self.now = close_time
             yield symbol, bar

@@ -353,6 +353,13 @@ class PaperExchange:
 
     # -- configuration of rejects -----------------------------------------------------------
 
+    def restore(self, *, cash: float, holdings: Mapping[str, float]) -> None:
+        """Start from an account the journal remembers (a paper exchange lives in memory, so
+        a restarted engine hands it the cash and positions its fills add up to)."""
+        with self._lock:
+            self._cash = float(cash)
+            self._holdings = {s: float(a) for s, a in holdings.items() if abs(a) > _DUST}
+
     def reject_next(self, reason: str, count: int = 1) -> None:
         """Make the next ``count`` calls of :meth:`create_order` raise ``OrderRejected(reason)``."""
         check_int("count", count, minimum=1)

@@ -127,7 +127,7 @@ def read_status(journal: Journal, now: int) -> EngineStatus:
         mode=get(K.MODE) or "paper",
         exchange=get(K.EXCHANGE) or "paper",
         state=EngineState(get(K.STATE) or EngineState.HALTED.value),
-        reason=get(K.REASON) or "engine has not started",
+        reason=get(K.REASON) or ("engine has not started" if heartbeat is None else ""),
         heartbeat=None if heartbeat is None else int(heartbeat),
         entries_stopped=get(K.ENTRIES_STOPPED) == "1",
         kill_requested=get(K.KILL) == "1",

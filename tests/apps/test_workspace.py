@@ -21,6 +21,7 @@ def run_app() -> AppTest:
     return app.run()
 
 
+@pytest.mark.usefixtures("admin")
 def test_data_overview_lists_every_series() -> None:
     app = run_app()
     assert not app.exception
@@ -32,6 +33,7 @@ def test_data_overview_lists_every_series() -> None:
     assert (btc["rows"], btc["gaps"], btc["missing_bars"]) == (64524, 28, 128)
 
 
+@pytest.mark.usefixtures("admin")
 def test_choosing_a_series_updates_the_chart_and_gap_report() -> None:
     app = run_app()
     app.selectbox[0].select("ETHUSDT").run()

@@ -1,0 +1,103 @@
+"""``quant live ...`` and ``quant audit ...``: run the engine, pull the kill switch, read its
+status, verify the audit log (registered by quantlib.cli)."""
+
+from __future__ import annotations
+
+import getpass
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["audit_app", "live_app"]
+
+live_app = typer.Typer(
+    help="Supervised live trading: the engine process, kill switch, status.",
+    no_args_is_help=True,
+)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+
+@live_app.command("run")
+def live_run(
+    config: Annotated[
+        Path,
+        typer.Option("--config", help="Live configuration (TOML), e.g. configs/live.paper.toml"),
+    ],
+    max_bars: Annotated[int | None, typer.Option(help="Stop after this many bars")] = None,
+    exit_at_end: Annotated[
+        bool, typer.Option("--exit-at-end", help="Paper: stop when the replay ends")
+    ] = False,
+) -> None:
+    """Run the engine until Ctrl-C / SIGTERM (one engine per journal)."""
+    from quantlib.cli import _user_errors
+    from quantlib.cli import out as console
+    from quantlib.live.runner import run_live
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with _user_errors():
+        summary = run_live(config, stop=stop, max_bars=max_bars, exit_at_end=exit_at_end)
+    console.print(
+        f"stopped after {summary.bars} bars; state {summary.state}; "
+        f"reconciliation: {summary.reconcile.summary()}"
+    )
+
+
+@live_app.command("kill")
+def live_kill() -> None:
+    """Raise the kill flag: the engine cancels all orders, flattens all positions and HALTs
+    at its next poll (re-arming needs an admin in the control panel)."""
+    from quantlib.cli import _user_errors
+    from quantlib.cli import out as console
+    from quantlib.live.journal import Journal
+    from quantlib.live.status import K
+
+    with _user_errors():
+        Journal.open().set_state(K.KILL, "1", actor=f"cli:{getpass.getuser()}")
+    console.print("kill flag raised; the engine halts and flattens at its next poll")
+
+
+@live_app.command("status")
+def live_status() -> None:
+    """The engine's state, heartbeat, positions and pending proposals, from the journal."""
+    from quantlib.cli import _user_errors
+    from quantlib.cli import out as console
+    from quantlib.live.journal import Journal
+    from quantlib.live.status import read_status
+
+    with _user_errors():
+        status = read_status(Journal.open(), int(time.time() * 1000))
+    age = status.heartbeat_age_ms
+    console.print(
+        f"{status.mode.upper()} · {status.state.value.upper()}"
+        + (f" ({status.reason})" if status.reason else "")
+        + f" · heartbeat {'never' if age is None else f'{age / 1000:.1f} s ago'}"
+    )
+    for symbol, position in status.positions.items():
+        console.print(f"position {symbol}: {position.amount:.10g} @ {position.entry_price:.10g}")
+    for record in status.pending:
+        p = record.proposal
+        console.print(
+            f"pending {p.proposal_id}: {p.side.value} {p.amount:.6g} {p.symbol} @ {p.entry:g}"
+        )
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit log's hash chain; exit 1 and name the first bad row if it was altered."""
+    from quantlib.cli import _user_errors
+    from quantlib.cli import out as console
+    from quantlib.live.journal import Journal
+
+    with _user_errors():
+        report = Journal.open().verify_audit()
+    if report.ok:
+        console.print(f"audit log intact: {report.rows} rows")
+        return
+    console.print(f"[red]audit log tampered[/red] at row {report.first_bad_id}: {report.reason}")
+    raise typer.Exit(1)

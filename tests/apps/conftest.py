@@ -1,0 +1,23 @@
+"""Fixtures of the workspace tests: an account, so the workspace opens on its normal pages."""
+
+from __future__ import annotations
+
+import pytest
+from argon2 import PasswordHasher
+
+from quantlib.config import Settings
+from quantlib.db import make_engine
+from quantlib.live.users import Enrolment, UserStore
+
+ADMIN, PASSWORD = "ann", "correct horse battery"
+
+
+@pytest.fixture
+def admin(isolated_data_dir: object) -> Enrolment:
+    """The first admin of the test's data directory (cheap hashing: tests only)."""
+    engine = make_engine(Settings().resolved_database_url)
+    try:
+        cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        return UserStore(engine, hasher=cheap).create_first_admin(ADMIN, PASSWORD)
+    finally:
+        engine.dispose()
