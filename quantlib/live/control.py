@@ -346,7 +346,7 @@ def proposals_frame(status: EngineStatus) -> pd.DataFrame:
 
     Columns: ``id, strategy, symbol, side, amount, entry, stop, target, reason``,
     ``components`` (``"name=value"`` pairs, sorted by name), ``expires_in_s`` (whole seconds
-    left at ``status.now``).
+    left on the engine's clock, ``status.engine_now``).
     """
     rows = []
     for record in status.pending:
@@ -363,7 +363,7 @@ def proposals_frame(status: EngineStatus) -> pd.DataFrame:
                 "target": p.target,
                 "reason": p.reason,
                 "components": ", ".join(f"{k}={v:g}" for k, v in sorted(p.components.items())),
-                "expires_in_s": (p.expires_at - status.now) // 1000,
+                "expires_in_s": (p.expires_at - status.engine_now) // 1000,
             }
         )
     columns = ["id", "strategy", "symbol", "side", "amount", "entry", "stop", "target"]

@@ -311,9 +311,9 @@ class LiveEngine:
         self._last_control = real
         self.process_commands()
         self._expire(now)
-        if self.journal.get_state(K.KILL) == "1" and (
-            self.gate.state is not EngineState.HALTED or self.positions_or_orders()
-        ):
+        # The flag (set by `quant live kill` or a kill command) acts once: the kill halts, and
+        # its flattening orders must be left to fill, not cancelled by a second kill.
+        if self.journal.get_state(K.KILL) == "1" and self.gate.state is not EngineState.HALTED:
             self.kill("kill flag")
 
     def positions_or_orders(self) -> bool:
@@ -725,9 +725,13 @@ class LiveEngine:
         self.gate.halt(f"kill switch by {user}")
         self._set_state(actor=user)
         for order in self.live_orders():
-            self._cancel(order)
+            if order.strategy != "kill":  # an earlier kill's flattening order stays
+                self._cancel(order)
         flattened = []
+        flattening = {o.symbol for o in self.live_orders() if o.strategy == "kill"}
         for symbol, held in self.positions().items():
+            if symbol in flattening:
+                continue
             side = Side.SELL if held > 0 else Side.BUY
             request = OrderRequest(
                 client_order_id=client_order_id("kill", user, self.clock(), symbol),
@@ -774,6 +778,7 @@ class LiveEngine:
         self.journal.publish(
             {
                 K.HEARTBEAT: str(now),
+                K.CLOCK: str(self.clock()),
                 K.EQUITY: repr(self.equity()),
                 K.PRICES: json.dumps(self._prices),
                 K.DATA_AT: json.dumps(self._data_at),

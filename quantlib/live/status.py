@@ -12,7 +12,9 @@ key                                    value
 ``engine.exchange``                    adapter name (``paper``, ``binance``, ...)
 ``engine.state``                       :class:`~quantlib.live.types.EngineState` value
 ``engine.reason``                      why the state last changed
-``engine.heartbeat``                   epoch ms of the engine's last loop
+``engine.heartbeat``                   epoch ms (wall clock) of the engine's last loop
+``engine.clock``                       the engine's own time at that loop: the feed's time in a
+                                       replay, so proposal expiries are read on the same clock
 ``engine.owner``                       the engine process's lock owner id
 ``engine.entries_stopped``             ``1`` when new entries are stopped, else ``0``
 ``engine.equity``                      equity in quote currency at the last loop
@@ -49,6 +51,7 @@ class K:
     STATE = "engine.state"
     REASON = "engine.reason"
     HEARTBEAT = "engine.heartbeat"
+    CLOCK = "engine.clock"
     OWNER = "engine.owner"
     ENTRIES_STOPPED = "engine.entries_stopped"
     EQUITY = "engine.equity"
@@ -67,9 +70,11 @@ class K:
 
 @dataclass(frozen=True)
 class EngineStatus:
-    """A snapshot of the engine as the journal shows it at ``now``."""
+    """A snapshot of the engine as the journal shows it at wall-clock ``now``; ``engine_now``
+    is the engine's own time (the feed's in a replay), on which proposals expire."""
 
     now: int
+    engine_now: int
     mode: str
     exchange: str
     state: EngineState
@@ -103,7 +108,9 @@ class EngineStatus:
         return self.mode == "live"
 
     def data_age_ms(self) -> dict[str, int]:
-        return {symbol: self.now - at for symbol, at in self.data_at.items()}
+        """Age of each symbol's last bar on the engine's clock (a replay's bars are not stale
+        because they are old)."""
+        return {symbol: self.engine_now - at for symbol, at in self.data_at.items()}
 
 
 def _json(value: str | None, default: Any) -> Any:
@@ -118,12 +125,18 @@ def read_status(journal: Journal, now: int) -> EngineStatus:
     """Everything the control panel shows, read from ``journal`` (one read per part)."""
     get = journal.get_state
     heartbeat = _number(get(K.HEARTBEAT))
+    clock = _number(get(K.CLOCK))
+    # Heartbeat and engine clock are published together: the engine's time now is its
+    # clock at the last heartbeat plus the wall time since (a replay moves faster; close enough
+    # for a display, and never earlier than the engine's last clock).
+    engine_now = now if clock is None or heartbeat is None else int(clock + max(0, now - heartbeat))
     modes = {
         key.split(".", 2)[1]: StrategyMode(value)
         for key, value in _strategy_mode_rows(journal).items()
     }
     return EngineStatus(
         now=now,
+        engine_now=engine_now,
         mode=get(K.MODE) or "paper",
         exchange=get(K.EXCHANGE) or "paper",
         state=EngineState(get(K.STATE) or EngineState.HALTED.value),
@@ -140,7 +153,9 @@ def read_status(journal: Journal, now: int) -> EngineStatus:
         errors=int(_number(get(K.ERRORS)) or 0),
         positions=journal.positions(),
         open_orders=journal.live_orders(),
-        pending=[p for p in journal.proposals(status="pending") if p.proposal.expires_at > now],
+        pending=[
+            p for p in journal.proposals(status="pending") if p.proposal.expires_at > engine_now
+        ],
     )
 
 

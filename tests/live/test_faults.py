@@ -3,25 +3,57 @@
 Exchange level: a real ccxt.binance signed and sent to the fake Binance on 127.0.0.1, which
 acts out each fault as Binance documents it (error codes and messages from the Binance spot
 REST API docs, "Error codes" page). The adapter's sleeps are recorded, its clock moved by hand.
+
+Engine level: a :class:`~quantlib.live.engine.LiveEngine` built by
+:func:`tests.live.engine_helpers.make_rig` (SQLite journal in ``tmp_path``, paper exchange or
+the fake Binance, 1 h bars, a scripted strategy) meets a fault and must fail closed, count
+once, or resolve without a resend.
 """
 
 from __future__ import annotations
 
 import random
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from quantlib.db import make_engine
+from quantlib.live.alerts import AlertKind
 from quantlib.live.ccxt_exchange import CcxtExchange
+from quantlib.live.engine import client_order_id
 from quantlib.live.errors import (
     AuthFailed,
     ExchangeDown,
+    JournalUnavailable,
     OrderRejected,
     OrderStateUnknown,
     RateLimited,
 )
-from quantlib.live.types import OrderRequest, OrderStatus, OrderType, Side
-from tests.live.conftest import FakeClock
+from quantlib.live.journal import Journal
+from quantlib.live.status import K
+from quantlib.live.types import (
+    EngineState,
+    Fill,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    StrategyMode,
+)
+from tests.live.conftest import API_SECRET, SERVER_MS, FakeClock, make_binance
+from tests.live.engine_helpers import (
+    ADMIN,
+    SLOT,
+    SYMBOL,
+    TRADER,
+    CountingPaper,
+    ScriptedFills,
+    close_time,
+    make_rig,
+)
 from tests.live.fake_exchange import FakeBinanceServer
 
 ORDER = "/api/v3/order"
@@ -285,3 +317,229 @@ def test_duplicate_client_order_id_returns_the_order_already_placed(
     assert again.status is OrderStatus.OPEN
     assert fake_binance.count("POST", ORDER) == 2
     assert len(fake_binance.orders) == 1
+
+
+# -- engine-level scenarios --
+
+# An entry sent after a bar closing at 100 spends half of 10 000 at 100 × (1 + 1 bp).
+ENTRY_AMOUNT = 5_000.0 / 100.01
+
+
+def test_double_clicked_approval_places_one_order(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1}, exchange=CountingPaper(cash=10_000.0))
+    rig.step(3)
+    pid = f"{SLOT}-{close_time(2)}"
+    first = rig.journal.enqueue_command("approve", user=TRADER, args={"proposal_id": pid})
+    second = rig.journal.enqueue_command("approve", user=ADMIN, args={"proposal_id": pid})
+
+    rig.engine.poll_control(rig.clock(), force=True)  # both clicks in one poll
+
+    cid = client_order_id(pid, "entry")
+    assert (rig.find_command(first).status, rig.find_command(first).result) == (
+        "done",
+        f"order {cid}: open",
+    )
+    assert (rig.find_command(second).status, rig.find_command(second).result) == (
+        "done",
+        f"proposal {pid} is already executed",
+    )
+    assert [o.client_order_id for o in rig.journal.orders()] == [cid]
+    assert [r.client_order_id for r in rig.exchange.create_calls] == [cid]  # type: ignore[attr-defined]
+    rig.step()
+    assert [f.client_order_id for f in rig.journal.fills()] == [cid]
+    assert rig.position() == pytest.approx(ENTRY_AMOUNT, rel=1e-12)
+
+
+def test_duplicate_and_out_of_order_fills_count_once(tmp_path: Path) -> None:
+    # In time order: buy 2 @ 100, buy 2 @ 110 → 4 @ 105; sell 1 @ 120 realises 15 → 3 @ 105.
+    def fill(n: int, side: Side, amount: float, price: float) -> Fill:
+        return Fill(f"t-{n}", "", f"x-{n}", SYMBOL, side, amount, price, amount * price * 1e-3, n)
+
+    f1, f2, f3 = (
+        fill(1, Side.BUY, 2.0, 100.0),
+        fill(2, Side.BUY, 2.0, 110.0),
+        fill(3, Side.SELL, 1.0, 120.0),
+    )
+    venue = ScriptedFills(cash=10_000.0)
+    venue.answers = [[f3, f1, f3], [f2, f1, f3, f2]]
+    rig = make_rig(tmp_path, exchange=venue)
+
+    rig.engine.sync(SYMBOL)
+    rig.engine.sync(SYMBOL)
+
+    assert [f.trade_id for f in rig.journal.fills()] == ["t-1", "t-2", "t-3"]
+    position = rig.journal.positions()[SYMBOL]
+    assert (position.amount, position.entry_price, position.realized_pnl) == (3.0, 105.0, 15.0)
+    assert position.fees == pytest.approx(0.2 + 0.22 + 0.12, rel=1e-12)
+    assert rig.engine.positions() == {SYMBOL: 3.0}
+    assert rig.engine.cash() == pytest.approx(10_000.0 - 200.0 - 220.0 + 120.0 - 0.54, rel=1e-12)
+
+
+def test_stale_data_suppresses_signals(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={0: +1, 1: +1})  # max_data_age_ms: 2 h
+    stale, fresh = rig.bars[0], rig.bars[1]
+
+    rig.clock.now = stale.close_time + 7_200_001
+    assert rig.engine.on_bar(SYMBOL, stale) == []
+    rig.clock.now = fresh.close_time + 7_200_000  # exactly at the limit still counts as fresh
+    created = rig.engine.on_bar(SYMBOL, fresh)
+
+    assert [(a.kind, a.message) for a in rig.alerts.alerts] == [
+        (
+            AlertKind.STALE_DATA,
+            "BTC/USDT: last bar is 120.0 min old (limit 120.0); signals suppressed",
+        )
+    ]
+    assert created == [f"{SLOT}-{fresh.close_time}"]
+    assert [p.proposal.proposal_id for p in rig.journal.proposals()] == created
+
+
+def test_database_unavailable_fails_closed(tmp_path: Path) -> None:
+    venue = CountingPaper(cash=10_000.0)
+    rig = make_rig(tmp_path / "db", entries={2: +1}, exchange=venue)
+    rig.step(2)
+    rig.journal.engine.dispose()  # drop pooled connections, which would keep the file open
+    shutil.rmtree(tmp_path / "db")
+    unavailable = r"^journal database sqlite:///.*/db/journal\.db is unavailable, could not "
+
+    with pytest.raises(JournalUnavailable, match=unavailable + r"read pending commands: "):
+        rig.step()  # bar 2's entry signal never becomes a proposal, let alone an order
+    with pytest.raises(
+        JournalUnavailable,
+        match=unavailable + r"record order 'manual-1': .*no order is sent while the journal is "
+        r"down$",
+    ):
+        rig.engine.place(OrderRequest("manual-1", SYMBOL, Side.BUY, 1.0))
+
+    assert venue.create_calls == []
+    assert venue.fetch_open_orders() == []
+
+
+def test_kill_switch_during_open_orders(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={1: +1, 6: +1}, mode=StrategyMode.AUTO)
+    rig.step(3)  # bar 1 enters, bar 2 fills
+    resting = rig.engine.place(
+        OrderRequest("rest-1", SYMBOL, Side.BUY, 1.0, OrderType.LIMIT, price=50.0)
+    )
+    assert resting is not None
+    assert resting.status is OrderStatus.OPEN
+
+    command = rig.command("kill", TRADER)
+
+    assert (command.status, command.result) == ("done", "halted; flattened ['BTC/USDT']")
+    seen = rig.exchange.fetch_order("rest-1", SYMBOL)
+    assert seen is not None
+    assert seen.status is OrderStatus.CANCELED
+    assert rig.journal.order("rest-1").status is OrderStatus.CANCELED  # type: ignore[union-attr]
+    [flatten] = [o for o in rig.journal.orders() if o.strategy == "kill"]
+    assert flatten.client_order_id == client_order_id("kill", TRADER, close_time(2), SYMBOL)
+    assert (flatten.side, flatten.reduce_only, flatten.status) == (
+        Side.SELL,
+        True,
+        OrderStatus.OPEN,
+    )
+    assert flatten.amount == pytest.approx(ENTRY_AMOUNT, rel=1e-12)
+    assert rig.engine.gate.state is EngineState.HALTED
+    assert (rig.journal.get_state(K.STATE), rig.journal.get_state(K.KILL)) == ("halted", "1")
+
+    created = rig.step(5)  # bar 3 fills the flattening sell; bar 6 signals an entry
+
+    assert created == []
+    assert rig.position() == 0.0
+    assert len(rig.journal.orders()) == 3  # entry, resting limit, one flattening order
+    assert len(rig.alerts.of(AlertKind.KILL_SWITCH)) == 1
+    assert rig.command("rearm", TRADER).status == "denied"
+    rearm = rig.command("rearm", ADMIN)
+    assert (rearm.status, rearm.result) == ("done", "re-armed: ACTIVE")
+    assert (rig.engine.gate.state, rig.engine.gate.reason) == (EngineState.ACTIVE, "")
+    assert (rig.journal.get_state(K.STATE), rig.journal.get_state(K.KILL)) == ("active", "0")
+
+
+def test_kill_flag_from_the_database_is_obeyed(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={1: +1}, mode=StrategyMode.AUTO)
+    rig.step(3)
+    panel = Journal(make_engine(f"sqlite:///{tmp_path / 'journal.db'}"), clock=rig.clock)
+
+    panel.set_state(K.KILL, "1", actor="panel")
+    rig.engine.poll_control(rig.clock(), force=True)
+
+    assert rig.engine.gate.state is EngineState.HALTED
+    assert (panel.get_state(K.STATE), panel.get_state(K.REASON)) == (
+        "halted",
+        "kill switch by kill flag",
+    )
+    [flatten] = [o for o in rig.journal.orders() if o.strategy == "kill"]
+    assert (flatten.side, flatten.reduce_only) == (Side.SELL, True)
+    rig.step()
+    assert rig.position() == 0.0
+    panel.engine.dispose()
+
+
+def test_kill_flag_while_flat_halts_and_blocks_new_entries(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    rig.step(1)
+
+    rig.journal.set_state(K.KILL, "1", actor="panel")
+    created = rig.step(2)  # bar 2's entry signal arrives after the flag
+
+    assert created == []
+    assert rig.engine.gate.state is EngineState.HALTED
+    assert rig.journal.orders() == []
+
+
+@pytest.fixture
+def flat_binance() -> Iterator[FakeBinanceServer]:
+    """A fake Binance holding only 10 000 USDT, so the journal (flat) agrees with it."""
+    server = FakeBinanceServer(
+        prices={"BTCUSDT": 50_000.0},
+        balances={"USDT": 10_000.0},
+        secret=API_SECRET,
+        hang_s=1.0,
+        clock=lambda: SERVER_MS,
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_timeout_after_accept_is_reconciled_by_client_order_id_without_resend(
+    tmp_path: Path, flat_binance: FakeBinanceServer
+) -> None:
+    recovery = pytest.importorskip("quantlib.live.recovery")
+    adapter = CcxtExchange(
+        make_binance(flat_binance), sleep=lambda _: None, rng=random.Random(7), clock=FakeClock()
+    )
+    rig = make_rig(tmp_path, exchange=adapter)
+    cid = client_order_id("manual", 1)
+    flat_binance.fail_next("POST", ORDER, "timeout_after_accept")
+
+    lost = rig.engine.place(OrderRequest(cid, SYMBOL, Side.BUY, 0.01, strategy=SLOT))
+
+    assert lost is not None
+    assert (lost.status, lost.exchange_order_id) == (OrderStatus.UNKNOWN, "")
+    assert "the answer was lost" in lost.error
+
+    report = recovery.reconcile(rig.engine)
+
+    exchange_id = str(flat_binance.order(cid)["orderId"])  # type: ignore[index]
+    assert (report.resolved, report.external, report.mismatches, report.halted) == (
+        {cid: "filled"},
+        [],
+        [],
+        False,
+    )
+    order = rig.journal.order(cid)
+    assert order is not None
+    assert (order.status, order.exchange_order_id, order.filled) == (
+        OrderStatus.FILLED,
+        exchange_id,
+        0.01,
+    )
+    assert [(f.client_order_id, f.amount, f.price) for f in rig.journal.fills()] == [
+        (cid, 0.01, 50_000.0)
+    ]
+    assert rig.position() == 0.01
+    assert flat_binance.count("POST", ORDER) == 1
+    assert len(flat_binance.orders) == 1

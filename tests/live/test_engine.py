@@ -1,0 +1,490 @@
+"""Behaviour of the live engine: signals → proposals → decisions → orders, modes, commands and
+their roles, the kill switch's flattening, alerts and published telemetry.
+
+Each test runs a :func:`~tests.live.engine_helpers.make_rig`: 1 h bars from 2024-01-01 00:00 UTC
+that open at the previous close, a scripted strategy on chosen bars, a paper exchange with
+10 000 USDT, 0.1 % taker fee and 1 bp slippage, and a slot sized at half the equity. Hand-worked
+values used below: with 10 000 of equity the entry budget is ``quote = 0.5 × 10 000 = 5 000``;
+an order sent after a bar closing at 100 fills at the next open ``100 × (1 + 1 bp) = 100.01`` for
+``5 000 / 100.01`` BTC with a fee of ``0.001 × 5 000 = 5``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from quantlib.live.alerts import AlertKind
+from quantlib.live.engine import client_order_id
+from quantlib.live.risk_gate import RiskLimits
+from quantlib.live.status import K, read_status
+from quantlib.live.types import EngineState, OrderStatus, Role, Side, StrategyMode
+from tests.live.engine_helpers import (
+    ADMIN,
+    SLOT,
+    SYMBOL,
+    TRADER,
+    TTL_MS,
+    VIEWER,
+    Rig,
+    close_time,
+    make_rig,
+)
+
+FILL_PRICE = 100.0 * (1 + 1e-4)
+FILL_AMOUNT = 5_000.0 / FILL_PRICE
+
+
+def pid(k: int) -> str:
+    """The id of the proposal made at the close of bar ``k``."""
+    return f"{SLOT}-{close_time(k)}"
+
+
+def entered(rig: Rig, *, entry_bar: int = 2) -> None:
+    """Feed bars up to ``entry_bar``, approve its proposal as the trader, fill it next bar."""
+    rig.step(entry_bar + 1)
+    assert rig.command("approve", TRADER, proposal_id=pid(entry_bar)).status == "done"
+    rig.step()
+    assert rig.position() == pytest.approx(FILL_AMOUNT, rel=1e-12)
+
+
+# -- supervised flow ----------------------------------------------------------------------------
+
+
+def test_entry_signal_creates_one_pending_proposal_and_no_order(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+
+    assert rig.step(2) == []
+    created = rig.step()
+
+    assert created == ["sig-1704078000000"] == [pid(2)]
+    [record] = rig.journal.proposals()
+    p = record.proposal
+    assert record.status == "pending"
+    assert (p.proposal_id, p.strategy, p.symbol, p.side) == (pid(2), SLOT, SYMBOL, Side.BUY)
+    assert p.entry == 100.0  # the bar's close
+    assert p.created_at == close_time(2)
+    assert p.expires_at == close_time(2) + TTL_MS
+    assert p.amount == pytest.approx(FILL_AMOUNT, rel=1e-12)
+    assert rig.journal.orders() == []
+    assert rig.exchange.fetch_open_orders() == []
+
+    rig.step(2)  # waiting is not approving
+    assert rig.journal.orders() == []
+    assert rig.journal.proposal(pid(2)).status == "pending"  # type: ignore[union-attr]
+
+
+def test_trader_approval_places_one_order_that_fills_at_the_next_bar(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    rig.step(3)
+    cid = client_order_id(pid(2), "entry")
+
+    command = rig.command("approve", TRADER, proposal_id=pid(2))
+
+    assert (command.status, command.result) == ("done", f"order {cid}: open")
+    record = rig.journal.proposal(pid(2))
+    assert record is not None
+    assert (record.status, record.decided_by, record.client_order_id) == ("executed", TRADER, cid)
+    [order] = rig.journal.orders()
+    assert (order.client_order_id, order.side, order.status, order.proposal_id) == (
+        cid,
+        Side.BUY,
+        OrderStatus.OPEN,
+        pid(2),
+    )
+    assert rig.position() == 0.0
+
+    rig.step()
+
+    [fill] = rig.journal.fills()
+    assert fill.client_order_id == cid
+    assert fill.price == pytest.approx(FILL_PRICE, rel=1e-12)
+    assert fill.amount == pytest.approx(FILL_AMOUNT, rel=1e-12)
+    assert fill.fee == pytest.approx(5.0, rel=1e-12)
+    assert rig.position() == fill.amount
+    assert rig.journal.order(cid).status is OrderStatus.FILLED  # type: ignore[union-attr]
+    assert rig.engine.cash() == pytest.approx(10_000.0 - 5_000.0 - 5.0, rel=1e-12)
+
+
+def test_exit_signal_closes_the_position_with_a_reduce_only_market_order(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1}, exits=[5])
+    entered(rig)  # bars 0..3
+
+    rig.step(2)  # bar 5 signals the exit
+
+    exit_id = client_order_id(SLOT, close_time(5), SYMBOL, "exit")
+    exit_order = rig.journal.order(exit_id)
+    assert exit_order is not None
+    assert (exit_order.side, exit_order.reduce_only, exit_order.status) == (
+        Side.SELL,
+        True,
+        OrderStatus.OPEN,
+    )
+    assert exit_order.amount == pytest.approx(FILL_AMOUNT, rel=1e-12)
+    rig.step()
+    assert rig.position() == 0.0
+    assert rig.journal.order(exit_id).status is OrderStatus.FILLED  # type: ignore[union-attr]
+
+
+# -- modes --------------------------------------------------------------------------------------
+
+
+def test_auto_mode_places_the_entry_without_approval(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1}, mode=StrategyMode.AUTO)
+
+    assert rig.step(3) == [pid(2)]
+
+    record = rig.journal.proposal(pid(2))
+    assert record is not None
+    cid = client_order_id(pid(2), "entry")
+    assert (record.status, record.decided_by, record.client_order_id) == ("executed", "auto", cid)
+    assert [o.client_order_id for o in rig.journal.orders()] == [cid]
+    rig.step()
+    assert rig.position() == pytest.approx(FILL_AMOUNT, rel=1e-12)
+
+
+def test_paused_strategy_ignores_entry_and_exit_signals(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1, 6: +1}, exits=[5])
+    entered(rig)  # bars 0..3
+
+    assert rig.command("pause", TRADER, strategy=SLOT).result == "sig is paused"
+    assert rig.journal.get_state(K.strategy_mode(SLOT)) == "paused"
+    rig.step(4)  # bar 5 exits and bar 6 enters, both ignored
+
+    assert rig.journal.proposals(status="pending") == []
+    assert len(rig.journal.orders()) == 1
+    assert rig.position() == pytest.approx(FILL_AMOUNT, rel=1e-12)
+
+
+def test_paused_strategy_makes_no_proposal(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1}, mode=StrategyMode.PAUSED)
+
+    assert rig.step(4) == []
+
+    assert rig.journal.proposals() == []
+
+
+def test_reduce_only_strategy_exits_but_never_enters(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={1: +1, 4: +1, 7: +1}, exits=[5], mode=StrategyMode.AUTO)
+    rig.step(3)  # bar 1 enters in auto mode, bar 2 fills it
+    assert rig.position() == pytest.approx(FILL_AMOUNT, rel=1e-12)
+
+    assert rig.command("reduce_only", TRADER, strategy=SLOT).result == "sig is reduce-only"
+    created = rig.step(6)  # bar 4 entry ignored (held), bar 5 exits, bar 7 entry ignored (flat)
+
+    assert created == []
+    assert rig.position() == 0.0
+    assert [p.proposal.proposal_id for p in rig.journal.proposals()] == [pid(1)]
+    exit_id = client_order_id(SLOT, close_time(5), SYMBOL, "exit")
+    assert [(o.client_order_id, o.reduce_only) for o in rig.journal.orders()] == [
+        (client_order_id(pid(1), "entry"), False),
+        (exit_id, True),
+    ]
+
+
+def test_stop_entries_blocks_proposals_until_resume_entries(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1, 4: +1})
+    rig.step(2)
+
+    assert rig.command("stop_entries", TRADER).result == "new entries stopped"
+    assert rig.journal.get_state(K.ENTRIES_STOPPED) == "1"
+    assert rig.step(2) == []  # bar 2's entry is blocked
+
+    assert rig.command("resume_entries", TRADER).result == "new entries allowed"
+    assert rig.journal.get_state(K.ENTRIES_STOPPED) == "0"
+    assert rig.step(2) == [pid(4)]
+    assert [p.proposal.proposal_id for p in rig.journal.proposals()] == [pid(4)]
+
+
+# -- refusals -----------------------------------------------------------------------------------
+
+
+def test_approval_after_the_price_moved_beyond_tolerance_is_refused(tmp_path: Path) -> None:
+    closes = [100.0, 100.0, 100.0, 100.6, 100.6]  # bar 3 closes 0.6 % above the entry
+    rig = make_rig(tmp_path, closes, entries={2: +1})
+    rig.step(3)
+    command_id = rig.journal.enqueue_command("approve", user=TRADER, args={"proposal_id": pid(2)})
+
+    rig.step()  # the engine reads the approval at bar 3's close
+
+    note = "price moved 0.60% from 100 to 100.6 (tolerance 0.50%)"
+    command = rig.find_command(command_id)
+    assert (command.status, command.result) == ("done", f"refused: {note}")
+    record = rig.journal.proposal(pid(2))
+    assert record is not None
+    assert (record.status, record.decided_by, record.note) == ("rejected", TRADER, note)
+    assert rig.journal.orders() == []
+
+
+def test_approval_within_price_tolerance_is_executed(tmp_path: Path) -> None:
+    closes = [100.0, 100.0, 100.0, 100.4, 100.4]  # 0.4 % < 0.5 %
+    rig = make_rig(tmp_path, closes, entries={2: +1})
+    rig.step(3)
+    rig.journal.enqueue_command("approve", user=TRADER, args={"proposal_id": pid(2)})
+
+    rig.step()
+
+    assert rig.journal.proposal(pid(2)).status == "executed"  # type: ignore[union-attr]
+    assert len(rig.journal.orders()) == 1
+
+
+def test_proposal_past_its_expiry_expires_and_a_later_approval_does_nothing(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    rig.step(5)  # bars 3 and 4 close before expires_at = close of bar 5
+    assert rig.journal.proposal(pid(2)).status == "pending"  # type: ignore[union-attr]
+
+    rig.step()  # bar 5 closes at expires_at exactly
+
+    record = rig.journal.proposal(pid(2))
+    assert record is not None
+    assert (record.status, record.decided_by, record.note) == (
+        "expired",
+        "engine",
+        "no decision before expiry",
+    )
+    command = rig.command("approve", TRADER, proposal_id=pid(2))
+    assert (command.status, command.result) == ("done", f"proposal {pid(2)} is already expired")
+    assert rig.journal.orders() == []
+
+
+def test_approval_reaching_the_engine_after_expiry_expires_the_proposal(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    rig.step(3)
+    rig.clock.now = close_time(2) + TTL_MS  # no poll has expired it yet
+
+    command = rig.command("approve", TRADER, proposal_id=pid(2))
+
+    assert command.result == f"proposal {pid(2)} expired"
+    record = rig.journal.proposal(pid(2))
+    assert record is not None
+    assert (record.status, record.note) == ("expired", "approved after expiry")
+    assert rig.journal.orders() == []
+
+
+def test_risk_gate_denial_on_approval_rejects_the_proposal_and_records_the_rule(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path, entries={2: +1}, limits=RiskLimits(max_position={SYMBOL: 1.0}))
+    rig.step(3)
+
+    command = rig.command("approve", TRADER, proposal_id=pid(2))
+
+    why = "BTC/USDT: position after order 49.995 exceeds max_position 1"
+    assert (command.status, command.result) == (
+        "done",
+        f"refused by the risk gate (max_position): {why}",
+    )
+    record = rig.journal.proposal(pid(2))
+    assert record is not None
+    assert (record.status, record.note) == ("rejected", f"risk gate: {why}")
+    [event] = rig.journal.risk_events()
+    assert (event["rule"], event["message"], event["symbol"], event["strategy"]) == (
+        "max_position",
+        why,
+        SYMBOL,
+        SLOT,
+    )
+    assert rig.journal.orders() == []
+    assert rig.exchange.fetch_open_orders() == []
+
+
+# -- roles: escalation attempts through the command table --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user", "kind", "message"),
+    [
+        (VIEWER, "approve", "user 'vic' (viewer) may not 'approve': needs trader"),
+        (VIEWER, "kill", "user 'vic' (viewer) may not 'kill': needs trader"),
+        (VIEWER, "force_exit_all", "user 'vic' (viewer) may not 'force_exit_all': needs trader"),
+        (
+            "mallory",
+            "approve",
+            "unknown user 'mallory' may not 'approve': only registered users issue commands. "
+            "Fix: ask an admin to create the account",
+        ),
+        (TRADER, "set_limits", "user 'tom' (trader) may not 'set_limits': needs admin"),
+        (TRADER, "rearm", "user 'tom' (trader) may not 'rearm': needs admin"),
+        (TRADER, "set_mode_auto", "user 'tom' (trader) may not 'set_mode_auto': needs admin"),
+    ],
+)
+def test_command_beyond_the_senders_role_is_denied_and_changes_nothing(
+    tmp_path: Path, user: str, kind: str, message: str
+) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    rig.step(3)
+    limits_before = rig.journal.get_state(K.LIMITS)
+    args = {
+        "approve": {"proposal_id": pid(2)},
+        "set_limits": {"limits": RiskLimits(max_leverage=3.0).to_json()},
+        "set_mode_auto": {"strategy": SLOT},
+    }.get(kind, {})
+
+    command = rig.command(kind, user, **args)
+
+    assert (command.status, command.result) == ("denied", message)
+    assert rig.journal.proposal(pid(2)).status == "pending"  # type: ignore[union-attr]
+    assert rig.journal.orders() == []
+    assert rig.engine.gate.state is EngineState.ACTIVE
+    assert rig.journal.get_state(K.STATE) == "active"
+    assert rig.journal.get_state(K.KILL) is None
+    assert rig.journal.get_state(K.LIMITS) == limits_before
+    assert rig.engine.gate.limits == RiskLimits()
+    assert rig.journal.get_state(K.strategy_mode(SLOT)) == "supervised"
+
+
+def test_unknown_command_kind_is_denied(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+
+    command = rig.command("drop_tables", ADMIN)
+
+    assert command.status == "denied"
+    assert re.fullmatch(
+        r"unknown command 'drop_tables'; known commands: add_user, .*", command.result
+    )
+
+
+def test_admin_may_set_limits(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    limits = RiskLimits(max_leverage=3.0, max_position={SYMBOL: 2.0})
+
+    command = rig.command("set_limits", ADMIN, limits=limits.to_json())
+
+    assert (command.status, command.result) == ("done", "risk limits updated")
+    assert rig.engine.gate.limits == limits
+    assert rig.journal.get_state(K.LIMITS) == limits.to_json()
+
+
+def test_a_demoted_trader_is_denied_at_the_next_command(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    rig.step(3)
+    admin = rig.users.get(ADMIN)
+    assert admin is not None
+    rig.users.set_role(TRADER, Role.VIEWER, by=admin)
+
+    command = rig.command("approve", TRADER, proposal_id=pid(2))
+
+    assert (command.status, command.result) == (
+        "denied",
+        "user 'tom' (viewer) may not 'approve': needs trader",
+    )
+    assert rig.journal.orders() == []
+
+
+# -- safety -------------------------------------------------------------------------------------
+
+
+def test_force_exit_flattens_with_a_reduce_only_order_even_when_halted(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    entered(rig)
+    rig.engine.halt("test halt")
+    assert rig.journal.get_state(K.STATE) == "halted"
+
+    command = rig.command("force_exit", TRADER, symbol=SYMBOL)
+
+    assert (command.status, command.result) == ("done", "BTC/USDT: exit open")
+    cid = client_order_id("force", TRADER, close_time(3), SYMBOL, "exit")
+    order = rig.journal.order(cid)
+    assert order is not None
+    assert (order.side, order.reduce_only, order.strategy) == (Side.SELL, True, "force exit by tom")
+    assert order.amount == pytest.approx(FILL_AMOUNT, rel=1e-12)
+    rig.step()
+    assert rig.position() == 0.0
+    assert rig.engine.gate.state is EngineState.HALTED  # a forced exit does not re-arm
+
+
+def test_force_exit_without_a_position_places_nothing(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    rig.step()
+
+    command = rig.command("force_exit", TRADER, symbol=SYMBOL)
+
+    assert (command.status, command.result) == ("done", "BTC/USDT: no position")
+    assert rig.journal.orders() == []
+
+
+# -- alerts -------------------------------------------------------------------------------------
+
+
+def test_kill_sends_one_kill_switch_alert(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    entered(rig)
+
+    command = rig.command("kill", TRADER)
+
+    assert (command.status, command.result) == ("done", "halted; flattened ['BTC/USDT']")
+    assert [(a.kind, a.message, a.at) for a in rig.alerts.alerts] == [
+        (
+            AlertKind.KILL_SWITCH,
+            "kill switch by tom: orders cancelled, flattened ['BTC/USDT']",
+            close_time(3),
+        )
+    ]
+
+
+def test_daily_loss_halts_and_sends_a_halt_alert(tmp_path: Path) -> None:
+    # Entry filled at 100.01; bar 3 closes at 90: equity 4 995 + 49.995 × 90 = 9 494.55,
+    # a 5.0545 % loss on the day's 10 000 (limit 3 %).
+    rig = make_rig(
+        tmp_path, [100.0, 100.0, 100.0, 90.0, 90.0], entries={1: +1}, mode=StrategyMode.AUTO
+    )
+    rig.step(3)
+    assert rig.alerts.alerts == []
+
+    rig.step()
+
+    reason = "daily loss 5.0545% reached daily_loss_limit 3.0000%"
+    assert [(a.kind, a.message) for a in rig.alerts.alerts] == [(AlertKind.HALT, reason)]
+    assert rig.engine.equity() == pytest.approx(4_995.0 + FILL_AMOUNT * 90.0, rel=1e-12)
+    assert (rig.journal.get_state(K.STATE), rig.journal.get_state(K.REASON)) == ("halted", reason)
+
+
+def test_stale_bar_sends_a_stale_data_alert(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={0: +1})
+    bar = rig.bars[0]
+    rig.clock.now = bar.close_time + 2 * 3_600_000 + 60_000  # limit: 2 h
+
+    created = rig.engine.on_bar(SYMBOL, bar)
+
+    assert created == []
+    assert [(a.kind, a.message) for a in rig.alerts.alerts] == [
+        (
+            AlertKind.STALE_DATA,
+            "BTC/USDT: last bar is 121.0 min old (limit 120.0); signals suppressed",
+        )
+    ]
+
+
+# -- telemetry ----------------------------------------------------------------------------------
+
+
+def test_publish_writes_heartbeat_equity_and_prices_for_the_panel(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, [100.0, 101.0, 102.5])
+    started = read_status(rig.journal, rig.clock())
+    assert started.equity == 10_000.0
+    assert started.prices == {}
+
+    rig.step(3)
+    throttled = read_status(rig.journal, rig.clock())  # publish_every_ms is huge: no write
+    assert (throttled.heartbeat, throttled.prices) == (started.heartbeat, {})
+
+    before = int(time.time() * 1000)
+    rig.engine.publish(force=True)
+    after = int(time.time() * 1000)
+
+    status = read_status(rig.journal, rig.clock())
+    assert status.heartbeat is not None
+    assert before <= status.heartbeat <= after
+    assert status.equity == 10_000.0
+    assert status.prices == {SYMBOL: 102.5}
+    assert status.data_at == {SYMBOL: close_time(2)}
+    assert (status.errors, status.latency_ms) == (0, None)
+    assert (status.state, status.strategy_modes) == (
+        EngineState.ACTIVE,
+        {SLOT: StrategyMode.SUPERVISED},
+    )
