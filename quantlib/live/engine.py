@@ -56,7 +56,7 @@ from quantlib.live.errors import (
     RiskDenied,
 )
 from quantlib.live.journal import Journal, JournalOrder, ProposalRecord
-from quantlib.live.paper import Bar
+from quantlib.live.paper import Bar, floor_to_step
 from quantlib.live.risk_gate import OrderCheck, PortfolioView, RiskGate, RiskLimits
 from quantlib.live.status import K
 from quantlib.live.types import (
@@ -474,17 +474,12 @@ class LiveEngine:
             self.journal.decide_proposal(proposal_id, "rejected", user=user, note=note)
             return f"refused: {note}"
         quote = self._quote_budget(self._slot(p.strategy))
-        amount = quote / (last * (1.0 + p.side.sign * 1e-4))
+        market = self.exchange.market(p.symbol)
+        # The estimate the gate checks, on the lot grid; the fill price sets the real amount.
+        amount = floor_to_step(quote / (last * (1.0 + p.side.sign * 1e-4)), market.lot_size)
         try:
             self.gate.check(
-                OrderCheck(
-                    p.symbol,
-                    p.side,
-                    amount,
-                    last,
-                    stop=p.stop,
-                    market=self.exchange.market(p.symbol),
-                ),
+                OrderCheck(p.symbol, p.side, amount, last, stop=p.stop, market=market),
                 self.view(),
             )
         except RiskDenied as exc:

@@ -394,10 +394,17 @@ class FakeBinanceServer:
         existing = self._find(client_id)
         if existing is not None and existing.status in ("NEW", "PARTIALLY_FILLED"):
             raise _ApiError(400, -2010, "Duplicate order sent.")
-        if "quantity" not in params:
-            raise _ApiError(400, -1102, "Mandatory parameter 'quantity' was not sent.")
-        qty = Decimal(params["quantity"])
         price = Decimal(params["price"]) if kind == "LIMIT" else self._price(symbol)
+        if "quantity" in params:
+            qty = Decimal(params["quantity"])
+        elif kind == "MARKET" and "quoteOrderQty" in params:
+            # Spend this much quote: the quantity is what it buys, down to the lot step.
+            step = Decimal(
+                next(f for f in market["filters"] if f["filterType"] == "LOT_SIZE")["stepSize"]
+            )
+            qty = (Decimal(params["quoteOrderQty"]) / price // step) * step
+        else:
+            raise _ApiError(400, -1102, "Mandatory parameter 'quantity' was not sent.")
         self._check_filters(market, qty, price)
         base, quote = market["baseAsset"], market["quoteAsset"]
         if side == "BUY":

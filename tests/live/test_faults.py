@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import random
 import shutil
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +26,10 @@ import pytest
 from quantlib.db import make_engine
 from quantlib.live.alerts import AlertKind
 from quantlib.live.ccxt_exchange import CcxtExchange
-from quantlib.live.engine import client_order_id
+from quantlib.live.engine import LiveEngine, StrategySlot, client_order_id
 from quantlib.live.errors import (
     AuthFailed,
+    EngineLocked,
     ExchangeDown,
     JournalUnavailable,
     OrderRejected,
@@ -33,6 +37,9 @@ from quantlib.live.errors import (
     RateLimited,
 )
 from quantlib.live.journal import Journal
+from quantlib.live.recovery import ReconcileReport, reconcile
+from quantlib.live.risk_gate import RiskGate, RiskLimits
+from quantlib.live.runner import run_live
 from quantlib.live.status import K
 from quantlib.live.types import (
     EngineState,
@@ -43,6 +50,7 @@ from quantlib.live.types import (
     Side,
     StrategyMode,
 )
+from quantlib.live.users import UserStore
 from tests.live.conftest import API_SECRET, SERVER_MS, FakeClock, make_binance
 from tests.live.engine_helpers import (
     ADMIN,
@@ -51,12 +59,14 @@ from tests.live.engine_helpers import (
     TRADER,
     CountingPaper,
     ScriptedFills,
+    ScriptedStrategy,
     close_time,
     make_rig,
 )
 from tests.live.fake_exchange import FakeBinanceServer
 
 ORDER = "/api/v3/order"
+ROOT = Path(__file__).resolve().parents[2]
 TICKER = "/api/v3/ticker/24hr"
 
 
@@ -543,3 +553,88 @@ def test_timeout_after_accept_is_reconciled_by_client_order_id_without_resend(
     assert rig.position() == 0.01
     assert flat_binance.count("POST", ORDER) == 1
     assert len(flat_binance.orders) == 1
+
+
+# -- crashes of the engine process, and two engines on one journal --
+
+
+def _crash_and_restart(
+    tmp_path: Path, server: FakeBinanceServer, point: str
+) -> tuple[LiveEngine, ReconcileReport]:
+    """Run the engine in a child process that dies at ``point``, then start a new engine on the
+    same journal and exchange and reconcile it, as `quant live run` does on start."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.live.crash_child", str(tmp_path), server.url, point],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == {"before_exchange": 3, "after_exchange": 4}[point], done.stderr
+    journal = Journal(make_engine(f"sqlite:///{tmp_path / 'journal.db'}"))
+    adapter = CcxtExchange(make_binance(server), sleep=lambda _: None, rng=random.Random(7))
+    idle = ScriptedStrategy(entries={}, exits=frozenset())
+    engine = LiveEngine(
+        journal,
+        adapter,
+        [StrategySlot(SLOT, idle, SYMBOL, StrategyMode.AUTO)],
+        gate=RiskGate(RiskLimits()),
+        users=UserStore(journal.engine),
+        capital=10_000.0,
+    )
+    return engine, reconcile(engine)
+
+
+def test_crash_between_journal_write_and_exchange_call(
+    tmp_path: Path, flat_binance: FakeBinanceServer
+) -> None:
+    engine, report = _crash_and_restart(tmp_path, flat_binance, "before_exchange")
+
+    (order,) = engine.journal.orders()
+    assert order.status is OrderStatus.REJECTED
+    assert "never placed" in order.error
+    assert report.resolved == {order.client_order_id: "rejected"}
+    assert (report.mismatches, report.halted) == ([], False)
+    assert flat_binance.count("POST", ORDER) == 0  # nothing reached the exchange, nothing resent
+    assert engine.journal.fills() == []
+
+
+def test_crash_between_exchange_call_and_journal_write(
+    tmp_path: Path, flat_binance: FakeBinanceServer
+) -> None:
+    engine, report = _crash_and_restart(tmp_path, flat_binance, "after_exchange")
+
+    (order,) = engine.journal.orders()
+    placed = flat_binance.order(order.client_order_id)
+    assert placed is not None
+    assert order.status is OrderStatus.FILLED
+    assert order.exchange_order_id == str(placed["orderId"])
+    assert report.resolved == {order.client_order_id: "filled"}
+    assert (report.mismatches, report.halted) == ([], False)
+    (fill,) = engine.journal.fills()
+    assert (fill.client_order_id, fill.price) == (order.client_order_id, 50_000.0)
+    assert engine.positions() == {SYMBOL: fill.amount}
+    assert flat_binance.count("POST", ORDER) == 1  # exactly one order: nothing lost, no duplicate
+    assert len(flat_binance.orders) == 1
+
+
+def test_two_engines_on_one_journal(tmp_path: Path) -> None:
+    config = tmp_path / "live.toml"
+    config.write_text(
+        'mode = "paper"\n[feed]\nstart = "2024-12-30"\n'
+        '[[strategy]]\nname = "sma"\nstrategy = "sma_cross"\nsymbol = "BTC/USDT"\n'
+        'data = "BTCUSDT"\nparams = { fast = 5, slow = 20 }\n'
+    )
+    journal = Journal(make_engine(f"sqlite:///{tmp_path / 'journal.db'}"))
+    ready, stop = threading.Event(), threading.Event()
+    first = threading.Thread(
+        target=run_live, args=(config,), kwargs={"journal": journal, "stop": stop,
+                                                 "on_ready": lambda _: ready.set()},
+    )  # fmt: skip
+    first.start()
+    try:
+        assert ready.wait(60), "the first engine did not start"
+        with pytest.raises(EngineLocked, match="held by"):
+            run_live(config, journal=journal, exit_at_end=True)
+    finally:
+        stop.set()
+        first.join(60)
+    assert not first.is_alive()
+    assert journal.verify_audit().ok
