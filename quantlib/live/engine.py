@@ -213,8 +213,8 @@ class LiveEngine:
     # -- accounting ---------------------------------------------------------------------------
 
     def _load_book(self) -> tuple[dict[str, float], float]:
-        # Only this engine writes fills (single-writer lock), so the book read from the
-        # journal stays valid until sync() records a new fill.
+        # Only this engine writes fills (single-writer lock): the book is read from the journal
+        # once, then kept up to date by sync() as it records each new fill.
         if self._book is None:
             fills = self.journal.fills()
             self._seen_trades = {f.trade_id for f in fills}
@@ -222,12 +222,6 @@ class LiveEngine:
             positions = {s: p.amount for s, p in self.journal.positions().items()}
             self._book = (positions, self.capital + flows)
         return self._book
-
-    def invalidate(self) -> None:
-        """Forget every cached read of the journal (after someone else wrote to it)."""
-        self._book = self._live = None
-        self._modes.clear()
-        self._flags.clear()
 
     def positions(self) -> dict[str, float]:
         return dict(self._load_book()[0])
@@ -602,13 +596,18 @@ class LiveEngine:
     def sync(self, symbol: str) -> None:
         """Copy the exchange's fills of ``symbol`` into the journal, then the states of the
         journal's live orders of ``symbol`` (fills first, so positions never lag a state)."""
-        self._load_book()
+        positions, cash = self._load_book()
+        fresh = False
         for fill in self.exchange.fetch_fills(symbol):
             if fill.trade_id in self._seen_trades:
                 continue
-            self.journal.record_fill(fill)  # also moves the order's filled amount
+            if self.journal.record_fill(fill):  # also moves the order's filled amount
+                cash += -fill.side.sign * fill.amount * fill.price - fill.fee
+                fresh = True
             self._seen_trades.add(fill.trade_id)
-            self._book = self._live = None
+        if fresh:
+            positions = {s: p.amount for s, p in self.journal.positions().items()}
+            self._book, self._live = (positions, cash), None
         for order in self.live_orders():
             if order.symbol != symbol or order.status in (OrderStatus.INTENT, OrderStatus.EXTERNAL):
                 continue
