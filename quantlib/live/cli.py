@@ -63,15 +63,32 @@ def live_kill() -> None:
 
 
 @live_app.command("status")
-def live_status() -> None:
+def live_status(
+    alert: Annotated[
+        Path | None,
+        typer.Option(
+            "--alert",
+            help="Live config (TOML) whose [[alerts]] get a heartbeat-lost alert when the "
+            "engine is silent (run from cron as a watchdog; exit 2 then)",
+        ),
+    ] = None,
+) -> None:
     """The engine's state, heartbeat, positions and pending proposals, from the journal."""
     from quantlib.cli import _user_errors
     from quantlib.cli import out as console
+    from quantlib.live.alerts import notifier_from_config
+    from quantlib.live.config import load_live_config
     from quantlib.live.journal import Journal
-    from quantlib.live.status import read_status
+    from quantlib.live.status import check_heartbeat, read_status
 
+    now = int(time.time() * 1000)
     with _user_errors():
-        status = read_status(Journal.open(), int(time.time() * 1000))
+        journal = Journal.open()
+        status = read_status(journal, now)
+        alive = True
+        if alert is not None:
+            notifier = notifier_from_config(load_live_config(alert).alerts)
+            alive = check_heartbeat(journal, notifier, now)
     age = status.heartbeat_age_ms
     console.print(
         f"{status.mode.upper()} · {status.state.value.upper()}"
@@ -85,6 +102,9 @@ def live_status() -> None:
         console.print(
             f"pending {p.proposal_id}: {p.side.value} {p.amount:.6g} {p.symbol} @ {p.entry:g}"
         )
+
+    if not alive:
+        raise typer.Exit(2)
 
 
 @audit_app.command("verify")

@@ -223,6 +223,12 @@ class LiveEngine:
             self._book = (positions, self.capital + flows)
         return self._book
 
+    def invalidate(self) -> None:
+        """Forget every cached read of the journal (after someone else wrote to it)."""
+        self._book = self._live = None
+        self._modes.clear()
+        self._flags.clear()
+
     def positions(self) -> dict[str, float]:
         return dict(self._load_book()[0])
 

@@ -35,10 +35,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from quantlib.live.alerts import Alert, AlertKind, Notifier
 from quantlib.live.journal import Journal, JournalOrder, JournalPosition, ProposalRecord
 from quantlib.live.types import EngineState, StrategyMode
 
-__all__ = ["HEARTBEAT_STALE_MS", "EngineStatus", "K", "read_status"]
+__all__ = ["HEARTBEAT_STALE_MS", "EngineStatus", "K", "check_heartbeat", "read_status"]
 
 HEARTBEAT_STALE_MS = 30_000
 
@@ -165,3 +166,15 @@ def _strategy_mode_rows(journal: Journal) -> dict[str, str]:
         K.strategy_mode(name): journal.get_state(K.strategy_mode(name)) or "supervised"
         for name in names
     }
+
+
+def check_heartbeat(journal: Journal, notifier: Notifier, now: int) -> bool:
+    """Alert ``HEARTBEAT_LOST`` when the engine has not looped for :data:`HEARTBEAT_STALE_MS`
+    (the engine cannot report its own death: a watchdog, e.g. ``quant live status --alert``
+    from cron, calls this). True when the engine is alive."""
+    heartbeat = _number(journal.get_state(K.HEARTBEAT))
+    if heartbeat is not None and now - heartbeat <= HEARTBEAT_STALE_MS:
+        return True
+    age = "never" if heartbeat is None else f"{(now - heartbeat) / 1000:.0f} s ago"
+    notifier.send(Alert(AlertKind.HEARTBEAT_LOST, f"engine heartbeat lost (last: {age})", now))
+    return False

@@ -20,7 +20,7 @@ import pytest
 from quantlib.live.alerts import AlertKind
 from quantlib.live.engine import client_order_id
 from quantlib.live.risk_gate import RiskLimits
-from quantlib.live.status import K, read_status
+from quantlib.live.status import HEARTBEAT_STALE_MS, K, check_heartbeat, read_status
 from quantlib.live.types import EngineState, OrderStatus, Role, Side, StrategyMode
 from tests.live.engine_helpers import (
     ADMIN,
@@ -488,3 +488,14 @@ def test_publish_writes_heartbeat_equity_and_prices_for_the_panel(tmp_path: Path
         EngineState.ACTIVE,
         {SLOT: StrategyMode.SUPERVISED},
     )
+
+
+def test_heartbeat_watchdog_alerts_when_the_engine_is_silent(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    rig.engine.publish(force=True)
+    beat = int(rig.journal.get_state(K.HEARTBEAT) or 0)
+
+    assert check_heartbeat(rig.journal, rig.alerts, beat + HEARTBEAT_STALE_MS)
+    assert not check_heartbeat(rig.journal, rig.alerts, beat + HEARTBEAT_STALE_MS + 1)
+    (alert,) = rig.alerts.of(AlertKind.HEARTBEAT_LOST)
+    assert alert.message == "engine heartbeat lost (last: 30 s ago)"
