@@ -69,6 +69,7 @@ from quantlib.live.types import (
     Proposal,
     Side,
     StrategyMode,
+    now_ms,
 )
 from quantlib.live.users import UserStore
 from quantlib.strategy.base import SIGNAL_COLUMNS, Strategy
@@ -78,10 +79,6 @@ __all__ = ["LiveEngine", "StrategySlot"]
 log = logging.getLogger(__name__)
 _DUST = 1e-12
 _DAY_MS = 86_400_000
-
-
-def _real_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True)
@@ -165,7 +162,7 @@ class LiveEngine:
         notifier: Notifier | None = None,
         proposal_ttl_ms: int = 15 * 60_000,
         price_tolerance: float = 0.005,
-        clock: Callable[[], int] = _real_ms,
+        clock: Callable[[], int] = now_ms,
         publish_every_ms: int = 1_000,
         control_every_ms: int = 250,
     ) -> None:
@@ -305,7 +302,7 @@ class LiveEngine:
         """Read what others write to the journal: queued commands, the kill flag, expiries
         (at most every ``control_every_ms`` of real time, so a fast replay is not slowed by a
         database read per bar; ``force`` reads now)."""
-        real = _real_ms()
+        real = now_ms()
         if not force and real - self._last_control < self.control_every_ms:
             return
         self._last_control = real
@@ -771,7 +768,7 @@ class LiveEngine:
 
     def publish(self, *, force: bool = False) -> None:
         """Heartbeat and telemetry for the panel (at most every ``publish_every_ms``)."""
-        now = _real_ms()
+        now = now_ms()
         if not force and now - self._last_publish < self.publish_every_ms:
             return
         self._last_publish = now

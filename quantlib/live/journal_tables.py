@@ -25,7 +25,6 @@ risk events and state; :mod:`quantlib.live.audit` owns ``live_audit_log`` and
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Field, Session, SQLModel
 
 from quantlib.live.errors import JournalUnavailable
-from quantlib.live.types import Fill, OrderStatus, OrderType, Proposal, Side
+from quantlib.live.types import Fill, OrderStatus, OrderType, Proposal, Side, now_ms
 
 __all__ = [
     "FILLED_TOLERANCE",
@@ -65,11 +64,6 @@ __all__ = [
     "table_of",
     "unavailable_guard",
 ]
-
-
-def now_ms() -> int:
-    """The wall clock in UTC milliseconds since the epoch (the default ``clock``)."""
-    return time.time_ns() // 1_000_000
 
 
 def canonical_json(payload: dict[str, Any] | None) -> str:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import math
 import random
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -61,10 +60,6 @@ __all__ = ["Bar", "PaperExchange", "floor_to_step", "round_to_step"]
 
 # Amounts below this are float dust left by rounding, not a position or an open remainder.
 _DUST = 1e-12
-
-
-def _real_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def floor_to_step(value: float, step: float) -> float:

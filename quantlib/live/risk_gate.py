@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -64,7 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from quantlib.exceptions import ConfigError
 from quantlib.live.errors import RiskDenied
-from quantlib.live.types import EngineState, MarketInfo, OrderType, Side
+from quantlib.live.types import EngineState, MarketInfo, OrderType, Side, now_ms
 
 __all__ = ["RULES", "OrderCheck", "PortfolioView", "RiskGate", "RiskLimits", "strictly_reduces"]
 
@@ -85,10 +84,6 @@ RULES: tuple[str, ...] = (
 _WINDOW_MS = 60_000
 # Relative tolerance of the lot/tick multiple checks: 0.3 / 0.1 is not exactly 3 in binary.
 _REL_TOL = 1e-9
-
-
-def _real_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class RiskLimits(BaseModel):
@@ -231,7 +226,7 @@ class RiskGate:
         self._limits = limits
         self._state = EngineState(state)
         self._reason = ""
-        self._clock = clock or _real_ms
+        self._clock = clock or now_ms
         self._recent: deque[int] = deque()
         self._lock = threading.RLock()
 

@@ -31,17 +31,13 @@ from quantlib.live.recovery import ReconcileReport, reconcile
 from quantlib.live.redact import install_redaction
 from quantlib.live.risk_gate import RiskGate
 from quantlib.live.status import K
-from quantlib.live.types import ExchangeAdapter, OrderStatus
+from quantlib.live.types import ExchangeAdapter, OrderStatus, now_ms
 from quantlib.live.users import UserStore
 from quantlib.strategy.registry import make_strategy
 
 __all__ = ["RunSummary", "build_engine", "run_live"]
 
 log = logging.getLogger(__name__)
-
-
-def _real_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True)
@@ -115,7 +111,7 @@ def build_engine(
     else:
         symbols = sorted({s.symbol for s in slots})
         feed = PollingFeed(getattr(exchange, "exchange", exchange), symbols, config.feed.timeframe)
-        history, clock = {}, _real_ms
+        history, clock = {}, now_ms
     engine = LiveEngine(
         journal,
         exchange,

@@ -8,6 +8,7 @@ quote units, times in UTC milliseconds since the epoch (what ccxt uses).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -26,7 +27,13 @@ __all__ = [
     "Role",
     "Side",
     "StrategyMode",
+    "now_ms",
 ]
+
+
+def now_ms() -> int:
+    """The wall clock in UTC milliseconds since the epoch (the default ``clock`` everywhere)."""
+    return time.time_ns() // 1_000_000
 
 
 class Side(StrEnum):
