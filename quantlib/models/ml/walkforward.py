@@ -1,0 +1,273 @@
+"""Walk-forward training of the confirmation models, calibrated, ensembled, scored out of sample.
+
+Per fold (:func:`~quantlib.models.ml.splits.walk_forward_folds`, purged and embargoed): the
+features are standardised with the statistics of the fold's training rows only; every member
+(LSTM, Transformer, logistic regression, majority class) is trained on the training rows with
+early stopping on the validation slice at the end of the training window; each member is
+calibrated (temperature scaling by default) on that same validation slice; and the calibrated
+members predict the fold's test window. Folds are Dask tasks (the members of a fold in one
+task): ``scheduler="sync"`` runs them one after the other, ``"processes"`` fans them out over
+local processes. Threads are not offered: torch's seed and determinism switches are global to a
+process, so two folds training in one process at once would not be reproducible.
+
+The ensemble is formed afterwards, fold by fold, with weights from the members' out-of-sample
+log-loss on the **previous** folds only (equal weights on the first fold), so no weight ever
+saw the fold it is applied to. Every test prediction is therefore out of sample.
+
+Folds start at ``min_train`` bars and follow each other to the end of the data: a fold's models
+never depend on the bars after its test window, so the predictions are truncation-invariant.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+from torch.utils.data import Subset
+
+from quantlib._hashing import stable_hash
+from quantlib.exceptions import ConfigError
+from quantlib.models.ml.calibration import (
+    accuracy,
+    accuracy_by_confidence,
+    brier,
+    calibrate,
+    calibration_curve,
+    log_loss,
+)
+from quantlib.models.ml.dataset import WindowDataset
+from quantlib.models.ml.ensemble import agreement, combine, ensemble_weights
+from quantlib.models.ml.features import Standardizer, make_features
+from quantlib.models.ml.labels import sign_label, targets
+from quantlib.models.ml.nets import ModelSpec
+from quantlib.models.ml.splits import Fold, walk_forward_folds
+from quantlib.models.ml.train import fit, predict_proba
+
+__all__ = ["DEFAULT_MEMBERS", "ENSEMBLE", "MLConfig", "MLResult", "effective_se", "walk_forward_ml"]
+
+ENSEMBLE = "ensemble"
+DEFAULT_MEMBERS: dict[str, ModelSpec] = {
+    "lstm": ModelSpec(kind="lstm", hidden=16, epochs=6, batch_size=256, patience=2),
+    "transformer": ModelSpec(
+        kind="transformer", d_model=16, heads=2, layers=1, epochs=6, batch_size=256, patience=2
+    ),
+    "logistic": ModelSpec(kind="logistic"),
+    "majority": ModelSpec(kind="majority"),
+}
+CONFIDENCE_EDGES = (0.5, 0.55, 0.6, 0.65, 0.7, 1.0)
+
+
+class MLConfig(BaseModel):
+    """What to learn (label horizon, window) and how to validate it (folds, purge, embargo)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    horizon: int = Field(4, ge=1, description="label: sign of the return over this many bars")
+    window: int = Field(32, ge=1, description="bars of features per sample")
+    min_train: int = Field(8_760, ge=10, description="bars before the first test window")
+    test_size: int = Field(4_380, ge=1, description="bars per test window")
+    train_size: int | None = Field(None, description="rolling training window; None = anchored")
+    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    embargo: int | None = Field(None, description="bars; None = the horizon")
+    stride: int | None = Field(None, ge=1, description="training sample step; None = horizon")
+    calibration: Literal["temperature", "isotonic", "none"] = "temperature"
+    members: dict[str, ModelSpec] = Field(default_factory=lambda: dict(DEFAULT_MEMBERS))
+    ensemble_of: tuple[str, ...] = ("lstm", "transformer")
+
+    @property
+    def config_id(self) -> str:
+        return stable_hash(self.model_dump(mode="json"))
+
+    def folds(self, n: int) -> list[Fold]:
+        return walk_forward_folds(
+            n,
+            first_test=self.min_train,
+            train_size=self.train_size,
+            test_size=self.test_size,
+            val_fraction=self.val_fraction,
+            horizon=self.horizon,
+            embargo=self.horizon if self.embargo is None else self.embargo,
+        )
+
+
+@dataclass(frozen=True)
+class MLResult:
+    """Out-of-sample predictions and scores of every member and of the ensemble.
+
+    ``predictions``: one row per test bar (index = bar time) with ``fold``, ``y`` (the label,
+    NaN where unknown), ``p_<model>`` (calibrated probability of "up") for each member and the
+    ensemble, and ``agreement``. ``metrics``: accuracy, log-loss, Brier and sample count per
+    fold and model (fold ``"all"`` pools every fold). ``weights``: the ensemble weights used on
+    each fold.
+    """
+
+    config: MLConfig
+    predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    weights: pd.DataFrame
+    fit_info: pd.DataFrame
+    data_hash: str
+    seconds: float
+    thresholds: dict[int, float] = field(default_factory=dict)
+
+    def overall(self) -> pd.DataFrame:
+        """Pooled out-of-sample metrics per model, with the effective standard error."""
+        table = self.metrics[self.metrics["fold"] == "all"].set_index("model")
+        table = table.drop(columns="fold")
+        table["se"] = [effective_se(int(n), self.config.horizon) for n in table["n"]]
+        return table
+
+    def calibration(self, model: str = ENSEMBLE, bins: int = 10) -> pd.DataFrame:
+        probs, y = self._scored(model)
+        return calibration_curve(probs, y, bins=bins)
+
+    def by_confidence(self, model: str = ENSEMBLE) -> pd.DataFrame:
+        probs, y = self._scored(model)
+        return accuracy_by_confidence(probs, y, CONFIDENCE_EDGES)
+
+    def _scored(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.predictions.dropna(subset=["y", f"p_{model}"])
+        p = rows[f"p_{model}"].to_numpy(float)
+        return np.column_stack([1.0 - p, p]), rows["y"].to_numpy(int)
+
+
+def effective_se(n: int, horizon: int) -> float:
+    """Standard error of an accuracy near 50% from ``n`` labels over ``horizon`` bars: the
+    labels overlap, so only ``n / horizon`` of them are independent: ``sqrt(0.25 / (n / h))``."""
+    return float(np.sqrt(0.25 / max(n / horizon, 1.0)))
+
+
+def _fold_task(
+    fold: Fold,
+    features: pd.DataFrame,
+    y: np.ndarray,
+    config: MLConfig,
+    device: str,
+) -> dict[str, Any]:
+    """Train, calibrate and predict every member on one fold (one Dask task)."""
+    scaler = Standardizer.fit(features.iloc[fold.train])
+    x = scaler.transform(features).to_numpy(np.float32)
+    train = WindowDataset(x, y, fold.train, config.window)
+    val = WindowDataset(x, y, fold.val, config.window)
+    test = WindowDataset(x, y, fold.test, config.window)
+    if len(train) == 0 or len(val) == 0 or len(test) == 0:
+        raise ConfigError(
+            f"ML fold {fold.number}: {len(train)} train, {len(val)} validation, {len(test)} "
+            f"test samples with window {config.window}. Fix: more data, a larger min_train or "
+            "test_size, or a shorter window"
+        )
+    step = config.stride or config.horizon
+    train_sub = Subset(train, list(range(0, len(train), step)))
+    val_y = np.asarray([int(val[i][1]) for i in range(len(val))])
+    out: dict[str, Any] = {"number": fold.number, "positions": test.positions, "probs": {}}
+    info = []
+    for name, spec in config.members.items():
+        started = time.perf_counter()
+        fitted = fit(spec, train_sub, val, device=device, n_classes=2)
+        calibrator = calibrate(predict_proba(fitted, val), val_y, config.calibration)
+        out["probs"][name] = calibrator.transform(predict_proba(fitted, test))
+        out["val_probs_" + name] = calibrator.transform(predict_proba(fitted, val))
+        info.append(
+            {
+                "fold": fold.number,
+                "model": name,
+                "train_samples": len(train_sub),
+                "val_samples": len(val),
+                "test_samples": len(test),
+                "epochs": fitted.epochs_run,
+                "best_epoch": fitted.best_epoch,
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+    out["info"] = info
+    out["val_positions"] = val.positions
+    return out
+
+
+def _scores(fold: str, model: str, probs: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    known = y >= 0
+    p, t = probs[known], y[known]
+    if len(t) == 0:
+        return {"fold": fold, "model": model, "accuracy": np.nan, "log_loss": np.nan,
+                "brier": np.nan, "n": 0}  # fmt: skip
+    return {
+        "fold": fold,
+        "model": model,
+        "accuracy": accuracy(p, t),
+        "log_loss": log_loss(p, t),
+        "brier": brier(p, t),
+        "n": len(t),
+    }
+
+
+def walk_forward_ml(
+    bars: pd.DataFrame,
+    config: MLConfig | None = None,
+    *,
+    device: str = "auto",
+    scheduler: str = "sync",
+) -> MLResult:
+    """Train and score every member and the ensemble out of sample on ``bars`` (see the module
+    docstring)."""
+    config = config or MLConfig()
+    started = time.perf_counter()
+    missing = [m for m in config.ensemble_of if m not in config.members]
+    if missing:
+        raise ConfigError(
+            f"ensemble_of names {missing}, which are not members {sorted(config.members)}"
+        )
+    features = make_features(bars)
+    y = targets(sign_label(bars, config.horizon))
+    folds = config.folds(len(bars))
+
+    if scheduler not in ("sync", "processes"):
+        raise ConfigError(f"scheduler must be 'sync' or 'processes', got {scheduler!r}")
+    from dask.base import compute as dask_compute
+    from dask.delayed import delayed
+
+    tasks = [delayed(_fold_task)(f, features, y, config, device) for f in folds]
+    done = dask_compute(*tasks, scheduler=scheduler)  # type: ignore[no-untyped-call]
+    outputs: list[dict[str, Any]] = sorted(done, key=lambda o: o["number"])
+
+    rows: list[pd.DataFrame] = []
+    metrics: list[dict[str, Any]] = []
+    weights_rows: list[dict[str, Any]] = []
+    info: list[dict[str, Any]] = []
+    history: dict[str, list[float]] = {m: [] for m in config.ensemble_of}
+    for out in outputs:
+        pos, probs = out["positions"], dict(out["probs"])
+        weights = ensemble_weights(history)
+        probs[ENSEMBLE] = combine({m: probs[m] for m in config.ensemble_of}, weights)
+        agree = agreement({m: probs[m] for m in config.ensemble_of}, weights)
+        yt = y[pos]
+        scores = {model: _scores(str(out["number"]), model, p, yt) for model, p in probs.items()}
+        metrics.extend(scores.values())
+        for m in config.ensemble_of:
+            history[m].append(scores[m]["log_loss"])
+        weights_rows.append({"fold": out["number"], **weights})
+        info.extend(out["info"])
+        frame = pd.DataFrame(
+            {"fold": out["number"], "y": np.where(yt >= 0, yt, np.nan), "agreement": agree},
+            index=bars.index[pos],
+        )
+        for model, p in probs.items():
+            frame[f"p_{model}"] = p[:, 1]
+        rows.append(frame)
+    predictions = pd.concat(rows)
+    y_all = predictions["y"].fillna(-1).to_numpy(int)
+    for model in [*config.members, ENSEMBLE]:
+        p = predictions[f"p_{model}"].to_numpy(float)
+        metrics.append(_scores("all", model, np.column_stack([1 - p, p]), y_all))
+    return MLResult(
+        config=config,
+        predictions=predictions,
+        metrics=pd.DataFrame(metrics),
+        weights=pd.DataFrame(weights_rows).set_index("fold"),
+        fit_info=pd.DataFrame(info),
+        data_hash=stable_hash(pd.util.hash_pandas_object(bars, index=True).tolist()),
+        seconds=round(time.perf_counter() - started, 2),
+    )
