@@ -540,6 +540,27 @@ def seed_claims_command(
     out.print(table, highlight=False, soft_wrap=True)
 
 
+@app.command("ai-filter")
+def ai_filter_command(
+    data: Annotated[list[str], typer.Option(help="Symbol or file; repeat for several assets")],
+    timeframe: Annotated[str, typer.Option(help="Bar timeframe")] = "1h",
+    base: Annotated[str, typer.Option(help="Strategy the AI filter confirms")] = "seed_stack",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the table (CSV)")] = None,
+) -> None:
+    """The base strategy with and without the AI filter, out of sample only (the ML
+    walk-forward's test windows, default MLConfig), costs on, deflated Sharpe charged with
+    every variant."""
+    from quantlib._io import atomic_write_text
+    from quantlib.backtest.ai_filter import ai_filter_comparison
+    from quantlib.backtest.runs import load_assets
+
+    with _user_errors():
+        table = ai_filter_comparison(load_assets(data, timeframe), base=base)
+        if out_path is not None:
+            atomic_write_text(out_path, table.to_csv(index=False))
+    out.print(table.to_string(index=False), highlight=False, soft_wrap=True)
+
+
 def _register_subcommands() -> None:
     from quantlib.live.cli import audit_app, live_app
     from quantlib.live.users_cli import users_app

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
-from typing import Any
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -17,13 +18,43 @@ from quantlib.strategy.smc_confluence import SmcConfluence
 
 __all__ = ["STRATEGIES", "make_strategy"]
 
-STRATEGIES: dict[str, type[BaseModel]] = {
-    SmaCross.name: SmaCross,
-    ZoneFade.name: ZoneFade,
-    ZoneBreakout.name: ZoneBreakout,
-    SmcConfluence.name: SmcConfluence,
-    SeedStack.name: SeedStack,
-}
+
+class _Registry(dict[str, type[BaseModel]]):
+    """Strategy classes by name; the ML-backed ones are imported on first use, so that naming a
+    strategy does not import torch."""
+
+    _LAZY: ClassVar[dict[str, tuple[str, str]]] = {
+        "ai_confirmed": ("quantlib.strategy.ai_confirmed", "AiConfirmed"),
+    }
+
+    def __missing__(self, name: str) -> type[BaseModel]:
+        if name not in self._LAZY:
+            raise KeyError(name)
+        module, attribute = self._LAZY[name]
+        cls: type[BaseModel] = getattr(importlib.import_module(module), attribute)
+        self[name] = cls
+        return cls
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or name in self._LAZY
+
+    def __iter__(self) -> Iterator[str]:
+        yield from dict.__iter__(self)
+        yield from (name for name in self._LAZY if not dict.__contains__(self, name))
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+STRATEGIES: dict[str, type[BaseModel]] = _Registry(
+    {
+        SmaCross.name: SmaCross,
+        ZoneFade.name: ZoneFade,
+        ZoneBreakout.name: ZoneBreakout,
+        SmcConfluence.name: SmcConfluence,
+        SeedStack.name: SeedStack,
+    }
+)
 
 
 def make_strategy(name: str, params: Mapping[str, Any] | None = None) -> Strategy:

@@ -68,9 +68,11 @@ class MLConfig(BaseModel):
 
     horizon: int = Field(4, ge=1, description="label: sign of the return over this many bars")
     window: int = Field(32, ge=1, description="bars of features per sample")
-    min_train: int = Field(8_760, ge=10, description="bars before the first test window")
-    test_size: int = Field(4_380, ge=1, description="bars per test window")
-    train_size: int | None = Field(None, description="rolling training window; None = anchored")
+    min_train: int = Field(17_520, ge=10, description="bars before the first test window")
+    test_size: int = Field(8_760, ge=1, description="bars per test window")
+    train_size: int | None = Field(
+        17_520, description="rolling training window (bars); None = anchored (all before)"
+    )
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     embargo: int | None = Field(None, description="bars; None = the horizon")
     stride: int | None = Field(None, ge=1, description="training sample step; None = horizon")
@@ -102,7 +104,8 @@ class MLResult:
     NaN where unknown), ``p_<model>`` (calibrated probability of "up") for each member and the
     ensemble, and ``agreement``. ``metrics``: accuracy, log-loss, Brier and sample count per
     fold and model (fold ``"all"`` pools every fold). ``weights``: the ensemble weights used on
-    each fold.
+    each fold. ``validation``: the ensemble's calibrated ``p_ensemble`` on each fold's
+    validation slice (inside the training window: what a threshold may be chosen on).
     """
 
     config: MLConfig
@@ -112,7 +115,7 @@ class MLResult:
     fit_info: pd.DataFrame
     data_hash: str
     seconds: float
-    thresholds: dict[int, float] = field(default_factory=dict)
+    validation: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def overall(self) -> pd.DataFrame:
         """Pooled out-of-sample metrics per model, with the effective standard error."""
@@ -153,12 +156,14 @@ def _fold_task(
     x = scaler.transform(features).to_numpy(np.float32)
     train = WindowDataset(x, y, fold.train, config.window)
     val = WindowDataset(x, y, fold.val, config.window)
-    test = WindowDataset(x, y, fold.test, config.window)
-    if len(train) == 0 or len(val) == 0 or len(test) == 0:
+    # Test samples need no label (the last ``horizon`` bars have none yet): predictions must
+    # not depend on whether the future is known. Scores read the real labels, ``y``.
+    test = WindowDataset(x, np.where(y >= 0, y, 0), fold.test, config.window)
+    if len(train) == 0 or len(val) == 0:
         raise ConfigError(
-            f"ML fold {fold.number}: {len(train)} train, {len(val)} validation, {len(test)} "
-            f"test samples with window {config.window}. Fix: more data, a larger min_train or "
-            "test_size, or a shorter window"
+            f"ML fold {fold.number}: {len(train)} train and {len(val)} validation samples "
+            f"with window {config.window}. Fix: more data, a larger min_train, or a shorter "
+            "window"
         )
     step = config.stride or config.horizon
     train_sub = Subset(train, list(range(0, len(train), step)))
@@ -166,6 +171,10 @@ def _fold_task(
     out: dict[str, Any] = {"number": fold.number, "positions": test.positions, "probs": {}}
     info = []
     for name, spec in config.members.items():
+        if len(test) == 0:  # the data ends before this fold's first full window
+            out["probs"][name] = np.empty((0, 2))
+            out["val_probs_" + name] = np.empty((0, 2))
+            continue
         started = time.perf_counter()
         fitted = fit(spec, train_sub, val, device=device, n_classes=2)
         calibrator = calibrate(predict_proba(fitted, val), val_y, config.calibration)
@@ -184,7 +193,7 @@ def _fold_task(
             }
         )
     out["info"] = info
-    out["val_positions"] = val.positions
+    out["val_positions"] = val.positions if len(test) else np.empty(0, dtype=np.int64)
     return out
 
 
@@ -234,6 +243,7 @@ def walk_forward_ml(
     outputs: list[dict[str, Any]] = sorted(done, key=lambda o: o["number"])
 
     rows: list[pd.DataFrame] = []
+    val_rows: list[pd.DataFrame] = []
     metrics: list[dict[str, Any]] = []
     weights_rows: list[dict[str, Any]] = []
     info: list[dict[str, Any]] = []
@@ -257,6 +267,13 @@ def walk_forward_ml(
         for model, p in probs.items():
             frame[f"p_{model}"] = p[:, 1]
         rows.append(frame)
+        val_probs = combine({m: out["val_probs_" + m] for m in config.ensemble_of}, weights)
+        val_rows.append(
+            pd.DataFrame(
+                {"fold": out["number"], "p_ensemble": val_probs[:, 1]},
+                index=bars.index[out["val_positions"]],
+            )
+        )
     predictions = pd.concat(rows)
     y_all = predictions["y"].fillna(-1).to_numpy(int)
     for model in [*config.members, ENSEMBLE]:
@@ -270,4 +287,5 @@ def walk_forward_ml(
         fit_info=pd.DataFrame(info),
         data_hash=stable_hash(pd.util.hash_pandas_object(bars, index=True).tolist()),
         seconds=round(time.perf_counter() - started, 2),
+        validation=pd.concat(val_rows),
     )

@@ -1,0 +1,135 @@
+"""``ai_confirmed``: any strategy, keeping only the entries the ML ensemble confirms.
+
+The wrapped strategy's entries are kept when the ensemble's calibrated probability of the
+entry's side (``p_up`` for a long, ``1 − p_up`` for a short) is at least the fold's threshold;
+exits are the wrapped strategy's. The probabilities are the out-of-sample predictions of
+:func:`quantlib.models.ml.walkforward.walk_forward_ml`: each bar's comes from models trained
+only on data before its fold. Entries before the first fold cannot be confirmed and are dropped.
+
+The threshold is fixed (``threshold=0.55``) or, with ``threshold=None``, chosen per fold
+inside the training window: on the fold's validation slice, the value of ``grid`` whose kept
+entries had the best mean forward return over the label horizon (purged: those returns end
+before the test window starts). Fewer than ``min_entries`` kept entries → 0.5 (every entry the
+model does not call against).
+
+A fold's models never depend on the bars after its test window, so the signals pass the
+truncation-invariance check. Predictions are cached in memory per data and configuration.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from quantlib._hashing import stable_hash
+from quantlib.models.ml.walkforward import MLConfig, MLResult, walk_forward_ml
+from quantlib.strategy.registry import make_strategy
+
+__all__ = ["AiConfirmed", "ai_confidence", "confirm_entries", "fold_thresholds"]
+
+THRESHOLD_GRID = (0.5, 0.52, 0.54, 0.56, 0.58, 0.6)
+_CACHE: OrderedDict[str, MLResult] = OrderedDict()
+_CACHE_SIZE = 8
+
+
+def _predictions(bars: pd.DataFrame, config: MLConfig) -> MLResult:
+    digest = int(pd.util.hash_pandas_object(bars, index=True).to_numpy().sum())
+    key = stable_hash([config.config_id, digest])
+    if key not in _CACHE:
+        _CACHE[key] = walk_forward_ml(bars, config)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return _CACHE[key]
+
+
+def fold_thresholds(
+    result: MLResult,
+    entries: pd.Series,
+    forward: pd.Series,
+    *,
+    grid: tuple[float, ...] = THRESHOLD_GRID,
+    min_entries: int = 5,
+) -> dict[int, float]:
+    """Per fold, the threshold of ``grid`` that kept the validation entries with the best mean
+    forward return (see the module docstring)."""
+    out: dict[int, float] = {}
+    val = result.validation
+    for fold, rows in val.groupby("fold"):
+        side = entries.reindex(rows.index).fillna(0).to_numpy()
+        fwd = forward.reindex(rows.index).to_numpy(float)
+        conf = np.where(side > 0, rows["p_ensemble"], 1.0 - rows["p_ensemble"].to_numpy())
+        best, best_value = 0.5, -np.inf
+        for threshold in grid:
+            kept = (side != 0) & (conf >= threshold) & np.isfinite(fwd)
+            if kept.sum() < min_entries:
+                continue
+            value = float(np.mean(side[kept] * fwd[kept]))
+            if value > best_value:
+                best, best_value = threshold, value
+        out[int(str(fold))] = best
+    return out
+
+
+def ai_confidence(signals: pd.DataFrame, result: MLResult) -> pd.Series:
+    """The ensemble's probability of each bar's entry side (NaN where nothing predicted)."""
+    p_up = result.predictions["p_ensemble"].reindex(signals.index).to_numpy(float)
+    side = signals["entry"].to_numpy()
+    return pd.Series(np.where(side < 0, 1.0 - p_up, p_up), index=signals.index)
+
+
+def confirm_entries(
+    signals: pd.DataFrame, result: MLResult, thresholds: dict[int, float] | float
+) -> pd.DataFrame:
+    """``signals`` with unconfirmed entries set to 0; a kept entry's ``tag`` gains its
+    confidence (``"ai 0.62"``)."""
+    out = signals.copy()
+    preds = result.predictions.reindex(out.index)
+    side = out["entry"].to_numpy()
+    confidence = ai_confidence(out, result).to_numpy()
+    if isinstance(thresholds, dict):
+        level = preds["fold"].map(thresholds).to_numpy(float)
+    else:
+        level = np.full(len(out), float(thresholds))
+    keep = np.isfinite(confidence) & np.isfinite(level) & (confidence >= level)
+    out["entry"] = np.where(keep, side, 0).astype(np.int8)
+    kept = keep & (side != 0)
+    if kept.any():
+        tags = list(out["tag"]) if "tag" in out else [None] * len(out)
+        for i in np.flatnonzero(kept):
+            note, old = f"ai {confidence[i]:.2f}", tags[i]
+            tags[i] = f"{old} {note}" if isinstance(old, str) and old else note
+        out["tag"] = pd.Series(tags, index=out.index, dtype=object)
+    return out
+
+
+class AiConfirmed(BaseModel):
+    """``base`` strategy entries confirmed by the ML ensemble (module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: ClassVar[str] = "ai_confirmed"
+
+    base: str = "seed_stack"
+    base_params: dict[str, Any] = Field(default_factory=dict)
+    threshold: float | None = Field(None, ge=0.5, le=1.0)
+    ml: MLConfig = Field(default_factory=MLConfig)
+
+    def _base(self) -> Any:
+        return make_strategy(self.base, self.base_params)
+
+    def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
+        signals = self._base().signals(bars)
+        result = _predictions(bars, self.ml)
+        if self.threshold is not None:
+            return confirm_entries(signals, result, self.threshold)
+        forward = bars["close"].shift(-self.ml.horizon) / bars["close"] - 1.0
+        # Only validation rows are read, and their forward returns end before the test window.
+        thresholds = fold_thresholds(result, signals["entry"], forward)
+        return confirm_entries(signals, result, thresholds)
+
+    def engine_defaults(self) -> dict[str, Any]:
+        defaults: dict[str, Any] = self._base().engine_defaults()
+        return defaults
