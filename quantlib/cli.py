@@ -564,12 +564,14 @@ def ai_filter_command(
 def _register_subcommands() -> None:
     from quantlib.live.cli import audit_app, live_app
     from quantlib.live.users_cli import users_app
+    from quantlib.models.ml.cli import ml_app
     from quantlib.stress.cli import stress_app
 
     app.add_typer(stress_app, name="stress")
     app.add_typer(live_app, name="live")
     app.add_typer(users_app, name="users")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(ml_app, name="ml")
 
 
 _register_subcommands()

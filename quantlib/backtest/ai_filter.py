@@ -65,7 +65,9 @@ def ai_filter_comparison(
         for name, signals in variants.items()
     }
     sharpes = [result.summary().to_dict()["sharpe"] for result in results.values()]
-    variance = float(np.nanvar(sharpes, ddof=1)) if n_trials > 1 else None
+    finite = [x for x in sharpes if np.isfinite(x)]
+    # A variant without trades has no Sharpe ratio; the others' spread is what was tried.
+    variance = float(np.var(finite, ddof=1)) if len(finite) > 1 else 0.0
     first = min(frame.index[ml.min_train] for frame in bars.values())
     rows = []
     for name, result in results.items():

@@ -1,0 +1,302 @@
+"""``quant ml ...``: thin commands over the ML confirmation layer (registered by quantlib.cli
+with ``app.add_typer(ml_app, name="ml")``), and the TOML form of an
+:class:`~quantlib.models.ml.walkforward.MLConfig`.
+
+* ``quant ml evaluate --data BTCUSDT --timeframe 1h [--config FILE.toml]``: walk-forward,
+  out-of-sample scores per model, the offline HTML report, predictions (Parquet) and the run
+  record (JSON) beside it.
+* ``quant ml train --data BTCUSDT --timeframe 1h [--config FILE.toml] [--name NAME]``: every
+  member fitted on all the bars, saved to the registry (``<data_dir>/models/``).
+* ``quant ml list``: the saved models.
+
+A configuration file holds :class:`MLConfig` fields at the top level and one
+``[members.<name>]`` table of :class:`~quantlib.models.ml.nets.ModelSpec` fields per member
+(see ``configs/ml.example.toml``); without ``[members.*]`` tables the default members are used.
+Unknown keys are refused with the closest known name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import pandas as pd
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+
+from quantlib._io import atomic_write, atomic_write_text
+from quantlib._typing import PathLike
+from quantlib.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from quantlib.models.ml.walkforward import MLConfig, MLResult
+
+__all__ = ["load_ml_config", "ml_app", "parse_ml_config", "run_record"]
+
+ml_app = typer.Typer(
+    help="ML confirmation layer: walk-forward evaluation, final training, model registry.",
+    no_args_is_help=True,
+)
+
+DataOption = Annotated[
+    str, typer.Option("--data", "-d", help="Bundled/stored symbol (BTCUSDT) or CSV/Parquet path.")
+]
+TimeframeOption = Annotated[
+    str | None, typer.Option("--timeframe", "-t", help="Bar length, e.g. 1h.")
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="ML configuration (TOML), e.g. configs/ml.example.toml."),
+]
+BarsOption = Annotated[
+    int | None, typer.Option("--bars", min=1, help="Use only the last N bars of the series.")
+]
+DeviceOption = Annotated[str, typer.Option("--device", help="auto (CUDA if present), cpu, cuda.")]
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration files
+
+
+def _unknown(keys: set[str], known: set[str], where: str) -> None:
+    for key in sorted(keys - known):
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{where}: setting {key!r} is unknown{hint}")
+
+
+def parse_ml_config(data: Mapping[str, Any], *, source: str = "ML config") -> MLConfig:
+    """An :class:`MLConfig` from a TOML-shaped mapping (top-level fields, ``members`` tables).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown key (with the closest known one), a member that is not a table, or an
+        invalid value (naming the field).
+
+    Examples
+    --------
+    >>> config = parse_ml_config({"horizon": 2, "members": {"lr": {"kind": "logistic"}},
+    ...                           "ensemble_of": ["lr"]})
+    >>> config.horizon, list(config.members), config.members["lr"].kind
+    (2, ['lr'], 'logistic')
+    """
+    from quantlib.models.ml.nets import ModelSpec
+    from quantlib.models.ml.walkforward import MLConfig
+
+    _unknown(set(data), set(MLConfig.model_fields), source)
+    fields = dict(data)
+    if "members" in fields:
+        tables = fields["members"]
+        if not isinstance(tables, Mapping) or not tables:
+            raise ConfigError(
+                f"{source}: members must be [members.<name>] tables of ModelSpec fields, got "
+                f"{tables!r}"
+            )
+        members = {}
+        for name, table in tables.items():
+            if not isinstance(table, Mapping):
+                raise ConfigError(
+                    f"{source}: [members.{name}] must be a table of ModelSpec fields, got {table!r}"
+                )
+            try:
+                members[str(name)] = ModelSpec(**table)
+            except ConfigError as exc:
+                raise ConfigError(f"{source} [members.{name}]: {exc}") from None
+        fields["members"] = members
+    try:
+        return MLConfig(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}={e.get('input')!r}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from None
+
+
+def load_ml_config(path: PathLike | None) -> MLConfig:
+    """The :class:`MLConfig` of a TOML file (see the module docstring); defaults for None."""
+    from quantlib.models.ml.walkforward import MLConfig
+
+    if path is None:
+        return MLConfig()
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"ML config {file} does not exist. Fix: pass an existing TOML file, e.g. "
+            "configs/ml.example.toml"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"ML config {file} is not valid TOML: {exc}") from None
+    return parse_ml_config(data, source=str(file))
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _bars(data: str, timeframe: str | None, last: int | None) -> pd.DataFrame:
+    from quantlib.data import load_ohlcv
+
+    bars = load_ohlcv(data, timeframe)
+    return bars if last is None else bars.iloc[-last:]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", Path(text).name.split(".")[0]).strip("-") or "data"
+
+
+def run_record(result: MLResult, **extra: Any) -> dict[str, Any]:
+    """The JSON-able record of a walk-forward run: ids, overall and per-fold scores, ensemble
+    weights per fold, training information, plus ``extra`` fields."""
+    overall = result.overall()
+    return {
+        **extra,
+        "config_id": result.config.config_id,
+        "data_hash": result.data_hash,
+        "seconds": result.seconds,
+        "config": result.config.model_dump(mode="json"),
+        "overall": json.loads(overall.to_json(orient="index")),
+        "metrics": json.loads(result.metrics.to_json(orient="records")),
+        "weights": json.loads(result.weights.reset_index().to_json(orient="records")),
+        "fit_info": json.loads(result.fit_info.to_json(orient="records")),
+    }
+
+
+def _overall_table(result: MLResult, title: str) -> Table:
+    table = Table(title=title)
+    for name in ("model", "accuracy", "± se", "log-loss", "Brier", "n"):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for model, row in result.overall().iterrows():
+        table.add_row(
+            str(model), f"{row['accuracy']:.2%}", f"{row['se']:.2%}", f"{row['log_loss']:.4f}",
+            f"{row['brier']:.4f}", f"{int(row['n']):,}",
+        )  # fmt: skip
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# Commands
+
+
+@ml_app.command("evaluate")
+def ml_evaluate(
+    data: DataOption,
+    timeframe: TimeframeOption = None,
+    config: ConfigOption = None,
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="HTML report; default <reports_dir>/ml/ml-<data>-<ids>.html"),
+    ] = None,
+    scheduler: Annotated[
+        str, typer.Option("--scheduler", help="sync (one fold after another) or processes.")
+    ] = "sync",
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the run record as JSON here.")
+    ] = None,
+    bars_last: BarsOption = None,
+    device: DeviceOption = "auto",
+) -> None:
+    """Walk-forward out-of-sample evaluation: scores per model, HTML report, predictions."""
+    from quantlib.cli import _user_errors
+    from quantlib.cli import out as console
+    from quantlib.config import get_settings
+    from quantlib.models.ml.walkforward import walk_forward_ml
+    from quantlib.reports.ml_report import ml_report
+
+    with _user_errors():
+        ml_config = load_ml_config(config)
+        bars = _bars(data, timeframe, bars_last)
+        result = walk_forward_ml(bars, ml_config, device=device, scheduler=scheduler)
+        stem = f"ml-{_slug(data)}-{timeframe or 'tf'}-{result.config.config_id}-{result.data_hash}"
+        report = out_path or get_settings().reports_dir / "ml" / f"{stem}.html"
+        label = f"{data} {timeframe or ''}".strip()
+        ml_report(
+            result,
+            report,
+            title=f"AI confirmation layer: {label}",
+            index=pd.DatetimeIndex(bars.index),
+        )
+        predictions = report.with_suffix(".predictions.parquet")
+        atomic_write(predictions, lambda tmp: result.predictions.to_parquet(tmp))
+        record = run_record(
+            result, data=data, timeframe=timeframe, bars=len(bars), report=str(report),
+            predictions=str(predictions),
+        )  # fmt: skip
+        text = json.dumps(record, indent=2, default=str)
+        atomic_write_text(report.with_suffix(".json"), text)
+        if json_path is not None:
+            atomic_write_text(json_path, text)
+    title = (
+        f"Out-of-sample scores, {label} ({result.predictions['fold'].nunique()} folds, "
+        f"config {result.config.config_id}, data {result.data_hash})"
+    )
+    console.print(_overall_table(result, title))
+    console.print(f"report {report}", highlight=False, soft_wrap=True)
+    console.print(f"predictions {predictions}", highlight=False, soft_wrap=True)
+
+
+@ml_app.command("train")
+def ml_train(
+    data: DataOption,
+    timeframe: TimeframeOption = None,
+    config: ConfigOption = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Registry name; default <config_id>-<data_hash>.")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a saved model of the same name.")
+    ] = False,
+    bars_last: BarsOption = None,
+    device: DeviceOption = "auto",
+) -> None:
+    """Fit every member on all the bars and save them to the registry; prints the folder."""
+    from quantlib.cli import _user_errors
+    from quantlib.cli import out as console
+    from quantlib.models.ml.registry import data_hash, save, target_folder, train_final
+
+    with _user_errors():
+        ml_config = load_ml_config(config)
+        bars = _bars(data, timeframe, bars_last)
+        # Refuse a taken name before spending minutes on training.
+        target_folder(name or f"{ml_config.config_id}-{data_hash(bars)}", overwrite=overwrite)
+        trained = train_final(bars, ml_config, device=device)
+        folder = save(trained, name=name, overwrite=overwrite)
+    console.print(trained.summary(), highlight=False, markup=False)
+    console.print(str(folder), highlight=False, soft_wrap=True)
+
+
+@ml_app.command("list")
+def ml_list() -> None:
+    """List the saved models: name, time, config, data, window, members, OOS accuracy."""
+    from quantlib.cli import _user_errors
+    from quantlib.cli import out as console
+    from quantlib.models.ml.registry import list_models
+
+    with _user_errors():
+        models = list_models()
+    if models.empty:
+        console.print("no saved models yet: `quant ml train --data BTCUSDT --timeframe 1h`")
+        return
+    table = Table(title="Saved ML models (times UTC)")
+    for column in ("name", "created", "config", "data", "trained on", "h / window", "members",
+                   "OOS accuracy"):  # fmt: skip
+        table.add_column(column)
+    for row in models.to_dict("records"):
+        accuracy = row["ensemble_accuracy"]
+        table.add_row(
+            str(row["name"]), f"{row['created_at']:%Y-%m-%d %H:%M}", str(row["config_id"]),
+            str(row["data_hash"]),
+            f"{row['window_start']:%Y-%m-%d %H:%M} .. {row['window_end']:%Y-%m-%d %H:%M}",
+            f"{row['horizon']} / {row['window']}", str(row["members"]),
+            "n/a" if accuracy != accuracy else f"{accuracy:.2%}",
+        )  # fmt: skip
+    console.print(table)
