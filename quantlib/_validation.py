@@ -9,11 +9,19 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ValidationError
 
 from quantlib.data.schema import validate
 from quantlib.exceptions import ConfigError, DataError
 
-__all__ = ["check_choice", "check_event_frame", "check_float", "check_int", "ohlcv_arrays"]
+__all__ = [
+    "check_choice",
+    "check_event_frame",
+    "check_float",
+    "check_int",
+    "describe_spec_errors",
+    "ohlcv_arrays",
+]
 
 
 def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
@@ -107,3 +115,27 @@ def check_event_frame(
             f"{name} is missing column(s) {missing}. Fix: pass the frame returned by {producer}"
         )
     return value
+
+
+def describe_spec_errors(exc: ValidationError, spec: type[BaseModel]) -> str:
+    """One message for every problem pydantic found in a frozen ``spec`` model: unknown
+    settings and bad choices get the closest valid name ("did you mean")."""
+    name = spec.__name__
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        value = error.get("input")
+        if error["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(field, list(spec.model_fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(f"{name} setting {field!r} is unknown{hint}")
+        elif error["type"] == "literal_error":
+            choices = list(spec.model_fields[field].annotation.__args__)  # type: ignore[union-attr]
+            close = difflib.get_close_matches(str(value), choices, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(f"{name}.{field} must be one of {choices}, got {value!r}{hint}")
+        elif field:
+            problems.append(f"{name}.{field}={value!r}: {error['msg']}")
+        else:
+            problems.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)

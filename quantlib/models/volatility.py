@@ -19,7 +19,6 @@ forecast against realised volatility with QLIKE and MSE, side by side with that 
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -29,6 +28,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from quantlib._hashing import stable_hash
+from quantlib._validation import describe_spec_errors
 from quantlib.exceptions import ConfigError, DataError
 
 __all__ = [
@@ -85,7 +85,7 @@ class GarchSpec(BaseModel):
         try:
             super().__init__(**settings)
         except ValidationError as exc:
-            raise ConfigError(_describe_errors(exc)) from None
+            raise ConfigError(describe_spec_errors(exc, GarchSpec)) from None
 
     @model_validator(mode="before")
     @classmethod
@@ -127,27 +127,6 @@ class GarchSpec(BaseModel):
             "dist": {"normal": "normal", "t": "t", "skewt": "skewt"}[self.dist],
             "rescale": False,
         }
-
-
-def _describe_errors(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"])
-        value = error.get("input")
-        if error["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(field, list(GarchSpec.model_fields), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            problems.append(f"GarchSpec setting {field!r} is unknown{hint}")
-        elif error["type"] == "literal_error":
-            choices = list(GarchSpec.model_fields[field].annotation.__args__)  # type: ignore[union-attr]
-            close = difflib.get_close_matches(str(value), choices, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            problems.append(f"GarchSpec.{field} must be one of {choices}, got {value!r}{hint}")
-        elif field:
-            problems.append(f"GarchSpec.{field}={value!r}: {error['msg']}")
-        else:
-            problems.append(f"GarchSpec: {error['msg'].removeprefix('Value error, ')}")
-    return "; ".join(problems)
 
 
 def _check_returns(returns: object, caller: str, *, min_obs: int) -> pd.Series:

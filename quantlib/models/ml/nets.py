@@ -22,7 +22,6 @@ the untrained model; :func:`quantlib.models.ml.train.fit` trains it.
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any, Literal, Self, TypeAlias
 
@@ -32,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from torch import nn
 
 from quantlib._hashing import stable_hash
+from quantlib._validation import describe_spec_errors
 from quantlib.exceptions import ConfigError, DataError
 
 __all__ = [
@@ -405,7 +405,7 @@ class ModelSpec(BaseModel):
         try:
             super().__init__(**settings)
         except ValidationError as exc:
-            raise ConfigError(_describe_errors(exc)) from None
+            raise ConfigError(describe_spec_errors(exc, ModelSpec)) from None
 
     @model_validator(mode="before")
     @classmethod
@@ -474,24 +474,3 @@ class ModelSpec(BaseModel):
                 self.max_len,
                 self.pooling,
             )
-
-
-def _describe_errors(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"])
-        value = error.get("input")
-        if error["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(field, list(ModelSpec.model_fields), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            problems.append(f"ModelSpec setting {field!r} is unknown{hint}")
-        elif error["type"] == "literal_error":
-            choices = list(ModelSpec.model_fields[field].annotation.__args__)  # type: ignore[union-attr]
-            close = difflib.get_close_matches(str(value), choices, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            problems.append(f"ModelSpec.{field} must be one of {choices}, got {value!r}{hint}")
-        elif field:
-            problems.append(f"ModelSpec.{field}={value!r}: {error['msg']}")
-        else:
-            problems.append(f"ModelSpec: {error['msg'].removeprefix('Value error, ')}")
-    return "; ".join(problems)

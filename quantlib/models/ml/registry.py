@@ -250,11 +250,6 @@ def train_final(bars: pd.DataFrame, config: MLConfig, *, device: str = "auto") -
         If ``ensemble_of`` names a non-member, or the split leaves no training or validation
         sample (the message gives the counts).
     """
-    missing = [m for m in config.ensemble_of if m not in config.members]
-    if missing:
-        raise ConfigError(
-            f"ensemble_of names {missing}, which are not members {sorted(config.members)}"
-        )
     features = make_features(bars)
     y = targets(sign_label(bars, config.horizon))
     train_rows, val_rows = _final_split(len(bars), config)

@@ -26,10 +26,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from torch.utils.data import Subset
 
 from quantlib._hashing import stable_hash
+from quantlib._validation import describe_spec_errors
 from quantlib.exceptions import ConfigError
 from quantlib.models.ml.calibration import (
     accuracy,
@@ -79,6 +80,21 @@ class MLConfig(BaseModel):
     calibration: Literal["temperature", "isotonic", "none"] = "temperature"
     members: dict[str, ModelSpec] = Field(default_factory=lambda: dict(DEFAULT_MEMBERS))
     ensemble_of: tuple[str, ...] = ("lstm", "transformer")
+
+    def __init__(self, **settings: Any) -> None:
+        try:
+            super().__init__(**settings)
+        except ValidationError as exc:
+            raise ConfigError(describe_spec_errors(exc, MLConfig)) from None
+
+    @model_validator(mode="after")
+    def _ensemble_of_members(self) -> MLConfig:
+        missing = [m for m in self.ensemble_of if m not in self.members]
+        if missing:
+            raise ValueError(
+                f"ensemble_of names {missing}, which are not members {sorted(self.members)}"
+            )
+        return self
 
     @property
     def config_id(self) -> str:
@@ -224,11 +240,6 @@ def walk_forward_ml(
     docstring)."""
     config = config or MLConfig()
     started = time.perf_counter()
-    missing = [m for m in config.ensemble_of if m not in config.members]
-    if missing:
-        raise ConfigError(
-            f"ensemble_of names {missing}, which are not members {sorted(config.members)}"
-        )
     features = make_features(bars)
     y = targets(sign_label(bars, config.horizon))
     folds = config.folds(len(bars))
