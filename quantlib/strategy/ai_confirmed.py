@@ -29,16 +29,26 @@ from quantlib._hashing import stable_hash
 from quantlib.models.ml.walkforward import MLConfig, MLResult, walk_forward_ml
 from quantlib.strategy.registry import make_strategy
 
-__all__ = ["AiConfirmed", "ai_confidence", "confirm_entries", "fold_thresholds"]
+__all__ = ["AiConfirmed", "ai_confidence", "confirm_entries", "fold_thresholds", "remember"]
 
 THRESHOLD_GRID = (0.5, 0.52, 0.54, 0.56, 0.58, 0.6)
 _CACHE: OrderedDict[str, MLResult] = OrderedDict()
 _CACHE_SIZE = 8
 
 
-def _predictions(bars: pd.DataFrame, config: MLConfig) -> MLResult:
+def _key(bars: pd.DataFrame, config: MLConfig) -> str:
     digest = int(pd.util.hash_pandas_object(bars, index=True).to_numpy().sum())
-    key = stable_hash([config.config_id, digest])
+    return stable_hash([config.config_id, digest])
+
+
+def remember(bars: pd.DataFrame, config: MLConfig, result: MLResult) -> None:
+    """Let the strategy reuse a walk-forward already run on ``bars`` with ``config`` (e.g. by
+    ``quant ml evaluate``) instead of training again."""
+    _CACHE[_key(bars, config)] = result
+
+
+def _predictions(bars: pd.DataFrame, config: MLConfig) -> MLResult:
+    key = _key(bars, config)
     if key not in _CACHE:
         _CACHE[key] = walk_forward_ml(bars, config)
         while len(_CACHE) > _CACHE_SIZE:

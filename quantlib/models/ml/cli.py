@@ -204,6 +204,14 @@ def ml_evaluate(
     ] = None,
     bars_last: BarsOption = None,
     device: DeviceOption = "auto",
+    filter_base: Annotated[
+        str | None,
+        typer.Option(
+            "--filter-base",
+            help="Also backtest this strategy with and without the AI filter on the test "
+            "windows (e.g. seed_stack) and put the table in the report.",
+        ),
+    ] = None,
 ) -> None:
     """Walk-forward out-of-sample evaluation: scores per model, HTML report, predictions."""
     from quantlib.cli import _user_errors
@@ -216,6 +224,13 @@ def ml_evaluate(
         ml_config = load_ml_config(config)
         bars = _bars(data, timeframe, bars_last)
         result = walk_forward_ml(bars, ml_config, device=device, scheduler=scheduler)
+        filter_table = None
+        if filter_base is not None:
+            from quantlib.backtest.ai_filter import ai_filter_comparison
+            from quantlib.strategy.ai_confirmed import remember
+
+            remember(bars, ml_config, result)  # the filter reuses these predictions
+            filter_table = ai_filter_comparison({data: bars}, base=filter_base, ml=ml_config)
         stem = f"ml-{_slug(data)}-{timeframe or 'tf'}-{result.config.config_id}-{result.data_hash}"
         report = out_path or get_settings().reports_dir / "ml" / f"{stem}.html"
         label = f"{data} {timeframe or ''}".strip()
@@ -224,6 +239,7 @@ def ml_evaluate(
             report,
             title=f"AI confirmation layer: {label}",
             index=pd.DatetimeIndex(bars.index),
+            filter_table=filter_table,
         )
         predictions = report.with_suffix(".predictions.parquet")
         atomic_write(predictions, lambda tmp: result.predictions.to_parquet(tmp))
@@ -240,6 +256,8 @@ def ml_evaluate(
         f"config {result.config.config_id}, data {result.data_hash})"
     )
     console.print(_overall_table(result, title))
+    if filter_table is not None:
+        console.print(filter_table.to_string(index=False), highlight=False, soft_wrap=True)
     console.print(f"report {report}", highlight=False, soft_wrap=True)
     console.print(f"predictions {predictions}", highlight=False, soft_wrap=True)
 

@@ -144,6 +144,22 @@ def test_evaluate_prints_scores_and_writes_report_predictions_and_record(
     assert record["config_id"] in html
 
 
+def test_evaluate_with_a_filter_base_adds_the_out_of_sample_comparison(
+    tiny: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "ml.html"
+    code, output = invoke(
+        "evaluate", "--data", "BTCUSDT", "--timeframe", "1h", "--config", str(tiny),
+        "--bars", "2000", "--out", str(report), "--device", "cpu", "--filter-base", "sma_cross",
+    )  # fmt: skip
+
+    assert code == 0, output
+    assert "sma_cross (no AI filter)" in output
+    assert "sma_cross + AI filter (threshold chosen per fold)" in output
+    html = report.read_text()
+    assert "sma_cross + AI filter (threshold 0.55)" in html
+
+
 def test_train_from_a_csv_file_saves_then_list_shows_it(tiny: Path, tmp_path: Path) -> None:
     csv = tmp_path / "btc.csv"
     bars = load_ohlcv("BTCUSDT", "1h").iloc[-1500:]
