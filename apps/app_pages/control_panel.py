@@ -140,7 +140,10 @@ def controls(status: EngineStatus) -> None:
     with cols[1]:
         button("Resume entries", "resume_entries", "resume_entries")
     with cols[2]:
-        symbol = st.selectbox("Symbol", sorted(status.positions), key="exit_symbol")
+        held = sorted(status.positions)
+        # Keyed by the symbols held: a key kept across position changes would keep its old
+        # empty choice and hide the button.
+        symbol = st.selectbox("Symbol", held, key=f"exit_symbol_{'_'.join(held)}")
         if symbol is not None:
             button(f"Force exit {symbol}", "force_exit", "force_exit", {"symbol": symbol})
     with cols[3]:

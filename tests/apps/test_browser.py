@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from quantlib.db import make_engine
 from quantlib.live.journal import Journal
@@ -255,8 +256,18 @@ def test_control_panel_login_approve_fill_and_kill(
             approve = page.get_by_role("button", name="Approve", exact=True).first
             approve.wait_for(timeout=TIMEOUT_MS)
             page.screenshot(path=shots / "control-proposal.png", full_page=True)
-            approve.click()
-            page.get_by_text("sent (command #").wait_for(timeout=TIMEOUT_MS)
+            # A new proposal redraws the buttons (a full rerun) and can swallow a click that
+            # lands at that moment: click again, a bounded number of times (an approval sent
+            # twice is harmless: the engine decides a proposal once).
+            for _ in range(5):
+                approve.click()
+                try:
+                    page.get_by_text("sent (command #").wait_for(timeout=15_000)
+                    break
+                except PlaywrightTimeout:
+                    continue
+            else:
+                pytest.fail("no approval was sent after 5 clicks")
 
             order = _wait(
                 lambda: next((o for o in journal.orders() if o.proposal_id), None), "the order"
@@ -271,6 +282,8 @@ def test_control_panel_login_approve_fill_and_kill(
             _wait(lambda: "BTC/USDT" in journal.positions(), "the position")
             page.wait_for_timeout(3_000)  # two refreshes of the live view
             page.get_by_text("Unrealized P&L").first.wait_for(timeout=TIMEOUT_MS)
+            # the buttons were redrawn for the new position
+            page.get_by_role("button", name="Force exit BTC/USDT").wait_for(timeout=TIMEOUT_MS)
             page.screenshot(path=shots / "control-filled.png", full_page=True)
 
             page.get_by_text(KILL_TEXT).click()  # the checkbox's label (its input is hidden)
