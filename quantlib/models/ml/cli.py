@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 
 from quantlib._io import atomic_write, atomic_write_text
@@ -112,12 +111,9 @@ def parse_ml_config(data: Mapping[str, Any], *, source: str = "ML config") -> ML
         fields["members"] = members
     try:
         return MLConfig(**fields)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}={e.get('input')!r}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"{source}: {problems}") from None
+    except ConfigError as exc:
+        # In a file the fields are top-level keys: name them as written there.
+        raise ConfigError(f"{source}: {str(exc).replace('MLConfig.', '')}") from None
 
 
 def load_ml_config(path: PathLike | None) -> MLConfig:
