@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import ccxt
 import pytest
+from sqlalchemy import Engine
 
+from quantlib.db import make_engine
 from quantlib.live.ccxt_exchange import CcxtExchange
 from tests.live.fake_exchange import FakeBinanceServer, point_at
 
@@ -91,3 +94,21 @@ def clock() -> FakeClock:
 def adapter(binance: Any, sleeps: list[float], clock: FakeClock) -> CcxtExchange:
     """The adapter under test: seeded jitter, sleeps recorded, clock moved by hand."""
     return CcxtExchange(binance, sleep=sleeps.append, rng=random.Random(7), clock=clock)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """A SQLite database in the test's folder (WAL, as the embedded default)."""
+    db = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The same tests on SQLite and on the local PostgreSQL (a fresh schema; skipped, saying
+    why, when no server answers)."""
+    if request.param == "postgres":
+        yield request.getfixturevalue("postgres")
+        return
+    yield request.getfixturevalue("engine")

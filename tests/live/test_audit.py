@@ -6,31 +6,20 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from quantlib.db import make_engine, session
+from quantlib.db import session
 from quantlib.live import audit
 from quantlib.live.audit import GENESIS_HASH, AuditReport
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "postgres":
-        pg = request.getfixturevalue("postgres")
-        audit.install(pg)
-        yield pg
-        return
-    sqlite = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
-    audit.install(sqlite)
-    try:
-        yield sqlite
-    finally:
-        sqlite.dispose()
+@pytest.fixture
+def engine(any_engine: Engine) -> Engine:
+    audit.install(any_engine)
+    return any_engine
 
 
 def append_rows(engine: Engine, n: int) -> list[str]:

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
-from quantlib.db import make_engine
 from quantlib.live.authz import COMMAND_ROLES, authorize, require
 from quantlib.live.errors import PermissionDenied
 from quantlib.live.types import Role
 from quantlib.live.users import User, UserStore
 
 PW = "correct horse battery"
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    db = make_engine(f"sqlite:///{tmp_path / 'authz.db'}")
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from pathlib import Path
 
 import pyotp
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
-from quantlib.db import make_engine
 from quantlib.exceptions import ConfigError
 from quantlib.live import control
 from quantlib.live.errors import LoginFailed, PermissionDenied
@@ -38,13 +35,6 @@ class FakeClock:
 
     def __call__(self) -> int:
         return self.now
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    db = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

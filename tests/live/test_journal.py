@@ -3,7 +3,6 @@ state, the audit trail of every change, and failing closed when the database is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,16 +36,9 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "postgres":
-        yield request.getfixturevalue("postgres")
-        return
-    sqlite = make_engine(f"sqlite:///{tmp_path / 'journal.db'}")
-    try:
-        yield sqlite
-    finally:
-        sqlite.dispose()
+@pytest.fixture
+def engine(any_engine: Engine) -> Engine:
+    return any_engine
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,16 +21,9 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "postgres":
-        yield request.getfixturevalue("postgres")
-        return
-    sqlite = make_engine(f"sqlite:///{tmp_path / 'lock.db'}")
-    try:
-        yield sqlite
-    finally:
-        sqlite.dispose()
+@pytest.fixture
+def engine(any_engine: Engine) -> Engine:
+    return any_engine
 
 
 def test_second_engine_is_refused_naming_the_holder(engine: Engine) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Literal
 
 import pyotp
@@ -12,7 +10,7 @@ from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, text
 
-from quantlib.db import make_engine, session
+from quantlib.db import session
 from quantlib.exceptions import ConfigError
 from quantlib.live.errors import LoginFailed, PermissionDenied
 from quantlib.live.types import Role
@@ -37,13 +35,6 @@ class FakeClock:
 def cheap_hasher() -> PasswordHasher:
     # argon2id with the cheapest parameters: the store's logic is under test, not argon2's cost.
     return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    db = make_engine(f"sqlite:///{tmp_path / 'users.db'}")
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, text
 
-from quantlib.db import make_engine
 from quantlib.exceptions import ConfigError
 from quantlib.live.redact import redact
 from quantlib.live.vault import ApiCredentials, Vault, master_key_from_env
 
 KEY = Fernet.generate_key()
 CREDS = ApiCredentials("binance", "vault-api-key-AAAA1111", "vault-secret-BBBB2222")
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    db = make_engine(f"sqlite:///{tmp_path / 'vault.db'}")
-    yield db
-    db.dispose()
 
 
 @pytest.fixture(autouse=True)
