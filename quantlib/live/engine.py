@@ -55,7 +55,7 @@ from quantlib.live.errors import (
     RateLimited,
     RiskDenied,
 )
-from quantlib.live.journal import Journal, JournalOrder, ProposalRecord
+from quantlib.live.journal import Journal, JournalOrder
 from quantlib.live.paper import Bar, floor_to_step
 from quantlib.live.risk_gate import OrderCheck, PortfolioView, RiskGate, RiskLimits
 from quantlib.live.status import K
@@ -312,9 +312,6 @@ class LiveEngine:
         # its flattening orders must be left to fill, not cancelled by a second kill.
         if self.journal.get_state(K.KILL) == "1" and self.gate.state is not EngineState.HALTED:
             self.kill("kill flag")
-
-    def positions_or_orders(self) -> bool:
-        return bool(self.positions()) or bool(self.live_orders())
 
     def live_orders(self) -> list[JournalOrder]:
         """The journal's live orders (cached: only this engine writes orders)."""
@@ -794,8 +791,3 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if math.isfinite(out) else None
-
-
-def pending(journal: Journal, now: int) -> list[ProposalRecord]:
-    """Pending proposals that have not expired at ``now``."""
-    return [r for r in journal.proposals(status="pending") if r.proposal.expires_at > now]
