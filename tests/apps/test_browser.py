@@ -226,6 +226,26 @@ def _wait(condition, what: str, seconds: float = 90.0):  # type: ignore[no-untyp
     pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}")
 
 
+def _log_in(page, secret: str) -> None:  # type: ignore[no-untyped-def]
+    """Log in with a fresh TOTP code; a refused attempt (a code that went stale on a slow
+    machine, a click lost in a rerun) is retried a bounded number of times, and the panel's
+    message is reported when all fail."""
+    said = ""
+    for _ in range(3):
+        page.get_by_label("Username").fill(ADMIN)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_label("TOTP code (traders and admins)").fill(pyotp.TOTP(secret).now())
+        page.get_by_role("button", name="Log in").click()
+        try:
+            page.get_by_text(f"Signed in as {ADMIN}").wait_for(timeout=30_000)
+            return
+        except PlaywrightTimeout:
+            alerts = page.get_by_test_id("stAlert").all_inner_texts()
+            said = " | ".join(alerts)
+            page.screenshot(path=artifacts_dir("screenshots") / "control-login-refused.png")
+    pytest.fail(f"login refused three times; the panel said: {said!r}")
+
+
 def test_control_panel_login_approve_fill_and_kill(
     workspace: Workspace, admin_secret: str, tmp_path: Path
 ) -> None:
@@ -246,11 +266,7 @@ def test_control_panel_login_approve_fill_and_kill(
             page = offline_page(browser, blocked)
             page.goto(f"{workspace.url}/control")
             _settle(page)
-            page.get_by_label("Username").fill(ADMIN)
-            page.get_by_label("Password", exact=True).fill(PASSWORD)
-            page.get_by_label("TOTP code (traders and admins)").fill(pyotp.TOTP(admin_secret).now())
-            page.get_by_role("button", name="Log in").click()
-            page.get_by_text(f"Signed in as {ADMIN}").wait_for(timeout=TIMEOUT_MS)
+            _log_in(page, admin_secret)
             page.get_by_text("PAPER trading").wait_for(timeout=TIMEOUT_MS)
 
             approve = page.get_by_role("button", name="Approve", exact=True).first
