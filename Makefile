@@ -13,7 +13,7 @@ PORT ?= 8501
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint venv browser lock bench clean
+.PHONY: run test test-portable lint venv browser lock bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,16 @@ run: $(STAMP)
 
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest
+
+# The numeric tests again with numpy's runtime SIMD dispatch switched off (every group this numpy
+# reports in __cpu_dispatch__ on this machine, e.g. X86_V3 X86_V4 AVX512_ICL AVX512_SPR with numpy
+# 2.4) and numba compiling for a generic CPU: a test that only passes with this machine's kernels
+# fails here, not on a user's machine. tests/conftest.py checks that both really took effect.
+NUMERIC_TESTS := tests/analytics tests/backtest tests/data tests/models tests/properties tests/risk \
+	tests/smc tests/strategy tests/stress tests/zones tests/test_indicators.py tests/test_kernels.py
+test-portable: $(STAMP)
+	NPY_DISABLE_CPU_FEATURES="$$($(PY) -c 'from numpy._core._multiarray_umath import __cpu_dispatch__ as d; print(" ".join(d))')" \
+	NUMBA_CPU_NAME=generic QUANT_NARROWED_CPU=1 $(PY) -m pytest -p no:cacheprovider $(NUMERIC_TESTS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

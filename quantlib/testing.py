@@ -2,7 +2,10 @@
 
 ``make_ohlcv`` builds small contract frames from close prices; ``ohlcv_frames`` is a
 hypothesis strategy of valid frames (hypothesis is a test dependency, imported lazily);
-``assert_no_lookahead`` checks the truncation invariance every signal function must have.
+``assert_no_lookahead`` checks the truncation invariance every signal function must have;
+``assert_allclose_ulps`` and ``assert_frame_close`` compare floats computed by two different
+code paths (numba and Python, numpy and ``math``) within a tolerance stated in units in the last
+place, so a test does not depend on which SIMD kernel the CPU picked.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
 __all__ = [
+    "DEFAULT_MAX_ULPS",
+    "assert_allclose_ulps",
+    "assert_frame_close",
     "assert_no_lookahead",
     "bars_from_rows",
     "lifecycle_columns",
@@ -209,3 +215,78 @@ def assert_no_lookahead(
                 f"look-ahead in {getattr(func, '__name__', func)!r}: the result on data up to "
                 f"{t} differs from the full-data result as known at {t}.\n{exc}"
             ) from None
+
+
+DEFAULT_MAX_ULPS = 16
+"""Tolerance of :func:`assert_allclose_ulps` when none is given: libm and SIMD implementations of
+``log``/``exp``/``pow`` are within 1-4 ulps of the true value, and a short chain of such operations
+(a Wilder average of logs, say) can move a result by a few ulps more."""
+
+
+def assert_allclose_ulps(
+    actual: Any, desired: Any, *, max_ulps: int = DEFAULT_MAX_ULPS, err_msg: str = ""
+) -> None:
+    """Assert two float arrays are equal to within ``max_ulps`` units in the last place.
+
+    NaN must face NaN and infinities must be equal; elsewhere
+    ``|a - b| <= max_ulps * spacing(max(|a|, |b|))``. Use it where the two sides come from
+    different code paths (a numba kernel and its Python twin, ``np.log1p`` and ``math.log1p``);
+    keep exact equality for the determinism of one path.
+
+    Examples
+    --------
+    >>> import math
+    >>> assert_allclose_ulps(np.log1p([1.0, 2.0]), [math.log1p(1.0), math.log1p(2.0)])
+    >>> assert_allclose_ulps([1.0], [1.0 + 1e-9])
+    Traceback (most recent call last):
+    ...
+    AssertionError: 1 of 1 elements differ by more than 16 ulps ...
+    """
+    a = np.asarray(actual, dtype=np.float64)
+    b = np.asarray(desired, dtype=np.float64)
+    if a.shape != b.shape:
+        raise AssertionError(f"shapes differ: {a.shape} != {b.shape}. {err_msg}".strip())
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    finite = ~nan_a & ~nan_b & np.isfinite(a) & np.isfinite(b)
+    with np.errstate(invalid="ignore"):
+        allowed = max_ulps * np.spacing(np.maximum(np.abs(a), np.abs(b)))
+        close = np.where(finite, np.abs(a - b) <= allowed, (a == b) | (nan_a & nan_b))
+    bad = ~close
+    if bad.any():
+        where = np.flatnonzero(bad.ravel())[:5]
+        pairs = ", ".join(f"[{i}] {a.ravel()[i]!r} vs {b.ravel()[i]!r}" for i in where)
+        raise AssertionError(
+            f"{int(bad.sum())} of {a.size} elements differ by more than {max_ulps} ulps "
+            f"(first: {pairs}). {err_msg}".strip()
+        )
+
+
+def assert_frame_close(
+    actual: pd.DataFrame | pd.Series,
+    desired: pd.DataFrame | pd.Series,
+    *,
+    max_ulps: int = DEFAULT_MAX_ULPS,
+) -> None:
+    """Like ``pandas.testing.assert_frame_equal`` (or ``assert_series_equal``), exact for the
+    index, the columns, the dtypes and every non-float column, and within ``max_ulps`` (see
+    :func:`assert_allclose_ulps`) for float columns.
+
+    Examples
+    --------
+    >>> left = pd.DataFrame({"x": [1.0, np.nan], "n": [1, 2]})
+    >>> assert_frame_close(left, left.assign(x=[1.0 + 2e-16, np.nan]))
+    """
+    if isinstance(actual, pd.Series) or isinstance(desired, pd.Series):
+        assert_frame_close(pd.DataFrame(actual), pd.DataFrame(desired), max_ulps=max_ulps)
+        return
+    pd.testing.assert_index_equal(actual.index, desired.index, exact=True)
+    pd.testing.assert_index_equal(actual.columns, desired.columns, exact=True)
+    pd.testing.assert_series_equal(actual.dtypes, desired.dtypes)
+    for column in actual.columns:
+        left, right = actual[column], desired[column]
+        if pd.api.types.is_float_dtype(left.dtype):
+            assert_allclose_ulps(
+                left.to_numpy(), right.to_numpy(), max_ulps=max_ulps, err_msg=f"column {column!r}"
+            )
+        else:
+            pd.testing.assert_series_equal(left, right, check_exact=True)

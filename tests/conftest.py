@@ -18,6 +18,34 @@ REPO = PROJECT_ROOT
 BUNDLED = REPO / "data"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In the portable pass (``make test-portable``, ``QUANT_NARROWED_CPU=1``) refuse to run
+    unless numpy's SIMD dispatch and numba's CPU target really are narrowed: an environment
+    variable with names this numpy does not know disables nothing, silently."""
+    import os
+
+    if os.environ.get("QUANT_NARROWED_CPU") != "1":
+        return
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    asked = os.environ.get("NPY_DISABLE_CPU_FEATURES", "").replace(",", " ").split()
+    missing = sorted(set(__cpu_dispatch__) - set(asked))
+    still_on = sorted(name for name in asked if __cpu_features__.get(name, False))
+    if not asked or missing or still_on:
+        raise pytest.UsageError(
+            f"portable pass: NPY_DISABLE_CPU_FEATURES={asked} must name every dispatch group "
+            f"{list(__cpu_dispatch__)} (missing {missing}) and turn each off (still on: "
+            f"{still_on}). Fix: run it through `make test-portable`."
+        )
+    from numba.core import config as numba_config
+
+    if numba_config.CPU_NAME != "generic":
+        raise pytest.UsageError(
+            f"portable pass: numba compiles for {numba_config.CPU_NAME or 'the host CPU'}, not "
+            "'generic'. Fix: run it through `make test-portable` (sets NUMBA_CPU_NAME=generic)."
+        )
+
+
 @pytest.fixture(autouse=True)
 def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point QUANT_DATA_DIR at a fresh folder so no test writes into the repository."""

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from quantlib.data import load_ohlcv
+from quantlib.testing import assert_frame_close
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,7 +59,6 @@ def test_interpreted_kernels_match_compiled_ones() -> None:
     frame = load_ohlcv("BTCUSDT", "1h").iloc[-3000:]
     for (module, function, kwargs), plain in zip(CASES, interpreted, strict=True):
         compiled = getattr(importlib.import_module(module), function)(frame, **kwargs)
-        if isinstance(compiled, pd.DataFrame):
-            pd.testing.assert_frame_equal(compiled, plain, check_exact=True)
-        else:
-            pd.testing.assert_series_equal(compiled, plain, check_exact=True)
+        # Two code paths (LLVM's and CPython's libm, possibly a fused multiply-add): equal to a
+        # few ulps, not bit for bit.
+        assert_frame_close(compiled, plain)
