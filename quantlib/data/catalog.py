@@ -25,6 +25,7 @@ import pandas as pd
 
 from quantlib._typing import Origin, PathLike
 from quantlib.config import Settings, get_settings
+from quantlib.data.calendars import normalize_calendar
 from quantlib.data.io import is_data_file, read_ohlcv_file
 from quantlib.data.timeframes import parse_timeframe
 from quantlib.exceptions import ConfigError, DataError
@@ -56,7 +57,8 @@ class SeriesInfo:
         The file holding the bars.
     venue, quote, market, calendar : str or None
         Venue name, quote currency, market type (``"spot"``, ``"perpetual"``, ``"equity"``)
-        and trading calendar (``"24/7"`` or ``"exchange sessions"``), when known.
+        and trading calendar (``"24/7"`` or ``"exchange"``, see :mod:`quantlib.data.calendars`),
+        when known.
     listed_at, delisted_at : pandas.Timestamp or None
         First and last trading time of the symbol on the venue, when known.
     partial_bars : tuple of pandas.Timestamp
@@ -171,10 +173,23 @@ def _bundled(settings: Settings) -> Iterator[SeriesInfo]:
             venue=_str_or_none(meta.get("venue")),
             quote=_str_or_none(meta.get("quote")),
             market=_str_or_none(meta.get("market")),
-            calendar=_str_or_none(meta.get("calendar")),
+            calendar=_calendar(meta.get("calendar"), folder / "manifest.toml", symbol),
             listed_at=_timestamp(meta.get("listed_at")),
             delisted_at=_timestamp(meta.get("delisted_at")),
         )
+
+
+def _calendar(value: object, manifest: Path, symbol: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return normalize_calendar(str(value))
+    except ConfigError as exc:
+        raise DataError(
+            f"{manifest}: [symbols.{symbol}] {exc}",
+            source=str(manifest),
+            rule="manifest calendar",
+        ) from None
 
 
 def _str_or_none(value: object) -> str | None:
@@ -247,8 +262,7 @@ def series_info(
     target = parse_timeframe(tf_name).delta
     finer = [f for f in frames if target % parse_timeframe(f).delta == pd.Timedelta(0)]
     hint = (
-        f"resample a finer series, e.g. resample(load_ohlcv({name!r}, {finer[-1]!r}), "
-        f"{tf_name!r})"
+        f"resample a finer series, e.g. resample(load_ohlcv({name!r}, {finer[-1]!r}), {tf_name!r})"
         if finer
         else "pick one of them"
     )
@@ -334,4 +348,3 @@ def load_ohlcv(
     result = frame.copy()
     result.attrs = {"series": info.with_partial_bars(pd.DatetimeIndex(result.index))}
     return result
-
