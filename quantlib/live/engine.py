@@ -215,7 +215,7 @@ class LiveEngine:
         if self._book is None:
             fills = self.journal.fills()
             self._seen_trades = {f.trade_id for f in fills}
-            flows = sum(-f.side.sign * f.amount * f.price - f.fee for f in fills)
+            flows = sum(-f.side.sign * f.amount * f.price - f.quote_fee for f in fills)
             positions = {s: p.amount for s, p in self.journal.positions().items()}
             self._book = (positions, self.capital + flows)
         return self._book
@@ -602,7 +602,7 @@ class LiveEngine:
             if fill.trade_id in self._seen_trades:
                 continue
             if self.journal.record_fill(fill):  # also moves the order's filled amount
-                cash += -fill.side.sign * fill.amount * fill.price - fill.fee
+                cash += -fill.side.sign * fill.amount * fill.price - fill.quote_fee
                 fresh = True
             self._seen_trades.add(fill.trade_id)
         if fresh:

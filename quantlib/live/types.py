@@ -28,6 +28,7 @@ __all__ = [
     "Side",
     "StrategyMode",
     "now_ms",
+    "symbol_currencies",
 ]
 
 
@@ -158,9 +159,36 @@ class ExchangeOrder:
     timestamp: int = 0
 
 
+def symbol_currencies(symbol: str) -> tuple[str, str]:
+    """The base and quote currency of a ccxt symbol (``"BTC/USDT:USDT"`` → ``("BTC", "USDT")``).
+
+    Examples
+    --------
+    >>> symbol_currencies("BTC/USDT"), symbol_currencies("ETH/USDT:USDT")
+    (('BTC', 'USDT'), ('ETH', 'USDT'))
+    """
+    base, _, rest = symbol.partition("/")
+    quote = rest.partition(":")[0]
+    return base.upper(), quote.upper()
+
+
 @dataclass(frozen=True)
 class Fill:
-    """One execution; ``trade_id`` is unique per exchange and deduplicates fills."""
+    """One execution; ``trade_id`` is unique per exchange and deduplicates fills.
+
+    ``amount`` is the gross traded base amount (what the order's ``filled`` counts);
+    ``fee`` is paid in ``fee_currency``. Binance charges the fee in the asset received (the base
+    of a buy) unless BNB pays it, so the base held after a buy of 0.1 BTC with a 0.0001 BTC fee
+    is 0.0999: :attr:`base_fee` is what comes off the position, :attr:`quote_fee` what comes
+    off the cash. A fee in a third currency (BNB) is in neither; an empty ``fee_currency``
+    means the quote (what every adapter reported before fees were recorded by currency).
+
+    Examples
+    --------
+    >>> f = Fill("t1", "c1", "x1", "BTC/USDT", Side.BUY, 0.1, 50_000.0, 0.0001, 0, "BTC")
+    >>> f.base_fee, f.quote_fee, f.position_change
+    (0.0001, 0.0, 0.0999)
+    """
 
     trade_id: str
     client_order_id: str
@@ -172,6 +200,29 @@ class Fill:
     fee: float
     timestamp: int
     fee_currency: str = ""
+
+    @property
+    def base_fee(self) -> float:
+        """The fee when it was charged in the symbol's base currency, else 0."""
+        base, _ = symbol_currencies(self.symbol)
+        return self.fee if self.fee_currency.upper() == base and base else 0.0
+
+    @property
+    def quote_fee(self) -> float:
+        """The fee when it was charged in the quote currency (or no currency was given)."""
+        _, quote = symbol_currencies(self.symbol)
+        return self.fee if self.fee_currency.upper() in ("", quote) else 0.0
+
+    @property
+    def position_change(self) -> float:
+        """Signed change of the base held: ``±amount`` less a base-currency fee."""
+        return Side(self.side).sign * self.amount - self.base_fee
+
+    @property
+    def fee_value(self) -> float:
+        """The fee in quote units: a base fee valued at the fill price; a third-currency fee
+        (unknown rate) counts 0."""
+        return self.quote_fee + self.base_fee * self.price
 
 
 @dataclass(frozen=True)
