@@ -369,40 +369,99 @@ class IsotonicCalibrator(Calibrator):
     ``y == k``; the mapped row is divided by its sum (a row mapped to all zeros becomes
     uniform). With two classes the calibrated ``p_1`` is a non-decreasing function of the raw
     ``p_1``. Inputs outside the fitted range are clipped to it.
+
+    Notes
+    -----
+    sklearn's ``IsotonicRegression`` fits the knots; the calibrator keeps only the knots
+    (``X_thresholds_``, ``y_thresholds_``) and interpolates linearly between them with
+    ``np.interp``, which holds the end values outside the knots (sklearn's
+    ``out_of_bounds="clip"``). The fitted state is therefore plain numbers:
+    :meth:`to_dict` and :meth:`from_dict` store it as JSON, nothing is pickled.
     """
 
     method = "isotonic"
 
     def __init__(self) -> None:
-        self._maps: list[Any] = []
+        self._knots: list[tuple[np.ndarray, np.ndarray]] = []
 
     def fit(self, probs: object, y: object) -> Self:
         from sklearn.isotonic import IsotonicRegression
 
         p, labels = _check(probs, y, "IsotonicCalibrator.fit")
         _non_empty(len(p), "IsotonicCalibrator.fit")
-        self._maps = []
+        self._knots = []
         for k in range(p.shape[1]):
             regression = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
             regression.fit(p[:, k], (labels == k).astype(np.float64))
-            self._maps.append(regression)
+            self._knots.append(
+                (
+                    np.asarray(regression.X_thresholds_, dtype=np.float64),
+                    np.asarray(regression.y_thresholds_, dtype=np.float64),
+                )
+            )
         return self
 
     def transform(self, probs: object) -> np.ndarray:
-        if not self._maps:
+        if not self._knots:
             raise ConfigError("IsotonicCalibrator is not fitted. Fix: call .fit(probs, y) first")
         p = _check(probs, None, "IsotonicCalibrator.transform")[0]
-        if p.shape[1] != len(self._maps):
+        if p.shape[1] != len(self._knots):
             raise DataError(
-                f"IsotonicCalibrator.transform: fitted on {len(self._maps)} classes, got "
+                f"IsotonicCalibrator.transform: fitted on {len(self._knots)} classes, got "
                 f"{p.shape[1]}",
                 rule="probs shape",
             )
-        mapped = np.column_stack([m.predict(p[:, k]) for k, m in enumerate(self._maps)])
+        mapped = np.column_stack([np.interp(p[:, k], x, y) for k, (x, y) in enumerate(self._knots)])
         total = mapped.sum(axis=1, keepdims=True)
         uniform = np.full_like(mapped, 1.0 / mapped.shape[1])
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(total > 0, mapped / total, uniform)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The knots as JSON: ``{"method": "isotonic", "knots": [{"x": [...], "y": [...]}]}``."""
+        return {
+            "method": "isotonic",
+            "knots": [{"x": x.tolist(), "y": y.tolist()} for x, y in self._knots],
+        }
+
+    @classmethod
+    def from_dict(cls, state: Any) -> IsotonicCalibrator:
+        """The calibrator :meth:`to_dict` described.
+
+        Raises
+        ------
+        ConfigError
+            If a class's knots are not two equally long lists of numbers in ``[0, 1]`` with
+            ``x`` non-decreasing.
+        """
+        knots = state.get("knots") if isinstance(state, dict) else None
+        if not isinstance(knots, list) or not knots:
+            raise ConfigError(
+                "IsotonicCalibrator.from_dict: 'knots' must be a non-empty list, one entry per "
+                f"class, got {knots!r:.80}. Fix: retrain the model"
+            )
+        calibrator = cls()
+        for k, knot in enumerate(knots):
+            try:
+                x = np.asarray(knot["x"], dtype=np.float64)
+                y = np.asarray(knot["y"], dtype=np.float64)
+            except (KeyError, TypeError, ValueError):
+                x = y = np.full(0, np.nan)
+            valid = (
+                x.ndim == 1
+                and x.shape == y.shape
+                and len(x) > 0
+                and bool(((x >= 0) & (x <= 1) & (y >= 0) & (y <= 1)).all())
+                and bool((np.diff(x) >= 0).all())
+            )
+            if not valid:
+                raise ConfigError(
+                    f"IsotonicCalibrator.from_dict: the knots of class {k} must be lists 'x' "
+                    "(non-decreasing) and 'y' of equal length with values in [0, 1], got "
+                    f"{knot!r:.80}. Fix: retrain the model"
+                )
+            calibrator._knots.append((x, y))
+        return calibrator
 
 
 def calibrate(

@@ -15,6 +15,10 @@ closed form on numpy arrays and return probabilities directly.
 - :class:`MajorityBaseline`: the class frequencies of the training labels, whatever the input.
   A model that cannot beat it has learnt nothing at all.
 
+A fitted baseline's state is plain numbers: :meth:`Baseline.to_state` returns it as JSON values
+and :meth:`Baseline.load_state` restores it, so the model registry stores baselines as JSON and
+never unpickles anything.
+
 A :class:`ModelSpec` names one of the four with its hyper-parameters and training settings; it is
 frozen, rejects unknown fields, and carries a stable ``config_id``. :meth:`ModelSpec.build` makes
 the untrained model; :func:`quantlib.models.ml.train.fit` trains it.
@@ -23,6 +27,7 @@ the untrained model; :func:`quantlib.models.ml.train.fit` trains it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Literal, Self, TypeAlias
 
 import numpy as np
@@ -110,6 +115,34 @@ class Baseline:
         """Class probabilities ``[n, n_classes]`` for windows ``x``."""
         raise NotImplementedError
 
+    def to_state(self) -> dict[str, Any]:
+        """The fitted state as JSON values (numbers, lists of numbers); see :meth:`load_state`."""
+        raise NotImplementedError
+
+    def load_state(self, state: Mapping[str, Any]) -> Self:
+        """Restore the state :meth:`to_state` wrote; returns ``self``.
+
+        Raises
+        ------
+        ConfigError
+            If ``state`` is not the state of this kind of baseline with this many classes.
+        """
+        raise NotImplementedError
+
+    def _check_state(self, state: Mapping[str, Any], kind: str) -> None:
+        if not isinstance(state, Mapping) or state.get("kind") != kind:
+            found = state.get("kind") if isinstance(state, Mapping) else type(state).__name__
+            raise ConfigError(
+                f"{type(self).__name__}.load_state: the state is of kind {found!r}, expected "
+                f"{kind!r}. Fix: load the file written for this member (retrain if it is lost)"
+            )
+        if state.get("n_classes") != self.n_classes:
+            raise ConfigError(
+                f"{type(self).__name__}.load_state: the state has n_classes "
+                f"{state.get('n_classes')!r}, this model {self.n_classes}. Fix: load the file "
+                "written for this member (retrain if it is lost)"
+            )
+
     def _require_fitted(self) -> None:
         if not self.fitted:
             raise ConfigError(
@@ -149,6 +182,26 @@ class MajorityBaseline(Baseline):
         self._require_fitted()
         windows = _check_windows(x, "MajorityBaseline.predict_proba")
         return np.tile(self.frequencies, (len(windows), 1))
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "kind": "majority",
+            "n_classes": self.n_classes,
+            "fitted": self.fitted,
+            "frequencies": self.frequencies.tolist(),
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> Self:
+        self._check_state(state, "majority")
+        frequencies = _state_array(state, "frequencies", (self.n_classes,), "MajorityBaseline")
+        if (frequencies < 0).any() or not math.isclose(frequencies.sum(), 1.0, rel_tol=1e-9):
+            raise ConfigError(
+                "MajorityBaseline.load_state: frequencies must be non-negative and sum to 1, "
+                f"got {frequencies.tolist()}. Fix: retrain the model"
+            )
+        self.frequencies = frequencies
+        self.fitted = _state_flag(state, "fitted", "MajorityBaseline")
+        return self
 
 
 class LogisticBaseline(Baseline):
@@ -205,6 +258,113 @@ class LogisticBaseline(Baseline):
         if len(windows):
             out[:, self._classes] = self._pipeline.predict_proba(windows[:, -1, :])
         return out
+
+    def to_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "kind": "logistic",
+            "n_classes": self.n_classes,
+            "C": self.C,
+            "fitted": self.fitted,
+            "constant": None if self._constant is None else self._constant.tolist(),
+            "pipeline": None,
+        }
+        if self.fitted and self._constant is None:
+            scaler, logistic = self._pipeline.steps[0][1], self._pipeline.steps[1][1]
+            state["pipeline"] = {
+                "mean": scaler.mean_.tolist(),
+                "var": scaler.var_.tolist(),
+                "scale": scaler.scale_.tolist(),
+                "n_samples_seen": float(scaler.n_samples_seen_),
+                "classes": self._classes.tolist(),
+                "coef": logistic.coef_.tolist(),
+                "intercept": logistic.intercept_.tolist(),
+                "n_iter": np.asarray(logistic.n_iter_).tolist(),
+            }
+        return state
+
+    def load_state(self, state: Mapping[str, Any]) -> Self:
+        # The sklearn estimators are rebuilt from their fitted attributes, so a loaded model
+        # runs the very code (and gives the very numbers) of the one that was saved.
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        self._check_state(state, "logistic")
+        fitted = _state_flag(state, "fitted", "LogisticBaseline")
+        constant, pipeline = state.get("constant"), state.get("pipeline")
+        self._constant, self._pipeline, self._classes = None, None, np.arange(0)
+        if constant is not None:
+            self._constant = _state_array(state, "constant", (self.n_classes,), "LogisticBaseline")
+        elif pipeline is not None:
+            if not isinstance(pipeline, Mapping):
+                raise ConfigError(
+                    "LogisticBaseline.load_state: 'pipeline' must be a table of arrays. "
+                    "Fix: retrain the model"
+                )
+            classes = _state_array(pipeline, "classes", None, "LogisticBaseline")
+            mean = _state_array(pipeline, "mean", None, "LogisticBaseline")
+            n_features = len(mean)
+            rows = 1 if len(classes) == 2 else len(classes)
+            if (
+                len(classes) < 2
+                or not np.array_equal(classes, np.round(classes))
+                or classes.min() < 0
+                or classes.max() >= self.n_classes
+            ):
+                raise ConfigError(
+                    f"LogisticBaseline.load_state: classes {classes.tolist()} are not class "
+                    f"indices in [0, {self.n_classes}). Fix: retrain the model"
+                )
+            scaler = StandardScaler()
+            scaler.mean_ = mean
+            scaler.var_ = _state_array(pipeline, "var", (n_features,), "LogisticBaseline")
+            scaler.scale_ = _state_array(pipeline, "scale", (n_features,), "LogisticBaseline")
+            scaler.n_samples_seen_ = float(pipeline.get("n_samples_seen", 0))
+            scaler.n_features_in_ = n_features
+            logistic = LogisticRegression(C=self.C)
+            logistic.coef_ = _state_array(pipeline, "coef", (rows, n_features), "LogisticBaseline")
+            logistic.intercept_ = _state_array(pipeline, "intercept", (rows,), "LogisticBaseline")
+            logistic.classes_ = classes.astype(np.int64)
+            logistic.n_iter_ = np.asarray(pipeline.get("n_iter", [0]), dtype=np.int32)
+            logistic.n_features_in_ = n_features
+            self._pipeline = make_pipeline(scaler, logistic)
+            self._classes = classes.astype(np.int64)
+        elif fitted:
+            raise ConfigError(
+                "LogisticBaseline.load_state: a fitted state needs 'constant' or 'pipeline'. "
+                "Fix: retrain the model"
+            )
+        self.fitted = fitted
+        return self
+
+
+def _state_flag(state: Mapping[str, Any], key: str, owner: str) -> bool:
+    value = state.get(key)
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"{owner}.load_state: {key!r} must be true or false, got {value!r}. "
+            "Fix: retrain the model"
+        )
+    return value
+
+
+def _state_array(
+    state: Mapping[str, Any], key: str, shape: tuple[int, ...] | None, owner: str
+) -> np.ndarray:
+    """``state[key]`` as a finite float64 array (of ``shape`` when given), or a ConfigError."""
+    value = state.get(key)
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = np.full(0, np.nan)
+    wrong_shape = array.ndim == 0 if shape is None else array.shape != shape
+    if value is None or wrong_shape or not np.isfinite(array).all():
+        expected = "a list of numbers" if shape is None else f"finite numbers of shape {shape}"
+        raise ConfigError(
+            f"{owner}.load_state: {key!r} must be {expected}, got {value!r:.80}. "
+            "Fix: retrain the model"
+        )
+    return array
 
 
 def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:

@@ -13,15 +13,19 @@ folder beside it, renamed into place once complete):
 =================== ==========================================================================
 manifest.json       config, config_id, feature names, training window, data hash, created_at,
                     torch version, member files, training info, metrics (when given)
-<member>.pt         ``state_dict`` of a neural member (``torch.save``)
-<member>.pkl        a fitted baseline (``pickle``)
+<member>.pt         ``state_dict`` of a neural member (``torch.save``; tensors only)
+<member>.json       a fitted baseline's state (:meth:`~quantlib.models.ml.nets.Baseline.to_state`)
 scaler.json         the :class:`~quantlib.models.ml.features.Standardizer` (``to_dict``)
-calibrators.json    per member: the method and, for temperature scaling, the temperature;
-                    isotonic calibrators are pickled to ``<member>.calibrator.pkl``
+calibrators.json    per member: the method and its fitted numbers (the temperature, or the
+                    isotonic knots of ``IsotonicCalibrator.to_dict``)
 =================== ==========================================================================
 
-Pickle runs code when it loads: :func:`load` is meant for folders this workspace wrote itself,
-on the local disk, never for files from elsewhere.
+Nothing is pickled, and :func:`load` never runs code from a model folder: weights are read with
+``torch.load(weights_only=True)``, which accepts tensors and plain containers only, and every
+other file is JSON. A file the manifest names must be a plain file name with the member's
+suffix, lying in the model's folder itself (no folders, no absolute path, no ``..``, no
+symbolic link); anything else is refused before it is opened. Format 1 folders (which held
+pickles) are refused: retrain them.
 
 :func:`load` rebuilds the nets from their specs and loads their weights, so a loaded model
 predicts exactly what the saved one did. :func:`list_models` tabulates the registry.
@@ -30,11 +34,12 @@ predicts exactly what the saved one did. :func:`list_models` tabulates the regis
 from __future__ import annotations
 
 import difflib
+import io
 import json
 import os
-import pickle
 import re
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -78,8 +83,9 @@ __all__ = [
     "train_final",
 ]
 
-#: Bumped when the folder layout changes; :func:`load` refuses other versions.
-FORMAT_VERSION = 1
+#: Bumped when the folder layout changes; :func:`load` refuses other versions. Version 2
+#: stores baselines and isotonic calibrators as JSON (version 1 pickled them).
+FORMAT_VERSION = 2
 N_CLASSES = 2
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 LIST_COLUMNS = (
@@ -330,14 +336,11 @@ def target_folder(name: str, *, overwrite: bool = False, settings: Settings | No
     return target
 
 
-def _calibrator_state(name: str, calibrator: Calibrator, folder: Path) -> dict[str, Any]:
+def _calibrator_state(calibrator: Calibrator) -> dict[str, Any]:
     if isinstance(calibrator, TemperatureScaler):
         return {"method": "temperature", "temperature": calibrator.temperature}
     if isinstance(calibrator, IsotonicCalibrator):
-        file = f"{name}.calibrator.pkl"
-        with open(folder / file, "wb") as handle:
-            pickle.dump(calibrator, handle)
-        return {"method": "isotonic", "file": file}
+        return calibrator.to_dict()
     if isinstance(calibrator, IdentityCalibrator):
         return {"method": "none"}
     raise ConfigError(f"save: cannot store a calibrator of type {type(calibrator).__name__}")
@@ -353,16 +356,13 @@ def _write_folder(trained: TrainedModels, folder: Path, manifest: dict[str, Any]
     files: dict[str, str] = {}
     for name, model in trained.models.items():
         if isinstance(model, Baseline):
-            files[name] = f"{name}.pkl"
-            with open(folder / files[name], "wb") as handle:
-                pickle.dump(model, handle)
+            files[name] = f"{name}.json"
+            (folder / files[name]).write_text(json.dumps(model.to_state(), indent=2))
         else:
             files[name] = f"{name}.pt"
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             torch.save(state, folder / files[name])
-    calibrators = {
-        name: _calibrator_state(name, c, folder) for name, c in trained.calibrators.items()
-    }
+    calibrators = {name: _calibrator_state(c) for name, c in trained.calibrators.items()}
     (folder / "calibrators.json").write_text(json.dumps(calibrators, indent=2))
     (folder / "scaler.json").write_text(json.dumps(trained.scaler.to_dict(), indent=2))
     manifest["files"] = files
@@ -399,8 +399,8 @@ def save(
     Notes
     -----
     The files are written into a hidden folder beside the target, which is renamed into place
-    once complete, so a reader never sees half a model. Baselines and isotonic calibrators are
-    pickled: load only folders this workspace wrote.
+    once complete, so a reader never sees half a model. Nothing is pickled (see the module
+    docstring).
     """
     target = target_folder(
         name or f"{trained.config.config_id}-{trained.data_hash}",
@@ -459,73 +459,153 @@ def _resolve(name_or_path: PathLike, settings: Settings | None) -> Path:
     )
 
 
-def _read_json(path: Path) -> Any:
+_RETRAIN = "Fix: retrain with `quant ml train` (never edit a model folder by hand)"
+
+
+def _read_inside(folder: Path, file: object, suffix: str, what: str) -> bytes:
+    """The bytes of ``file`` in ``folder``, refused unless it is confined to that folder.
+
+    ``file`` (a name from the manifest) must be a plain file name ending in ``suffix``: no
+    folder part, no absolute path, no ``..``. The file must be a regular file directly in the
+    folder, not a symbolic link; it is opened with ``O_NOFOLLOW``, so a link swapped in after
+    the check is refused too.
+    """
+    where = f"{folder}: {what}"
+    if not isinstance(file, str) or not _NAME.match(file) or not file.endswith(suffix):
+        raise ConfigError(
+            f"{where} names the file {file!r}, which is not a plain file name ending in "
+            f"{suffix!r} inside the model's folder (no folders, no absolute path, no '..'). "
+            f"The model is not loaded. {_RETRAIN}"
+        )
+    path = folder / file
+    if path.is_symlink() or path.resolve().parent != folder.resolve():
+        raise ConfigError(
+            f"{where}: {path} is a symbolic link or lies outside the model's folder. The model "
+            f"is not loaded. {_RETRAIN}"
+        )
     try:
-        return json.loads(path.read_text())
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
-        raise ConfigError(f"{path} is missing: this is not a complete model folder") from None
+        raise ConfigError(
+            f"{where}: {path} is missing, this is not a complete model folder. {_RETRAIN}"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"{where}: cannot read {path} ({error}). {_RETRAIN}") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ConfigError(f"{where}: {path} is not a regular file. {_RETRAIN}")
+        return handle.read()
 
 
-def _load_calibrator(state: Mapping[str, Any], folder: Path) -> Calibrator:
-    method = state.get("method")
+def _read_json(folder: Path, file: object, what: str) -> Any:
+    data = _read_inside(folder, file, ".json", what)
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(
+            f"{folder}: {what} {file!r} is not valid JSON ({error}). {_RETRAIN}"
+        ) from None
+
+
+def _load_calibrator(state: Any, folder: Path, name: str) -> Calibrator:
+    method = state.get("method") if isinstance(state, Mapping) else None
+    where = f"{folder / 'calibrators.json'}: member {name!r}"
     if method == "temperature":
+        temperature = state.get("temperature")
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, int | float)
+            or not np.isfinite(temperature)
+            or temperature <= 0
+        ):
+            raise ConfigError(
+                f"{where}: temperature must be a finite number > 0, got {temperature!r}. {_RETRAIN}"
+            )
         scaler = TemperatureScaler()
-        scaler.temperature = float(state["temperature"])
+        scaler.temperature = float(temperature)
         scaler.fitted = True
         return scaler
     if method == "isotonic":
-        with open(folder / str(state["file"]), "rb") as handle:
-            loaded: Calibrator = pickle.load(handle)  # our own file: see the module notes
-        return loaded
+        try:
+            return IsotonicCalibrator.from_dict(dict(state))
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
     if method == "none":
         return IdentityCalibrator()
-    raise ConfigError(f"{folder / 'calibrators.json'}: unknown calibration method {method!r}")
+    raise ConfigError(f"{where}: unknown calibration method {method!r}. {_RETRAIN}")
+
+
+def _load_member(folder: Path, name: str, file: object, spec: ModelSpec, n_features: int,
+                 n_classes: int) -> Model:  # fmt: skip
+    what = f"member {name!r}"
+    model = spec.build(n_features, n_classes)
+    if isinstance(model, Baseline):
+        state = _read_json(folder, file, what)
+        try:
+            return model.load_state(state)
+        except ConfigError as error:
+            raise ConfigError(f"{folder / str(file)}: {error}") from None
+    data = _read_inside(folder, file, ".pt", what)
+    try:
+        # weights_only=True: tensors and plain containers only, never arbitrary objects.
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+        raise ConfigError(
+            f"{folder / str(file)}: {what} is not a state dict of tensors for this net "
+            f"({type(error).__name__}: {str(error)[:200]}). The model is not loaded. {_RETRAIN}"
+        ) from None
+    model.eval()
+    return model
 
 
 def load(name_or_path: PathLike, *, settings: Settings | None = None) -> TrainedModels:
     """The models saved by :func:`save`, by registry name or folder path.
 
     Nets are rebuilt from their specs and given the saved weights (on the CPU, eval mode);
-    baselines and isotonic calibrators are unpickled (only load folders you wrote).
+    baselines and calibrators are rebuilt from their JSON state. Nothing is unpickled, and
+    every file must lie in the model's folder (see the module docstring).
 
     Raises
     ------
     ConfigError
-        If no such model exists (with the closest name), or the folder is incomplete or of
-        another format version.
+        If no such model exists (with the closest name), the folder is incomplete or of
+        another format version, or a file is malformed or not confined to the folder.
     """
-    folder = _resolve(name_or_path, settings)
-    manifest = _read_json(folder / "manifest.json")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    folder = _resolve(name_or_path, settings).resolve()
+    manifest = _read_json(folder, "manifest.json", "the manifest")
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        found = manifest.get("format_version") if isinstance(manifest, dict) else None
         raise ConfigError(
-            f"{folder}: model format {manifest.get('format_version')!r}, this version reads "
-            f"{FORMAT_VERSION}. Fix: retrain with `quant ml train`"
+            f"{folder}: model format {found!r}, this version reads {FORMAT_VERSION}. Fix: "
+            "retrain with `quant ml train` (format 1 stored pickles, which are never loaded)"
         )
     config = MLConfig.model_validate(manifest["config"])
     features = tuple(manifest["features"])
     n_classes = int(manifest["n_classes"])
-    models: dict[str, Model] = {}
-    for name, file in manifest["files"].items():
-        spec: ModelSpec = config.members[name]
-        if spec.is_neural:
-            model = spec.build(len(features), n_classes)
-            assert isinstance(model, torch.nn.Module)
-            state = torch.load(folder / file, map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
-            model.eval()
-            models[name] = model
-        else:
-            with open(folder / file, "rb") as handle:
-                models[name] = pickle.load(handle)  # our own file: see the module notes
-    calibrator_states = _read_json(folder / "calibrators.json")
-    calibrators = {
-        name: _load_calibrator(state, folder) for name, state in calibrator_states.items()
+    files = manifest.get("files")
+    if not isinstance(files, dict) or set(files) != set(config.members):
+        listed = sorted(files) if isinstance(files, dict) else files
+        raise ConfigError(
+            f"{folder}: the manifest's files {listed!r} do not match the config's members "
+            f"{sorted(config.members)}. {_RETRAIN}"
+        )
+    models: dict[str, Model] = {
+        name: _load_member(folder, name, files[name], spec, len(features), n_classes)
+        for name, spec in config.members.items()
     }
+    calibrator_states = _read_json(folder, "calibrators.json", "the calibrators")
+    if not isinstance(calibrator_states, dict) or set(calibrator_states) != set(models):
+        raise ConfigError(
+            f"{folder / 'calibrators.json'}: needs one calibrator per member "
+            f"{sorted(models)}. {_RETRAIN}"
+        )
+    calibrators = {name: _load_calibrator(calibrator_states[name], folder, name) for name in models}
     return TrainedModels(
         config=config,
         models=models,
         calibrators=calibrators,
-        scaler=Standardizer.from_dict(_read_json(folder / "scaler.json")),
+        scaler=Standardizer.from_dict(_read_json(folder, "scaler.json", "the scaler")),
         features=features,
         window_start=pd.Timestamp(manifest["window_start"]),
         window_end=pd.Timestamp(manifest["window_end"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -163,6 +164,59 @@ def test_isotonic_rows_sum_to_one_for_three_classes_and_calibrate_out_of_sample(
 
     np.testing.assert_allclose(calibrated.sum(axis=1), 1.0)
     assert log_loss(calibrated, y[3000:]) < log_loss(probs[3000:], y[3000:])
+
+
+def test_isotonic_agrees_with_sklearn_inside_and_outside_the_fitted_range() -> None:
+    # The calibrator keeps sklearn's knots and interpolates them with np.interp; sklearn
+    # interpolates with scipy's interp1d, so the two agree to rounding.
+    from sklearn.isotonic import IsotonicRegression
+
+    logits, y = _planted(2.0, n=1_000, k=2, seed=9)
+    probs = _softmax(logits)
+    calibrator = IsotonicCalibrator().fit(probs[:500], y[:500])
+    grid = np.linspace(-0.1, 1.1, 241).clip(0.0, 1.0)
+    regressions = [
+        IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+            probs[:500, k], (y[:500] == k).astype(float)
+        )
+        for k in range(2)
+    ]
+    rows = np.column_stack([1 - grid, grid])
+    mapped = np.column_stack([r.predict(rows[:, k]) for k, r in enumerate(regressions)])
+    expected = mapped / mapped.sum(axis=1, keepdims=True)
+
+    np.testing.assert_allclose(calibrator.transform(rows), expected, rtol=0, atol=1e-12)
+
+
+def test_isotonic_state_is_plain_json_and_round_trips_exactly() -> None:
+    logits, y = _planted(2.5, n=3_000, k=3, seed=6)
+    probs = _softmax(logits)
+    calibrator = IsotonicCalibrator().fit(probs[:1500], y[:1500])
+
+    state = json.loads(json.dumps(calibrator.to_dict()))
+    restored = IsotonicCalibrator.from_dict(state)
+
+    assert state["method"] == "isotonic"
+    assert len(state["knots"]) == 3
+    np.testing.assert_array_equal(
+        restored.transform(probs[1500:]), calibrator.transform(probs[1500:])
+    )
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"knots": []},
+        {"knots": [{"x": [0.1, 0.2], "y": [0.5]}]},
+        {"knots": [{"x": [0.3, 0.2], "y": [0.1, 0.5]}]},
+        {"knots": [{"x": [0.1, 0.2], "y": [0.1, 1.5]}]},
+        {"knots": [{"x": "abc", "y": [0.1]}]},
+        "not a table",
+    ],
+)
+def test_isotonic_from_dict_refuses_malformed_knots(state: object) -> None:
+    with pytest.raises(ConfigError, match=r"IsotonicCalibrator\.from_dict: .* Fix: retrain"):
+        IsotonicCalibrator.from_dict(state)
 
 
 def test_isotonic_refuses_to_transform_before_fit() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -113,6 +114,43 @@ def test_logistic_baseline_gives_absent_classes_zero_probability() -> None:
 def test_logistic_baseline_with_one_training_class_predicts_it_for_sure() -> None:
     model = LogisticBaseline().fit(np.zeros((3, 2, 1)), np.array([1, 1, 1]))
     np.testing.assert_array_equal(model.predict_proba(np.ones((2, 2, 1))), [[0, 1], [0, 1]])
+
+
+@pytest.mark.parametrize(
+    ("model", "y"),
+    [
+        (LogisticBaseline(C=0.5), np.array([0, 1] * 30)),
+        (LogisticBaseline(n_classes=3), np.array([0, 1, 2] * 20)),
+        (LogisticBaseline(), np.ones(60, dtype=np.int64)),
+        (MajorityBaseline(n_classes=3), np.array([0, 2, 2] * 20)),
+    ],
+    ids=["logistic", "logistic-3-classes", "logistic-one-class", "majority"],
+)
+def test_baseline_state_is_plain_json_and_predicts_exactly_the_same(
+    model: LogisticBaseline | MajorityBaseline, y: np.ndarray
+) -> None:
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((60, 3, 4))
+    x[:, -1, 0] += y  # something to learn
+    model.fit(x, y)
+
+    state = json.loads(json.dumps(model.to_state()))
+    restored = type(model)(model.n_classes, **({"C": model.C} if hasattr(model, "C") else {}))
+    restored.load_state(state)
+
+    unseen = rng.standard_normal((25, 3, 4))
+    np.testing.assert_array_equal(restored.predict_proba(unseen), model.predict_proba(unseen))
+
+
+def test_baseline_state_of_another_kind_or_class_count_is_refused() -> None:
+    x, y = np.zeros((4, 2, 1)), np.array([0, 1, 1, 1])
+    state = MajorityBaseline().fit(x, y).to_state()
+    with pytest.raises(ConfigError, match=r"state is of kind 'majority', expected 'logistic'"):
+        LogisticBaseline().load_state(state)
+    with pytest.raises(ConfigError, match=r"state has n_classes 2, this model 3"):
+        MajorityBaseline(n_classes=3).load_state(state)
+    with pytest.raises(ConfigError, match=r"'frequencies' must be finite numbers of shape \(2,\)"):
+        MajorityBaseline().load_state({**state, "frequencies": [0.5, "inf"]})
 
 
 def test_spec_defaults_depth_by_kind() -> None:

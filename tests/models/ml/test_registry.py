@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -174,7 +175,7 @@ def test_save_writes_one_folder_with_the_manifest(
         folder == isolated_data_dir / "models" / f"{trained.config.config_id}-{trained.data_hash}"
     )
     assert sorted(os.listdir(folder)) == [
-        "calibrators.json", "logistic.pkl", "lstm.pt", "majority.pkl", "manifest.json",
+        "calibrators.json", "logistic.json", "lstm.pt", "majority.json", "manifest.json",
         "scaler.json", "transformer.pt",
     ]  # fmt: skip
     assert os.listdir(folder.parent) == [folder.name]  # no temporary folder left
@@ -217,7 +218,9 @@ def test_round_trip_keeps_isotonic_calibrators(trained: TrainedModels, bars: pd.
     variant = dataclasses.replace(trained, calibrators=dict.fromkeys(MEMBERS, isotonic))
     before = variant.predict(bars, last=20)
     folder = save(variant, name="iso")
-    assert (folder / "lstm.calibrator.pkl").is_file()
+    calibrators = json.loads((folder / "calibrators.json").read_text())
+    assert calibrators["lstm"]["method"] == "isotonic"
+    assert not list(folder.glob("*.pkl"))
     pd.testing.assert_frame_equal(load("iso").predict(bars, last=20), before, check_exact=True)
 
 
@@ -261,7 +264,7 @@ def test_load_refuses_another_format_version(trained: TrainedModels) -> None:
     folder = save(trained, name="old")
     manifest = json.loads((folder / "manifest.json").read_text())
     (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 99}))
-    with pytest.raises(ConfigError, match="model format 99, this version reads 1"):
+    with pytest.raises(ConfigError, match="model format 99, this version reads 2"):
         load("old")
 
 
@@ -283,3 +286,123 @@ def test_list_models_is_empty_then_one_row_per_model(trained: TrainedModels) -> 
     assert table.loc[0, "members"] == "lstm, transformer, logistic, majority"
     assert table.loc[0, "config_id"] == trained.config.config_id
     assert (table["horizon"] == 4).all()
+
+
+# --------------------------------------------------------------------------------------------
+# Loading never runs code from a model folder
+
+
+class _CreatesMarker:
+    """Unpickling this calls ``open(marker, "w")``, which creates the marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (open, (str(self.marker), "w"))
+
+
+def _payload(marker: Path) -> bytes:
+    # Protocol 2, torch's own, so torch.load refuses the call rather than the protocol.
+    return pickle.dumps(_CreatesMarker(marker), protocol=2)
+
+
+def test_the_payload_runs_when_unpickled(tmp_path: Path) -> None:
+    # The control: the crafted bytes really execute under pickle.loads, so the tests below
+    # that find no marker show that load() never unpickled them.
+    marker = tmp_path / "control-marker"
+    pickle.loads(_payload(marker)).close()
+    assert marker.is_file()
+
+
+def _edit_manifest(folder: Path, **changes: object) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, **changes}))
+
+
+@pytest.mark.parametrize(
+    "file",
+    ["{outside}", "../outside/evil.json", "sub/logistic.json", "..", "/etc/passwd"],
+)
+def test_a_manifest_naming_a_file_outside_the_folder_is_refused(
+    trained: TrainedModels, tmp_path: Path, file: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "evil.json").write_text(json.dumps(trained.models["logistic"].to_state()))  # type: ignore[union-attr]
+    (outside / "evil.pkl").write_bytes(_payload(tmp_path / "marker"))
+    folder = save(trained, name="confined")
+    files = json.loads((folder / "manifest.json").read_text())["files"]
+    named = file.format(outside=outside / "evil.pkl")
+    _edit_manifest(folder, files={**files, "logistic": named})
+    with pytest.raises(
+        ConfigError,
+        match=r"member 'logistic' names the file .*, which is not a plain file name ending in "
+        r"'\.json' inside the model's folder .* Fix: retrain",
+    ):
+        load("confined")
+    assert not (tmp_path / "marker").exists()
+
+
+def test_a_symbolic_link_out_of_the_folder_is_refused(
+    trained: TrainedModels, tmp_path: Path
+) -> None:
+    folder = save(trained, name="linked")
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text((folder / "logistic.json").read_text())
+    (folder / "logistic.json").unlink()
+    (folder / "logistic.json").symlink_to(outside)
+    with pytest.raises(ConfigError, match=r"logistic\.json is a symbolic link or lies outside"):
+        load("linked")
+
+
+@pytest.mark.parametrize(
+    ("member", "file", "expected"),
+    [
+        # Named with its pickle suffix: refused by name before the file is opened.
+        ("logistic", "logistic.pkl", r"not a plain file name ending in '\.json'"),
+        # Given the baseline's suffix: read as JSON, which it is not.
+        ("logistic", "logistic.json", r"member 'logistic' 'logistic\.json' is not valid JSON"),
+        # Given a net's suffix: torch.load(weights_only=True) refuses the global it calls.
+        ("lstm", "lstm.pt", r"member 'lstm' is not a state dict of tensors .*UnpicklingError"),
+    ],
+)
+def test_a_malicious_pickle_in_the_folder_is_never_executed(
+    trained: TrainedModels, tmp_path: Path, member: str, file: str, expected: str
+) -> None:
+    marker = tmp_path / "marker"
+    folder = save(trained, name="planted")
+    (folder / file).write_bytes(_payload(marker))
+    files = json.loads((folder / "manifest.json").read_text())["files"]
+    _edit_manifest(folder, files={**files, member: file})
+    with pytest.raises(ConfigError, match=expected):
+        load("planted")
+    assert not marker.exists()
+
+
+def test_a_format_1_folder_with_pickles_is_refused_unread(
+    trained: TrainedModels, tmp_path: Path
+) -> None:
+    # Format 1 pickled baselines and isotonic calibrators; such a folder is never unpickled.
+    marker = tmp_path / "marker"
+    folder = save(trained, name="old-pickles")
+    for name in ("logistic", "majority"):
+        (folder / f"{name}.json").unlink()
+        (folder / f"{name}.pkl").write_bytes(_payload(marker))
+    files = {"lstm": "lstm.pt", "transformer": "transformer.pt", "logistic": "logistic.pkl",
+             "majority": "majority.pkl"}  # fmt: skip
+    _edit_manifest(folder, format_version=1, files=files)
+    with pytest.raises(ConfigError, match=r"model format 1, this version reads 2\. Fix: retrain"):
+        load("old-pickles")
+    assert not marker.exists()
+
+
+def test_a_tampered_calibrator_state_is_refused_with_the_member(trained: TrainedModels) -> None:
+    folder = save(trained, name="tampered")
+    calibrators = json.loads((folder / "calibrators.json").read_text())
+    calibrators["lstm"] = {"method": "temperature", "temperature": -1}
+    (folder / "calibrators.json").write_text(json.dumps(calibrators))
+    with pytest.raises(
+        ConfigError, match=r"member 'lstm': temperature must be a finite number > 0, got -1"
+    ):
+        load("tampered")
