@@ -1,8 +1,13 @@
 """The Streamlit workspace: one entry point, pages in ``apps/app_pages/``.
 
 Run with ``make run`` (serves http://127.0.0.1:8501). Page paths are relative to this file.
-Icons are emoji: Streamlit fetches ``:material/...:`` icons from fonts.gstatic.com, which an
-offline workspace cannot reach (the browser test blocks every non-local request and checks).
+Icons need nothing from the viewer's machine and nothing from the network. Emoji rendered as
+empty boxes where no emoji font is installed, so the navigation uses ``:material/...:`` icons:
+Streamlit draws them with the Material Symbols Rounded font it serves from its own static files
+(``static/media/MaterialSymbols-Rounded.*.woff2``). Streamlit would also make the current
+page's icon the browser tab's favicon, and for a material icon the frontend fetches that one
+from fonts.gstatic.com; setting ``page_icon`` (an inline SVG, no file, no font) stops it. The
+browser test blocks every non-local request and checks.
 
 While the workspace has no account, a "Set up" page (create the first admin) is listed and is
 the default page; once an account exists it is not listed at all.
@@ -23,28 +28,41 @@ def _users(database: str) -> UserStore:
     return UserStore(get_engine(database))
 
 
-st.set_page_config(page_title="Quant workspace", layout="wide")
+#: The tab icon: a rising line drawn as SVG paths (no text, so no font), sent as a data: URL.
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    '<rect width="32" height="32" rx="6" fill="#0e1117"/>'
+    '<path d="M5 23 L12 15 L18 19 L27 8" fill="none" stroke="#4da3ff" stroke-width="3.5" '
+    'stroke-linecap="round" stroke-linejoin="round"/></svg>'
+)
+
+st.set_page_config(page_title="Quant workspace", page_icon=FAVICON, layout="wide")
 first_run = needs_setup(_users(get_settings().resolved_database_url))
 setup_page = st.Page(
-    "app_pages/setup.py", title="Set up", icon="🔐", url_path="setup", default=True
+    "app_pages/setup.py", title="Set up", icon=":material/lock:", url_path="setup", default=True
 )
 navigation = st.navigation(
     {
         **({"Set up": [setup_page]} if first_run else {}),
         "Data": [
-            st.Page("app_pages/data_overview.py", title="Data overview", icon="🗂️"),
-            st.Page("app_pages/overview.py", title="Overview", icon="🧭"),
+            st.Page("app_pages/data_overview.py", title="Data overview", icon=":material/dataset:"),
+            st.Page("app_pages/overview.py", title="Overview", icon=":material/explore:"),
         ],
         "Research": [
-            st.Page("app_pages/attribution.py", title="Attribution", icon="🧩"),
-            st.Page("app_pages/benchmarking.py", title="Benchmarking", icon="🏁"),
+            st.Page("app_pages/attribution.py", title="Attribution", icon=":material/donut_small:"),
+            st.Page(
+                "app_pages/benchmarking.py", title="Benchmarking", icon=":material/leaderboard:"
+            ),
         ],
         "Reports": [
-            st.Page("app_pages/reports.py", title="Reports", icon="📄"),
+            st.Page("app_pages/reports.py", title="Reports", icon=":material/description:"),
         ],
         "Trading": [
             st.Page(
-                "app_pages/control_panel.py", title="Control panel", icon="🎛️", url_path="control"
+                "app_pages/control_panel.py",
+                title="Control panel",
+                icon=":material/tune:",
+                url_path="control",
             ),
         ],
     }

@@ -2,6 +2,8 @@
 
 Listed in the navigation only while the workspace has no account (apps/workspace.py); once the
 admin exists the page is gone, and further accounts come from an admin (`quant users add`).
+Served only to a client on this machine (loopback): the workspace binds 127.0.0.1
+(.streamlit/config.toml), and this page refuses any other address in case it is exposed anyway.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ def _users(database: str) -> UserStore:
 
 store = _users(get_settings().resolved_database_url)
 st.title("Set up")
+if not control.setup_client_allowed(st.context.ip_address):
+    st.error(
+        "The first admin can only be created from this machine (127.0.0.1). Fix: open the "
+        "workspace in a browser on the host itself, or run `quant users add NAME --role admin`"
+    )
+    st.stop()
 st.caption(
     "No account exists yet. Create the first admin: it signs in to the control panel with a "
     f"password (at least {MIN_PASSWORD_LENGTH} characters) and a TOTP code from an "
@@ -51,4 +59,6 @@ if create:
         st.markdown("**otpauth URI**")
         st.code(enrolment.provisioning_uri, language=None)
         st.html(enrolment.qr_svg)  # inline SVG: no image is fetched from anywhere
-        st.page_link("app_pages/control_panel.py", label="Go to the control panel", icon="🎛️")
+        st.page_link(
+            "app_pages/control_panel.py", label="Go to the control panel", icon=":material/tune:"
+        )
