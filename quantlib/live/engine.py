@@ -290,13 +290,33 @@ class LiveEngine:
         self.poll_control(now)
         self._update_gate()
         created = []
-        if not self._stale(symbol, now):
-            self._check_stops(symbol, bar)
+        stale = self._stale(symbol, now)
+        # Stops and targets protect a position on every bar, stale or not (an old bar is still
+        # the last known price); only the strategies (entries, exit signals) wait for fresh data.
+        self._check_stops(symbol, bar)
+        if not stale:
             for slot in self.slots:
                 if slot.symbol == symbol:
                     created.extend(self._evaluate(slot, bar, now))
         self.publish()
         return created
+
+    def on_idle(self, now: int) -> None:
+        """A tick without a bar (the runner calls it every loop, also during a feed outage).
+
+        Marks each symbol whose last bar is older than the gate's ``max_data_age_ms`` stale
+        (no new entries; one ``STALE_DATA`` alert per outage) and retries a stop or target exit
+        that the last known bar triggered but that was not placed (gate or exchange refused
+        it), with a fresh client order id at most once a minute. It never enters a position.
+        """
+        for symbol in sorted({slot.symbol for slot in self.slots} | set(self._data_at)):
+            if symbol not in self._data_at:
+                continue  # no bar yet: the gate refuses entries without one anyway
+            self._stale(symbol, now)
+            series = self._series.get(symbol)
+            if symbol in self._stops and series and series.times:
+                last = Bar(series.times[-1], self._data_at[symbol], *series.rows[-1])
+                self._check_stops(symbol, last, retry_at=now)
 
     def poll_control(self, now: int, *, force: bool = False) -> None:
         """Read what others write to the journal: queued commands, the kill flag, expiries
@@ -320,15 +340,24 @@ class LiveEngine:
         return list(self._live)
 
     def _stale(self, symbol: str, now: int) -> bool:
+        """Whether the last bar of ``symbol`` is older than ``max_data_age_ms`` at ``now``.
+
+        The gate holds the answer (:meth:`RiskGate.mark_stale`: no new exposure on the symbol,
+        shown as the stale reason); the alert goes out once, when the symbol turns stale, and
+        the mark clears as soon as a fresh bar arrives.
+        """
         age = now - self._data_at.get(symbol, now)
         limit = self.gate.limits.max_data_age_ms
         if age > limit:
-            self._alert(
-                AlertKind.STALE_DATA,
+            message = (
                 f"{symbol}: last bar is {age / 60_000:.1f} min old (limit "
-                f"{limit / 60_000:.1f}); signals suppressed",
+                f"{limit / 60_000:.1f}); signals suppressed"
             )
+            if self.gate.mark_stale(symbol, message):
+                self._alert(AlertKind.STALE_DATA, message)
             return True
+        if self.gate.mark_fresh(symbol):
+            log.warning("%s: data fresh again (last bar %d ms old); entries allowed", symbol, age)
         return False
 
     def _update_gate(self) -> None:
@@ -576,7 +605,15 @@ class LiveEngine:
         self._stops.pop(symbol, None)
         return self.place(request)
 
-    def _check_stops(self, symbol: str, bar: Bar) -> None:
+    def _check_stops(self, symbol: str, bar: Bar, *, retry_at: int | None = None) -> None:
+        """Exit ``symbol`` when ``bar`` went through its stop or target, stale or not.
+
+        An exit that was not placed (the gate refused it, or the exchange was unreachable and
+        the order was journalled REJECTED "not placed") keeps the levels, so the next bar tries
+        again. ``retry_at`` (an idle tick's time) re-checks the last known bar: only an exit
+        this bar already tried and that was not placed is retried, under a client order id of
+        its own per minute (the first try's id is journalled, and would never be sent again).
+        """
         stop, target = self._stops.get(symbol, (None, None))
         held = self.positions().get(symbol, 0.0)
         if held == 0.0 or self._has_live_order(symbol):
@@ -586,7 +623,15 @@ class LiveEngine:
         hit_target = target is not None and ((bar.high - target) * s >= 0)
         if hit_stop or hit_target:
             why = "stop" if hit_stop else "target"
-            self._exit(symbol, held, reason=f"{why}: {symbol}", tag=(why, bar.close_time))
+            tag: tuple[Any, ...] = (why, bar.close_time)
+            if retry_at is not None:
+                first = self.journal.order(client_order_id(*tag, symbol, "exit"))
+                if first is None or first.status is not OrderStatus.REJECTED:
+                    return  # not tried on this bar (e.g. a newer entry), or placed: no retry
+                tag = (why, bar.close_time, "retry", retry_at // 60_000)
+            order = self._exit(symbol, held, reason=f"{why}: {symbol}", tag=tag)
+            if order is None or order.status is OrderStatus.REJECTED:
+                self._stops.setdefault(symbol, (stop, target))  # still protect the position
 
     def _has_live_order(self, symbol: str) -> bool:
         return any(o.symbol == symbol for o in self.live_orders())

@@ -22,7 +22,9 @@ order, with ``rule`` set to the stable name the engine and the audit log key on:
     or a stale quote); no last price fails the rule.
 ``stale_data``
     The symbol's last bar is at most ``max_data_age_ms`` old (``now − last_bar_at``); no bar at
-    all fails the rule. A strategy must not open risk on data it has not seen.
+    all fails the rule, and so does a symbol the engine marked stale (:meth:`RiskGate.mark_stale`,
+    e.g. during a feed outage) until :meth:`RiskGate.mark_fresh`. A strategy must not open risk
+    on data it has not seen.
 ``max_position``
     ``|position after the order| <= max_position[symbol]`` (base units), when set.
 ``max_notional``
@@ -48,6 +50,11 @@ a relative tolerance of 1e-9, so that float noise such as 0.1 + 0.2 does not den
 the start of the day of ``daily_loss_limit`` or more halts; a drawdown from peak equity of
 ``max_drawdown`` or more halts, of ``reduce_at_drawdown`` or more reduces. Only
 :meth:`RiskGate.rearm` (a human decision, journalled by the caller) returns to ``ACTIVE``.
+
+Staleness is not a state of the gate but a flag per symbol (:attr:`RiskGate.stale`, symbol →
+reason): it refuses new exposure on that symbol only, never exits (a strictly reducing order
+skips ``stale_data``), and the engine clears it itself when fresh bars return; no human needs
+to re-arm anything after a feed outage.
 """
 
 from __future__ import annotations
@@ -228,6 +235,7 @@ class RiskGate:
         self._reason = ""
         self._clock = clock or now_ms
         self._recent: deque[int] = deque()
+        self._stale: dict[str, str] = {}
         self._lock = threading.RLock()
 
     @property
@@ -299,6 +307,36 @@ class RiskGate:
                 f"drawdown {drawdown:.4%} reached reduce_at_drawdown {lim.reduce_at_drawdown:.4%}"
             )
         return self._state
+
+    # -- stale data -------------------------------------------------------------------------
+
+    @property
+    def stale(self) -> dict[str, str]:
+        """The symbols marked stale, each with why (a copy; empty when all data is fresh)."""
+        with self._lock:
+            return dict(self._stale)
+
+    def mark_stale(self, symbol: str, reason: str) -> bool:
+        """Refuse new exposure on ``symbol`` until :meth:`mark_fresh`; True when it was fresh.
+
+        Examples
+        --------
+        >>> gate = RiskGate(RiskLimits())
+        >>> gate.mark_stale("BTC/USDT", "no bar for 2 h"), gate.mark_stale("BTC/USDT", "3 h")
+        (True, False)
+        >>> gate.stale, gate.mark_fresh("BTC/USDT"), gate.stale
+        ({'BTC/USDT': 'no bar for 2 h'}, True, {})
+        """
+        with self._lock:
+            if symbol in self._stale:
+                return False
+            self._stale[symbol] = reason
+            return True
+
+    def mark_fresh(self, symbol: str) -> bool:
+        """Clear the stale mark of ``symbol``; True when it was marked."""
+        with self._lock:
+            return self._stale.pop(symbol, None) is not None
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -390,6 +428,11 @@ class RiskGate:
     ) -> None:
         lim, sym, price = self._limits, order.symbol, order.price
         bar_at = view.last_bar_at.get(sym)
+        marked = self._stale.get(sym)
+        if marked is not None:
+            raise RiskDenied(
+                f"{sym}: stale data ({marked}); entries wait for fresh bars", rule="stale_data"
+            )
         if bar_at is None or now - bar_at > lim.max_data_age_ms:
             age = "no bar yet" if bar_at is None else f"last bar {now - bar_at} ms old"
             raise RiskDenied(

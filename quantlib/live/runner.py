@@ -4,6 +4,40 @@ Order of a start: take the journal's single-writer lock (a second engine on the 
 stops here with the holder's name) → build the exchange (paper, or ccxt with keys from the vault)
 → reconcile with the exchange → restore state → only then feed bars to the strategies. The
 process never runs inside Streamlit; the control panel reaches it through the journal.
+
+Faults while running
+--------------------
+Every step of the loop (a feed poll, one bar through the engine, the idle tick, commands and
+heartbeats between polls) runs under one guard:
+
+* **Network and exchange faults** (:func:`~quantlib.live.feed.read_fault`: 503, timeout, rate
+  limit, a malformed answer, the journal's database unreachable) are logged (redacted), counted
+  in the engine's error counter (``health.errors`` on the panel) and survived: the loop goes on.
+  A feed poll retries with backoff itself and resumes where it left off
+  (:class:`~quantlib.live.feed.PollingFeed`), so no bar is skipped or fed twice. Each loop also
+  gives the engine an idle tick (:meth:`~quantlib.live.engine.LiveEngine.on_idle`): once the
+  last bar of a symbol is older than the gate's ``max_data_age_ms`` the symbol is stale (no new
+  entries; stops and targets still checked on the last known data). An outage longer than
+  that limit raises one ``error`` alert naming the last fault, besides a ``stale_data`` alert
+  per symbol.
+* **Anything else** is a bug or a refusal a retry cannot cure: logged with its traceback,
+  counted, alerted, and the loop goes on; ``max_unexpected`` (5) of them in a row HALT the
+  engine with the last one as the reason, so an engine that cannot process bars never sits on
+  positions silently. Commands (kill, force exit) are still served while halted.
+* A bar whose processing failed is not fed again (the paper exchange and the strategies'
+  history would see it twice): the next bar carries on.
+* :class:`~quantlib.live.errors.EngineLocked` (another engine took the journal's lease) ends
+  the run: this process must not write any more. SIGINT/SIGTERM set ``stop`` (see
+  ``quant live run``); the loop checks it between steps and stops cleanly.
+
+Exchange-side stop orders are not placed, by decision. The adapter contract
+(:class:`~quantlib.live.types.OrderType`) has market and limit orders only; a resting spot
+stop-loss on Binance locks the position's base asset, so every exit signal, force exit or kill
+would first have to cancel it (one more call that can fail during the very outage it guards
+against), and the journal and reconciliation would have to own a second, exchange-triggered
+order per position. Instead the engine survives network faults and keeps checking stops on the
+last known data, and a dead engine is caught by the heartbeat watchdog (``quant live status
+--alert``). Venue stops need a stop order type in the adapter contract first.
 """
 
 from __future__ import annotations
@@ -14,30 +48,37 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from quantlib.live.alerts import notifier_from_config
+from quantlib.exceptions import ConfigError
+from quantlib.live.alerts import Alert, AlertKind, notifier_from_config
 from quantlib.live.config import LiveConfig, load_live_config
 from quantlib.live.engine import LiveEngine, StrategySlot
-from quantlib.live.feed import PollingFeed, ReplayFeed
+from quantlib.live.errors import EngineLocked
+from quantlib.live.feed import PollingFeed, ReplayFeed, read_fault
 from quantlib.live.journal import Journal
 from quantlib.live.lock import WriterLock
-from quantlib.live.paper import PaperExchange
+from quantlib.live.paper import Bar, PaperExchange
 from quantlib.live.recovery import ReconcileReport, reconcile
-from quantlib.live.redact import install_redaction
+from quantlib.live.redact import install_redaction, redact
 from quantlib.live.risk_gate import RiskGate
 from quantlib.live.status import K
 from quantlib.live.types import ExchangeAdapter, OrderStatus, now_ms
 from quantlib.live.users import UserStore
 from quantlib.strategy.registry import make_strategy
 
-__all__ = ["RunSummary", "build_engine", "run_live"]
+__all__ = ["MAX_UNEXPECTED", "RunSummary", "build_engine", "run_live"]
 
 log = logging.getLogger(__name__)
+
+MAX_UNEXPECTED = 5
+"""Unexpected errors in a row (no successful step between) after which the engine HALTs."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +129,13 @@ def build_engine(
     *,
     exchange: ExchangeAdapter | None = None,
     users: UserStore | None = None,
+    feed: ReplayFeed | PollingFeed | None = None,
 ) -> tuple[LiveEngine, ReplayFeed | PollingFeed]:
-    """The engine and its feed for ``config`` (nothing is reconciled or run yet)."""
+    """The engine and its feed for ``config`` (nothing is reconciled or run yet).
+
+    ``feed`` replaces the feed the configuration describes (tests and chaos runs inject a
+    :class:`PollingFeed` on their own clock); the engine and its gate then run on its clock.
+    """
     exchange = exchange or _exchange(config, journal)
     slots = [
         StrategySlot(
@@ -102,16 +148,19 @@ def build_engine(
         )
         for e in config.strategy
     ]
-    feed: ReplayFeed | PollingFeed
-    if config.mode == "paper":
+    history: dict[str, pd.DataFrame] = {}
+    clock: Callable[[], int] = now_ms
+    if feed is None and config.mode == "paper":
         feed = ReplayFeed(
             _frames(config), config.feed.timeframe, start=config.feed.start, speed=config.feed.speed
         )
-        history, clock = feed.history(), feed.clock
-    else:
+    elif feed is None:
         symbols = sorted({s.symbol for s in slots})
         feed = PollingFeed(getattr(exchange, "exchange", exchange), symbols, config.feed.timeframe)
-        history, clock = {}, now_ms
+    if isinstance(feed, ReplayFeed):
+        history, clock = feed.history(), feed.clock
+    else:
+        clock = feed.clock
     engine = LiveEngine(
         journal,
         exchange,
@@ -151,9 +200,16 @@ def run_live(
     exit_at_end: bool = False,
     exchange: ExchangeAdapter | None = None,
     on_ready: Callable[[LiveEngine], None] | None = None,
+    feed: ReplayFeed | PollingFeed | None = None,
+    max_unexpected: int = MAX_UNEXPECTED,
 ) -> RunSummary:
     """Run the engine of ``config_path`` until ``stop`` is set (or the replay ends with
-    ``exit_at_end``, or ``max_bars`` bars were processed)."""
+    ``exit_at_end``, or ``max_bars`` bars were delivered to the engine).
+
+    Network faults never end the run; see the module docstring for what does. ``feed``
+    replaces the configured feed (see :func:`build_engine`); ``max_unexpected`` unexpected
+    errors in a row HALT the engine.
+    """
     install_redaction()
     config = load_live_config(config_path)
     journal = journal or Journal.open()
@@ -161,8 +217,10 @@ def run_live(
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     lock = WriterLock(journal.engine, owner=owner, ttl_ms=30_000)
     lock.acquire()
+    journal.bind_lock(lock)  # fence every write: a stale holder raises LockLost (EngineLocked)
+    lock.start_heartbeat()  # a daemon thread renews the lease even while a step is slow
     try:
-        engine, feed = build_engine(config, journal, exchange=exchange)
+        engine, feed = build_engine(config, journal, exchange=exchange, feed=feed)
         if isinstance(engine.exchange, PaperExchange):
             _forget_paper_orders(journal)
             positions = {s: p.amount for s, p in journal.positions().items()}
@@ -178,10 +236,113 @@ def run_live(
         engine.start()
         if on_ready is not None:
             on_ready(engine)
-        bars = _loop(engine, feed, lock, stop, max_bars, exit_at_end, config)
+        guard = _Guard(engine, max_unexpected=max_unexpected)
+        bars = _loop(engine, feed, lock, stop, max_bars, exit_at_end, config, guard)
         return RunSummary(bars, report, engine.gate.state.value)
     finally:
+        journal.bind_lock(None)
         lock.release()
+
+
+class _Guard:
+    """Runs one step of the loop and survives its failure (see the module docstring)."""
+
+    def __init__(self, engine: LiveEngine, *, max_unexpected: int) -> None:
+        if max_unexpected < 1:
+            raise ConfigError(
+                f"max_unexpected must be >= 1, got {max_unexpected}. Fix: pass how many "
+                "unexpected errors in a row halt the engine, e.g. 5"
+            )
+        self.engine = engine
+        self.max_unexpected = max_unexpected
+        self.network = 0  # network and exchange faults survived
+        self.unexpected = 0  # other errors survived
+        self.in_a_row = 0  # unexpected errors since the last successful step
+        self.outage_since: int | None = None  # engine time of the first fault of an outage
+        self.last_fault = ""
+        self._outage_alerted = False
+
+    def run(self, where: str, step: Callable[[], Any]) -> bool:
+        """Run ``step``; True when it succeeded, False when it failed and was survived."""
+        try:
+            step()
+        except EngineLocked:
+            raise  # another engine owns the journal now: stop writing at once
+        except Exception as exc:
+            fault = read_fault(exc)
+            _count_error(self.engine)
+            if fault is not None:
+                self._network(where, fault)
+            else:
+                self._unexpected(where, exc)
+            return False
+        self.in_a_row = 0
+        return True
+
+    def recovered(self) -> None:
+        """The feed answered: the outage (if any) is over."""
+        if self.outage_since is not None:
+            log.warning(
+                "network recovered after %.1f s (%d faults survived so far)",
+                (self.engine.clock() - self.outage_since) / 1000,
+                self.network,
+            )
+        self.outage_since, self._outage_alerted = None, False
+
+    def check_outage(self) -> None:
+        """Alert once when the current outage has lasted longer than the stale-data limit."""
+        if self.outage_since is None or self._outage_alerted:
+            return
+        now, limit = self.engine.clock(), self.engine.gate.limits.max_data_age_ms
+        if now - self.outage_since > limit:
+            self._outage_alerted = True
+            self._alert(
+                AlertKind.ERROR,
+                f"network outage for {(now - self.outage_since) / 60_000:.1f} min (stale-data "
+                f"limit {limit / 60_000:.1f} min); last fault: {self.last_fault}. No new "
+                "entries; stops and targets are checked on the last known data; the engine "
+                "keeps retrying",
+            )
+
+    def _network(self, where: str, fault: Exception) -> None:
+        self.network += 1
+        self.last_fault = redact(f"{where}: {type(fault).__name__}: {fault}")[:500]
+        if self.outage_since is None:
+            self.outage_since = self.engine.clock()
+        log.warning("%s (fault %d survived; the loop goes on)", self.last_fault, self.network)
+
+    def _unexpected(self, where: str, exc: Exception) -> None:
+        self.unexpected += 1
+        self.in_a_row += 1
+        what = redact(f"{where}: {type(exc).__name__}: {exc}")[:500]
+        # The traceback goes through the logging filters (install_redaction) like every record.
+        log.error("unexpected error %s (%d in a row)", what, self.in_a_row, exc_info=exc)
+        self._alert(
+            AlertKind.ERROR,
+            f"unexpected error {what} ({self.in_a_row} in a row; the engine halts at "
+            f"{self.max_unexpected}). Fix: read the engine log for the traceback",
+        )
+        if self.in_a_row >= self.max_unexpected and self.engine.gate.state.value != "halted":
+            reason = (
+                f"{self.in_a_row} unexpected errors in a row, last {what}; positions are held "
+                "without strategy exits: force-exit or kill from the panel, fix the cause, re-arm"
+            )
+            try:
+                self.engine.halt(reason[:1000])
+            except Exception as halt_exc:  # the journal may be what fails
+                log.error("could not journal the halt: %s", redact(str(halt_exc)))
+                self.engine.gate.halt(reason[:1000])
+
+    def _alert(self, kind: AlertKind, message: str) -> None:
+        try:
+            self.engine.notifier.send(Alert(kind, redact(message), self.engine.clock()))
+        except Exception as exc:  # an alert channel down must not stop the loop either
+            log.error("alert not sent (%s): %s", redact(str(exc)), redact(message))
+
+
+def _count_error(engine: LiveEngine) -> None:
+    # The engine's own counter, published as health.errors for the panel.
+    engine._errors += 1
 
 
 def _loop(
@@ -192,6 +353,7 @@ def _loop(
     max_bars: int | None,
     exit_at_end: bool,
     config: LiveConfig,
+    guard: _Guard,
 ) -> int:
     bars = 0
     beat = config.heartbeat_seconds
@@ -199,29 +361,43 @@ def _loop(
     def idle(seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while not stop.is_set() and time.monotonic() < deadline:
-            engine.poll_control(engine.clock(), force=True)
-            engine.publish(force=True)
-            lock.heartbeat()
+            guard.run("commands", lambda: engine.poll_control(engine.clock(), force=True))
+            guard.run("publish", lambda: engine.publish(force=True))
+            guard.run("lock heartbeat", lock.heartbeat)
             stop.wait(min(beat, 0.25))
+
+    def feed_bar(symbol: str, bar: Bar) -> None:
+        nonlocal bars
+        bars += 1  # delivered, even if processing fails: a bar is never fed twice
+        guard.run(f"bar {symbol} {bar.open_time}", lambda: engine.on_bar(symbol, bar))
+
+    def done() -> bool:
+        return stop.is_set() or (max_bars is not None and bars >= max_bars)
 
     if isinstance(feed, ReplayFeed):
         feed.sleep = idle  # between paced bars, keep serving the panel's commands
         last_beat = time.monotonic()
         for symbol, bar in feed:
-            engine.on_bar(symbol, bar)
-            bars += 1
+            feed_bar(symbol, bar)
             if time.monotonic() - last_beat >= beat:
-                lock.heartbeat()
+                guard.run("lock heartbeat", lock.heartbeat)
                 last_beat = time.monotonic()
-            if stop.is_set() or (max_bars is not None and bars >= max_bars):
+            if done():
                 return bars
         log.info("replay finished after %d bars", bars)
         while not exit_at_end and not stop.is_set():
             idle(beat)
         return bars
-    while not stop.is_set() and (max_bars is None or bars < max_bars):
-        for symbol, bar in feed.poll():
-            engine.on_bar(symbol, bar)
-            bars += 1
-        idle(config.feed.poll_seconds)
+    if feed.sleep is time.sleep:
+        feed.sleep = idle  # backoff between retries keeps serving commands and heartbeats
+    pending: deque[tuple[str, Bar]] = deque()
+    while not done():
+        if guard.run("feed poll", lambda: pending.extend(feed.poll())):
+            guard.recovered()
+        while pending and not done():
+            feed_bar(*pending.popleft())
+        guard.run("idle tick", lambda: engine.on_idle(engine.clock()))
+        guard.check_outage()
+        if not done():
+            idle(config.feed.poll_seconds)
     return bars
