@@ -9,7 +9,9 @@ database transaction that also appends its row to the hash-chained audit log
 Positions are derived from fills alone: the fills of a symbol are applied in
 ``(timestamp, trade_id)`` order with average-cost accounting
 (:func:`~quantlib.live.journal_tables.apply_fill`), so fills
-that arrive out of order give the same position as fills that arrive in order.
+that arrive out of order give the same position as fills that arrive in order. A fee charged
+in the base currency comes off the position (a buy of 0.1 BTC with a 0.0001 BTC fee holds
+0.0999, as the exchange does); a quote fee comes off the cash.
 
 A lost database raises :class:`~quantlib.live.errors.JournalUnavailable` naming the URL: the
 engine fails closed, it does not trade unrecorded.
@@ -50,6 +52,7 @@ from quantlib.live.journal_tables import (
     LiveStateRow,
     ProposalRecord,
     apply_fill,
+    apply_fill_record,
     canonical_json,
     claim_writer,
     command_from_row,
@@ -60,6 +63,7 @@ from quantlib.live.journal_tables import (
     proposal_from_row,
     unavailable_guard,
 )
+from quantlib.live.lock import WriterLock
 from quantlib.live.types import (
     TERMINAL_STATUSES,
     ExchangeOrder,
@@ -94,11 +98,19 @@ class Journal:
         Its database; the ``live_*`` tables and the audit triggers are created if missing.
     clock : callable, default wall clock
         Returns UTC epoch milliseconds; stamps every row (tests pass a fake).
+    lock : WriterLock, optional
+        The engine's lease on this journal: every write transaction is then fenced with it
+        (:meth:`~quantlib.live.lock.WriterLock.fence`), so an engine whose lease was taken
+        over cannot write. Also settable later with :meth:`bind_lock`. Readers and the
+        panel's journals are left unbound.
 
     Raises
     ------
     JournalUnavailable
         From the constructor and every method, when the database cannot be reached.
+    LockLost
+        From every write of a journal bound to a lock that is no longer this engine's; the
+        engine must stop trading.
 
     Examples
     --------
@@ -112,9 +124,16 @@ class Journal:
     True
     """
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], int] = now_ms,
+        lock: WriterLock | None = None,
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        self._lock = lock
         with unavailable_guard(engine, "create the journal tables"):
             create_tables(engine, list(JOURNAL_TABLES))
         audit_log.install(engine)
@@ -136,13 +155,26 @@ class Journal:
         """The journal's database engine."""
         return self._engine
 
+    def bind_lock(self, lock: WriterLock | None) -> None:
+        """Fence every later write with ``lock`` (None unbinds); see the ``lock`` parameter."""
+        self._lock = lock
+
+    @property
+    def lock(self) -> WriterLock | None:
+        """The lock that fences this journal's writes, if any."""
+        return self._lock
+
     # -- transactions ---------------------------------------------------------------------
 
     @contextmanager
     def _write(self, doing: str) -> Iterator[Session]:
-        """One write transaction holding the SQLite write lock from its first statement."""
+        """One write transaction holding the SQLite write lock from its first statement;
+        when bound to a lock, it is fenced first (one more indexed read of the lock row)."""
         with unavailable_guard(self._engine, doing), session(self._engine) as s:
-            claim_writer(s)
+            if self._lock is not None:
+                self._lock.fence(s)
+            else:
+                claim_writer(s)
             yield s
 
     @contextmanager
@@ -403,6 +435,7 @@ class Journal:
                     "amount": fill.amount,
                     "price": fill.price,
                     "fee": fill.fee,
+                    "fee_currency": fill.fee_currency,
                     "timestamp": fill.timestamp,
                     "order_status": order_status,
                     "position": position.amount,
@@ -478,17 +511,17 @@ class Journal:
                     row.symbol, row.amount, row.entry_price, row.realized_pnl, row.fees
                 )
             )
-            position = apply_fill(start, Side(fill.side), fill.amount, fill.price, fill.fee)
+            position = apply_fill_record(start, fill)
         else:
             # A late fill: replay every fill of the symbol in (timestamp, trade_id) order, so
             # the result does not depend on the order in which fills arrived.
             position = JournalPosition(fill.symbol, 0.0, 0.0, 0.0, 0.0)
-            for side, amount, price, fee in s.exec(
-                select(LiveFillRow.side, LiveFillRow.amount, LiveFillRow.price, LiveFillRow.fee)
+            for stored in s.exec(
+                select(LiveFillRow)
                 .where(col(LiveFillRow.symbol) == fill.symbol)
                 .order_by(col(LiveFillRow.timestamp), col(LiveFillRow.trade_id))
             ).all():
-                position = apply_fill(position, Side(side), amount, price, fee)
+                position = apply_fill_record(position, fill_from_row(stored))
         values = {
             "amount": position.amount,
             "entry_price": position.entry_price,

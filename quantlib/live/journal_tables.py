@@ -53,6 +53,7 @@ __all__ = [
     "LiveStateRow",
     "ProposalRecord",
     "apply_fill",
+    "apply_fill_record",
     "canonical_json",
     "claim_writer",
     "command_from_row",
@@ -310,7 +311,8 @@ class JournalOrder:
 @dataclass(frozen=True)
 class JournalPosition:
     """Net position of one symbol: ``amount`` signed (+ long), average ``entry_price``;
-    ``realized_pnl`` in quote units before fees, ``fees`` summed as the fills report them."""
+    ``realized_pnl`` in quote units before fees, ``fees`` in quote units (a base-currency fee
+    valued at its fill price; see :func:`apply_fill`)."""
 
     symbol: str
     amount: float
@@ -345,9 +347,18 @@ class Command:
 
 
 def apply_fill(
-    position: JournalPosition, side: Side, amount: float, price: float, fee: float
+    position: JournalPosition,
+    side: Side,
+    amount: float,
+    price: float,
+    fee: float,
+    *,
+    base_fee: float = 0.0,
 ) -> JournalPosition:
     """The position after one fill, with average-cost accounting.
+
+    ``fee`` is paid in the quote currency; ``base_fee`` in the base currency, out of the
+    position itself (Binance takes the fee of a buy from the base bought unless BNB pays it).
 
     Notes
     -----
@@ -356,8 +367,14 @@ def apply_fill(
     :math:`(|q| p_0 + |s| p) / |q + s|`; reducing realises
     :math:`c (p - p_0) \\operatorname{sign}(q)` on the closed size
     :math:`c = \\min(|s|, |q|)` and keeps :math:`p_0`; a fill larger than the position flips
-    it and the rest opens at :math:`p`. Fees are summed apart, so
+    it and the rest opens at :math:`p`. Fees are summed apart in quote units, so
     ``realized_pnl`` is before fees.
+
+    A base fee :math:`f` is the exchange keeping :math:`f` base units: it is booked as a sale
+    of :math:`f` at the fill price whose proceeds :math:`f p` are the fee. So the position
+    moves by :math:`s - f` (a buy of 0.1 with a 0.0001 fee holds 0.0999; a sell of 0.1 with
+    it gives up 0.1001), ``fees`` grows by :math:`f p`, and realised + unrealised − fees still
+    equals the change in cash plus marked position.
 
     Examples
     --------
@@ -369,6 +386,9 @@ def apply_fill(
     >>> p = apply_fill(p, Side.SELL, 2.0, 120.0, 0.0)
     >>> (p.amount, p.entry_price, p.realized_pnl, p.fees)
     (1.0, 110.0, 20.0, 0.2)
+    >>> p = apply_fill(flat, Side.BUY, 0.1, 100.0, 0.0, base_fee=0.0001)
+    >>> (p.amount, p.entry_price, round(p.fees, 12))
+    (0.0999, 100.0, 0.01)
     """
     q, entry, realized = position.amount, position.entry_price, position.realized_pnl
     signed = side.sign * amount
@@ -382,7 +402,24 @@ def apply_fill(
             new_q, entry = 0.0, 0.0  # closed exactly: no float dust left as a position
         elif amount > abs(q):
             entry = price  # flipped: what is left opened at this fill's price
-    return JournalPosition(position.symbol, new_q, entry, realized, position.fees + fee)
+    after = JournalPosition(position.symbol, new_q, entry, realized, position.fees + fee)
+    if base_fee > 0.0:
+        after = apply_fill(after, Side.SELL, base_fee, price, base_fee * price)
+    return after
+
+
+def apply_fill_record(position: JournalPosition, fill: Fill) -> JournalPosition:
+    """:func:`apply_fill` of one :class:`~quantlib.live.types.Fill`, its fee split by currency
+    (:attr:`~quantlib.live.types.Fill.quote_fee`, :attr:`~quantlib.live.types.Fill.base_fee`;
+    a fee in a third currency such as BNB touches neither the position nor ``fees``)."""
+    return apply_fill(
+        position,
+        Side(fill.side),
+        fill.amount,
+        fill.price,
+        fill.quote_fee,
+        base_fee=fill.base_fee,
+    )
 
 
 def order_from_row(row: LiveOrderRow) -> JournalOrder:

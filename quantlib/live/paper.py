@@ -24,6 +24,12 @@ import backtest internals, so they are restated here and a test pins the two tog
   balances of open orders. A market buy whose next open gapped above its reservation fills only
   what the cash pays for and the rest expires (``EXPIRED``). ``allow_short`` lifts the holdings
   check.
+* **Fee currency** (``fee_asset``): ``"quote"`` (default) charges every fee in the quote
+  currency; ``"received"`` charges it in the asset received, as Binance does when BNB does not
+  pay fees (a buy of 0.1 BTC with a 0.1 % fee leaves 0.0999 BTC and costs exactly 0.1 × price);
+  ``"base"`` charges every fee in the base (a sell of 0.1 then gives up 0.1001). A base fee is
+  ``fee rate × amount`` in base units, and :meth:`fetch_positions` reports what is held net of
+  it, as an exchange's balance does.
 * **Rejects** raise :class:`~quantlib.live.errors.OrderRejected`: queued ones
   (:meth:`reject_next`), random ones (``reject_rate``, from a seeded generator), unknown
   symbols, precision/minimum violations, insufficient funds or holdings, a duplicate client
@@ -41,6 +47,7 @@ import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from quantlib._validation import check_float, check_int
 from quantlib.exceptions import ConfigError, DataError
@@ -54,9 +61,14 @@ from quantlib.live.types import (
     OrderStatus,
     OrderType,
     Side,
+    symbol_currencies,
 )
 
-__all__ = ["Bar", "PaperExchange", "floor_to_step", "round_to_step"]
+__all__ = ["Bar", "FeeAsset", "PaperExchange", "floor_to_step", "round_to_step"]
+
+FeeAsset = Literal["quote", "received", "base"]
+"""Which currency the paper exchange charges fees in (see the module docstring)."""
+_FEE_ASSETS = ("quote", "received", "base")
 
 # Amounts below this are float dust left by rounding, not a position or an open remainder.
 _DUST = 1e-12
@@ -131,6 +143,7 @@ class _Order:
     created: int
     reserve_price: float  # quote per base unit reserved for a buy (fees on top)
     fee_rate: float
+    fee_in_base: bool = False  # the fee is taken from the base (not from the quote)
     status: OrderStatus = OrderStatus.OPEN
     filled: float = 0.0
     cost: float = 0.0  # sum of fill amount × fill price
@@ -189,6 +202,9 @@ class PaperExchange:
         Time of order creation; default the feed's time (latest bar close fed).
     allow_short : bool, default False
         Allow selling more base than held (a negative position).
+    fee_asset : {"quote", "received", "base"}, default "quote"
+        The currency fees are charged in (see the module docstring); ``"received"`` is
+        Binance's rule when BNB does not pay the fees.
 
     Examples
     --------
@@ -221,6 +237,7 @@ class PaperExchange:
         markets: Mapping[str, MarketInfo] | None = None,
         clock: Callable[[], int] | None = None,
         allow_short: bool = False,
+        fee_asset: FeeAsset = "quote",
     ) -> None:
         self._cash = check_float("cash", cash, minimum=0.0)
         self.quote = quote
@@ -236,6 +253,12 @@ class PaperExchange:
             raise ConfigError("max_fill_fraction must be > 0 (0 would never fill), got 0.0")
         self.reject_rate = check_float("reject_rate", reject_rate, minimum=0.0, maximum=1.0)
         self.allow_short = allow_short
+        if fee_asset not in _FEE_ASSETS:
+            raise ConfigError(
+                f"fee_asset must be one of {', '.join(_FEE_ASSETS)}, got {fee_asset!r}. Fix: "
+                "pass 'received' for Binance without BNB fee payment, else 'quote'"
+            )
+        self.fee_asset: FeeAsset = fee_asset
         self._markets = dict(markets) if markets is not None else None
         self._clock = clock
         self._rng = random.Random(seed)
@@ -307,17 +330,25 @@ class PaperExchange:
             order.amount = floor_to_step(req.quote_amount / price, lot)
         offered = floor_to_step(min(order.remaining, max(liquidity, 0.0)), lot)
         amount = offered
+        quote_rate = 0.0 if order.fee_in_base else order.fee_rate
         if s > 0:
             # A gap above the reservation may leave the cash short: fill what it pays for.
-            amount = min(amount, floor_to_step(self._cash / (price * (1.0 + order.fee_rate)), lot))
+            amount = min(amount, floor_to_step(self._cash / (price * (1.0 + quote_rate)), lot))
         elif not self.allow_short:
-            amount = min(amount, max(self._holdings.get(req.symbol, 0.0), 0.0))
+            held = max(self._holdings.get(req.symbol, 0.0), 0.0)
+            if order.fee_in_base:  # the fee comes out of the base sold too
+                held = floor_to_step(held / (1.0 + order.fee_rate), lot)
+            amount = min(amount, held)
         # A market order the balance (not the market) cut short expires, as on an exchange.
         short_of_balance = req.type is OrderType.MARKET and amount < offered - _DUST
-        fee = amount * price * order.fee_rate
+        if order.fee_in_base:
+            fee, quote_fee, base_fee = amount * order.fee_rate, 0.0, amount * order.fee_rate
+        else:
+            fee = quote_fee = amount * price * order.fee_rate
+            base_fee = 0.0
         if amount > _DUST:
-            self._cash += -s * amount * price - fee
-            held = self._holdings.get(req.symbol, 0.0) + s * amount
+            self._cash += -s * amount * price - quote_fee
+            held = self._holdings.get(req.symbol, 0.0) + s * amount - base_fee
             self._holdings[req.symbol] = 0.0 if abs(held) <= _DUST else held
             order.filled += amount
             order.cost += amount * price
@@ -341,7 +372,7 @@ class PaperExchange:
                 price=price,
                 fee=fee,
                 timestamp=bar.open_time,
-                fee_currency=self.quote,
+                fee_currency=symbol_currencies(req.symbol)[0] if order.fee_in_base else self.quote,
             )
         )
         return amount
@@ -410,13 +441,14 @@ class PaperExchange:
             fee_rate = self.taker_fee if request.type is OrderType.MARKET else self.maker_fee
             held = self._holdings.get(symbol, 0.0)
             s = request.side.sign
+            in_base = self.fee_asset == "base" or (self.fee_asset == "received" and s > 0)
             if request.reduce_only and (held * s >= 0.0 or amount > abs(held) + _DUST):
                 raise OrderRejected(
                     f"{symbol}: reduce-only {request.side.value} of {amount:.10g} would not "
                     f"shrink the position of {held:.10g}"
                 )
             if s > 0:
-                need = amount * reference * (1.0 + fee_rate)
+                need = amount * reference * (1.0 + (0.0 if in_base else fee_rate))
                 have = self._cash - self._reserved_quote()
                 if need > have * (1.0 + 1e-9) + _DUST:  # float noise of an all-in order
                     raise OrderRejected(
@@ -424,6 +456,8 @@ class PaperExchange:
                     )
             elif not self.allow_short:
                 have = held - self._reserved_base(symbol)
+                if in_base:  # the fee is taken from the base sold
+                    have /= 1.0 + fee_rate
                 if amount > have + _DUST:
                     raise OrderRejected(
                         f"insufficient holdings: need {amount:.10g} {symbol.split('/')[0]}, "
@@ -438,6 +472,7 @@ class PaperExchange:
                 created=self.now(),
                 reserve_price=reference,
                 fee_rate=fee_rate,
+                fee_in_base=in_base,
             )
             self._orders[cid] = order
             self._sequence.append(order)
@@ -482,14 +517,14 @@ class PaperExchange:
 
     def _reserved_quote(self) -> float:
         return sum(
-            o.remaining * o.reserve_price * (1.0 + o.fee_rate)
+            o.remaining * o.reserve_price * (1.0 + (0.0 if o.fee_in_base else o.fee_rate))
             for o in self._sequence
             if o.live and o.request.side is Side.BUY
         )
 
     def _reserved_base(self, symbol: str) -> float:
         return sum(
-            o.remaining
+            o.remaining * (1.0 + (o.fee_rate if o.fee_in_base else 0.0))
             for o in self._sequence
             if o.live and o.request.side is Side.SELL and o.request.symbol == symbol
         )
@@ -536,7 +571,8 @@ class PaperExchange:
             return [f for f in self._fills if f.symbol == symbol and f.timestamp >= since]
 
     def fetch_positions(self) -> dict[str, float]:
-        """Signed base amount per symbol, leaving out flat symbols."""
+        """Signed base amount held per symbol (net of base-currency fees, as a balance is),
+        leaving out flat symbols."""
         with self._lock:
             return {s: round(a, 12) for s, a in self._holdings.items() if abs(a) > _DUST}
 

@@ -152,6 +152,11 @@ class FakeBinanceServer:
         Free balance per asset (``{"USDT": 10000.0}``).
     fee_rate : float
         Commission per fill as a fraction of its quote value, charged in the quote asset.
+    fee_asset : {"quote", "received"}
+        ``"received"`` is Binance's rule when BNB does not pay fees: a buy's commission is
+        ``fee_rate × qty`` in the base asset, taken from the base bought (commissionAsset
+        BTC), so the balance holds less than the order's executed quantity; a sell's stays in
+        the quote.
     secret : str, optional
         When given, the HMAC-SHA256 signature of every signed request is verified.
     hang_s : float
@@ -167,6 +172,7 @@ class FakeBinanceServer:
         prices: dict[str, float] | None = None,
         balances: dict[str, float] | None = None,
         fee_rate: float = 0.001,
+        fee_asset: str = "quote",
         secret: str | None = None,
         hang_s: float = 1.5,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
@@ -179,6 +185,9 @@ class FakeBinanceServer:
         self.free = {k: Decimal(str(v)) for k, v in (balances or {"USDT": 10000.0}).items()}
         self.locked: dict[str, Decimal] = {}
         self.fee_rate = Decimal(str(fee_rate))
+        if fee_asset not in ("quote", "received"):
+            raise ValueError(f"fee_asset must be 'quote' or 'received', got {fee_asset!r}")
+        self.fee_asset = fee_asset
         self.secret = secret
         self.hang_s = hang_s
         self.clock = clock
@@ -408,7 +417,7 @@ class FakeBinanceServer:
         self._check_filters(market, qty, price)
         base, quote = market["baseAsset"], market["quoteAsset"]
         if side == "BUY":
-            self._reserve(quote, qty * price * (1 + self.fee_rate))
+            self._reserve(quote, qty * price * (1 + self._buy_quote_fee_rate))
         else:
             self._reserve(base, qty)
         now = self.clock()
@@ -466,21 +475,32 @@ class FakeBinanceServer:
         self.locked[asset] = self.locked.get(asset, Decimal(0)) - amount
         self.free[asset] = self.free.get(asset, Decimal(0)) + amount
 
+    @property
+    def _buy_quote_fee_rate(self) -> Decimal:
+        """The fee rate a buy reserves and pays in the quote (0 when it pays in the base)."""
+        return Decimal(0) if self.fee_asset == "received" else self.fee_rate
+
     def _execute(self, order: _Order, qty: Decimal, price: Decimal) -> dict[str, Any]:
         market = self.markets[order.symbol]
         base, quote = market["baseAsset"], market["quoteAsset"]
         value = qty * price
-        fee = value * self.fee_rate
+        fee, fee_asset = value * self.fee_rate, quote
         if order.side == "BUY":
             # The reservation was made at the order's price (or the market price for MARKET).
             reserved_price = order.price if order.type == "LIMIT" else price
+            rate = self._buy_quote_fee_rate
+            quote_fee = value * rate
+            if self.fee_asset == "received":
+                fee, fee_asset = qty * self.fee_rate, base
             self.locked[quote] = self.locked.get(quote, Decimal(0)) - qty * reserved_price * (
-                1 + self.fee_rate
+                1 + rate
             )
             self.free[quote] = self.free.get(quote, Decimal(0)) + (
-                qty * reserved_price * (1 + self.fee_rate) - value - fee
+                qty * reserved_price * (1 + rate) - value - quote_fee
             )
-            self.free[base] = self.free.get(base, Decimal(0)) + qty
+            self.free[base] = (
+                self.free.get(base, Decimal(0)) + qty - (fee if fee_asset == base else Decimal(0))
+            )
         else:
             self.locked[base] = self.locked.get(base, Decimal(0)) - qty
             self.free[quote] = self.free.get(quote, Decimal(0)) + value - fee
@@ -498,7 +518,7 @@ class FakeBinanceServer:
             "qty": _fmt(qty),
             "quoteQty": _fmt(value),
             "commission": _fmt(fee),
-            "commissionAsset": quote,
+            "commissionAsset": fee_asset,
             "time": now,
             "isBuyer": order.side == "BUY",
             "isMaker": order.type == "LIMIT",
@@ -511,7 +531,7 @@ class FakeBinanceServer:
                 "price": _fmt(price),
                 "qty": _fmt(qty),
                 "commission": _fmt(fee),
-                "commissionAsset": quote,
+                "commissionAsset": fee_asset,
                 "tradeId": trade["id"],
             }
         )
@@ -555,7 +575,7 @@ class FakeBinanceServer:
         market = self.markets[found.symbol]
         left = found.quantity - found.executed
         if found.side == "BUY":
-            self._release(market["quoteAsset"], left * found.price * (1 + self.fee_rate))
+            self._release(market["quoteAsset"], left * found.price * (1 + self._buy_quote_fee_rate))
         else:
             self._release(market["baseAsset"], left)
         found.status = "CANCELED"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ from sqlalchemy import Engine
 from quantlib.db import make_engine
 from quantlib.exceptions import ConfigError
 from quantlib.live.errors import EngineLocked
-from quantlib.live.lock import WriterLock
+from quantlib.live.journal import Journal
+from quantlib.live.lock import LockLost, WriterLock
+from quantlib.live.types import Fill, OrderRequest, Side
 
 
 class Clock:
@@ -129,4 +132,145 @@ def test_bad_arguments_name_the_fix(tmp_path: Path) -> None:
         WriterLock(engine, owner="")
     with pytest.raises(ConfigError, match="ttl_ms must be >= 1, got 0"):
         WriterLock(engine, owner="a", ttl_ms=0)
+    engine.dispose()
+
+
+# -- fencing: a stale holder's journal writes are refused ---------------------------------------
+
+
+def _intent(cid: str) -> OrderRequest:
+    return OrderRequest(cid, "BTC/USDT", Side.BUY, 0.1)
+
+
+def test_take_over_increments_the_generation(engine: Engine) -> None:
+    clock = Clock()
+    a = WriterLock(engine, owner="engine-a", clock=clock)
+    b = WriterLock(engine, owner="engine-b", clock=clock)
+    a.acquire()
+    clock.now += 30_001
+
+    b.acquire()
+
+    assert (a.generation, b.generation) == (1, 2)
+    row = b._read()
+    assert row is not None
+    assert (row.owner, row.generation) == ("engine-b", 2)
+
+
+def test_stale_holders_order_intent_is_refused_after_a_take_over(engine: Engine) -> None:
+    # The red-team finding: engine A paused past its ttl, engine B took the lease over, and A's
+    # order intent was still accepted. A's journal is fenced by its lease: the write fails.
+    clock = Clock()
+    a = WriterLock(engine, owner="engine-a", clock=clock)
+    b = WriterLock(engine, owner="engine-b", clock=clock)
+    a.acquire()
+    journal_a = Journal(engine, clock=clock, lock=a)
+    journal_a.record_intent(_intent("before"))  # A holds the lease: accepted
+    clock.now += 30_001
+    b.acquire()
+    journal_b = Journal(engine, clock=clock, lock=b)
+
+    with pytest.raises(LockLost, match=r"lost by 'engine-a': it is now held by 'engine-b'"):
+        journal_a.record_intent(_intent("after-take-over"))
+    with pytest.raises(LockLost):
+        journal_a.set_state("engine_state", "active")
+
+    assert journal_b.order("after-take-over") is None  # nothing of A's write was stored
+    assert journal_b.get_state("engine_state") is None
+    assert not a.held
+    journal_b.record_intent(_intent("b-order"))  # the new holder writes
+    assert journal_b.order("b-order") is not None
+    # Readers and the panel's (unbound) journals are not fenced.
+    panel = Journal(engine, clock=clock)
+    assert [o.client_order_id for o in panel.orders()] == ["before", "b-order"]
+    panel.enqueue_command("kill", user="alice")
+    assert journal_a.order("before") is not None  # A may still read
+
+
+def test_stale_holder_is_refused_even_before_it_notices(engine: Engine) -> None:
+    # A never heartbeats, so it still believes it holds the lease: the fence asks the database.
+    clock = Clock()
+    a = WriterLock(engine, owner="engine-a", clock=clock)
+    a.acquire()
+    journal_a = Journal(engine, clock=clock, lock=a)
+    clock.now += 60_000
+    WriterLock(engine, owner="engine-b", clock=clock).acquire()
+    assert a.held  # it has not noticed
+
+    with pytest.raises(LockLost):
+        journal_a.record_fill(
+            Fill("t1", "c1", "x1", "BTC/USDT", Side.BUY, 0.1, 100.0, 0.01, clock.now, "USDT")
+        )
+
+    assert Journal(engine, clock=clock).fills() == []
+
+
+def test_a_released_lock_fences_its_journal(engine: Engine) -> None:
+    clock = Clock()
+    a = WriterLock(engine, owner="engine-a", clock=clock)
+    a.acquire()
+    journal = Journal(engine, clock=clock, lock=a)
+    a.release()
+
+    with pytest.raises(LockLost, match="nobody holds it now"):
+        journal.record_risk_event("test", "after release")
+
+
+def test_heartbeat_thread_keeps_the_lease_while_the_main_thread_is_busy(engine: Engine) -> None:
+    # Real time: a 600 ms ttl and a main thread busy for 1.5 s (2.5 ttls) without a heartbeat
+    # call. The daemon thread renews every 100 ms, so another engine cannot take over.
+    a = WriterLock(engine, owner="engine-a", ttl_ms=600)
+    a.acquire()
+    a.start_heartbeat(interval_s=0.1)
+    try:
+        assert a.heartbeat_running
+        time.sleep(1.5)  # the main thread is "busy"
+
+        with pytest.raises(EngineLocked, match="held by 'engine-a'"):
+            WriterLock(engine, owner="engine-b", ttl_ms=600).acquire()
+        assert a.held
+        assert a.heartbeat_error is None
+    finally:
+        a.release()
+    assert not a.heartbeat_running  # the thread stops with the lock
+
+
+def test_heartbeat_thread_stops_when_the_lease_was_taken_over(engine: Engine) -> None:
+    a = WriterLock(engine, owner="engine-a", ttl_ms=5_000)
+    a.acquire()
+    b = WriterLock(engine, owner="engine-b", ttl_ms=5_000)
+    stale = b._read()
+    assert stale is not None
+    assert b._take_over(stale, stale.heartbeat_at + 1)
+    a.start_heartbeat(interval_s=0.05)
+
+    deadline = time.monotonic() + 5.0
+    while a.heartbeat_running and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+    assert not a.heartbeat_running
+    assert isinstance(a.heartbeat_error, LockLost)
+    assert not a.held
+
+
+def test_heartbeat_interval_must_be_shorter_than_the_ttl(engine: Engine) -> None:
+    a = WriterLock(engine, owner="engine-a", ttl_ms=1_000)
+    with pytest.raises(ConfigError, match=r"interval_s must be > 0 and < the ttl \(1 s\)"):
+        a.start_heartbeat(interval_s=2.0)
+
+
+def test_a_lock_table_from_before_fencing_gets_its_generation_column(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE live_engine_lock (name VARCHAR(100) PRIMARY KEY, owner VARCHAR(200) "
+            "NOT NULL, acquired_at BIGINT NOT NULL, heartbeat_at BIGINT NOT NULL)"
+        )
+        conn.exec_driver_sql("INSERT INTO live_engine_lock VALUES ('engine', 'old', 0, 0)")
+    clock = Clock()
+
+    lock = WriterLock(engine, owner="new", clock=clock)
+    lock.acquire()  # takes the stale row over
+
+    assert lock.generation == 2
     engine.dispose()
