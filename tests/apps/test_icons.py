@@ -9,13 +9,17 @@ current page's material icon as the favicon and fetch it from fonts.gstatic.com.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import sys
 import unicodedata
 from pathlib import Path
 
 import pytest
 import streamlit
 from streamlit.string_util import validate_material_icon
+
+from tests.browser import chromium, free_port, offline_page, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_FILES = sorted((ROOT / "apps").rglob("*.py"))
@@ -82,3 +86,48 @@ def test_the_tab_icon_is_an_inline_svg_without_text() -> None:
     assert svg.endswith("</svg>")
     assert "<text" not in svg  # no font
     assert "href" not in svg  # no linked file
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_the_navigation_draws_its_icons_offline_in_a_real_browser(tmp_path: Path) -> None:
+    # Each icon is a ligature: drawn by the bundled font it is one glyph (16 px at the sidebar's
+    # size); had the font not loaded, the icon's name would show as a word of 50 px or more.
+    # Without the inline tab icon Streamlit asked fonts.gstatic.com for the page's icon.
+    port = free_port()
+    env = {**os.environ, "QUANT_DATA_DIR": str(tmp_path), "QUANT_BUNDLED_DIR": str(ROOT / "data")}
+    env.pop("QUANT_DATABASE_URL", None)
+    command = [
+        sys.executable, "-m", "streamlit", "run", "apps/workspace.py",
+        "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    health = f"http://127.0.0.1:{port}/_stcore/health"
+    with serve(command, health, env=env, expect="ok"), chromium() as browser:
+        blocked: list[str] = []
+        page = offline_page(browser, blocked)
+        page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+        page.wait_for_selector(
+            '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=120_000
+        )
+        nav = '[data-testid="stSidebarNav"] a [data-testid="stIconMaterial"]'
+        page.wait_for_selector(nav, timeout=60_000)
+        icons = page.evaluate(
+            """async (selector) => {
+                await document.fonts.ready;
+                return [...document.querySelectorAll(selector)].map(s => [
+                    s.textContent, s.getBoundingClientRect().width,
+                    document.fonts.check('16px "Material Symbols Rounded"', s.textContent),
+                ]);
+            }""",
+            nav,
+        )
+        favicon = page.evaluate("document.querySelector(\"link[rel='shortcut icon']\").href")
+
+    names = [name for name, _, _ in icons]
+    assert names == ["lock", "dataset", "explore", "donut_small", "leaderboard", "description",
+                     "tune"]  # fmt: skip
+    assert all(loaded for _, _, loaded in icons)
+    assert max(width for _, width, _ in icons) <= 24
+    assert favicon.startswith("data:image/svg+xml;base64,")
+    assert blocked == []
