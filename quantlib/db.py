@@ -12,6 +12,11 @@ SQLite gets three settings on every new connection:
 * ``busy_timeout``: a writer waits for the lock (default 5 s) instead of failing at once;
 * ``foreign_keys=ON``.
 
+A SQLite file is created owner-only (mode 0600) before SQLite opens it, and an existing one
+readable by others is narrowed to 0600 with its ``-wal`` and ``-shm`` files: it holds the
+users, sessions and journal of the live room. SQLite gives the ``-wal`` and ``-shm`` files the
+mode of the database file, so they are born 0600 too.
+
 Python's ``sqlite3`` module starts transactions lazily (only before a write) and so lets a
 read and the write that depends on it run in different transactions. The engine turns that off
 and emits ``BEGIN`` itself, as the SQLAlchemy documentation recommends, so one :func:`session`
@@ -20,6 +25,8 @@ is one real transaction on both SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -56,6 +63,22 @@ def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """Create ``path`` with mode 0600 if missing; narrow it and its -wal/-shm to 0600."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)  # an empty file is a valid, empty SQLite database
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if stat.S_IMODE(name.stat().st_mode) & 0o077:
+                name.chmod(0o600)
+        except OSError:  # missing, or owned by another user: nothing we may change
+            continue
+
+
 def make_engine(
     url: str | None = None,
     *,
@@ -82,9 +105,9 @@ def make_engine(
     Returns
     -------
     sqlalchemy.Engine
-        For a SQLite file, the file's folder is created; connections use WAL journaling and
-        the busy timeout. Other databases get ``pool_pre_ping`` so a restarted server does not
-        leave dead connections in the pool.
+        For a SQLite file, the file's folder is created and the file is owner-only (0600);
+        connections use WAL journaling and the busy timeout. Other databases get
+        ``pool_pre_ping`` so a restarted server does not leave dead connections in the pool.
 
     Raises
     ------
@@ -112,7 +135,9 @@ def make_engine(
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            path = Path(database).expanduser()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(path)
         # Sessions may be opened from Dask worker threads; each uses its own connection.
         args.setdefault("check_same_thread", False)
         engine = create_engine(parsed, echo=echo, connect_args=args)

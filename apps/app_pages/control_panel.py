@@ -1,7 +1,10 @@
 """Control panel of the supervised live engine: read the journal, queue commands, never trade.
 
 The engine runs as its own process (``quant live run --config FILE``); every button here only
-queues a command (quantlib.live.control.submit), which the engine authorises again and runs.
+queues a command (quantlib.live.control.submit), signed by this login session, which the engine
+authorises again and runs. The session (id + secret) lives in Streamlit's server-side session
+state; every run re-reads the user's role from it and shows the login again once it expired or
+was revoked.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from quantlib.exceptions import QuantError
 from quantlib.live import control
 from quantlib.live.authz import COMMAND_ROLES
 from quantlib.live.journal import Journal
+from quantlib.live.sessions import SessionGrant
 from quantlib.live.status import EngineStatus
 from quantlib.live.types import EngineState
 from quantlib.live.users import User, UserStore
@@ -38,9 +42,19 @@ def _users(database: str) -> UserStore:
 
 database = get_settings().resolved_database_url
 journal = _journal(database)
+store = _users(database)
 st.title("Control panel")
 
-if "live_user" not in st.session_state:
+grant: SessionGrant | None = st.session_state.get("live_session")
+user: User | None = None
+if grant is not None:
+    try:
+        user = control.current_user(store, grant)  # the role as it is now
+    except QuantError as exc:
+        del st.session_state["live_session"]
+        st.warning(f"Signed out: {exc}")
+
+if grant is None or user is None:
     with st.form("login"):
         name = st.text_input("Username", key="login_user")
         password = st.text_input("Password", type="password", key="login_password")
@@ -48,26 +62,28 @@ if "live_user" not in st.session_state:
         signed_in = st.form_submit_button("Log in")
     if signed_in:
         try:
-            signed = control.login(_users(database), name, password, code, journal=journal)
-            st.session_state["live_user"] = signed
+            signed = control.login(store, name, password, code, journal=journal)
+            st.session_state["live_session"] = signed
         except QuantError as exc:
             st.error(str(exc))
         else:
             st.rerun()
     st.stop()
+assert grant is not None  # st.stop() ended the run otherwise
+assert user is not None
 
-user: User = st.session_state["live_user"]
 left, right = st.columns([4, 1])
 left.caption(f"Signed in as **{user.username}** ({user.role.value})")
 if right.button("Log out", key="logout"):
-    del st.session_state["live_user"]
+    control.logout(store, grant, journal=journal)
+    del st.session_state["live_session"]
     st.rerun()
 
 
 def send(kind: str, args: dict[str, Any] | None = None) -> None:
     """Queue one command and say what happened."""
     try:
-        st.success(f"sent (command #{control.submit(journal, user, kind, args)})")
+        st.success(f"sent (command #{control.submit(journal, store, grant, kind, args)})")
     except QuantError as exc:
         st.error(str(exc))
 

@@ -1,9 +1,13 @@
-"""Who may do what: the minimum role of every command of the live room.
+"""Who may do what: the minimum role of every command of the live room, and the proof of who
+sent a command.
 
-The engine checks :func:`authorize` when it takes a command from the commands table, not only
-the UI when it shows a button: a command written to the table by any other means (a script, a
-second UI, a tampered request) meets the same check. Roles are ordered (viewer < trader < admin,
-see :class:`~quantlib.live.types.Role`); a role may run every command whose minimum it reaches.
+The engine checks :func:`authorize_command` when it takes a command from the commands table,
+not only the UI when it shows a button. The name written on a row proves nothing (anyone who
+can write the table can write any name), so a command must carry the signature of a login
+session (:mod:`quantlib.live.sessions`): a command written to the table by any other means (a
+script, a second UI, a tampered or copied row) is denied. Roles are ordered (viewer < trader <
+admin, see :class:`~quantlib.live.types.Role`); a role may run every command whose minimum it
+reaches.
 
 Viewers run no command: everything here changes state. Traders steer trading, including every
 way to reduce risk (pause, reduce-only, force exits, the kill switch). Admins change the rules:
@@ -18,12 +22,35 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Protocol
 
 from quantlib.live.errors import PermissionDenied
 from quantlib.live.types import Role
 from quantlib.live.users import User, UserStore
 
-__all__ = ["COMMAND_ROLES", "authorize", "require"]
+__all__ = ["COMMAND_ROLES", "authorize", "authorize_command", "require"]
+
+
+class SignedCommand(Protocol):
+    """What :func:`authorize_command` reads of a command (a journal ``Command``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def user(self) -> str: ...
+    @property
+    def created_at(self) -> int: ...
+    @property
+    def args_json(self) -> str: ...
+    @property
+    def session_id(self) -> str | None: ...
+    @property
+    def nonce(self) -> str | None: ...
+    @property
+    def mac(self) -> str | None: ...
+
 
 _TRADER_COMMANDS = (
     "approve",
@@ -116,4 +143,65 @@ def authorize(store: UserStore, username: str, command: str) -> User:
         raise PermissionDenied(
             f"user {user.username!r} ({user.role.value}) may not {command!r}: needs {needed.value}"
         )
+    return user
+
+
+def authorize_command(store: UserStore, command: SignedCommand, now: int | None = None) -> User:
+    """The sender of ``command`` if its proof holds and their current role may run it.
+
+    Checks, in order: the kind is known and the user's role *now* reaches its minimum (a
+    demotion takes effect at once, whatever the role at login, see :func:`authorize`); the
+    command names a login session that exists, is
+    not revoked and has not expired at ``now`` (idle or absolute limit); the session belongs to
+    the user written on the row and was opened before the command; the MAC is the session's
+    HMAC-SHA256 of the command's fields (compared in constant time); and the nonce was not used
+    by another command (a copied row is a replay).
+
+    Parameters
+    ----------
+    store : UserStore
+        The accounts and their sessions (its vault unseals session secrets).
+    command : Command
+        A row from :meth:`~quantlib.live.journal.Journal.pending_commands`.
+    now : int, optional
+        UTC ms; default the store's clock. Sessions are stamped by the store's clock, so pass
+        nothing from an engine whose clock replays history.
+
+    Returns
+    -------
+    User
+        The authorised user, as the store holds it now.
+
+    Raises
+    ------
+    PermissionDenied
+        For anything else; the engine finishes the command as ``denied`` with the reason.
+    """
+    user = authorize(store, command.user, command.kind)  # known kind, role read now
+    if not command.session_id or not command.mac or not command.nonce:
+        raise PermissionDenied(
+            f"command {command.kind!r} by {command.user!r} is not signed by a login session. "
+            "Fix: send commands from the control panel (quantlib.live.control.submit)"
+        )
+    now = store.now() if now is None else int(now)
+    row = store.sessions.valid(command.session_id, now)
+    if row.username != command.user:
+        raise PermissionDenied(
+            f"command {command.kind!r} names {command.user!r} but its session belongs to another "
+            "user"
+        )
+    if not row.created_at <= command.created_at <= now + 60_000:
+        raise PermissionDenied(
+            f"command {command.kind!r} is dated outside its session ({command.created_at})"
+        )
+    store.sessions.verify_mac(
+        row,
+        command.mac,
+        kind=command.kind,
+        args_json=command.args_json,
+        user=command.user,
+        created_at=command.created_at,
+        nonce=command.nonce,
+    )
+    store.sessions.use_nonce(row.session_id, command.nonce, command.id, now)
     return user

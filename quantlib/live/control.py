@@ -3,9 +3,11 @@
 The panel never trades and never talks to an exchange. It reads what the engine process
 publishes in the journal (:func:`~quantlib.live.status.read_status`) and acts only by queueing
 commands (:meth:`~quantlib.live.journal.Journal.enqueue_command`), which the engine authorises
-again (:func:`~quantlib.live.authz.authorize`) and executes. :func:`submit` checks the role and
-the arguments first so that the operator hears "no" at once, with the reason, instead of
-finding a ``denied`` row later; the engine's check stays the one that counts.
+again (:func:`~quantlib.live.authz.authorize_command`) and executes. A :func:`login` opens a
+session (:mod:`quantlib.live.sessions`) and returns its grant; :func:`submit` signs every
+command with the grant's secret, after checking the session, the role (read now) and the
+arguments so that the operator hears "no" at once, with the reason, instead of finding a
+``denied`` row later; the engine's check stays the one that counts.
 
 Commands and their arguments (``?`` = optional):
 
@@ -33,6 +35,7 @@ own ``now``), so they are pure and a test pins their values.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -45,8 +48,9 @@ from quantlib.exceptions import ConfigError
 from quantlib.live.authz import COMMAND_ROLES, require
 from quantlib.live.errors import LoginFailed, PermissionDenied
 from quantlib.live.journal import Journal
-from quantlib.live.journal_tables import now_ms
+from quantlib.live.journal_tables import canonical_json, now_ms
 from quantlib.live.risk_gate import RiskLimits
+from quantlib.live.sessions import SessionGrant, new_nonce, sign_command
 from quantlib.live.status import HEARTBEAT_STALE_MS, EngineStatus, read_status
 from quantlib.live.types import EngineState
 from quantlib.live.users import Enrolment, User, UserStore
@@ -59,17 +63,20 @@ __all__ = [
     "banner",
     "command_frame",
     "controls_signature",
+    "current_user",
     "engine_warning",
     "first_admin",
     "health_frame",
     "limits_text",
     "login",
+    "logout",
     "needs_setup",
     "orders_frame",
     "pnl_totals",
     "positions_frame",
     "proposals_frame",
     "refresh_seconds",
+    "setup_client_allowed",
     "snapshot",
     "submit",
 ]
@@ -194,15 +201,25 @@ def _parse_limits(text: object) -> RiskLimits:
         ) from None
 
 
-def submit(journal: Journal, user: User, kind: str, args: dict[str, Any] | None = None) -> int:
-    """Queue command ``kind`` for the engine on behalf of ``user``; returns the command id.
+def submit(
+    journal: Journal,
+    store: UserStore,
+    grant: SessionGrant,
+    kind: str,
+    args: dict[str, Any] | None = None,
+) -> int:
+    """Queue command ``kind``, signed by the login session ``grant``; returns the command id.
 
     Parameters
     ----------
     journal : Journal
         The engine's journal (its commands table).
-    user : User
-        Who asks; recorded with the command, and the engine re-checks their current role.
+    store : UserStore
+        The accounts and sessions: the session is checked and the user's role read now.
+    grant : SessionGrant
+        What :func:`login` returned; its secret signs the command (HMAC-SHA256 over kind,
+        args, user, session id, time and a fresh nonce, see
+        :func:`~quantlib.live.sessions.sign_command`).
     kind : str
         A key of :data:`PANEL_COMMANDS`.
     args : dict, optional
@@ -216,18 +233,27 @@ def submit(journal: Journal, user: User, kind: str, args: dict[str, Any] | None 
     Raises
     ------
     PermissionDenied
-        For an unknown kind (the message lists the known ones) or a role below the kind's
-        least role (``"user 'bob' (viewer) needs trader"``).
+        For an unknown kind (the message lists the known ones), a session that is not open
+        (expired, revoked, wrong secret) or a role below the kind's least role
+        (``"user 'bob' (viewer) needs trader"``).
     ConfigError
         For missing, unexpected or invalid arguments: a blank strategy or symbol, an approve
         of a proposal that is not pending, limits JSON that :class:`RiskLimits` refuses.
 
     Examples
     --------
+    >>> import pyotp
+    >>> from argon2 import PasswordHasher
+    >>> from cryptography.fernet import Fernet
     >>> from quantlib.db import make_engine
-    >>> from quantlib.live.types import Role
-    >>> journal = Journal(make_engine("sqlite://"), clock=lambda: 1_000)
-    >>> submit(journal, User("ann", Role.TRADER, True, None), "pause", {"strategy": "sma"})
+    >>> from quantlib.live.vault import Vault
+    >>> db = make_engine("sqlite://")
+    >>> store = UserStore(db, clock=lambda: 1_000, vault=Vault(db, Fernet.generate_key()),
+    ...                   hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    >>> secret = store.create_first_admin("ann", "correct horse battery").totp_secret
+    >>> grant = login(store, "ann", "correct horse battery", pyotp.TOTP(secret).at(1))
+    >>> journal = Journal(db, clock=lambda: 1_000)
+    >>> submit(journal, store, grant, "pause", {"strategy": "sma"})
     1
     >>> journal.pending_commands()[0].args
     {'strategy': 'sma'}
@@ -235,9 +261,28 @@ def submit(journal: Journal, user: User, kind: str, args: dict[str, Any] | None 
     if kind not in PANEL_COMMANDS or kind not in COMMAND_ROLES:
         known = ", ".join(sorted(PANEL_COMMANDS))
         raise PermissionDenied(f"unknown command {kind!r}; the panel sends: {known}")
+    user = store.session_user(grant)
     require(user, COMMAND_ROLES[kind])
     checked = _check_args(journal, kind, dict(args or {}))
-    return journal.enqueue_command(kind, user=user.username, args=checked)
+    created_at, nonce = store.now(), new_nonce()
+    mac = sign_command(
+        grant.secret,
+        kind=kind,
+        args_json=canonical_json(checked),
+        user=user.username,
+        session_id=grant.session_id,
+        created_at=created_at,
+        nonce=nonce,
+    )
+    return journal.enqueue_command(
+        kind,
+        user=user.username,
+        args=checked,
+        created_at=created_at,
+        session_id=grant.session_id,
+        nonce=nonce,
+        mac=mac,
+    )
 
 
 # -- what the engine publishes ----------------------------------------------------------------
@@ -521,27 +566,84 @@ def login(
     totp: str | None,
     *,
     journal: Journal | None = None,
-) -> User:
-    """Check a login (:meth:`UserStore.authenticate`) and, given a ``journal``, audit it.
+) -> SessionGrant:
+    """Check a login (:meth:`UserStore.authenticate`), open a session, and audit it.
 
-    The audit row (actor = the username typed) is ``panel.login`` with the role, or
-    ``panel.login_failed`` with the reason, so the operator's log shows who opened the panel
-    and every refused attempt.
+    Given a ``journal``, the audit row (actor = the username typed) is ``panel.login`` with
+    the role and the first characters of the session id, or ``panel.login_failed``, so the
+    operator's log shows who opened the panel and every refused attempt.
+
+    Returns
+    -------
+    SessionGrant
+        Keep it for the session (the panel: in ``st.session_state``); :func:`submit` signs
+        with it and :func:`current_user` reads the user and role from it on each request.
 
     Raises
     ------
     LoginFailed
-        With the store's message (wrong user or password, TOTP missing or wrong, locked).
+        With the store's one message for every refusal (:data:`~quantlib.live.users.LOGIN_FAILED`).
     """
     try:
         user = store.authenticate(username, password, totp or None)
     except LoginFailed as exc:
         if journal is not None:
-            journal.audit(str(username), "panel.login_failed", {"reason": str(exc)})
+            journal.audit(str(username)[:100], "panel.login_failed", {"reason": str(exc)})
         raise
+    grant = store.open_session(user)
     if journal is not None:
-        journal.audit(user.username, "panel.login", {"role": user.role.value})
-    return user
+        journal.audit(
+            user.username,
+            "panel.login",
+            {"role": user.role.value, "session": grant.session_id[:8]},
+        )
+    return grant
+
+
+def current_user(store: UserStore, grant: object) -> User:
+    """The user of the panel's session with the role read now (each page run calls this).
+
+    Raises
+    ------
+    PermissionDenied
+        If the session expired, was revoked (logout, role change, TOTP or password reset) or
+        is not a grant at all: the panel then shows the login form again.
+    """
+    return store.session_user(grant)
+
+
+def logout(store: UserStore, grant: object, *, journal: Journal | None = None) -> None:
+    """End the panel's session (and audit ``panel.logout`` given a journal)."""
+    if isinstance(grant, SessionGrant):
+        store.logout(grant)
+        if journal is not None:
+            journal.audit(grant.username, "panel.logout", {"session": grant.session_id[:8]})
+
+
+def setup_client_allowed(client_ip: str | None) -> bool:
+    """Whether the first-run set-up page may serve a client at ``client_ip``: loopback only.
+
+    Streamlit's ``st.context.ip_address`` is ``None`` for a client on ``127.0.0.1`` or ``::1``
+    (and when there is no client connection, as under ``AppTest``); anything else must be a
+    loopback address (e.g. ``127.0.0.2``, ``::ffff:127.0.0.1``). A reverse proxy on the same
+    host makes every client look local: do not put the workspace behind one before the first
+    admin exists.
+
+    Examples
+    --------
+    >>> setup_client_allowed(None), setup_client_allowed("127.0.0.1")
+    (True, True)
+    >>> setup_client_allowed("192.168.1.20"), setup_client_allowed("not an ip")
+    (False, False)
+    """
+    if client_ip is None:
+        return True
+    try:
+        address = ipaddress.ip_address(client_ip.strip().strip("[]").split("%")[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 def needs_setup(store: UserStore) -> bool:

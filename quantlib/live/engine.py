@@ -43,7 +43,7 @@ import pandas as pd
 from quantlib._hashing import stable_hash
 from quantlib.exceptions import ConfigError
 from quantlib.live.alerts import Alert, AlertKind, LogNotifier, Notifier
-from quantlib.live.authz import authorize
+from quantlib.live.authz import authorize_command
 from quantlib.live.errors import (
     AuthFailed,
     DuplicateOrder,
@@ -666,7 +666,7 @@ class LiveEngine:
         """Run the queued commands, each authorised against its sender's current role."""
         for command in self.journal.pending_commands():
             try:
-                authorize(self.users, command.user, command.kind)
+                authorize_command(self.users, command)
                 result = self._run_command(command.kind, command.args, command.user)
             except PermissionDenied as exc:
                 self.journal.finish_command(command.id, "denied", str(exc))

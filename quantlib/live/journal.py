@@ -51,6 +51,7 @@ from quantlib.live.journal_tables import (
     LiveRiskEventRow,
     LiveStateRow,
     ProposalRecord,
+    add_command_proof_columns,
     apply_fill,
     apply_fill_record,
     canonical_json,
@@ -136,6 +137,7 @@ class Journal:
         self._lock = lock
         with unavailable_guard(engine, "create the journal tables"):
             create_tables(engine, list(JOURNAL_TABLES))
+            add_command_proof_columns(engine)
         audit_log.install(engine)
 
     @classmethod
@@ -707,14 +709,38 @@ class Journal:
 
     # -- commands -------------------------------------------------------------------------
 
-    def enqueue_command(self, kind: str, *, user: str, args: dict[str, Any] | None = None) -> int:
-        """Queue a command for the engine process; returns its id."""
-        now = self._clock()
+    def enqueue_command(
+        self,
+        kind: str,
+        *,
+        user: str,
+        args: dict[str, Any] | None = None,
+        created_at: int | None = None,
+        session_id: str | None = None,
+        nonce: str | None = None,
+        mac: str | None = None,
+    ) -> int:
+        """Queue a command for the engine process; returns its id.
+
+        ``session_id``, ``nonce`` and ``mac`` are the sender's proof, made by
+        :func:`quantlib.live.sessions.sign_command` over ``created_at`` (default the journal's
+        clock) and the other fields; the engine denies a command without a valid proof
+        (:func:`quantlib.live.authz.authorize_command`). Use
+        :func:`quantlib.live.control.submit`, which signs, rather than calling this directly.
+        """
+        now = self._clock() if created_at is None else int(created_at)
         args_json = canonical_json(args)
         with self._write(f"queue command {kind!r}") as s:
             result = s.exec(
                 insert(LiveCommandRow).values(
-                    kind=kind, args=args_json, user=user, created_at=now, status="pending"
+                    kind=kind,
+                    args=args_json,
+                    user=user,
+                    created_at=now,
+                    status="pending",
+                    session_id=session_id,
+                    nonce=nonce,
+                    mac=mac,
                 )
             )
             (command_id,) = result.inserted_primary_key or (None,)
@@ -724,7 +750,7 @@ class Journal:
                 s,
                 user,
                 "command.enqueue",
-                {"id": command_id, "kind": kind, "args": args or {}},
+                {"id": command_id, "kind": kind, "args": args or {}, "session": session_id},
             )
         return int(command_id)
 

@@ -50,8 +50,11 @@ __all__ = [
     "LivePositionRow",
     "LiveProposalRow",
     "LiveRiskEventRow",
+    "LiveSessionNonceRow",
+    "LiveSessionRow",
     "LiveStateRow",
     "ProposalRecord",
+    "add_command_proof_columns",
     "apply_fill",
     "apply_fill_record",
     "canonical_json",
@@ -228,6 +231,45 @@ class LiveCommandRow(SQLModel, table=True):
     status: str = Field(default="pending", index=True, max_length=20)
     result: str = Field(default="", sa_type=Text)
     finished_at: int | None = Field(default=None, sa_type=BigInteger)
+    # Proof of the sender (see quantlib.live.sessions): the login session that signed the
+    # command, a random nonce, and HMAC-SHA256 of the signed fields with the session's secret.
+    session_id: str | None = Field(default=None, max_length=64)
+    nonce: str | None = Field(default=None, max_length=64)
+    mac: str | None = Field(default=None, max_length=128)
+
+
+class LiveSessionRow(SQLModel, table=True):
+    """A login session of the control panel (times in UTC ms).
+
+    ``sealed_secret`` is the per-session HMAC key encrypted with the vault's master key, so a
+    database writer without that key can neither read it nor sign commands with it.
+    ``role`` is the role at login (sessions are revoked when the role changes).
+    """
+
+    __tablename__ = "live_sessions"
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    username: str = Field(index=True, max_length=100)
+    role: str = Field(max_length=16)
+    sealed_secret: str = Field(sa_type=Text)
+    created_at: int = Field(sa_type=BigInteger)
+    last_seen_at: int = Field(sa_type=BigInteger)
+    expires_at: int = Field(sa_type=BigInteger)
+    revoked_at: int | None = Field(default=None, sa_type=BigInteger)
+    revoked_reason: str = Field(default="", sa_type=Text)
+
+
+class LiveSessionNonceRow(SQLModel, table=True):
+    """A command nonce the engine accepted: its primary key refuses a second command (a copied
+    row) with the same session and nonce; ``command_id`` lets the same command be re-checked
+    after a crash."""
+
+    __tablename__ = "live_session_nonces"
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    nonce: str = Field(primary_key=True, max_length=64)
+    command_id: int = Field(sa_type=BigInteger)
+    used_at: int = Field(sa_type=BigInteger)
 
 
 class LiveRiskEventRow(SQLModel, table=True):
@@ -268,6 +310,8 @@ JOURNAL_TABLES: tuple[Table, ...] = tuple(
         LiveCommandRow,
         LiveRiskEventRow,
         LiveStateRow,
+        LiveSessionRow,
+        LiveSessionNonceRow,
     )
 )
 """The tables this module declares, in creation order."""
@@ -335,7 +379,11 @@ class ProposalRecord:
 
 @dataclass(frozen=True)
 class Command:
-    """A control-panel command; ``status`` is pending/done/denied/failed."""
+    """A control-panel command; ``status`` is pending/done/denied/failed.
+
+    ``session_id``, ``nonce`` and ``mac`` are the sender's proof (``None`` on an unsigned row,
+    which the engine denies); ``args_json`` is the canonical JSON text the MAC covers.
+    """
 
     id: int
     kind: str
@@ -344,6 +392,10 @@ class Command:
     created_at: int
     status: str
     result: str
+    session_id: str | None = None
+    nonce: str | None = None
+    mac: str | None = None
+    args_json: str = "{}"
 
 
 def apply_fill(
@@ -493,4 +545,35 @@ def command_from_row(row: LiveCommandRow) -> Command:
         created_at=row.created_at,
         status=row.status,
         result=row.result,
+        session_id=row.session_id,
+        nonce=row.nonce,
+        mac=row.mac,
+        args_json=row.args,
     )
+
+
+_COMMAND_PROOF_COLUMNS = {
+    "session_id": "VARCHAR(64)",
+    "nonce": "VARCHAR(64)",
+    "mac": "VARCHAR(128)",
+}
+
+
+def add_command_proof_columns(engine: Engine) -> None:
+    """Add the ``session_id``, ``nonce`` and ``mac`` columns to a ``live_commands`` table made
+    before commands were signed (``create_all`` creates tables but never alters them); a
+    no-op when they exist. Old unsigned rows keep ``NULL`` and are denied if still pending."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(engine)
+    if not inspector.has_table("live_commands"):
+        return
+    have = {column["name"] for column in inspector.get_columns("live_commands")}
+    missing = [name for name in _COMMAND_PROOF_COLUMNS if name not in have]
+    if not missing:
+        return
+    with engine.begin() as conn:
+        for name in missing:
+            conn.exec_driver_sql(
+                f"ALTER TABLE live_commands ADD COLUMN {name} {_COMMAND_PROOF_COLUMNS[name]}"
+            )

@@ -6,20 +6,30 @@ Traders and admins get a TOTP secret (RFC 6238, 30 s steps, 6 digits) at creatio
 a code at every login; viewers have none. There are no default credentials: the first account
 is made with :meth:`UserStore.create_first_admin`, which works once.
 
-TOTP secrets must be readable by the server to check codes, so they cannot be hashed. Pass a
-:class:`~quantlib.live.vault.Vault` to encrypt them with the master key; without one they are
-stored as they are and **the database file must be protected** like a key file (its owner
-alone may read it).
+TOTP secrets must be readable by the server to check codes, so they cannot be hashed: they
+are encrypted with the vault's master key (:class:`~quantlib.live.vault.Vault`, from
+``QUANT_MASTER_KEY`` unless one is passed), and rows left in plaintext by earlier versions are
+encrypted when the store opens. Passwords are normalised (:func:`normalise_password`) and must
+pass a strength check (zxcvbn score >= 3) at creation.
 
 Login rules (:meth:`UserStore.authenticate`):
 
-* a wrong username and a wrong password give the same message, and an unknown username still
-  costs one argon2 verification, so neither the message nor the time tells whether it exists;
-* after ``max_failures`` consecutive failures (wrong password or wrong TOTP code) the account is
-  locked for ``lockout_ms``; while locked even the right password fails; an admin can
-  :meth:`~UserStore.unlock` it;
+* every refusal gives the same message (:data:`LOGIN_FAILED`), and an unknown username still
+  costs one argon2 verification, so neither the reply nor its time tells whether the user
+  exists or which factor was wrong;
+* each attempt is counted *before* the password is hashed, with one conditional UPDATE; the
+  attempt that reaches ``max_failures`` locks the account for ``lockout_ms`` and later ones are
+  refused without hashing, however many arrive at once; a success clears the count; an admin
+  can :meth:`~UserStore.unlock` it;
+* at most :data:`MAX_CONCURRENT_HASHES` argon2 hashes run at once in a process, and passwords
+  longer than :data:`MAX_PASSWORD_LENGTH` are never hashed;
 * a TOTP code is accepted for the current step and one step either side (clock drift), and
-  each code only once (a code seen on the wire cannot be replayed within its window).
+  each step only once: the step is claimed with a compare-and-set UPDATE, so of concurrent
+  logins with one code exactly one succeeds.
+
+A successful panel login opens a session (:meth:`UserStore.open_session`) whose secret signs
+the commands it sends; see :mod:`quantlib.live.sessions`. Changing a user's role, resetting
+their TOTP or password ends their sessions.
 
 Time comes from ``clock`` (UTC ms), so tests drive lockouts and TOTP with a fake clock.
 """
@@ -29,30 +39,39 @@ from __future__ import annotations
 import contextlib
 import hmac
 import re
+import threading
 import time
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import BigInteger, Engine, Text, func
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import BigInteger, Engine, Text, case, func, or_, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Field, SQLModel, col, select
+from zxcvbn import zxcvbn
 
 from quantlib.db import create_tables, session
 from quantlib.exceptions import ConfigError
 from quantlib.live.errors import LoginFailed, PermissionDenied
+from quantlib.live.journal_tables import add_command_proof_columns
 from quantlib.live.redact import register_secret
+from quantlib.live.sessions import (
+    DEFAULT_SESSION_IDLE_MS,
+    DEFAULT_SESSION_TTL_MS,
+    SessionGrant,
+    SessionStore,
+)
 from quantlib.live.types import Role
-
-if TYPE_CHECKING:
-    from quantlib.live.vault import Vault
+from quantlib.live.vault import Vault
 
 __all__ = [
+    "LOGIN_FAILED",
+    "MAX_CONCURRENT_HASHES",
+    "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
     "Enrolment",
     "LiveBootstrap",
@@ -62,19 +81,51 @@ __all__ = [
 ]
 
 MIN_PASSWORD_LENGTH = 12
-_MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this bounds the work an attacker can ask
+MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this bounds the work an attacker can ask
+MAX_CONCURRENT_HASHES = 2
+_MIN_STRENGTH = 3  # zxcvbn score 0-4; 3 = "safely unguessable: moderate protection offline"
+_ZXCVBN_MAX = 72  # zxcvbn refuses longer input; the head of a long passphrase is judged
 _USERNAME = re.compile(r"[a-z0-9_.-]{3,32}")
 _TOTP_STEP_S = 30
 _ENCRYPTED = "fernet:"
-_BAD_LOGIN = "invalid username or password"
+LOGIN_FAILED = (
+    "login failed: wrong username, password or TOTP code, or the account is locked after "
+    "repeated failures. Fix: check all three (the code from your authenticator app, with the "
+    "clock right) and try again; a locked account opens after the lockout or when an admin "
+    "unlocks it"
+)
+"""The one reply to every refused login, so that it tells nothing about which part failed."""
+_BAD_LOGIN = LOGIN_FAILED
+
+# argon2 takes ~50 ms and ~64 MiB per hash: this bounds, per process, how many run at once, so
+# a burst of logins queues instead of exhausting memory (16 at once reached 1.3 GB).
+_HASH_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
+
+
+@contextlib.contextmanager
+def _hash_slot() -> Iterator[None]:
+    with _HASH_SLOTS:
+        yield
+
+
+def normalise_password(password: str) -> str:
+    """``password`` as it is checked and hashed: NFKC, without format or control characters.
+
+    NFKC maps look-alike forms to one (full-width letters, ligatures); format characters
+    (zero-width space and joiners, BOM) and control characters are invisible, so they are
+    dropped rather than counted.
+
+    Examples
+    --------
+    >>> normalise_password("ｃｏｒｒｅｃｔ\u200b horse")
+    'correct horse'
+    """
+    text = unicodedata.normalize("NFKC", password)
+    return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc"))
 
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def _stamp(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class LiveUser(SQLModel, table=True):
@@ -149,19 +200,37 @@ def _check_username(username: object) -> str:
 
 
 def _check_password(username: str, password: object) -> str:
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        size = len(password) if isinstance(password, str) else 0
+    """The normalised password if it meets the policy, else a ConfigError saying why.
+
+    Policy: at most :data:`MAX_PASSWORD_LENGTH` characters as typed; after
+    :func:`normalise_password`, at least :data:`MIN_PASSWORD_LENGTH` characters, not only
+    whitespace, not containing the username, and a zxcvbn strength score of at least 3 of 4
+    (dictionary words, keyboard runs, repeats and dates count as weak).
+    """
+    if not isinstance(password, str):
+        raise ConfigError(f"password for {username!r} must be text, got {type(password).__name__}")
+    if len(password) > MAX_PASSWORD_LENGTH:
         raise ConfigError(
-            f"password for {username!r} is too short ({size} characters): it needs at least "
-            f"{MIN_PASSWORD_LENGTH}. Fix: use a passphrase of several words"
+            f"password for {username!r} is longer than {MAX_PASSWORD_LENGTH} characters "
+            f"({len(password)}). Fix: use a passphrase of a few words"
         )
-    if len(password) > _MAX_PASSWORD_LENGTH:
+    text = normalise_password(password)
+    fix = "Fix: use a passphrase of four or more unrelated words"
+    if len(text) < MIN_PASSWORD_LENGTH or not text.strip():
         raise ConfigError(
-            f"password for {username!r} is longer than {_MAX_PASSWORD_LENGTH} characters"
+            f"password for {username!r} is too short ({len(text.strip())} visible characters "
+            f"after normalisation): it needs at least {MIN_PASSWORD_LENGTH}. {fix}"
         )
-    if username in password.lower():
-        raise ConfigError(f"password for {username!r} must not contain the username")
-    return password
+    if username in text.lower():
+        raise ConfigError(f"password for {username!r} must not contain the username. {fix}")
+    result = zxcvbn(text[:_ZXCVBN_MAX], user_inputs=[username])
+    if int(result["score"]) < _MIN_STRENGTH:
+        warning = str(result.get("feedback", {}).get("warning") or "it is easy to guess")
+        raise ConfigError(
+            f"password for {username!r} is too weak (strength {result['score']} of 4, needs "
+            f"{_MIN_STRENGTH}): {warning.rstrip('.')}. {fix}"
+        )
+    return text
 
 
 def _check_role(role: object) -> Role:
@@ -189,7 +258,11 @@ class UserStore:
     issuer : str, default "quant-workspace"
         Shown by authenticator apps next to the account name.
     vault : Vault, optional
-        Encrypts TOTP secrets at rest with the master key; without it they are stored as is.
+        Encrypts TOTP secrets and session secrets at rest with the master key. Default
+        ``Vault(engine)``, made when first needed with the key of ``QUANT_MASTER_KEY`` (or the
+        OS keyring); TOTP secrets found in plaintext are encrypted once, when the store opens.
+    session_idle_ms, session_ttl_ms : int, default 8 h, 24 h
+        A login session ends after this long without use, and this long after login.
     hasher : argon2.PasswordHasher, optional
         Default ``PasswordHasher()`` (argon2id, RFC 9106 low-memory profile). Tests pass a
         cheap one (``time_cost=1, memory_cost=8``); hashes made with other parameters are
@@ -215,6 +288,8 @@ class UserStore:
         issuer: str = "quant-workspace",
         vault: Vault | None = None,
         hasher: PasswordHasher | None = None,
+        session_idle_ms: int = DEFAULT_SESSION_IDLE_MS,
+        session_ttl_ms: int = DEFAULT_SESSION_TTL_MS,
     ) -> None:
         if max_failures < 1:
             raise ConfigError(f"max_failures must be >= 1, got {max_failures!r}")
@@ -226,10 +301,51 @@ class UserStore:
         self._lockout_ms = lockout_ms
         self._issuer = issuer
         self._vault = vault
+        self._vault_lock = threading.Lock()
         self._hasher = hasher or PasswordHasher()
         # Verified against when the username is unknown, so that the reply takes as long.
         self._dummy_hash = self._hasher.hash("no such user: constant-time placeholder")
         create_tables(engine, [LiveUser.__table__, LiveBootstrap.__table__])  # type: ignore[attr-defined]
+        add_command_proof_columns(engine)
+        self.sessions = SessionStore(
+            engine, self.vault, clock, idle_ms=session_idle_ms, ttl_ms=session_ttl_ms
+        )
+        self._encrypt_plain_secrets()
+
+    def now(self) -> int:
+        """The store's time (UTC ms): what stamps logins, lockouts and sessions."""
+        return int(self._clock())
+
+    def vault(self) -> Vault:
+        """The vault that seals TOTP and session secrets (made from the environment's master
+        key on first use when none was passed).
+
+        Raises
+        ------
+        ConfigError
+            If no vault was passed and no master key is set; the message says how to make one.
+        """
+        with self._vault_lock:
+            if self._vault is None:
+                self._vault = Vault(self._engine)
+            return self._vault
+
+    def _encrypt_plain_secrets(self) -> None:
+        """Encrypt, once, TOTP secrets stored in plaintext by earlier versions."""
+        with session(self._engine) as db:
+            rows = db.exec(
+                select(LiveUser).where(
+                    col(LiveUser.totp_secret).is_not(None),
+                    col(LiveUser.totp_secret).not_like(f"{_ENCRYPTED}%"),
+                )
+            ).all()
+            if not rows:
+                return
+            vault = self.vault()
+            for row in rows:
+                assert row.totp_secret is not None  # selected above
+                row.totp_secret = _ENCRYPTED + vault.encrypt_text(row.totp_secret)
+                db.add(row)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -260,24 +376,22 @@ class UserStore:
     # -- creating ------------------------------------------------------------------------
 
     def _seal(self, secret: str) -> str:
-        return secret if self._vault is None else _ENCRYPTED + self._vault.encrypt_text(secret)
+        return _ENCRYPTED + self.vault().encrypt_text(secret)
 
     def _open(self, stored: str) -> str:
         if not stored.startswith(_ENCRYPTED):
             return stored
-        if self._vault is None:
-            raise ConfigError(
-                "TOTP secrets in live_users are encrypted but this UserStore has no vault. "
-                "Fix: pass vault=Vault(engine) (with QUANT_MASTER_KEY set)"
-            )
-        return self._vault.decrypt_text(stored[len(_ENCRYPTED) :])
+        return self.vault().decrypt_text(stored[len(_ENCRYPTED) :])
 
     def _new_row(self, username: str, password: str, role: Role) -> tuple[LiveUser, str]:
         name = _check_username(username)
         secret = pyotp.random_base32() if role is not Role.VIEWER else ""
+        checked = _check_password(name, password)
+        with _hash_slot():
+            hashed = self._hasher.hash(checked)
         row = LiveUser(
             username=name,
-            password_hash=self._hasher.hash(_check_password(name, password)),
+            password_hash=hashed,
             role=role.value,
             totp_secret=self._seal(secret) if secret else None,
             created_at=int(self._clock()),
@@ -356,19 +470,62 @@ class UserStore:
 
     # -- logging in ----------------------------------------------------------------------
 
-    def _fail(self, username: str, now: int) -> None:
-        """Count one failure; lock the account when the count reaches ``max_failures``."""
+    def _reserve_attempt(self, username: str, now: int) -> bool:
+        """Count one login attempt before its password is hashed; False while locked.
+
+        One conditional UPDATE, so concurrent attempts cannot all pass the check before any
+        is counted: the attempt that brings the count to ``max_failures`` also sets the lock,
+        and every later one matches no row. A lockout that has run out restarts the count.
+        A successful login clears both (:meth:`_succeed`).
+        """
+        expired = col(LiveUser.locked_until).is_not(None)
+        count = case((expired, 1), else_=col(LiveUser.failed_attempts) + 1)
         with session(self._engine) as db:
-            row = db.exec(
-                select(LiveUser).where(col(LiveUser.username) == username).with_for_update()
-            ).one()
-            expired = row.locked_until is not None and row.locked_until <= now
-            row.failed_attempts = (0 if expired else row.failed_attempts) + 1
-            row.locked_until = None if expired else row.locked_until
-            if row.failed_attempts >= self._max_failures:
-                row.locked_until = now + self._lockout_ms
-                row.failed_attempts = 0
-            db.add(row)
+            result = db.exec(
+                update(LiveUser)
+                .where(
+                    col(LiveUser.username) == username,
+                    or_(col(LiveUser.locked_until).is_(None), col(LiveUser.locked_until) <= now),
+                )
+                .values(
+                    failed_attempts=count,
+                    locked_until=case(
+                        (count >= self._max_failures, now + self._lockout_ms), else_=None
+                    ),
+                )
+            )
+            return int(result.rowcount or 0) == 1
+
+    def _claim_totp_step(self, username: str, step: int) -> bool:
+        """Mark ``step`` used if it is newer than the last used one (compare-and-set), so of
+        concurrent logins with one code exactly one wins."""
+        with session(self._engine) as db:
+            result = db.exec(
+                update(LiveUser)
+                .where(
+                    col(LiveUser.username) == username,
+                    or_(
+                        col(LiveUser.totp_last_step).is_(None),
+                        col(LiveUser.totp_last_step) < step,
+                    ),
+                )
+                .values(totp_last_step=step)
+            )
+            return int(result.rowcount or 0) == 1
+
+    def _succeed(self, username: str, now: int, password: str) -> LiveUser | None:
+        with session(self._engine) as db:
+            fresh = db.get(LiveUser, username)
+            if fresh is None:  # deleted meanwhile
+                return None
+            fresh.failed_attempts = 0
+            fresh.locked_until = None
+            fresh.last_login_at = now
+            if self._hasher.check_needs_rehash(fresh.password_hash):
+                with _hash_slot():
+                    fresh.password_hash = self._hasher.hash(password)
+            db.add(fresh)
+        return fresh
 
     def _totp_step(self, secret: str, code: str, now_s: int) -> int | None:
         """The step whose code equals ``code`` (current ±1), else ``None``."""
@@ -386,63 +543,93 @@ class UserStore:
     def authenticate(self, username: str, password: str, totp_code: str | None = None) -> User:
         """Check a login and return the user.
 
+        Every refusal raises the same :data:`LOGIN_FAILED` message, whether the user is
+        unknown, the password or TOTP code wrong, missing or reused, or the account locked,
+        so the reply does not confirm a password before its TOTP code nor that a user exists
+        (an unknown user still costs one argon2 verification, as a known one does).
+
+        The attempt is counted before the password is hashed (:meth:`_reserve_attempt`), at
+        most :data:`MAX_CONCURRENT_HASHES` hashes run at once in the process, a password
+        longer than :data:`MAX_PASSWORD_LENGTH` is refused without hashing, a TOTP step is
+        claimed with a compare-and-set, and a database that is busy or down fails the login
+        like a wrong password.
+
         Raises
         ------
         LoginFailed
-            ``"invalid username or password"`` for an unknown user or a wrong password (the
-            same words, so the reply does not say which); ``"account ... locked until ..."``
-            while locked; ``"TOTP code required ..."`` when a trader or admin gives none (not
-            counted as a failure); ``"invalid TOTP code ..."`` for a wrong or reused code
-            (counted).
+            :data:`LOGIN_FAILED`.
         """
+        try:
+            return self._authenticate(username, password, totp_code)
+        except OperationalError:
+            # "database is locked" or a lost server: a failed login, never a raw error.
+            raise LoginFailed(LOGIN_FAILED) from None
+
+    def _authenticate(self, username: object, password: object, totp_code: object) -> User:
         now = int(self._clock())
         with session(self._engine) as db:
             row = db.get(LiveUser, username) if isinstance(username, str) else None
-        candidate = password if isinstance(password, str) else ""
+        typed = password if isinstance(password, str) else ""
+        candidate = normalise_password(typed) if len(typed) <= MAX_PASSWORD_LENGTH else None
         if row is None:
-            with contextlib.suppress(VerificationError):
-                self._hasher.verify(self._dummy_hash, candidate)
-            raise LoginFailed(_BAD_LOGIN)
-        if row.locked_until is not None and row.locked_until > now:
-            raise LoginFailed(
-                f"account {username!r} is locked until {_stamp(row.locked_until)} after "
-                f"{self._max_failures} failed logins. Fix: wait, or ask an admin to unlock it"
-            )
+            if candidate is not None:
+                with _hash_slot(), contextlib.suppress(VerificationError, InvalidHashError):
+                    self._hasher.verify(self._dummy_hash, candidate)
+            raise LoginFailed(LOGIN_FAILED)
+        if candidate is None or not self._reserve_attempt(row.username, now):
+            raise LoginFailed(LOGIN_FAILED)
         try:
-            self._hasher.verify(row.password_hash, candidate)
+            with _hash_slot():
+                self._hasher.verify(row.password_hash, candidate)
         except (VerificationError, VerifyMismatchError, InvalidHashError):
-            self._fail(row.username, now)
-            raise LoginFailed(_BAD_LOGIN) from None
-        step: int | None = None
+            raise LoginFailed(LOGIN_FAILED) from None
         role = Role(row.role)
         if row.totp_secret is None and role is not Role.VIEWER:
-            raise LoginFailed(
-                f"user {username!r} ({role.value}) has no TOTP enrolled. Fix: ask an admin to "
-                "reset your TOTP (UserStore.reset_totp)"
-            )
+            raise LoginFailed(LOGIN_FAILED)  # no TOTP enrolled: an admin must reset_totp
         if row.totp_secret is not None:
-            if not totp_code:
-                raise LoginFailed(f"TOTP code required for {username!r} ({role.value})")
-            step = self._totp_step(self._open(row.totp_secret), str(totp_code).strip(), now // 1000)
-            if step is None or (row.totp_last_step is not None and step <= row.totp_last_step):
-                self._fail(row.username, now)
-                raise LoginFailed(
-                    f"invalid TOTP code for {username!r}: wrong, expired or already used. Fix: "
-                    "enter the current code of your authenticator app (check the clock)"
-                )
-        with session(self._engine) as db:
-            fresh = db.get(LiveUser, row.username)
-            if fresh is None:  # deleted between the two transactions
-                raise LoginFailed(_BAD_LOGIN)
-            fresh.failed_attempts = 0
-            fresh.locked_until = None
-            fresh.last_login_at = now
-            if step is not None:
-                fresh.totp_last_step = step
-            if self._hasher.check_needs_rehash(fresh.password_hash):
-                fresh.password_hash = self._hasher.hash(candidate)
-            db.add(fresh)
+            code = str(totp_code or "").strip()
+            step = self._totp_step(self._open(row.totp_secret), code, now // 1000) if code else None
+            if step is None or not self._claim_totp_step(row.username, step):
+                raise LoginFailed(LOGIN_FAILED)
+        fresh = self._succeed(row.username, now, candidate)
+        if fresh is None:
+            raise LoginFailed(LOGIN_FAILED)
         return self._user(fresh, now)
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def open_session(self, user: User) -> SessionGrant:
+        """A login session for ``user`` (just authenticated); see :mod:`quantlib.live.sessions`.
+
+        The grant's secret is sealed with the vault in ``live_sessions``; the caller keeps the
+        grant (the panel: in its server-side session state) and signs commands with it.
+        """
+        return self.sessions.open(user.username, user.role.value)
+
+    def session_user(self, grant: object) -> User:
+        """The user of an open session, with the role read now; restarts its idle clock.
+
+        Raises
+        ------
+        PermissionDenied
+            If the session is unknown, revoked, expired, the grant's secret is wrong, or the
+            account is gone or its role changed since login (the session is then revoked).
+        """
+        now = int(self._clock())
+        row = self.sessions.check_grant(grant, now)
+        user = self.get(row.username)
+        if user is None or user.role.value != row.role:
+            self.sessions.revoke(row.session_id, "account removed or role changed")
+            raise PermissionDenied(
+                f"the session of {row.username!r} ended: the account's role changed. Fix: log in "
+                "again"
+            )
+        return user
+
+    def logout(self, grant: object) -> None:
+        """End the session of ``grant`` (nothing happens for anything else)."""
+        if isinstance(grant, SessionGrant):
+            self.sessions.revoke(grant.session_id, "logout")
 
     # -- administration ------------------------------------------------------------------
 
@@ -472,7 +659,7 @@ class UserStore:
         """
         level = _check_role(role)
         self._require_admin(by, f"change the role of {username!r}")
-        missing = False
+        missing = changed = False
         with session(self._engine) as db:
             # Lock the admin rows (PostgreSQL) so two admins cannot demote each other at once.
             admins = db.exec(
@@ -487,10 +674,13 @@ class UserStore:
                     "promote another user to admin first"
                 )
             else:
+                changed = row.role != level.value
                 row.role = level.value
                 db.add(row)
         if missing:
             raise self._missing(username)
+        if changed:
+            self.sessions.revoke_user(username, f"role changed to {level.value}")
 
     def unlock(self, username: str, *, by: User) -> None:
         """Lift the lockout of ``username`` and clear its failure count (admins only).
@@ -532,4 +722,29 @@ class UserStore:
                 db.add(row)
         if row is None:
             raise self._missing(username)
+        self.sessions.revoke_user(username, "TOTP reset")
         return self._enrolment(self._user(row, self._clock()), secret)
+
+    def reset_password(self, username: str, password: str, *, by: User) -> None:
+        """Give ``username`` a new password (checked against the policy); admins only. Ends
+        the user's sessions.
+
+        Raises
+        ------
+        PermissionDenied
+            If ``by`` is not an admin.
+        ConfigError
+            If there is no such user or the password breaks the policy.
+        """
+        self._require_admin(by, f"reset the password of {username!r}")
+        checked = _check_password(_check_username(username), password)
+        with _hash_slot():
+            hashed = self._hasher.hash(checked)
+        with session(self._engine) as db:
+            row = db.get(LiveUser, username)
+            if row is not None:
+                row.password_hash = hashed
+                db.add(row)
+        if row is None:
+            raise self._missing(username)
+        self.sessions.revoke_user(username, "password reset")

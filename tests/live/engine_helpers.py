@@ -38,6 +38,7 @@ from quantlib.live.types import (
 from quantlib.live.users import UserStore
 from quantlib.strategy.base import empty_signals
 from quantlib.testing import make_ohlcv
+from tests.live.signing import signed_command, test_vault
 
 __all__ = [
     "ADMIN",
@@ -155,7 +156,7 @@ def cheap_hasher() -> argon2.PasswordHasher:
 def make_users(journal: Journal) -> UserStore:
     """A user store on the journal's database with ``ada`` (admin), ``tom`` (trader) and
     ``vic`` (viewer)."""
-    users = UserStore(journal.engine, hasher=cheap_hasher())
+    users = UserStore(journal.engine, hasher=cheap_hasher(), vault=test_vault(journal.engine))
     users.create_first_admin(ADMIN, PASSWORD)
     users.add(TRADER, PASSWORD, Role.TRADER)
     users.add(VIEWER, PASSWORD, Role.VIEWER)
@@ -192,7 +193,7 @@ class Rig:
 
     def command(self, kind: str, user: str, **args: Any) -> Command:
         """Queue a command, let the engine process it now, and return its finished row."""
-        command_id = self.journal.enqueue_command(kind, user=user, args=args or None)
+        command_id = signed_command(self.journal, self.users, user, kind, args or None)
         self.engine.process_commands()
         return self.find_command(command_id)
 

@@ -10,6 +10,7 @@ from quantlib.live.authz import COMMAND_ROLES, authorize, require
 from quantlib.live.errors import PermissionDenied
 from quantlib.live.types import Role
 from quantlib.live.users import User, UserStore
+from tests.live.signing import test_vault
 
 PW = "correct horse battery"
 
@@ -20,6 +21,7 @@ def store(engine: Engine) -> UserStore:
         engine,
         clock=lambda: 1_700_000_000_000,
         hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+        vault=test_vault(engine),
     )
     users.create_first_admin("ann", PW)
     users.add("tom", PW, Role.TRADER)

@@ -33,6 +33,7 @@ from tests.live.engine_helpers import (
     close_time,
     make_rig,
 )
+from tests.live.signing import signed_command
 
 FILL_PRICE = 100.0 * (1 + 1e-4)
 FILL_AMOUNT = 5_000.0 / FILL_PRICE
@@ -206,7 +207,7 @@ def test_approval_after_the_price_moved_beyond_tolerance_is_refused(tmp_path: Pa
     closes = [100.0, 100.0, 100.0, 100.6, 100.6]  # bar 3 closes 0.6 % above the entry
     rig = make_rig(tmp_path, closes, entries={2: +1})
     rig.step(3)
-    command_id = rig.journal.enqueue_command("approve", user=TRADER, args={"proposal_id": pid(2)})
+    command_id = signed_command(rig.journal, rig.users, TRADER, "approve", {"proposal_id": pid(2)})
 
     rig.step()  # the engine reads the approval at bar 3's close
 
@@ -223,7 +224,7 @@ def test_approval_within_price_tolerance_is_executed(tmp_path: Path) -> None:
     closes = [100.0, 100.0, 100.0, 100.4, 100.4]  # 0.4 % < 0.5 %
     rig = make_rig(tmp_path, closes, entries={2: +1})
     rig.step(3)
-    rig.journal.enqueue_command("approve", user=TRADER, args={"proposal_id": pid(2)})
+    signed_command(rig.journal, rig.users, TRADER, "approve", {"proposal_id": pid(2)})
 
     rig.step()
 

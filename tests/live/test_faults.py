@@ -64,6 +64,7 @@ from tests.live.engine_helpers import (
     make_rig,
 )
 from tests.live.fake_exchange import FakeBinanceServer
+from tests.live.signing import signed_command
 
 ORDER = "/api/v3/order"
 ROOT = Path(__file__).resolve().parents[2]
@@ -339,8 +340,8 @@ def test_double_clicked_approval_places_one_order(tmp_path: Path) -> None:
     rig = make_rig(tmp_path, entries={2: +1}, exchange=CountingPaper(cash=10_000.0))
     rig.step(3)
     pid = f"{SLOT}-{close_time(2)}"
-    first = rig.journal.enqueue_command("approve", user=TRADER, args={"proposal_id": pid})
-    second = rig.journal.enqueue_command("approve", user=ADMIN, args={"proposal_id": pid})
+    first = signed_command(rig.journal, rig.users, TRADER, "approve", {"proposal_id": pid})
+    second = signed_command(rig.journal, rig.users, ADMIN, "approve", {"proposal_id": pid})
 
     rig.engine.poll_control(rig.clock(), force=True)  # both clicks in one poll
 
