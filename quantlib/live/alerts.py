@@ -12,7 +12,9 @@ Two promises keep alerts from hurting the thing they watch:
 * **Repeats are bounded.** :class:`Deduplicating` sends the same kind and message once per
   window, since a stale-data alert raised on every bar would bury the one that matters.
 
-Webhook URLs often carry a secret token (Slack, Discord), so logs name only the host.
+Webhook URLs often carry a secret token (Slack, Discord), so logs name only the host. An
+alert's message and details are redacted when it is made (:func:`quantlib.live.redact.redact`,
+as log lines are), so no notifier can send an API key that an exchange error quoted.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import requests
 
 from quantlib._validation import check_choice, check_float, check_int
 from quantlib.exceptions import ConfigError
+from quantlib.live.redact import redact, redact_payload
 
 __all__ = [
     "Alert",
@@ -39,6 +42,7 @@ __all__ = [
     "MultiNotifier",
     "Notifier",
     "WebhookNotifier",
+    "add_alert_context",
     "notifier_from_config",
 ]
 
@@ -65,14 +69,39 @@ class Alert:
     at: int
     details: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Redacted once, here: every notifier (log, webhook, a test's recorder) sees the same.
+        object.__setattr__(self, "message", redact(str(self.message)))
+        object.__setattr__(self, "details", redact_payload(dict(self.details)))
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON body a webhook receives: ``{"kind", "message", "at", "details"}``."""
-        return {
+        """The JSON body a webhook receives: ``{"kind", "message", "at", "details"}``, plus one
+        key per :func:`add_alert_context` provider (e.g. ``"audit_checkpoint"``)."""
+        body = {
             "kind": str(self.kind),
             "message": self.message,
             "at": self.at,
             "details": self.details,
         }
+        for name, provider in list(_CONTEXT.items()):
+            try:
+                value = provider()
+            except Exception:  # a context provider must never cost the alert
+                logger.exception("alert context %r failed", name)
+                continue
+            if value is not None:
+                body[name] = value
+        return body
+
+
+_CONTEXT: dict[str, Callable[[], Any]] = {}
+
+
+def add_alert_context(name: str, provider: Callable[[], Any]) -> None:
+    """Add ``name: provider()`` to the JSON body of every alert from now on (left out when it
+    returns None). The journal adds its signed audit checkpoint this way, so every alert
+    carries a copy of the audit log's anchor off the host."""
+    _CONTEXT[name] = provider
 
 
 @runtime_checkable
@@ -156,7 +185,8 @@ class WebhookNotifier:
                     self.url, data=body, headers=headers, timeout=self.timeout
                 )
             except requests.RequestException as exc:
-                problem = f"{type(exc).__name__}: {exc}"
+                # The exception's text holds the URL, and with it the webhook's token.
+                problem = f"{type(exc).__name__}: {self._hide_url(str(exc))}"
                 continue
             if response.status_code < 300:
                 return
@@ -170,6 +200,15 @@ class WebhookNotifier:
             attempt + 1,
             problem,
         )
+
+    def _hide_url(self, text: str) -> str:
+        """``text`` without the webhook's URL or its path (urllib3 quotes the path alone)."""
+        parts = urlsplit(self.url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        text = text.replace(self.url, f"<webhook at {self.host}>")
+        if len(path) > 1:
+            text = text.replace(path, "/<webhook path>")
+        return redact(text)
 
     def close(self) -> None:
         """Close the HTTP session."""

@@ -9,8 +9,10 @@ Network faults (:class:`PollingFeed`)
 -------------------------------------
 A read that fails with a network or exchange fault (HTTP 503, timeout, rate limit, a malformed
 answer) is retried with jittered exponential backoff, at most ``retries_per_poll`` times per
-poll (:class:`FeedRetry`; clock, sleep and random source are injectable). Faults are classified
-by :func:`read_fault`, which reuses the ccxt adapter's error table
+poll (:class:`FeedRetry`; clock, sleep and random source are injectable). An answer that
+is no list of valid rows is such a fault too; ccxt parses some garbled bodies as no rows at
+all, which reads as "no new bar yet" and is harmless: the cursor stays where it was. Faults
+are classified by :func:`read_fault`, which reuses the ccxt adapter's error table
 (:mod:`quantlib.live.ccxt_exchange`) rather than a second copy. When the retries run out the
 poll raises :class:`~quantlib.live.errors.ExchangeDown` or
 :class:`~quantlib.live.errors.RateLimited` and delivers **nothing**: a poll is all-or-nothing,
@@ -142,8 +144,9 @@ def read_fault(exc: BaseException) -> LiveError | None:
     :class:`~quantlib.live.errors.ExchangeDown`, :class:`~quantlib.live.errors.OrderStateUnknown`,
     :class:`~quantlib.live.errors.JournalUnavailable`); ``TimeoutError`` and
     ``ConnectionError`` become ``ExchangeDown``; a ccxt error is classified by the ccxt
-    adapter's table, and the families its reads retry (rate limit, exchange down or in
-    maintenance, answer lost or unreadable) become ``RateLimited`` or ``ExchangeDown``. Anything
+    adapter's table, and the families its reads retry (rate limit, exchange down, answer lost
+    or unreadable), plus maintenance (which outlasts a retry but not the engine), become
+    ``RateLimited`` or ``ExchangeDown``. Anything
     else (a refused request, refused keys, a bug) is not a fault a retry can cure: None.
 
     Examples
@@ -163,8 +166,8 @@ def read_fault(exc: BaseException) -> LiveError | None:
         from quantlib.live.ccxt_exchange import _READ_RETRY, _classify, _Kind
 
         kind = _classify(exc)
-        if kind not in _READ_RETRY:
-            return None
+        if kind not in _READ_RETRY and kind is not _Kind.MAINTENANCE:
+            return None  # refused (bad symbol, keys): no retry cures it
         text = f"{kind.value} ({type(exc).__name__}: {redact(str(exc))[:300]})"
         return RateLimited(text) if kind is _Kind.RATE_LIMITED else ExchangeDown(text)
     return None

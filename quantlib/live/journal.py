@@ -9,9 +9,7 @@ database transaction that also appends its row to the hash-chained audit log
 Positions are derived from fills alone: the fills of a symbol are applied in
 ``(timestamp, trade_id)`` order with average-cost accounting
 (:func:`~quantlib.live.journal_tables.apply_fill`), so fills
-that arrive out of order give the same position as fills that arrive in order. A fee charged
-in the base currency comes off the position (a buy of 0.1 BTC with a 0.0001 BTC fee holds
-0.0999, as the exchange does); a quote fee comes off the cash.
+that arrive out of order give the same position as fills that arrive in order.
 
 A lost database raises :class:`~quantlib.live.errors.JournalUnavailable` naming the URL: the
 engine fails closed, it does not trade unrecorded.
@@ -23,8 +21,10 @@ The records it hands out (:class:`JournalOrder`, :class:`JournalPosition`,
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Engine
@@ -34,7 +34,8 @@ from sqlmodel import Session, col, insert, select, update
 from quantlib.db import create_tables, make_engine, session
 from quantlib.exceptions import ConfigError
 from quantlib.live import audit as audit_log
-from quantlib.live.audit import AuditReport
+from quantlib.live.alerts import add_alert_context
+from quantlib.live.audit import AuditChain, AuditReport
 from quantlib.live.errors import DuplicateOrder, JournalUnavailable, LiveError
 from quantlib.live.journal_tables import (
     FILLED_TOLERANCE,
@@ -51,9 +52,7 @@ from quantlib.live.journal_tables import (
     LiveRiskEventRow,
     LiveStateRow,
     ProposalRecord,
-    add_command_proof_columns,
     apply_fill,
-    apply_fill_record,
     canonical_json,
     claim_writer,
     command_from_row,
@@ -64,7 +63,6 @@ from quantlib.live.journal_tables import (
     proposal_from_row,
     unavailable_guard,
 )
-from quantlib.live.lock import WriterLock
 from quantlib.live.types import (
     TERMINAL_STATUSES,
     ExchangeOrder,
@@ -99,19 +97,19 @@ class Journal:
         Its database; the ``live_*`` tables and the audit triggers are created if missing.
     clock : callable, default wall clock
         Returns UTC epoch milliseconds; stamps every row (tests pass a fake).
-    lock : WriterLock, optional
-        The engine's lease on this journal: every write transaction is then fenced with it
-        (:meth:`~quantlib.live.lock.WriterLock.fence`), so an engine whose lease was taken
-        over cannot write. Also settable later with :meth:`bind_lock`. Readers and the
-        panel's journals are left unbound.
+    audit_key : bytes, optional
+        The audit chain's key (:func:`quantlib.live.vault.derive_key` with
+        :data:`~quantlib.live.audit.AUDIT_KEY_PURPOSE`): rows are then HMAC-signed and an
+        older chain is sealed into the keyed one on open. None (tests, paper runs without a
+        vault) writes keyless rows, and cannot append to a keyed chain.
+    audit_checkpoint : pathlib.Path, optional
+        The file of the signed checkpoint of the chain's head (see :mod:`quantlib.live.audit`);
+        None keeps none. :meth:`open` passes the default one.
 
     Raises
     ------
     JournalUnavailable
         From the constructor and every method, when the database cannot be reached.
-    LockLost
-        From every write of a journal bound to a lock that is no longer this engine's; the
-        engine must stop trading.
 
     Examples
     --------
@@ -130,19 +128,37 @@ class Journal:
         engine: Engine,
         *,
         clock: Callable[[], int] = now_ms,
-        lock: WriterLock | None = None,
+        audit_key: bytes | None = None,
+        audit_checkpoint: Path | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
-        self._lock = lock
         with unavailable_guard(engine, "create the journal tables"):
             create_tables(engine, list(JOURNAL_TABLES))
-            add_command_proof_columns(engine)
         audit_log.install(engine)
+        self._audit_chain = AuditChain(
+            engine, key=audit_key, checkpoint=audit_checkpoint, clock=clock
+        )
+        self._audit_chain.seal()
+        if audit_checkpoint is not None:
+            # Written once more when the journal is collected or the interpreter exits.
+            weakref.finalize(self, self._audit_chain.flush)
+            add_alert_context("audit_checkpoint", _checkpoint_of(weakref.ref(self._audit_chain)))
 
     @classmethod
-    def open(cls, url: str | None = None) -> Journal:
-        """The journal on ``url`` (default: the settings' database, ``QUANT_DATABASE_URL``)."""
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        audit_key: bytes | None = None,
+        audit_checkpoint: Path | None = None,
+    ) -> Journal:
+        """The journal on ``url`` (default: the settings' database, ``QUANT_DATABASE_URL``).
+
+        The audit key defaults to the one derived from the master key
+        (``QUANT_MASTER_KEY`` or the OS keyring; keyless when neither holds one), the
+        checkpoint to :func:`quantlib.live.audit.default_checkpoint` of the database.
+        """
         try:
             engine = make_engine(url)
         except OSError as exc:
@@ -150,33 +166,22 @@ class Journal:
                 f"journal database {url!r} cannot be opened: {exc}. Fix: point "
                 "QUANT_DATABASE_URL (or url) at a writable location"
             ) from exc
-        return cls(engine)
+        key = audit_key if audit_key is not None else audit_log.key_from_env()
+        checkpoint = audit_checkpoint or audit_log.default_checkpoint(engine)
+        return cls(engine, audit_key=key, audit_checkpoint=checkpoint)
 
     @property
     def engine(self) -> Engine:
         """The journal's database engine."""
         return self._engine
 
-    def bind_lock(self, lock: WriterLock | None) -> None:
-        """Fence every later write with ``lock`` (None unbinds); see the ``lock`` parameter."""
-        self._lock = lock
-
-    @property
-    def lock(self) -> WriterLock | None:
-        """The lock that fences this journal's writes, if any."""
-        return self._lock
-
     # -- transactions ---------------------------------------------------------------------
 
     @contextmanager
     def _write(self, doing: str) -> Iterator[Session]:
-        """One write transaction holding the SQLite write lock from its first statement;
-        when bound to a lock, it is fenced first (one more indexed read of the lock row)."""
+        """One write transaction holding the SQLite write lock from its first statement."""
         with unavailable_guard(self._engine, doing), session(self._engine) as s:
-            if self._lock is not None:
-                self._lock.fence(s)
-            else:
-                claim_writer(s)
+            claim_writer(s)
             yield s
 
     @contextmanager
@@ -185,7 +190,7 @@ class Journal:
             yield s
 
     def _audit(self, s: Session, actor: str, action: str, detail: dict[str, Any]) -> None:
-        audit_log.append(s, actor, action, detail, self._clock())
+        self._audit_chain.append(s, actor, action, detail, self._clock())
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -437,7 +442,6 @@ class Journal:
                     "amount": fill.amount,
                     "price": fill.price,
                     "fee": fill.fee,
-                    "fee_currency": fill.fee_currency,
                     "timestamp": fill.timestamp,
                     "order_status": order_status,
                     "position": position.amount,
@@ -513,17 +517,17 @@ class Journal:
                     row.symbol, row.amount, row.entry_price, row.realized_pnl, row.fees
                 )
             )
-            position = apply_fill_record(start, fill)
+            position = apply_fill(start, Side(fill.side), fill.amount, fill.price, fill.fee)
         else:
             # A late fill: replay every fill of the symbol in (timestamp, trade_id) order, so
             # the result does not depend on the order in which fills arrived.
             position = JournalPosition(fill.symbol, 0.0, 0.0, 0.0, 0.0)
-            for stored in s.exec(
-                select(LiveFillRow)
+            for side, amount, price, fee in s.exec(
+                select(LiveFillRow.side, LiveFillRow.amount, LiveFillRow.price, LiveFillRow.fee)
                 .where(col(LiveFillRow.symbol) == fill.symbol)
                 .order_by(col(LiveFillRow.timestamp), col(LiveFillRow.trade_id))
             ).all():
-                position = apply_fill_record(position, fill_from_row(stored))
+                position = apply_fill(position, Side(side), amount, price, fee)
         values = {
             "amount": position.amount,
             "entry_price": position.entry_price,
@@ -709,38 +713,14 @@ class Journal:
 
     # -- commands -------------------------------------------------------------------------
 
-    def enqueue_command(
-        self,
-        kind: str,
-        *,
-        user: str,
-        args: dict[str, Any] | None = None,
-        created_at: int | None = None,
-        session_id: str | None = None,
-        nonce: str | None = None,
-        mac: str | None = None,
-    ) -> int:
-        """Queue a command for the engine process; returns its id.
-
-        ``session_id``, ``nonce`` and ``mac`` are the sender's proof, made by
-        :func:`quantlib.live.sessions.sign_command` over ``created_at`` (default the journal's
-        clock) and the other fields; the engine denies a command without a valid proof
-        (:func:`quantlib.live.authz.authorize_command`). Use
-        :func:`quantlib.live.control.submit`, which signs, rather than calling this directly.
-        """
-        now = self._clock() if created_at is None else int(created_at)
+    def enqueue_command(self, kind: str, *, user: str, args: dict[str, Any] | None = None) -> int:
+        """Queue a command for the engine process; returns its id."""
+        now = self._clock()
         args_json = canonical_json(args)
         with self._write(f"queue command {kind!r}") as s:
             result = s.exec(
                 insert(LiveCommandRow).values(
-                    kind=kind,
-                    args=args_json,
-                    user=user,
-                    created_at=now,
-                    status="pending",
-                    session_id=session_id,
-                    nonce=nonce,
-                    mac=mac,
+                    kind=kind, args=args_json, user=user, created_at=now, status="pending"
                 )
             )
             (command_id,) = result.inserted_primary_key or (None,)
@@ -750,7 +730,7 @@ class Journal:
                 s,
                 user,
                 "command.enqueue",
-                {"id": command_id, "kind": kind, "args": args or {}, "session": session_id},
+                {"id": command_id, "kind": kind, "args": args or {}},
             )
         return int(command_id)
 
@@ -897,5 +877,27 @@ class Journal:
             return audit_log.rows_newest_first(s, limit)
 
     def verify_audit(self) -> AuditReport:
-        """Check the audit log's hash chain (see :func:`quantlib.live.audit.verify`)."""
-        return audit_log.verify(self._engine)
+        """Check the audit log's chain against its checkpoint, with this journal's key (see
+        :func:`quantlib.live.audit.verify`)."""
+        self._audit_chain.flush()
+        chain = self._audit_chain
+        return audit_log.verify(self._engine, chain.key, chain.checkpoint)
+
+    def checkpoint_audit(self) -> None:
+        """Write the audit checkpoint now (e.g. at shutdown; kills, halts and commands are
+        checkpointed as they commit)."""
+        self._audit_chain.flush()
+
+    def audit_checkpoint(self) -> dict[str, Any] | None:
+        """The signed checkpoint of the audit log's head, for exports (None without one)."""
+        checkpoint = self._audit_chain.latest_checkpoint
+        return None if checkpoint is None else checkpoint.to_dict()
+
+
+def _checkpoint_of(chain: weakref.ref[AuditChain]) -> Callable[[], dict[str, Any] | None]:
+    def provide() -> dict[str, Any] | None:
+        alive = chain()
+        checkpoint = None if alive is None else alive.latest_checkpoint
+        return None if checkpoint is None else checkpoint.to_dict()
+
+    return provide

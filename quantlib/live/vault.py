@@ -304,3 +304,44 @@ class Vault:
                 f"cannot decrypt a stored secret: the master key is not the one it was "
                 f"encrypted with. Fix: set ${MASTER_KEY_ENV} to the original key"
             ) from None
+
+
+def derive_key(purpose: str, master_key: bytes | None = None) -> bytes:
+    """A 32-byte key for one ``purpose``, derived from the master key with HKDF-SHA256.
+
+    Each purpose (``"audit-log"``, ...) gets its own key, so a key handed to one part of the
+    system (the audit chain's MACs) reveals nothing about the master key or another purpose's
+    key, and never decrypts a credential.
+
+    Parameters
+    ----------
+    purpose : str
+        A short fixed label; it is the HKDF ``info``.
+    master_key : bytes, optional
+        A Fernet key; default :func:`master_key_from_env`.
+
+    Raises
+    ------
+    ConfigError
+        If there is no master key or it is malformed (see :func:`master_key_from_env`).
+
+    Examples
+    --------
+    >>> master = Fernet.generate_key()
+    >>> len(derive_key("audit-log", master))
+    32
+    >>> derive_key("audit-log", master) == derive_key("other", master)
+    False
+    """
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    key = master_key_from_env() if master_key is None else _check_key(master_key, "argument")
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=b"quant-workspace",
+        info=f"quant-workspace/{purpose}".encode(),
+    ).derive(base64.urlsafe_b64decode(key))

@@ -5,7 +5,12 @@ documented JSON format, so ccxt's own request signing, response parsing and erro
 run unchanged. It keeps its own book (orders by id and client order id, trades, balances), so
 it outlives any one adapter or engine process that talks to it, like a real exchange.
 
-Faults are scripted per endpoint with :meth:`FakeBinanceServer.fail_next`; every request is
+Klines (``GET /api/v3/klines``) are served from the bars a test gives
+:meth:`FakeBinanceServer.set_klines`, each only once it has opened on the server's clock.
+
+Faults are scripted per endpoint with :meth:`FakeBinanceServer.fail_next`, or drawn at random
+for reads with a seeded schedule (:meth:`FakeBinanceServer.fail_reads`: 503, rate limit,
+timeout, reset connection, malformed JSON, in a chosen proportion); every request is
 recorded in :attr:`FakeBinanceServer.requests_log` so tests can count, e.g., ``POST /order``
 calls. The server does not rate-limit or enforce ``recvWindow``; it does require the
 ``X-MBX-APIKEY`` header and a ``signature`` on signed endpoints, and checks the HMAC when it
@@ -19,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import random
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["FAULT_KINDS", "SIGNED_PATHS", "FakeBinanceServer", "point_at"]
+__all__ = ["FAULT_KINDS", "READ_FAULT_KINDS", "SIGNED_PATHS", "FakeBinanceServer", "point_at"]
 
 EXCHANGE_INFO = (
     Path(__file__).resolve().parent.parent / "fixtures" / "ccxt" / "binance_exchange_info.json"
@@ -80,8 +86,16 @@ _FAULT_ANSWERS: dict[str, tuple[int, dict[str, Any] | str]] = {
     ),
 }
 
-FAULT_KINDS = frozenset({"timeout_after_accept", *_FAULT_ANSWERS})
+# Faults acted out on the socket rather than answered: see the handler.
+_SOCKET_FAULTS = frozenset({"timeout_after_accept", "timeout", "reset", "malformed_json"})
+
+FAULT_KINDS = frozenset({*_SOCKET_FAULTS, *_FAULT_ANSWERS})
 """Every ``kind`` :meth:`FakeBinanceServer.fail_next` accepts."""
+
+READ_FAULT_KINDS: tuple[str, ...] = ("down_503", "http_429", "timeout", "reset", "malformed_json")
+"""The faults :meth:`FakeBinanceServer.fail_reads` draws from by default: a 503 page, a 429,
+an answer withheld past the client's timeout, a connection closed without an answer, and a
+200 whose JSON body is cut short."""
 
 
 def _fmt(value: Decimal | float) -> str:
@@ -196,6 +210,12 @@ class FakeBinanceServer:
         self.trades: list[dict[str, Any]] = []
         self.requests_log: list[tuple[str, str, dict[str, str]]] = []
         self._faults: dict[tuple[str, str], deque[str]] = {}
+        self.klines: dict[str, list[list[Any]]] = {}
+        self.kline_ms = 3_600_000
+        self._read_faults: tuple[float, random.Random, tuple[str, ...], frozenset[str]] | None = (
+            None
+        )
+        self.read_faults_served: Counter[str] = Counter()
         self._next_order_id = 1000
         self._next_trade_id = 5000
         self._lock = threading.RLock()
@@ -251,6 +271,43 @@ class FakeBinanceServer:
         with self._lock:
             self._faults.setdefault((method.upper(), path), deque()).extend([kind] * count)
 
+    def fail_reads(
+        self,
+        rate: float,
+        *,
+        seed: int = 0,
+        kinds: tuple[str, ...] = READ_FAULT_KINDS,
+        paths: frozenset[str] | None = None,
+    ) -> None:
+        """Fail a seeded random ``rate`` of GET requests (to ``paths``, default every path),
+        each with a kind drawn from ``kinds``; ``rate`` 0 switches the schedule off.
+
+        The draws come from ``random.Random(seed)`` in request order, so one sequence of
+        requests meets the same faults every run. Scripted faults (:meth:`fail_next`) go
+        first. What was served is counted in :attr:`read_faults_served`.
+        """
+        unknown = sorted(set(kinds) - FAULT_KINDS)
+        if unknown or not 0.0 <= rate <= 1.0:
+            raise ValueError(
+                f"fail_reads: rate must be in [0, 1] and kinds in {sorted(FAULT_KINDS)}; got "
+                f"rate {rate}, unknown kinds {unknown}"
+            )
+        with self._lock:
+            self._read_faults = (
+                (rate, random.Random(seed), tuple(kinds), frozenset(paths or ()))
+                if rate > 0
+                else None
+            )
+
+    def set_klines(
+        self, symbol: str, rows: list[list[Any]], *, interval_ms: int = 3_600_000
+    ) -> None:
+        """Bars of a Binance symbol id as ``[open_ms, open, high, low, close, volume]`` rows;
+        ``GET /api/v3/klines`` serves those that have opened by the server's clock."""
+        with self._lock:
+            self.klines[symbol] = sorted((list(r) for r in rows), key=lambda r: int(r[0]))
+            self.kline_ms = interval_ms
+
     def set_price(self, symbol: str, price: float) -> None:
         """Set the last price of a Binance symbol id (``"BTCUSDT"``)."""
         with self._lock:
@@ -296,8 +353,16 @@ class FakeBinanceServer:
             self.requests_log.append((method, path, dict(params)))
             faults = self._faults.get((method, path))
             fault = faults.popleft() if faults else None
-        if fault is not None and fault != "timeout_after_accept":
+            if fault is None and method == "GET" and self._read_faults is not None:
+                rate, rng, kinds, paths = self._read_faults
+                if (not paths or path in paths) and rng.random() < rate:
+                    fault = rng.choice(kinds)
+            if fault is not None and method == "GET":
+                self.read_faults_served[fault] += 1
+        if fault is not None and fault not in _SOCKET_FAULTS:
             return (*_FAULT_ANSWERS[fault], None)
+        if fault in ("timeout", "reset", "malformed_json"):
+            return 200, {}, fault  # acted out by the handler, nothing applied
         try:
             if path in SIGNED_PATHS:
                 self._check_signed(params, headers, signed_payload)
@@ -326,6 +391,7 @@ class FakeBinanceServer:
         routes: dict[tuple[str, str], Callable[[dict[str, str]], Any]] = {
             ("GET", "/api/v3/ping"): lambda p: {},
             ("GET", "/api/v3/time"): lambda p: {"serverTime": self.clock()},
+            ("GET", "/api/v3/klines"): self._klines,
             ("GET", "/api/v3/exchangeInfo"): lambda p: self.exchange_info,
             ("GET", "/api/v3/ticker/price"): self._ticker_price,
             ("GET", "/api/v3/ticker/24hr"): self._ticker_24hr,
@@ -392,6 +458,24 @@ class FakeBinanceServer:
         if "symbol" in params:
             return one(params["symbol"])
         return [one(s) for s in self.prices]
+
+    def _klines(self, params: dict[str, str]) -> list[list[Any]]:
+        """Binance's 12-field kline rows of the bars that have opened (the last one forming)."""
+        self._market(params)
+        now, step = self.clock(), self.kline_ms
+        limit = min(int(params.get("limit", 500)), 1000)
+        rows = [r for r in self.klines.get(params["symbol"], []) if int(r[0]) <= now]
+        if "endTime" in params:
+            rows = [r for r in rows if int(r[0]) <= int(params["endTime"])]
+        if "startTime" in params:
+            rows = [r for r in rows if int(r[0]) >= int(params["startTime"])][:limit]
+        else:
+            rows = rows[-limit:]
+        return [
+            [int(t), _fmt(o), _fmt(h), _fmt(lo), _fmt(c), _fmt(v), int(t) + step - 1,
+             _fmt(Decimal(str(c)) * Decimal(str(v))), 1, "0", "0", "0"]
+            for t, o, h, lo, c, v in (r[:6] for r in rows)
+        ]  # fmt: skip
 
     def _new_order(self, params: dict[str, str]) -> dict[str, Any]:
         market = self._market(params)
@@ -667,6 +751,21 @@ def _make_handler(server: FakeBinanceServer) -> type[BaseHTTPRequestHandler]:
             status, answer, pending = server.handle(
                 self.command, parts.path, params, headers, signed_payload
             )
+            if pending == "reset":
+                self.close_connection = True  # closed without a byte of answer
+                return
+            if pending == "timeout":
+                server.hang()  # nothing was applied; the client times out first
+                self.close_connection = True
+                return
+            if pending == "malformed_json":
+                payload = b'{"code": 0, "msg": "cut sho'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json;charset=UTF-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
             if pending == "timeout_after_accept":
                 # The request was applied; the answer is lost, as when a response times out.
                 server.hang()
