@@ -9,7 +9,9 @@ database transaction that also appends its row to the hash-chained audit log
 Positions are derived from fills alone: the fills of a symbol are applied in
 ``(timestamp, trade_id)`` order with average-cost accounting
 (:func:`~quantlib.live.journal_tables.apply_fill`), so fills
-that arrive out of order give the same position as fills that arrive in order.
+that arrive out of order give the same position as fills that arrive in order. A fee charged
+in the base currency comes off the position (a buy of 0.1 BTC with a 0.0001 BTC fee holds
+0.0999, as the exchange does); a quote fee comes off the cash.
 
 A lost database raises :class:`~quantlib.live.errors.JournalUnavailable` naming the URL: the
 engine fails closed, it does not trade unrecorded.
@@ -52,7 +54,9 @@ from quantlib.live.journal_tables import (
     LiveRiskEventRow,
     LiveStateRow,
     ProposalRecord,
+    add_command_proof_columns,
     apply_fill,
+    apply_fill_record,
     canonical_json,
     claim_writer,
     command_from_row,
@@ -63,6 +67,7 @@ from quantlib.live.journal_tables import (
     proposal_from_row,
     unavailable_guard,
 )
+from quantlib.live.lock import WriterLock
 from quantlib.live.types import (
     TERMINAL_STATUSES,
     ExchangeOrder,
@@ -105,11 +110,19 @@ class Journal:
     audit_checkpoint : pathlib.Path, optional
         The file of the signed checkpoint of the chain's head (see :mod:`quantlib.live.audit`);
         None keeps none. :meth:`open` passes the default one.
+    lock : WriterLock, optional
+        The engine's lease on this journal: every write transaction is then fenced with it
+        (:meth:`~quantlib.live.lock.WriterLock.fence`), so an engine whose lease was taken
+        over cannot write. Also settable later with :meth:`bind_lock`. Readers and the
+        panel's journals are left unbound.
 
     Raises
     ------
     JournalUnavailable
         From the constructor and every method, when the database cannot be reached.
+    LockLost
+        From every write of a journal bound to a lock that is no longer this engine's; the
+        engine must stop trading.
 
     Examples
     --------
@@ -128,13 +141,16 @@ class Journal:
         engine: Engine,
         *,
         clock: Callable[[], int] = now_ms,
+        lock: WriterLock | None = None,
         audit_key: bytes | None = None,
         audit_checkpoint: Path | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
+        self._lock = lock
         with unavailable_guard(engine, "create the journal tables"):
             create_tables(engine, list(JOURNAL_TABLES))
+            add_command_proof_columns(engine)
         audit_log.install(engine)
         self._audit_chain = AuditChain(
             engine, key=audit_key, checkpoint=audit_checkpoint, clock=clock
@@ -175,13 +191,26 @@ class Journal:
         """The journal's database engine."""
         return self._engine
 
+    def bind_lock(self, lock: WriterLock | None) -> None:
+        """Fence every later write with ``lock`` (None unbinds); see the ``lock`` parameter."""
+        self._lock = lock
+
+    @property
+    def lock(self) -> WriterLock | None:
+        """The lock that fences this journal's writes, if any."""
+        return self._lock
+
     # -- transactions ---------------------------------------------------------------------
 
     @contextmanager
     def _write(self, doing: str) -> Iterator[Session]:
-        """One write transaction holding the SQLite write lock from its first statement."""
+        """One write transaction holding the SQLite write lock from its first statement;
+        when bound to a lock, it is fenced first (one more indexed read of the lock row)."""
         with unavailable_guard(self._engine, doing), session(self._engine) as s:
-            claim_writer(s)
+            if self._lock is not None:
+                self._lock.fence(s)
+            else:
+                claim_writer(s)
             yield s
 
     @contextmanager
@@ -442,6 +471,7 @@ class Journal:
                     "amount": fill.amount,
                     "price": fill.price,
                     "fee": fill.fee,
+                    "fee_currency": fill.fee_currency,
                     "timestamp": fill.timestamp,
                     "order_status": order_status,
                     "position": position.amount,
@@ -517,17 +547,17 @@ class Journal:
                     row.symbol, row.amount, row.entry_price, row.realized_pnl, row.fees
                 )
             )
-            position = apply_fill(start, Side(fill.side), fill.amount, fill.price, fill.fee)
+            position = apply_fill_record(start, fill)
         else:
             # A late fill: replay every fill of the symbol in (timestamp, trade_id) order, so
             # the result does not depend on the order in which fills arrived.
             position = JournalPosition(fill.symbol, 0.0, 0.0, 0.0, 0.0)
-            for side, amount, price, fee in s.exec(
-                select(LiveFillRow.side, LiveFillRow.amount, LiveFillRow.price, LiveFillRow.fee)
+            for stored in s.exec(
+                select(LiveFillRow)
                 .where(col(LiveFillRow.symbol) == fill.symbol)
                 .order_by(col(LiveFillRow.timestamp), col(LiveFillRow.trade_id))
             ).all():
-                position = apply_fill(position, Side(side), amount, price, fee)
+                position = apply_fill_record(position, fill_from_row(stored))
         values = {
             "amount": position.amount,
             "entry_price": position.entry_price,
@@ -713,14 +743,38 @@ class Journal:
 
     # -- commands -------------------------------------------------------------------------
 
-    def enqueue_command(self, kind: str, *, user: str, args: dict[str, Any] | None = None) -> int:
-        """Queue a command for the engine process; returns its id."""
-        now = self._clock()
+    def enqueue_command(
+        self,
+        kind: str,
+        *,
+        user: str,
+        args: dict[str, Any] | None = None,
+        created_at: int | None = None,
+        session_id: str | None = None,
+        nonce: str | None = None,
+        mac: str | None = None,
+    ) -> int:
+        """Queue a command for the engine process; returns its id.
+
+        ``session_id``, ``nonce`` and ``mac`` are the sender's proof, made by
+        :func:`quantlib.live.sessions.sign_command` over ``created_at`` (default the journal's
+        clock) and the other fields; the engine denies a command without a valid proof
+        (:func:`quantlib.live.authz.authorize_command`). Use
+        :func:`quantlib.live.control.submit`, which signs, rather than calling this directly.
+        """
+        now = self._clock() if created_at is None else int(created_at)
         args_json = canonical_json(args)
         with self._write(f"queue command {kind!r}") as s:
             result = s.exec(
                 insert(LiveCommandRow).values(
-                    kind=kind, args=args_json, user=user, created_at=now, status="pending"
+                    kind=kind,
+                    args=args_json,
+                    user=user,
+                    created_at=now,
+                    status="pending",
+                    session_id=session_id,
+                    nonce=nonce,
+                    mac=mac,
                 )
             )
             (command_id,) = result.inserted_primary_key or (None,)
@@ -730,7 +784,7 @@ class Journal:
                 s,
                 user,
                 "command.enqueue",
-                {"id": command_id, "kind": kind, "args": args or {}},
+                {"id": command_id, "kind": kind, "args": args or {}, "session": session_id},
             )
         return int(command_id)
 
