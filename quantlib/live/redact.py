@@ -1,4 +1,5 @@
-"""Keep secrets out of logs: registered secret values and credential-looking fields become ``***``.
+"""Keep secrets out of logs and storage: registered secret values and credential-looking fields
+become ``***``.
 
 Two nets catch a secret before a log line is written:
 
@@ -23,6 +24,13 @@ covered: call :func:`install_redaction` again after configuring logging.
 
 Also, ccxt's DEBUG logging prints every request's headers and signed body, so the ``ccxt``
 logger is set to INFO.
+
+The same redactor guards every other way out: the ccxt adapter redacts the text of each ccxt
+error it wraps (ccxt puts the signed request URL, which carries the key on venues such as htx,
+into the message), the journal redacts the strings it stores (order errors, command results,
+risk events, proposal notes, state values, audit details; :func:`redact_payload` for nested
+payloads), and alerts redact their message and details, so the database, the audit log, the
+panel and alert channels never see what a log line may not show.
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ import logging
 import re
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 __all__ = [
@@ -39,7 +48,9 @@ __all__ = [
     "MIN_SECRET_LENGTH",
     "SecretFilter",
     "install_redaction",
+    "is_secret_name",
     "redact",
+    "redact_payload",
     "register_secret",
 ]
 
@@ -53,7 +64,7 @@ MIN_SECRET_LENGTH = 6
 # but must end with one of these words, so that e.g. "signal" or "designation" are left alone.
 _KEY_WORDS = (
     r"api[-_]?key|apikey|api[-_]?secret|secret(?:[-_]?key)?|client[-_]?secret|"
-    r"password|passwd|passphrase|signature|sign|authorization|access[-_]?key|"
+    r"password|passwd|passphrase|signature|sign|authorization|access[-_]?key(?:[-_]?id)?|"
     r"access[-_]?token|refresh[-_]?token|token|private[-_]?key|totp[-_]?secret|secret[-_]?token"
 )
 _KEY = rf"(?<![A-Za-z0-9_-])(?:[A-Za-z0-9]+[-_])*(?:{_KEY_WORDS})"
@@ -70,6 +81,9 @@ _PLAIN = re.compile(
     r"""(?P<v>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s&,;'"}\])]+)""",
     re.IGNORECASE,
 )
+
+# A whole field name that says it holds a credential (for keys of nested payloads).
+_NAME = re.compile(rf"(?:[A-Za-z0-9]+[-_])*(?:{_KEY_WORDS})", re.IGNORECASE)
 
 _LOCK = threading.Lock()
 _SECRETS: set[str] = set()
@@ -130,6 +144,43 @@ def redact(text: str) -> str:
         text = pattern.sub(MASK, text)
     text = _QUOTED.sub(_mask_value, text)
     return _PLAIN.sub(_mask_value, text)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a field called ``name`` holds a credential (``apiKey``, ``X-MBX-APIKEY``, ...).
+
+    Examples
+    --------
+    >>> is_secret_name("OK-ACCESS-KEY"), is_secret_name("AccessKeyId"), is_secret_name("signal")
+    (True, True, False)
+    """
+    return _NAME.fullmatch(name) is not None
+
+
+def redact_payload(value: Any) -> Any:
+    """``value`` with :func:`redact` applied to every string inside it, and the value of every
+    mapping key that names a credential replaced by ``***``; other values are returned as they
+    are (a new container when anything inside may change).
+
+    Use it on a payload before it is stored or sent (an audit detail, an alert's details).
+
+    Examples
+    --------
+    >>> redact_payload({"apiKey": "k3y-value", "n": 2, "why": ["url?signature=ab12cd"]})
+    {'apiKey': '***', 'n': 2, 'why': ['url?signature=***']}
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {
+            k: MASK
+            if isinstance(k, str) and is_secret_name(k) and isinstance(v, str) and v
+            else redact_payload(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(redact_payload(v) for v in value) if value else value
+    return value
 
 
 class SecretFilter(logging.Filter):
