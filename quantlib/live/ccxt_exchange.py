@@ -29,7 +29,12 @@ Binance quirk worth knowing: ccxt maps ``-2015 "Invalid API-key, IP, or permissi
 temporary bans), so it surfaces as ``RateLimited`` then, and as ``AuthFailed`` only before.
 
 Credentials are never logged here, and ccxt's logger is held at INFO because at DEBUG it logs
-request headers, which carry the API key.
+request headers, which carry the API key. They never reach an error message either: ccxt puts
+the request URL (htx, for one, signs the key into the query string) and sometimes headers or
+the body into its error text, so every ccxt error is wrapped with its text redacted
+(:func:`quantlib.live.redact.redact`; the adapter registers the exchange's key, secret and
+password with the redactor), and the chained cause is a redacted copy. ccxt's ``verbose``
+mode prints every request, key included, to stdout: the adapter refuses it.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from quantlib.live.errors import (
     OrderStateUnknown,
     RateLimited,
 )
+from quantlib.live.redact import redact, register_secret
 from quantlib.live.types import (
     ExchangeOrder,
     Fill,
@@ -144,6 +150,35 @@ def _classify(exc: Exception) -> _Kind:
 
 class _MissingError(Exception):
     """Private signal: a read was answered "order not found"."""
+
+
+# Attributes of a ccxt exchange that hold credentials (registered with the redactor).
+_CREDENTIAL_ATTRS = ("apiKey", "secret", "password", "uid", "privateKey", "token", "login")
+
+
+def _text(exc: BaseException) -> str:
+    """The text of a ccxt error with secrets removed (what may go into our messages)."""
+    return redact(str(exc))
+
+
+def _scrubbed(exc: BaseException) -> BaseException:
+    """A copy of ``exc`` whose message is redacted, to chain as the cause of our error: a
+    traceback printed outside logging (an uncaught error on stderr) shows the cause's text."""
+    try:
+        copy = type(exc)(_text(exc))
+    except Exception:  # an exception class with another signature: a plain ccxt error then
+        copy = ccxt.BaseError(_text(exc))
+    copy.__traceback__ = exc.__traceback__
+    return copy
+
+
+def _refuse_verbose(verbose: object, where: str) -> None:
+    if verbose:
+        raise ConfigError(
+            f"ccxt verbose={verbose!r} in {where}: verbose mode prints every request, API key "
+            "and signature included, to stdout. Fix: remove verbose (use the logging of the "
+            "'ccxt' logger at INFO for diagnostics)"
+        )
 
 
 def _epoch_ms() -> int:
@@ -288,6 +323,11 @@ class CcxtExchange:
         )
         # Client order id by exchange order id, for fills whose trade does not carry it.
         self._client_ids: dict[str, str] = {}
+        _refuse_verbose(getattr(exchange, "verbose", False), f"the {self.name} exchange")
+        for attr in _CREDENTIAL_ATTRS:
+            value = getattr(exchange, attr, None)
+            if isinstance(value, str):
+                register_secret(value)
         _configure(exchange)
 
     @classmethod
@@ -323,9 +363,11 @@ class CcxtExchange:
         adapter = {k: v for k, v in options.items() if k in adapter_names}
         config: dict[str, Any] = {"enableRateLimit": True}
         config.update({k: v for k, v in options.items() if k not in adapter_names})
+        _refuse_verbose(config.get("verbose"), f"the options of {exchange_id!r}")
         for attr, key in (("api_key", "apiKey"), ("secret", "secret"), ("password", "password")):
             value = getattr(credentials, attr, None)
             if value:
+                register_secret(value)  # before any request can put it into an error
                 config[key] = value
         exchange = getattr(ccxt, exchange_id)(config)
         if sandbox:
@@ -422,7 +464,7 @@ class CcxtExchange:
             if kind is _Kind.DUPLICATE:
                 # The id is in use: our order was placed by an earlier call; report that one.
                 return self._confirm_created(request, exc)
-            raise self._error(kind, exc, action, placing=True) from exc
+            raise self._error(kind, exc, action, placing=True) from _scrubbed(exc)
         self._breaker.settle(None)
         order = self._to_order(raw, request)
         if order.status is OrderStatus.UNKNOWN:
@@ -451,9 +493,9 @@ class CcxtExchange:
         raise OrderStateUnknown(
             f"{self.name}: order {request.client_order_id} was not found in "
             f"{self._read_retries + 1} queries after its create"
-            + (f" ({cause})" if cause is not None else "")
+            + (f" ({_text(cause)})" if cause is not None else "")
             + "; its fate is unknown: reconcile by client order id, do not resend"
-        ) from cause
+        ) from (None if cause is None else _scrubbed(cause))
 
     def cancel_order(self, client_order_id: str, symbol: str) -> ExchangeOrder:
         """Cancel by client order id; an order that filled first is returned as FILLED."""
@@ -473,14 +515,14 @@ class CcxtExchange:
             kind = _classify(exc)
             self._breaker.settle(kind)
             if kind is not _Kind.NOT_FOUND:
-                raise self._error(kind, exc, action, placing=True) from exc
+                raise self._error(kind, exc, action, placing=True) from _scrubbed(exc)
             # The order is gone from the book: it filled (or was cancelled) before we asked.
             found = self.fetch_order(client_order_id, symbol)
             if found is None:
                 raise OrderRejected(
                     f"{self.name}: cannot cancel {client_order_id}: the exchange does not know "
-                    f"it ({exc})"
-                ) from exc
+                    f"it ({_text(exc)})"
+                ) from _scrubbed(exc)
             return found
         self._breaker.settle(None)
         order = self._to_order(raw, None, client_order_id=client_order_id)
@@ -546,7 +588,12 @@ class CcxtExchange:
     def fetch_positions(self) -> dict[str, float]:
         """Total balance of each currency but the quote one, keyed ``BASE/QUOTE``.
 
-        On a spot account positions are balances; zero balances are left out.
+        On a spot account positions are balances; zero balances are left out. A balance is
+        what the account holds after the exchange took its fees in the base asset (Binance:
+        a buy of 0.1 BTC leaves 0.0999), which is what the journal holds too, since fills
+        carry their fee currency (:attr:`~quantlib.live.types.Fill.base_fee`). The total
+        includes base locked by our own open orders, so reconciliation agrees while an order
+        rests; once the engine cancelled a symbol's orders (force exit, kill) it is all free.
         """
         balance = self._read("fetch_balance", self._exchange.fetch_balance)
         totals = balance.get("total") or {}
@@ -579,8 +626,8 @@ class CcxtExchange:
                     continue
                 self._breaker.settle(kind)
                 if kind is _Kind.NOT_FOUND and missing_ok:
-                    raise _MissingError(str(exc)) from exc
-                raise self._error(kind, exc, action, placing=False) from exc
+                    raise _MissingError(_text(exc)) from None
+                raise self._error(kind, exc, action, placing=False) from _scrubbed(exc)
             self._breaker.settle(None)
             return result
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -590,23 +637,24 @@ class CcxtExchange:
         self._sleep(self._rng.uniform(0.0, cap))
 
     def _error(self, kind: _Kind, exc: Exception, action: str, *, placing: bool) -> LiveError:
-        """Our error for a classified ccxt error (``placing``: the call may change state)."""
-        what = f"{self.name}: {action}"
+        """Our error for a classified ccxt error (``placing``: the call may change state); its
+        text is redacted (ccxt's may hold the signed request URL)."""
+        what, said = f"{self.name}: {action}", _text(exc)
         if kind in (_Kind.NOT_FOUND, _Kind.DUPLICATE, _Kind.REJECTED):
-            return OrderRejected(f"{what} refused: {exc}")
+            return OrderRejected(f"{what} refused: {said}")
         if kind is _Kind.AUTH:
             return AuthFailed(
-                f"{what}: the exchange refused the API keys ({exc}); check the key, its "
+                f"{what}: the exchange refused the API keys ({said}); check the key, its "
                 "permissions and IP whitelist"
             )
         if kind is _Kind.RATE_LIMITED:
-            return RateLimited(f"{what}: rate limited ({exc}); back off before the next call")
+            return RateLimited(f"{what}: rate limited ({said}); back off before the next call")
         if placing:
             return OrderStateUnknown(
-                f"{what}: {kind.value} ({exc}); the order's state is unknown: reconcile by "
+                f"{what}: {kind.value} ({said}); the order's state is unknown: reconcile by "
                 "client order id, do not resend"
             )
-        return ExchangeDown(f"{what}: {kind.value} after retries ({exc}); try again later")
+        return ExchangeDown(f"{what}: {kind.value} after retries ({said}); try again later")
 
     def _is_derivative(self, symbol: str) -> bool:
         markets = self._exchange.markets or {}

@@ -16,6 +16,10 @@ in the base currency comes off the position (a buy of 0.1 BTC with a 0.0001 BTC 
 A lost database raises :class:`~quantlib.live.errors.JournalUnavailable` naming the URL: the
 engine fails closed, it does not trade unrecorded.
 
+Every free-text string it stores (order errors, command results, risk events, proposal reasons
+and notes, state and telemetry values) passes :func:`quantlib.live.redact.redact` first, as log
+lines do: an exchange error quoting a signed request never puts an API key in the database.
+
 The records it hands out (:class:`JournalOrder`, :class:`JournalPosition`,
 :class:`ProposalRecord`, :class:`Command`) are declared with the tables in
 :mod:`quantlib.live.journal_tables` and re-exported here.
@@ -68,6 +72,7 @@ from quantlib.live.journal_tables import (
     unavailable_guard,
 )
 from quantlib.live.lock import WriterLock
+from quantlib.live.redact import redact
 from quantlib.live.types import (
     TERMINAL_STATUSES,
     ExchangeOrder,
@@ -276,6 +281,7 @@ class Journal:
             If no order with this client order id was journalled.
         """
         status = OrderStatus(status)
+        error = redact(error)  # exchange error text may carry the signed request URL
         with self._write(f"record the outcome of order {client_order_id!r}") as s:
             row = self._locked_order(s, client_order_id)
             previous = OrderStatus(row.status)
@@ -617,7 +623,7 @@ class Journal:
             "entry": proposal.entry,
             "stop": proposal.stop,
             "target": proposal.target,
-            "reason": proposal.reason,
+            "reason": redact(proposal.reason),
             "components": canonical_json(dict(proposal.components)),
             "created_at": proposal.created_at,
             "expires_at": proposal.expires_at,
@@ -659,6 +665,7 @@ class Journal:
         """
         if decision not in _DECISIONS:
             raise ConfigError(f"decision must be one of {', '.join(_DECISIONS)}, got {decision!r}")
+        note = redact(note)
         now = self._clock()
         with self._write(f"decide proposal {proposal_id!r}") as s:
             # Compare-and-set: only the first decision finds the row still pending.
@@ -814,6 +821,7 @@ class Journal:
             raise ConfigError(
                 f"command status must be one of {', '.join(_COMMAND_ENDS)}, got {status!r}"
             )
+        result = redact(result)  # a failure's text may quote an exchange error
         with self._write(f"finish command {command_id}") as s:
             updated = s.exec(
                 update(LiveCommandRow)
@@ -850,7 +858,7 @@ class Journal:
         self, rule: str, message: str, *, symbol: str = "", strategy: str = ""
     ) -> None:
         """Record that a risk rule fired."""
-        now = self._clock()
+        now, message = self._clock(), redact(message)
         with self._write(f"record risk event {rule!r}") as s:
             s.exec(
                 insert(LiveRiskEventRow).values(
@@ -879,7 +887,9 @@ class Journal:
         return default if row is None else row.value
 
     def set_state(self, key: str, value: str, *, actor: str = "engine") -> None:
-        """Store ``value`` under ``key`` (insert or replace)."""
+        """Store ``value`` under ``key`` (insert or replace; redacted like the logs, e.g. a
+        halt reason quoting an exchange error)."""
+        value = redact(value)
         for _ in range(_RETRIES):
             try:
                 with self._write(f"store state {key!r}") as s:
@@ -906,6 +916,7 @@ class Journal:
         drown the audit log. Decisions and state changes go through :meth:`set_state`."""
         if not values:
             return
+        values = {key: redact(value) for key, value in values.items()}
         with self._write("publish telemetry") as s:
             now = self._clock()
             for key, value in values.items():

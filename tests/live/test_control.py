@@ -15,9 +15,11 @@ from quantlib.live import control
 from quantlib.live.errors import LoginFailed, PermissionDenied
 from quantlib.live.journal import Journal
 from quantlib.live.risk_gate import RiskLimits
+from quantlib.live.sessions import SessionGrant
 from quantlib.live.status import K, read_status
 from quantlib.live.types import Fill, OrderRequest, OrderStatus, OrderType, Proposal, Role, Side
-from quantlib.live.users import User, UserStore
+from quantlib.live.users import LOGIN_FAILED, User, UserStore
+from tests.live.signing import test_vault
 
 T0 = 1_700_000_000_000  # 2023-11-14 22:13:20 UTC, the start of a 30 s TOTP step
 PW = "correct horse battery"
@@ -45,7 +47,16 @@ def journal(engine: Engine) -> Journal:
 @pytest.fixture
 def store(engine: Engine) -> UserStore:
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    return UserStore(engine, clock=FakeClock(), hasher=cheap)
+    return UserStore(engine, clock=FakeClock(), hasher=cheap, vault=test_vault(engine))
+
+
+@pytest.fixture
+def sessions(store: UserStore) -> dict[str, SessionGrant]:
+    """Logged-in sessions of ann (admin), tom (trader) and vic (viewer)."""
+    store.create_first_admin("ann", PW)
+    store.add("tom", PW, Role.TRADER)
+    store.add("vic", PW, Role.VIEWER)
+    return {name: store.open_session(store.get(name)) for name in ("ann", "tom", "vic")}  # type: ignore[arg-type]
 
 
 def proposal(pid: str = "p1", expires_at: int = T0 + 90_000) -> Proposal:
@@ -102,24 +113,30 @@ NOW = T0 + 30_500
 # -- submit -----------------------------------------------------------------------------------
 
 
-def test_viewer_cannot_kill_and_nothing_is_queued(journal: Journal) -> None:
+def test_viewer_cannot_kill_and_nothing_is_queued(
+    journal: Journal, store: UserStore, sessions: dict[str, SessionGrant]
+) -> None:
     with pytest.raises(PermissionDenied, match=r"^user 'vic' \(viewer\) needs trader$"):
-        control.submit(journal, VIEWER, "kill")
+        control.submit(journal, store, sessions["vic"], "kill")
     assert journal.pending_commands() == []
 
 
-def test_trader_cannot_set_limits_but_admin_can(journal: Journal) -> None:
+def test_trader_cannot_set_limits_but_admin_can(
+    journal: Journal, store: UserStore, sessions: dict[str, SessionGrant]
+) -> None:
     text = RiskLimits(max_leverage=2.0).to_json()
     with pytest.raises(PermissionDenied, match=r"^user 'tom' \(trader\) needs admin$"):
-        control.submit(journal, TRADER, "set_limits", {"limits": text})
-    command_id = control.submit(journal, ADMIN, "set_limits", {"limits": text})
+        control.submit(journal, store, sessions["tom"], "set_limits", {"limits": text})
+    command_id = control.submit(journal, store, sessions["ann"], "set_limits", {"limits": text})
     [command] = journal.pending_commands()
     assert (command.id, command.kind, command.user) == (command_id, "set_limits", "ann")
     assert RiskLimits.from_json(command.args["limits"]) == RiskLimits(max_leverage=2.0)
 
 
-def test_trader_kill_is_queued_with_no_args(journal: Journal) -> None:
-    assert control.submit(journal, TRADER, "kill") == 1
+def test_trader_kill_is_queued_with_no_args(
+    journal: Journal, store: UserStore, sessions: dict[str, SessionGrant]
+) -> None:
+    assert control.submit(journal, store, sessions["tom"], "kill") == 1
     [command] = journal.pending_commands()
     assert (command.kind, command.args, command.user, command.status) == (
         "kill", {}, "tom", "pending",
@@ -135,53 +152,63 @@ def test_trader_kill_is_queued_with_no_args(journal: Journal) -> None:
     ],
 )
 def test_bad_limits_json_is_refused_with_the_field_and_the_fix(
-    journal: Journal, text: str, problem: str
+    journal: Journal, text: str, problem: str, store: UserStore, sessions: dict[str, SessionGrant]
 ) -> None:
     expected = f"risk limits rejected: {problem}. Fix: edit the JSON"
     with pytest.raises(ConfigError, match=f"^{expected}"):
-        control.submit(journal, ADMIN, "set_limits", {"limits": text})
+        control.submit(journal, store, sessions["ann"], "set_limits", {"limits": text})
     assert journal.pending_commands() == []
 
 
 @pytest.mark.parametrize("kind", ["launch", "add_user"])
-def test_unknown_or_non_panel_kinds_are_refused(journal: Journal, kind: str) -> None:
+def test_unknown_or_non_panel_kinds_are_refused(
+    journal: Journal, store: UserStore, sessions: dict[str, SessionGrant], kind: str
+) -> None:
     with pytest.raises(PermissionDenied, match=f"^unknown command '{kind}'; the panel sends: app"):
-        control.submit(journal, ADMIN, kind)
+        control.submit(journal, store, sessions["ann"], kind)
 
 
-def test_missing_unexpected_and_blank_args_are_refused(journal: Journal) -> None:
+def test_missing_unexpected_and_blank_args_are_refused(
+    journal: Journal, store: UserStore, sessions: dict[str, SessionGrant]
+) -> None:
     with pytest.raises(
         ConfigError,
         match=r"^command 'pause' got arguments \['symbol'\]; it takes: strategy "
         r"\(missing \['strategy'\], unexpected \['symbol'\]\)$",
     ):
-        control.submit(journal, TRADER, "pause", {"symbol": "BTC/USDT"})
+        control.submit(journal, store, sessions["tom"], "pause", {"symbol": "BTC/USDT"})
     with pytest.raises(ConfigError, match="^command 'force_exit' needs 'symbol' as a non-empty"):
-        control.submit(journal, TRADER, "force_exit", {"symbol": "  "})
+        control.submit(journal, store, sessions["tom"], "force_exit", {"symbol": "  "})
     with pytest.raises(ConfigError, match=r"it takes: proposal_id, price\?"):
-        control.submit(journal, TRADER, "approve", {})
+        control.submit(journal, store, sessions["tom"], "approve", {})
     assert journal.pending_commands() == []
 
 
-def test_approve_carries_the_proposal_and_an_optional_limit_price(journal: Journal) -> None:
+def test_approve_carries_the_proposal_and_an_optional_limit_price(
+    journal: Journal, store: UserStore, sessions: dict[str, SessionGrant]
+) -> None:
     journal.add_proposal(proposal())
-    control.submit(journal, TRADER, "approve", {"proposal_id": "p1"})
-    control.submit(journal, TRADER, "approve", {"proposal_id": "p1", "price": 105})
+    control.submit(journal, store, sessions["tom"], "approve", {"proposal_id": "p1"})
+    control.submit(journal, store, sessions["tom"], "approve", {"proposal_id": "p1", "price": 105})
     assert [c.args for c in journal.pending_commands()] == [
         {"proposal_id": "p1"},
         {"proposal_id": "p1", "price": 105.0},
     ]
     with pytest.raises(ConfigError, match="^approve: price must be a number > 0"):
-        control.submit(journal, TRADER, "approve", {"proposal_id": "p1", "price": -1.0})
+        control.submit(
+            journal, store, sessions["tom"], "approve", {"proposal_id": "p1", "price": -1.0}
+        )
 
 
-def test_approve_of_a_missing_or_decided_proposal_is_refused(journal: Journal) -> None:
+def test_approve_of_a_missing_or_decided_proposal_is_refused(
+    journal: Journal, store: UserStore, sessions: dict[str, SessionGrant]
+) -> None:
     journal.add_proposal(proposal())
     journal.decide_proposal("p1", "rejected", user="ann")
     with pytest.raises(ConfigError, match="^no proposal 'p2' in the journal"):
-        control.submit(journal, TRADER, "approve", {"proposal_id": "p2"})
+        control.submit(journal, store, sessions["tom"], "approve", {"proposal_id": "p2"})
     with pytest.raises(ConfigError, match="^proposal 'p1' is already rejected by 'ann'$"):
-        control.submit(journal, TRADER, "reject", {"proposal_id": "p1"})
+        control.submit(journal, store, sessions["tom"], "reject", {"proposal_id": "p1"})
 
 
 def test_allowed_follows_the_role_table() -> None:
@@ -321,9 +348,11 @@ def test_limits_text_is_the_engines_limits_or_the_defaults(seeded: Journal) -> N
     assert RiskLimits.from_json(text) == RiskLimits(max_leverage=3.0)
 
 
-def test_command_and_audit_frames_show_outcomes(journal: Journal) -> None:
-    first = control.submit(journal, TRADER, "pause", {"strategy": "sma"})
-    control.submit(journal, TRADER, "stop_entries")
+def test_command_and_audit_frames_show_outcomes(
+    journal: Journal, store: UserStore, sessions: dict[str, SessionGrant]
+) -> None:
+    first = control.submit(journal, store, sessions["tom"], "pause", {"strategy": "sma"})
+    control.submit(journal, store, sessions["tom"], "stop_entries")
     journal.finish_command(first, "denied", "user 'tom' (trader) may not 'pause': demoted")
     commands = control.command_frame(journal, 10)
     assert commands[["id", "user", "kind", "args", "status", "result"]].values.tolist() == [
@@ -336,7 +365,10 @@ def test_command_and_audit_frames_show_outcomes(journal: Journal) -> None:
         ["engine", "command.finish"],
         ["tom", "command.enqueue"],
     ]
-    assert audit["detail"].iloc[1] == '{"args": {}, "id": 2, "kind": "stop_entries"}'
+    detail = json.loads(audit["detail"].iloc[1])
+    assert detail == {
+        "args": {}, "id": 2, "kind": "stop_entries", "session": sessions["tom"].session_id,
+    }  # fmt: skip
     assert str(audit["at"].iloc[0]) == "2023-11-14 22:13:20+00:00"
 
 
@@ -364,16 +396,87 @@ def test_first_admin_needs_matching_passwords_and_ends_setup(store: UserStore) -
         control.first_admin(store, "bob", PW, PW)
 
 
-def test_login_checks_password_and_totp_and_audits_both_outcomes(
+def test_login_opens_a_session_and_audits_both_outcomes_with_one_message(
     store: UserStore, journal: Journal
 ) -> None:
     secret = control.first_admin(store, "ann", PW, PW).totp_secret
-    with pytest.raises(LoginFailed, match="^TOTP code required for 'ann' \\(admin\\)$"):
+    with pytest.raises(LoginFailed) as refused:
         control.login(store, "ann", PW, "", journal=journal)
     code = pyotp.TOTP(secret).at(T0 // 1000)
-    user = control.login(store, "ann", PW, code, journal=journal)
-    assert (user.username, user.role) == ("ann", Role.ADMIN)
+    grant = control.login(store, "ann", PW, code, journal=journal)
+    assert control.current_user(store, grant) == User("ann", Role.ADMIN, True, None)
+    assert grant.secret not in repr(grant)
     assert [(r["actor"], r["action"], r["detail"]) for r in journal.audit_rows(5)] == [
-        ("ann", "panel.login", {"role": "admin"}),
-        ("ann", "panel.login_failed", {"reason": "TOTP code required for 'ann' (admin)"}),
+        ("ann", "panel.login", {"role": "admin", "session": grant.session_id[:8]}),
+        ("ann", "panel.login_failed", {"reason": LOGIN_FAILED}),
     ]
+    assert str(refused.value) == LOGIN_FAILED  # the password alone is not confirmed
+
+
+def test_panel_session_reads_the_role_now_and_ends_on_role_change(
+    store: UserStore, sessions: dict[str, SessionGrant]
+) -> None:
+    assert control.current_user(store, sessions["tom"]).role is Role.TRADER
+    store.set_role("tom", Role.VIEWER, by=User("ann", Role.ADMIN, True, None))
+    with pytest.raises(PermissionDenied, match=r"revoked \(role changed to viewer\)"):
+        control.current_user(store, sessions["tom"])
+
+
+def test_logout_ends_the_session_and_submit_is_refused(
+    journal: Journal, store: UserStore, sessions: dict[str, SessionGrant]
+) -> None:
+    control.logout(store, sessions["tom"], journal=journal)
+    with pytest.raises(PermissionDenied, match=r"revoked \(logout\)"):
+        control.submit(journal, store, sessions["tom"], "kill")
+    assert journal.pending_commands() == []
+    forged = SessionGrant(sessions["ann"].session_id, "ann", "00" * 32)
+    with pytest.raises(PermissionDenied, match="secret does not match"):
+        control.submit(journal, store, forged, "kill")
+
+
+def test_panel_session_expires_after_idle_and_absolute_limits(engine: Engine) -> None:
+    clock = FakeClock()
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    store = UserStore(
+        engine,
+        clock=clock,
+        hasher=cheap,
+        vault=test_vault(engine),
+        session_idle_ms=60_000,
+        session_ttl_ms=150_000,
+    )
+    admin = store.create_first_admin("ann", PW).user
+    grant = store.open_session(admin)
+    clock.now += 60_000  # idle exactly the limit: still open, and used now
+    assert control.current_user(store, grant).username == "ann"
+    clock.now += 60_001
+    with pytest.raises(PermissionDenied, match="expired after 1 min without use"):
+        control.current_user(store, grant)
+    start = clock.now
+    grant = store.open_session(admin)
+    for _ in range(2):  # used every 50 s, yet it ends 150 s after login
+        clock.now += 50_000
+        assert control.current_user(store, grant).username == "ann"
+    clock.now = start + 150_000
+    with pytest.raises(PermissionDenied, match=r"expired \(sessions last 2 min\)"):
+        control.current_user(store, grant)
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        (None, True),  # Streamlit reports 127.0.0.1 and ::1 as None
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("10.0.0.5", False),
+        ("192.168.1.20", False),
+        ("2001:db8::1", False),
+        ("::ffff:10.0.0.5", False),
+        ("localhost", False),  # not an address: refused rather than guessed
+        ("", False),
+    ],
+)
+def test_setup_page_serves_loopback_clients_only(address: str | None, allowed: bool) -> None:
+    assert control.setup_client_allowed(address) is allowed
