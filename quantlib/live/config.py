@@ -9,7 +9,8 @@ word is a string, and a string is not a boolean); a number in quotes is an error
 ``inf`` and ``nan`` are refused wherever a number goes (omit a key to keep its default, e.g. no
 notional cap). The ``[risk]`` table is checked the same way before
 :class:`~quantlib.live.risk_gate.RiskLimits` applies its own bounds. Every problem names the
-file's key (``exchange.sandbox``, ``strategy.0.fraction``) and ends with the fix.
+file's key (``exchange.sandbox``, ``strategy.0.fraction``) and ends with the fix; the values
+it quotes pass through :func:`~quantlib.live.redact.redact` like the logs.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from quantlib.exceptions import ConfigError
+from quantlib.live.redact import redact
 from quantlib.live.risk_gate import RiskLimits
 from quantlib.live.types import StrategyMode
 
@@ -212,5 +214,6 @@ def load_live_config(path: str | Path) -> LiveConfig:
     try:
         return LiveConfig.model_validate(data)
     except ValidationError as exc:
+        # The message quotes the values it refuses; an alert's webhook token must not be one.
         problems = [_problem(e) for e in exc.errors()]
-        raise ConfigError(f"live config {str(file)!r}: " + "; ".join(problems)) from None
+        raise ConfigError(redact(f"live config {str(file)!r}: " + "; ".join(problems))) from None

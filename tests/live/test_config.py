@@ -115,6 +115,14 @@ def test_a_misspelt_key_gets_a_did_you_mean(tmp_path: Path) -> None:
         load_live_config(_config_file(tmp_path, "[exchange]\nsandbx = false\n"))
 
 
+def test_a_refused_value_is_quoted_redacted(tmp_path: Path) -> None:
+    path = _config_file(tmp_path, 'alerts = ["https://hooks.example/send?token=s3cr3tvalue42"]\n')
+    with pytest.raises(ConfigError, match=r"alerts\.0: Input should be a valid dictionary") as info:
+        load_live_config(path)
+    assert "s3cr3tvalue42" not in str(info.value)
+    assert "token=***" in str(info.value)
+
+
 def test_a_paper_run_replays_to_the_end_and_reports_its_state(tmp_path: Path) -> None:
     from quantlib.db import make_engine
     from quantlib.live.journal import Journal
