@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -296,7 +296,26 @@ ParamOpt = Annotated[
 GridOpt = Annotated[
     list[str], typer.Option("--grid", "-g", help="Parameter values to try: name=v1,v2,...")
 ]
-FeeOpt = Annotated[float | None, typer.Option(help="Taker fee per side (default 0.001).")]
+FeeOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Fee per side, taker and maker (limit/target fills) alike unless --maker-fee is "
+        "given (default 0.001)."
+    ),
+]
+MakerFeeOpt = Annotated[
+    float | None,
+    typer.Option(help="Maker fee (limit and target fills); default: --fee, else 0.001."),
+]
+PeriodsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--periods-per-year",
+        min=1,
+        help="Annualise daily returns with this many periods a year (default: from the "
+        "data's calendar, 365 for 24/7 markets, 252 for exchange sessions).",
+    ),
+]
 SlippageOpt = Annotated[float | None, typer.Option(help="Slippage in bps (default 1).")]
 CashOpt = Annotated[float | None, typer.Option(help="Initial cash (default 10000).")]
 FillOpt = Annotated[str | None, typer.Option(help="next_open (default) or close.")]
@@ -307,12 +326,34 @@ FundingOpt = Annotated[
 LeverageOpt = Annotated[float | None, typer.Option(help="Leverage, isolated margin.")]
 
 
-def _config(**options: Any) -> Any:
+def _config(
+    bars: Mapping[str, pd.DataFrame], periods_per_year: int | None = None, **options: Any
+) -> Any:
     """A BacktestConfig from the options the user gave (the others keep their defaults, so a
-    strategy's own engine defaults still apply)."""
-    from quantlib.backtest.config import make_config
+    strategy's own engine defaults still apply).
 
+    ``fee`` sets both sides unless ``maker_fee`` is given; ``periods_per_year`` is the user's
+    override, else it follows the calendar of ``bars`` (:mod:`quantlib.data.calendars`).
+    """
+    from quantlib.backtest.config import make_config
+    from quantlib.data.calendars import annualisation
+
+    if options.get("fee") is not None and options.get("maker_fee") is None:
+        options["maker_fee"] = options["fee"]
+    options["periods_per_year"] = annualisation(
+        bars, periods_per_year=periods_per_year
+    ).periods_per_year
     return make_config(**{k: v for k, v in options.items() if v is not None})
+
+
+def _annual_note(bars: Mapping[str, pd.DataFrame], config: Any) -> str:
+    """How the metrics' returns are annualised, for the line above each metrics table."""
+    from quantlib.data.calendars import annualisation
+
+    basis = annualisation(bars)
+    if basis.periods_per_year != config.periods_per_year:
+        basis = annualisation(bars, periods_per_year=config.periods_per_year)
+    return f"annualised: {basis.describe()}"
 
 
 def _metrics_table(title: str, record: dict[str, Any]) -> Table:
@@ -321,12 +362,28 @@ def _metrics_table(title: str, record: dict[str, Any]) -> Table:
     table.add_column("value", justify="right")
     for key in ("final_equity", "n_trades", "open_position", "config_id"):
         table.add_row(key, str(record[key]))
-    for key, value in record["metrics"].items():
+    metrics = record["metrics"]
+    for key, value in metrics.items():
         shown = (
             "n/a" if value is None else (str(value) if isinstance(value, int) else f"{value:.6g}")
         )
-        table.add_row(key, shown)
+        table.add_row(_metric_label(key, metrics), shown)
     return table
+
+
+def _metric_label(key: str, metrics: Mapping[str, Any]) -> str:
+    """The row name, with what the Sharpe inference rows measure (SR0 = the expected best
+    annualised Sharpe ratio of the trials, 0 for one trial)."""
+    from quantlib.analytics.sharpe_inference import deflated_sharpe_label
+
+    if key == "probabilistic_sharpe":
+        return "probabilistic_sharpe: P(true Sharpe > 0)"
+    if key == "deflated_sharpe":
+        label = deflated_sharpe_label(metrics.get("expected_max_sharpe"), metrics.get("n_trials"))
+        return f"deflated_sharpe: {label}"
+    if key == "expected_max_sharpe":
+        return "expected_max_sharpe (SR0, annualised)"
+    return key
 
 
 @app.command("backtest")
@@ -336,12 +393,14 @@ def backtest(
     timeframe: TimeframeOpt = None,
     param: ParamOpt = None,
     fee: FeeOpt = None,
+    maker_fee: MakerFeeOpt = None,
     slippage: SlippageOpt = None,
     initial_cash: CashOpt = None,
     fill: FillOpt = None,
     market: MarketOpt = None,
     funding_rate: FundingOpt = None,
     leverage: LeverageOpt = None,
+    periods_per_year: PeriodsOpt = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the run record as JSON here.")
     ] = None,
@@ -361,8 +420,12 @@ def backtest(
     )
 
     with _user_errors():
+        bars = load_assets(data, timeframe)
         config = _config(
+            bars,
+            periods_per_year,
             fee=fee,
+            maker_fee=maker_fee,
             slippage=slippage,
             initial_cash=initial_cash,
             fill=fill,
@@ -370,15 +433,17 @@ def backtest(
             funding_rate=funding_rate,
             leverage=leverage,
         )
-        bars = load_assets(data, timeframe)
         result = run_named(strategy, bars, parse_params(param or []), config)
         record = result_record(result)
+        # Entry fees of every trade and exit fees of the closed ones, in the quote currency.
+        record["fees_paid"] = float(result.trades["fees"].sum())
         if json_out is not None:
             atomic_write_text(json_out, json.dumps(record, indent=2) + "\n")
         if out_dir is not None:
             write_run(result, out_dir, record)
     out.print(f"{result.describe()}; in-sample", highlight=False, soft_wrap=True)
-    out.print(_metrics_table("metrics (daily returns, 365 days a year)", record))
+    out.print(_annual_note(bars, result.config), highlight=False, soft_wrap=True)
+    out.print(_metrics_table("in-sample metrics (daily returns)", record))
 
 
 @app.command("sweep")
@@ -389,8 +454,10 @@ def sweep_command(
     timeframe: TimeframeOpt = None,
     metric: Annotated[str, typer.Option(help="Metric that picks the best row.")] = "sharpe",
     fee: FeeOpt = None,
+    maker_fee: MakerFeeOpt = None,
     slippage: SlippageOpt = None,
     initial_cash: CashOpt = None,
+    periods_per_year: PeriodsOpt = None,
     record: Annotated[bool, typer.Option(help="Store every trial in the registry.")] = True,
     out_path: Annotated[Path | None, typer.Option("--out", help="Write the table (CSV).")] = None,
 ) -> None:
@@ -401,8 +468,15 @@ def sweep_command(
     from quantlib.backtest.sweeps import sweep
 
     with _user_errors():
-        config = _config(fee=fee, slippage=slippage, initial_cash=initial_cash)
         bars = load_assets(data, timeframe)
+        config = _config(
+            bars,
+            periods_per_year,
+            fee=fee,
+            maker_fee=maker_fee,
+            slippage=slippage,
+            initial_cash=initial_cash,
+        )
         result = sweep(
             strategy,
             parse_grid(grid),
@@ -417,7 +491,8 @@ def sweep_command(
     table = result.table.sort_values(metric, ascending=False)
     out.print(
         f"{result.n_trials} combinations run ({result.n_invalid} invalid skipped) of {strategy} on "
-        f"{', '.join(bars)}; best by {metric}: {result.best_params()} (in-sample)",
+        f"{', '.join(bars)}; best by {metric}: {result.best_params()} (in-sample); "
+        f"{_annual_note(bars, config)}",
         highlight=False,
         soft_wrap=True,
     )
@@ -435,8 +510,10 @@ def walkforward_command(
     anchored: Annotated[bool, typer.Option(help="Grow the training window.")] = False,
     metric: Annotated[str, typer.Option(help="Metric optimised on each train window.")] = "sharpe",
     fee: FeeOpt = None,
+    maker_fee: MakerFeeOpt = None,
     slippage: SlippageOpt = None,
     initial_cash: CashOpt = None,
+    periods_per_year: PeriodsOpt = None,
     record: Annotated[bool, typer.Option(help="Store every trial in the registry.")] = True,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write folds and OOS metrics as JSON.")
@@ -449,8 +526,15 @@ def walkforward_command(
     from quantlib.backtest.walkforward import walk_forward
 
     with _user_errors():
-        config = _config(fee=fee, slippage=slippage, initial_cash=initial_cash)
         bars = load_assets(data, timeframe)
+        config = _config(
+            bars,
+            periods_per_year,
+            fee=fee,
+            maker_fee=maker_fee,
+            slippage=slippage,
+            initial_cash=initial_cash,
+        )
         result = walk_forward(
             strategy,
             parse_grid(grid),
@@ -464,6 +548,7 @@ def walkforward_command(
             run_id=f"walkforward-{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%S}",
         )
         summary = walkforward_record(result)
+        summary.setdefault("config", result.config.model_dump(mode="json"))
         if json_out is not None:
             atomic_write_text(json_out, json.dumps(summary, indent=2) + "\n")
     out.print(result.folds.to_string(index=False), highlight=False)
@@ -473,6 +558,7 @@ def walkforward_command(
         highlight=False,
         soft_wrap=True,
     )
+    out.print(_annual_note(bars, result.config), highlight=False, soft_wrap=True)
     out.print(_metrics_table("out-of-sample metrics (daily returns)", summary))
 
 
@@ -491,23 +577,33 @@ def report_command(
     test: Annotated[str, typer.Option(help="Walk-forward test window.")] = "90D",
     random_seeds: Annotated[int, typer.Option(help="Random-entry baseline runs.")] = 100,
     fee: FeeOpt = None,
+    maker_fee: MakerFeeOpt = None,
     slippage: SlippageOpt = None,
     initial_cash: CashOpt = None,
+    periods_per_year: PeriodsOpt = None,
 ) -> None:
     """Backtest a strategy and write the offline HTML report (benchmarks, baselines, optional
     walk-forward, methodology)."""
-    from quantlib.backtest.runs import parse_grid, parse_params
+    from quantlib.backtest.runs import load_assets, parse_grid, parse_params
     from quantlib.reports.strategy_report import strategy_report
 
     now = pd.Timestamp.now(tz="UTC")
     with _user_errors():
+        config = _config(
+            load_assets(data, timeframe),
+            periods_per_year,
+            fee=fee,
+            maker_fee=maker_fee,
+            slippage=slippage,
+            initial_cash=initial_cash,
+        )
         path = strategy_report(
             strategy,
             data,
             timeframe,
             out_path,
             params=parse_params(param or []),
-            config=_config(fee=fee, slippage=slippage, initial_cash=initial_cash),
+            config=config,
             grid=parse_grid(grid) if grid else None,
             train=train,
             test=test,
@@ -546,6 +642,7 @@ def ai_filter_command(
     timeframe: Annotated[str, typer.Option(help="Bar timeframe")] = "1h",
     base: Annotated[str, typer.Option(help="Strategy the AI filter confirms")] = "seed_stack",
     out_path: Annotated[Path | None, typer.Option("--out", help="Write the table (CSV)")] = None,
+    periods_per_year: PeriodsOpt = None,
 ) -> None:
     """The base strategy with and without the AI filter, out of sample only (the ML
     walk-forward's test windows, default MLConfig), costs on, deflated Sharpe charged with
@@ -555,7 +652,8 @@ def ai_filter_command(
     from quantlib.backtest.runs import load_assets
 
     with _user_errors():
-        table = ai_filter_comparison(load_assets(data, timeframe), base=base)
+        bars = load_assets(data, timeframe)
+        table = ai_filter_comparison(bars, base=base, config=_config(bars, periods_per_year))
         if out_path is not None:
             atomic_write_text(out_path, table.to_csv(index=False))
     out.print(table.to_string(index=False), highlight=False, soft_wrap=True)

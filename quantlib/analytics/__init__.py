@@ -41,6 +41,7 @@ from quantlib.analytics.returns import (
 from quantlib.analytics.sharpe_inference import (
     EULER_GAMMA,
     deflated_sharpe,
+    deflated_sharpe_label,
     deflated_sharpe_ratio,
     expected_max_sharpe,
     probabilistic_sharpe,
@@ -71,6 +72,7 @@ __all__ = [
     "common_period_returns",
     "conditional_value_at_risk",
     "deflated_sharpe",
+    "deflated_sharpe_label",
     "deflated_sharpe_ratio",
     "drawdown_series",
     "exits_by_reason",

@@ -31,6 +31,7 @@ from quantlib.exceptions import ConfigError
 __all__ = [
     "EULER_GAMMA",
     "deflated_sharpe",
+    "deflated_sharpe_label",
     "deflated_sharpe_ratio",
     "expected_max_sharpe",
     "probabilistic_sharpe",
@@ -310,3 +311,39 @@ def deflated_sharpe(returns: pd.Series, n_trials: int, sharpe_variance: float) -
     """
     sr0 = expected_max_sharpe(n_trials, sharpe_variance)
     return probabilistic_sharpe(returns, benchmark_sharpe=sr0)
+
+
+def deflated_sharpe_label(expected_max: float | None, n_trials: int | None) -> str:
+    r"""What a deflated Sharpe ratio is the probability of, for tables and reports.
+
+    The DSR is :math:`P(\text{true Sharpe} > SR_0)` where :math:`SR_0` is the expected best
+    annualised Sharpe ratio of ``n_trials`` unskilled trials (:func:`expected_max_sharpe`,
+    annualised; 0 for a single trial, when the DSR equals the probabilistic Sharpe ratio).
+
+    Parameters
+    ----------
+    expected_max : float or None
+        :math:`SR_0`, annualised (``PerformanceSummary.expected_max_sharpe``); None or NaN
+        when unknown.
+    n_trials : int or None
+        Configurations tried.
+
+    Examples
+    --------
+    >>> deflated_sharpe_label(2.2414, 234)
+    'P(true Sharpe > SR0 = 2.24 annualised, the expected best of 234 trials)'
+    >>> deflated_sharpe_label(0.0, 1)
+    'P(true Sharpe > SR0 = 0, one trial)'
+    >>> deflated_sharpe_label(None, 12)
+    'P(true Sharpe > SR0, the expected best of 12 trials; SR0 unknown)'
+    """
+    trials = None if n_trials is None else int(n_trials)
+    if trials == 1:
+        return "P(true Sharpe > SR0 = 0, one trial)"
+    count = "?" if trials is None else f"{trials:,}"
+    if expected_max is None or not math.isfinite(float(expected_max)):
+        return f"P(true Sharpe > SR0, the expected best of {count} trials; SR0 unknown)"
+    return (
+        f"P(true Sharpe > SR0 = {float(expected_max):.2f} annualised, the expected best of "
+        f"{count} trials)"
+    )

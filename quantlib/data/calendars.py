@@ -26,7 +26,6 @@ from typing import Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
-from quantlib._validation import check_int
 from quantlib.data.timeframes import parse_timeframe
 from quantlib.exceptions import ConfigError
 
@@ -56,6 +55,13 @@ _WORDS: dict[str, CalendarName] = {
 }
 _DAY = pd.Timedelta(days=1)
 _SATURDAY = 5
+
+
+def _count(name: str, value: object) -> int:
+    # quantlib._validation imports the data layer, so this check stays local.
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+    return int(value)
 
 
 def normalize_calendar(word: str) -> CalendarName:
@@ -245,7 +251,7 @@ def annualisation(
             'calendar="24/7" or "exchange", or periods_per_year='
         )
     else:
-        ppy = check_int("periods_per_year", periods_per_year, minimum=1)
+        ppy = _count("periods_per_year", periods_per_year)
         return Annualisation(None, "override", step.name, None, math.nan, ppy)
     days = DAYS_PER_YEAR[name]
     if step.delta == _DAY:
@@ -270,6 +276,6 @@ def annualisation(
             step.name,
             days,
             per_day,
-            check_int("periods_per_year", periods_per_year, minimum=1),
+            _count("periods_per_year", periods_per_year),
         )
     return Annualisation(name, source, step.name, days, per_day, round(days * per_day))
