@@ -3,7 +3,6 @@ status, verify the audit log (registered by quantlib.cli)."""
 
 from __future__ import annotations
 
-import getpass
 import signal
 import threading
 import time
@@ -49,17 +48,27 @@ def live_run(
 
 
 @live_app.command("kill")
-def live_kill() -> None:
-    """Raise the kill flag: the engine cancels all orders, flattens all positions and HALTs
-    at its next poll (re-arming needs an admin in the control panel)."""
+def live_kill(
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0.0, help="Seconds to wait for the engine's acknowledgement"),
+    ] = 15.0,
+) -> None:
+    """Pull the kill switch: the engine cancels all orders, flattens all positions and HALTs
+    (in every state, HALTED included), then this prints what it did. Exits 1 when no engine
+    acknowledged within --wait seconds: the request stays raised and runs when the engine
+    polls (re-arming needs an admin in the control panel). Needs no login; recorded in the
+    audit log as the OS user and host."""
     from quantlib.cli import _user_errors
     from quantlib.cli import out as console
     from quantlib.live.journal import Journal
-    from quantlib.live.status import K
+    from quantlib.live.kill_switch import cli_identity, pull_kill_switch
 
     with _user_errors():
-        Journal.open().set_state(K.KILL, "1", actor=f"cli:{getpass.getuser()}")
-    console.print("kill flag raised; the engine halts and flattens at its next poll")
+        outcome = pull_kill_switch(Journal.open(), cli_identity(), wait_s=wait)
+    console.print(outcome.message(), markup=False, highlight=False)
+    if not outcome.acknowledged:
+        raise typer.Exit(1)
 
 
 @live_app.command("status")
@@ -107,39 +116,17 @@ def live_status(
         raise typer.Exit(2)
 
 
-_AUDIT_EXITS = {
-    "broken": (1, "BROKEN CHAIN"),
-    "truncated": (3, "TRUNCATED"),
-    "forged": (4, "FORGED ROWS"),
-    "rewritten": (5, "REWRITTEN"),
-    "dropped": (6, "TABLE DROPPED"),
-    "missing": (6, "NO AUDIT TABLE"),
-    "checkpoint": (7, "CHECKPOINT INVALID"),
-    "key": (8, "KEYED WITH ANOTHER KEY"),
-}
-
-
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Verify the audit log's keyed chain against its signed checkpoint, without creating or
-    changing anything. Exit 0 when intact; otherwise name what was found: 1 broken chain
-    (deleted or reordered rows), 3 truncated, 4 forged rows, 5 rewritten, 6 table dropped or
-    missing, 7 checkpoint invalid, 8 rows keyed with another master key. Without
-    QUANT_MASTER_KEY only the structure is checked, and it says so."""
+    """Walk the audit log's hash chain; exit 1 and name the first bad row if it was altered."""
     from quantlib.cli import _user_errors
     from quantlib.cli import out as console
-    from quantlib.db import make_engine
-    from quantlib.live.audit import default_checkpoint, key_from_env, verify
+    from quantlib.live.journal import Journal
 
     with _user_errors():
-        engine = make_engine()
-        checkpoint = default_checkpoint(engine)
-        report = verify(engine, key_from_env(), checkpoint)
-    for note in report.notes:
-        console.print(f"note: {note}", markup=False, highlight=False)
+        report = Journal.open().verify_audit()
     if report.ok:
-        console.print(f"audit log intact: {report.rows} rows", markup=False, highlight=False)
+        console.print(f"audit log intact: {report.rows} rows")
         return
-    code, label = _AUDIT_EXITS[report.problem]
-    console.print(f"audit log {label}: {report.reason}", markup=False, highlight=False)
-    raise typer.Exit(code)
+    console.print(f"[red]audit log tampered[/red] at row {report.first_bad_id}: {report.reason}")
+    raise typer.Exit(1)

@@ -28,6 +28,7 @@ at the next bar's open (the backtest exits inside the bar at the level).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -35,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,16 @@ from quantlib._hashing import stable_hash
 from quantlib.exceptions import ConfigError
 from quantlib.live.alerts import Alert, AlertKind, LogNotifier, Notifier
 from quantlib.live.authz import authorize_command
+from quantlib.live.commands import (
+    ApproveArgs,
+    CommandArgs,
+    CommandArgsError,
+    ForceExitArgs,
+    RejectArgs,
+    SetLimitsArgs,
+    StrategyArgs,
+    parse_command,
+)
 from quantlib.live.errors import (
     AuthFailed,
     DuplicateOrder,
@@ -56,7 +67,9 @@ from quantlib.live.errors import (
     RiskDenied,
 )
 from quantlib.live.journal import Journal, JournalOrder
+from quantlib.live.kill_switch import KillAck, KillRequest
 from quantlib.live.paper import Bar, floor_to_step
+from quantlib.live.redact import redact
 from quantlib.live.risk_gate import OrderCheck, PortfolioView, RiskGate, RiskLimits
 from quantlib.live.status import K
 from quantlib.live.types import (
@@ -66,6 +79,7 @@ from quantlib.live.types import (
     ExchangeOrder,
     OrderRequest,
     OrderStatus,
+    OrderType,
     Proposal,
     Side,
     StrategyMode,
@@ -79,6 +93,7 @@ __all__ = ["LiveEngine", "StrategySlot"]
 log = logging.getLogger(__name__)
 _DUST = 1e-12
 _DAY_MS = 86_400_000
+_MAX_RESULT = 2_000  # characters of a command's result stored in the journal
 
 
 @dataclass(frozen=True)
@@ -206,6 +221,8 @@ class LiveEngine:
         self._last_control = -(10**18)
         self._seen_trades: set[str] = set()
         self.latencies: deque[float] = deque(maxlen=100_000)
+        self._kill_done: int | None = None  # seq of the last kill request executed
+        self._local_ids = itertools.count(1)  # force exits called directly, not by a command
 
     # -- accounting ---------------------------------------------------------------------------
 
@@ -274,6 +291,7 @@ class LiveEngine:
             if self.journal.get_state(K.strategy_mode(slot.name)) is None:
                 self.journal.set_state(K.strategy_mode(slot.name), slot.mode.value)
         self._set_state()
+        self._kill_done_seq()
         self.publish(force=True)
 
     def on_bar(self, symbol: str, bar: Bar) -> list[str]:
@@ -328,10 +346,32 @@ class LiveEngine:
         self._last_control = real
         self.process_commands()
         self._expire(now)
-        # The flag (set by `quant live kill` or a kill command) acts once: the kill halts, and
-        # its flattening orders must be left to fill, not cancelled by a second kill.
-        if self.journal.get_state(K.KILL) == "1" and self.gate.state is not EngineState.HALTED:
-            self.kill("kill flag")
+        self._serve_kill_request()
+
+    def _kill_done_seq(self) -> int:
+        if self._kill_done is None:
+            ack = KillAck.parse(self.journal.get_state(K.KILL_DONE))
+            self._kill_done = ack.seq if ack else 0
+        return self._kill_done
+
+    def _serve_kill_request(self) -> None:
+        """Execute the newest kill request of ``quant live kill`` once, in every state (HALTED
+        included), and acknowledge it with what was done (see :mod:`quantlib.live.kill_switch`).
+
+        Each request acts once: its flattening orders are left to fill, never cancelled or
+        resent by a later poll; a request raised again later is a new request."""
+        text = self.journal.get_state(K.KILL_REQUEST)
+        request = KillRequest.parse(text)
+        if request is None:
+            if text:
+                self._errors += 1
+                log.error("ignoring malformed kill request %r", redact(text))
+            return
+        if request.seq <= self._kill_done_seq():
+            return
+        summary = self.kill(request.who or "cli", request_id=f"req{request.seq}")
+        self.journal.set_state(K.KILL_DONE, KillAck(request.seq, summary).encode())
+        self._kill_done = request.seq
 
     def live_orders(self) -> list[JournalOrder]:
         """The journal's live orders (cached: only this engine writes orders)."""
@@ -469,13 +509,37 @@ class LiveEngine:
 
     # -- decisions → orders -------------------------------------------------------------------
 
-    def execute(self, proposal_id: str, *, user: str, price: float | None = None) -> str:
+    def execute(
+        self,
+        proposal_id: str,
+        *,
+        user: str,
+        price: float | None = None,
+        order_type: OrderType | str = OrderType.MARKET,
+    ) -> str:
         """Approve and place proposal ``proposal_id``; a one-line outcome.
+
+        A ``market`` approval (the default) spends the slot's budget at the next fill price;
+        ``price``, if given, is only what the tolerance is checked against. A ``limit``
+        approval places a limit order at ``price`` moved onto the tick grid (down for a buy, up
+        for a sell, so it never pays more than approved), sized ``budget / limit`` rounded
+        down to the lot.
 
         Refused (and the proposal rejected) when it expired, the price moved beyond the
         tolerance, or the risk gate denies it; a second approval finds it decided and does
         nothing (double clicks are harmless).
+
+        Raises
+        ------
+        ConfigError
+            For a limit approval without a finite positive price.
         """
+        kind = OrderType(order_type)
+        if kind is OrderType.LIMIT and (price is None or not (math.isfinite(price) and price > 0)):
+            raise ConfigError(
+                f"approve {proposal_id!r}: a limit order needs a finite price > 0, got "
+                f"{price!r}. Fix: pass price=<limit price>, or approve as a market order"
+            )
         record = self.journal.proposal(proposal_id)
         if record is None:
             raise LiveError(f"unknown proposal {proposal_id!r}")
@@ -498,11 +562,15 @@ class LiveEngine:
             return f"refused: {note}"
         quote = self._quote_budget(self._slot(p.strategy))
         market = self.exchange.market(p.symbol)
-        # The estimate the gate checks, on the lot grid; the fill price sets the real amount.
-        amount = floor_to_step(quote / (last * (1.0 + p.side.sign * 1e-4)), market.lot_size)
+        if kind is OrderType.LIMIT:
+            last = _to_tick(last, market.tick_size, p.side)
+            amount = floor_to_step(quote / last, market.lot_size)
+        else:
+            # The estimate the gate checks, on the lot grid; the fill price sets the real amount.
+            amount = floor_to_step(quote / (last * (1.0 + p.side.sign * 1e-4)), market.lot_size)
         try:
             self.gate.check(
-                OrderCheck(p.symbol, p.side, amount, last, stop=p.stop, market=market),
+                OrderCheck(p.symbol, p.side, amount, last, stop=p.stop, market=market, type=kind),
                 self.view(),
             )
         except RiskDenied as exc:
@@ -511,20 +579,25 @@ class LiveEngine:
                 proposal_id, "rejected", user=user, note=f"risk gate: {exc}"
             )
             return f"refused by the risk gate ({exc.rule}): {exc}"
-        if not self.journal.decide_proposal(proposal_id, "approved", user=user):
+        note = f"limit {last:.10g}" if kind is OrderType.LIMIT else ""
+        if not self.journal.decide_proposal(proposal_id, "approved", user=user, note=note):
             return f"proposal {proposal_id} was decided by someone else first"
         request = OrderRequest(
             client_order_id=client_order_id(proposal_id, "entry"),
             symbol=p.symbol,
             side=p.side,
             amount=amount,
+            type=kind,
+            price=last if kind is OrderType.LIMIT else None,
             strategy=p.strategy,
-            quote_amount=quote,
+            quote_amount=quote if kind is OrderType.MARKET else None,
         )
         order = self.place(request, proposal_id=proposal_id)
         self.journal.mark_proposal_executed(proposal_id, request.client_order_id)
         self._stops[p.symbol] = (p.stop, p.target)
-        return f"order {request.client_order_id}: {order.status.value if order else 'not placed'}"
+        how = f" (limit {p.side.value} {amount:.10g} at {last:.10g})" if note else ""
+        status = order.status.value if order else "not placed"
+        return f"order {request.client_order_id}{how}: {status}"
 
     def place(
         self, request: OrderRequest, *, proposal_id: str | None = None
@@ -663,30 +736,57 @@ class LiveEngine:
     # -- commands -----------------------------------------------------------------------------
 
     def process_commands(self) -> None:
-        """Run the queued commands, each authorised against its sender's current role."""
+        """Run the queued commands, each authorised against its sender's current role and its
+        arguments checked against the command's schema (:mod:`quantlib.live.commands`).
+
+        Every command is finished, whatever happens: ``denied`` (role), ``rejected``
+        (arguments), ``failed`` (the action raised) or ``done``. No exception of one command
+        stops the loop or leaves it pending to crash the engine again at the next restart.
+        """
         for command in self.journal.pending_commands():
+            status: Literal["done", "denied", "rejected", "failed"]
             try:
                 authorize_command(self.users, command)
-                result = self._run_command(command.kind, command.args, command.user)
+                args = parse_command(command.kind, command.args)
+                result = self._run_command(command.kind, args, command.user, command.id)
             except PermissionDenied as exc:
-                self.journal.finish_command(command.id, "denied", str(exc))
-            except (LiveError, ConfigError, KeyError, ValueError) as exc:
+                status, result = "denied", str(exc)
+            except CommandArgsError as exc:
+                status, result = "rejected", str(exc)
+            except (LiveError, ConfigError) as exc:
                 self._errors += 1
-                self.journal.finish_command(command.id, "failed", f"{type(exc).__name__}: {exc}")
+                status, result = "failed", f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # the last line of defence: one command never stops the loop
+                self._errors += 1
+                log.exception("command %s (%s) failed unexpectedly", command.id, command.kind)
+                status, result = "failed", f"unexpected {type(exc).__name__}: {exc}"
             else:
-                self.journal.finish_command(command.id, "done", result)
+                status = "done"
+            self._finish_command(command.id, status, result)
 
-    def _run_command(self, kind: str, args: Mapping[str, Any], user: str) -> str:
-        if kind == "approve":
-            return self.execute(str(args["proposal_id"]), user=user, price=args.get("price"))
-        if kind == "reject":
-            pid = str(args["proposal_id"])
-            done = self.journal.decide_proposal(
-                pid, "rejected", user=user, note=str(args.get("note", ""))
+    def _finish_command(
+        self, command_id: int, status: Literal["done", "denied", "rejected", "failed"], result: str
+    ) -> None:
+        text = redact(result)
+        if len(text) > _MAX_RESULT:
+            text = text[:_MAX_RESULT] + "...(truncated)"
+        try:
+            self.journal.finish_command(command_id, status, text)
+        except Exception:  # a finish that did not land is retried at the next poll
+            self._errors += 1
+            log.exception("could not finish command %s as %s", command_id, status)
+
+    def _run_command(self, kind: str, args: CommandArgs, user: str, command_id: int) -> str:
+        if isinstance(args, ApproveArgs):
+            return self.execute(
+                args.proposal_id, user=user, price=args.price, order_type=args.order_type
             )
+        if isinstance(args, RejectArgs):
+            pid = args.proposal_id
+            done = self.journal.decide_proposal(pid, "rejected", user=user, note=args.note)
             return f"proposal {pid} rejected" if done else f"proposal {pid} was already decided"
-        if kind in ("pause", "resume", "reduce_only", "set_mode_auto"):
-            slot = self._slot(str(args["strategy"]))
+        if isinstance(args, StrategyArgs):
+            slot = self._slot(args.strategy)
             mode = {
                 "pause": StrategyMode.PAUSED,
                 "resume": StrategyMode.SUPERVISED,
@@ -698,19 +798,22 @@ class LiveEngine:
         if kind in ("stop_entries", "resume_entries"):
             self._set_flag(K.ENTRIES_STOPPED, "1" if kind == "stop_entries" else "0", user)
             return "new entries stopped" if kind == "stop_entries" else "new entries allowed"
-        if kind == "force_exit":
-            return self.force_exit(str(args["symbol"]), user=user)
+        if isinstance(args, ForceExitArgs):
+            return self.force_exit(args.symbol, user=user, request_id=f"cmd{command_id}")
         if kind == "force_exit_all":
             return (
-                "; ".join(self.force_exit(s, user=user) for s in list(self.positions()))
+                "; ".join(
+                    self.force_exit(s, user=user, request_id=f"cmd{command_id}")
+                    for s in list(self.positions())
+                )
                 or "no position"
             )
         if kind == "kill":
-            return self.kill(user)
+            return self.kill(user, request_id=f"cmd{command_id}")
         if kind == "rearm":
             return self.rearm(user)
-        if kind == "set_limits":
-            limits = RiskLimits.from_json(str(args["limits"]))
+        if isinstance(args, SetLimitsArgs):
+            limits = args.risk_limits()
             self.gate.set_limits(limits)
             self.journal.set_state(K.LIMITS, limits.to_json(), actor=user)
             return "risk limits updated"
@@ -726,21 +829,68 @@ class LiveEngine:
 
     # -- safety -------------------------------------------------------------------------------
 
-    def force_exit(self, symbol: str, *, user: str) -> str:
+    def force_exit(self, symbol: str, *, user: str, request_id: str | None = None) -> str:
+        """Cancel the orders of ``symbol`` and close its position with a reduce-only market
+        order, in every state (a forced exit only removes risk).
+
+        The exit sells what both the journal and the exchange hold (see
+        :meth:`_exit_amount`). ``request_id`` (the command's id) makes the client order id
+        unique per request and the same when a crash replays the same request, whose order is
+        then found in the journal, neither cancelled nor sent again.
+        """
         held = self.positions().get(symbol, 0.0)
         if held == 0.0:
             return f"{symbol}: no position"
+        if request_id is None:
+            request_id = f"local{self.clock()}-{next(self._local_ids)}"
+        tag = ("force", request_id)
+        own = client_order_id(*tag, symbol, "exit")
         for live in self.live_orders():
-            if live.symbol == symbol:
+            if live.symbol == symbol and live.client_order_id != own:
                 self._cancel(live)
+        amount, why = self._exit_amount(symbol, held, self._exchange_positions())
+        if amount <= 0.0:
+            return f"{symbol}: exit not placed: {why}"
         order = self._exit(
             symbol,
-            held,
+            math.copysign(amount, held),
             reason=f"force exit by {user}",
-            tag=("force", user, self.clock()),
+            tag=tag,
             gated=False,
         )
-        return f"{symbol}: exit {order.status.value if order else 'not placed'}"
+        side = "sell" if held > 0 else "buy"
+        status = order.status.value if order else "not placed"
+        return f"{symbol}: exit {side} {amount:.10g} {status}"
+
+    def _exchange_positions(self) -> dict[str, float] | None:
+        """The exchange's positions, or None when it cannot be read (the exit then relies on
+        the journal alone: a too large reduce-only order is refused, never reverses)."""
+        try:
+            return dict(self.exchange.fetch_positions())
+        except Exception as exc:
+            self._errors += 1
+            log.warning("cannot read the exchange's positions: %s", redact(str(exc)))
+            return None
+
+    def _exit_amount(
+        self, symbol: str, held: float, exchange: Mapping[str, float] | None
+    ) -> tuple[float, str]:
+        """How much an exit of ``held`` may close: ``min(|journal|, |exchange|)`` on the same
+        side, rounded down to the lot step, and a note when nothing can be closed.
+
+        The exchange may hold less than the journal (a fee charged in the base asset, dust);
+        selling the journal's amount would then be refused as more than held.
+        """
+        amount, where = abs(held), "the journal"
+        if exchange is not None:
+            there = float(exchange.get(symbol, 0.0))
+            amount = min(amount, abs(there)) if there * held > 0.0 else 0.0
+            where = f"the journal ({held:.10g}) and the exchange ({there:.10g})"
+        lot = self.exchange.market(symbol).lot_size
+        rounded = floor_to_step(amount, lot)
+        if rounded <= _DUST:
+            return 0.0, f"{where} leave {amount:.10g} to close, below the lot step {lot:g}"
+        return rounded, ""
 
     def _cancel(self, order: JournalOrder) -> None:
         if order.status in TERMINAL_STATUSES or order.status is OrderStatus.EXTERNAL:
@@ -758,36 +908,66 @@ class LiveEngine:
                     order.client_order_id, OrderStatus.CANCELED, error=f"cancel: {exc}"
                 )
 
-    def kill(self, user: str) -> str:
-        """Cancel every open order, flatten every position, HALT (re-arming needs an admin)."""
+    def kill(self, user: str, *, request_id: str | None = None) -> str:
+        """Cancel every open order, flatten every position, HALT (re-arming needs an admin);
+        what was done, in one line.
+
+        Runs in every state, HALTED included. The flattening orders of an earlier kill are
+        left working (never cancelled or doubled); ``request_id`` (the kill request's or the
+        command's id) keys the client order ids, so a crash replaying the same request finds
+        its orders in the journal. One failed cancel or order does not stop the others.
+        """
+        if request_id is None:
+            request_id = f"local{self.clock()}-{next(self._local_ids)}"
         self.journal.set_state(K.KILL, "1", actor=user)
         self.gate.halt(f"kill switch by {user}")
         self._set_state(actor=user)
+        cancelled, failures = 0, []
         for order in self.live_orders():
-            if order.strategy != "kill":  # an earlier kill's flattening order stays
-                self._cancel(order)
-        flattened = []
-        flattening = {o.symbol for o in self.live_orders() if o.strategy == "kill"}
-        for symbol, held in self.positions().items():
-            if symbol in flattening:
+            if order.strategy == "kill":  # an earlier kill's flattening order stays
                 continue
-            side = Side.SELL if held > 0 else Side.BUY
-            request = OrderRequest(
-                client_order_id=client_order_id("kill", user, self.clock(), symbol),
-                symbol=symbol,
-                side=side,
-                amount=abs(held),
-                reduce_only=True,
-                strategy="kill",
-            )
-            self.place(request)  # flattening is allowed while HALTED: it only removes risk
-            flattened.append(symbol)
+            try:
+                self._cancel(order)
+                cancelled += 1
+            except Exception as exc:
+                self._errors += 1
+                failures.append(f"cancel {order.client_order_id} failed: {exc}")
+        working = {o.symbol for o in self.live_orders() if o.strategy == "kill"}
+        exchange = self._exchange_positions()
+        flattened = []
+        for symbol, held in self.positions().items():
+            if symbol in working:
+                flattened.append(f"{symbol} flattening order already working")
+                continue
+            try:
+                amount, why = self._exit_amount(symbol, held, exchange)
+                if amount <= 0.0:
+                    flattened.append(f"{symbol} not flattened: {why}")
+                    continue
+                side = Side.SELL if held > 0 else Side.BUY
+                request = OrderRequest(
+                    client_order_id=client_order_id("kill", request_id, symbol),
+                    symbol=symbol,
+                    side=side,
+                    amount=amount,
+                    reduce_only=True,
+                    strategy="kill",
+                )
+                placed = self.place(request)  # allowed while HALTED: it only removes risk
+                status = placed.status.value if placed else "not placed"
+                flattened.append(f"{side.value} {amount:.10g} {symbol} ({status})")
+            except Exception as exc:
+                self._errors += 1
+                failures.append(f"flatten {symbol} failed: {exc}")
         self._stops.clear()
-        self._alert(
-            AlertKind.KILL_SWITCH,
-            f"kill switch by {user}: orders cancelled, flattened {flattened or 'nothing'}",
+        done = (
+            f"halted; cancelled {cancelled} order{'s' if cancelled != 1 else ''}; "
+            f"flattened {', '.join(flattened) or 'nothing (no position)'}"
+            + (f"; {'; '.join(failures)}" if failures else "")
         )
-        return f"halted; flattened {flattened or 'nothing'}"
+        summary = redact(done)
+        self._alert(AlertKind.KILL_SWITCH, f"kill switch by {user}: {summary}")
+        return summary
 
     def rearm(self, user: str) -> str:
         self.gate.rearm()
@@ -836,3 +1016,18 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if math.isfinite(out) else None
+
+
+def _to_tick(price: float, tick: float, side: Side) -> float:
+    """``price`` on the tick grid, never worse for the order: down for a buy, up for a sell.
+
+    Examples
+    --------
+    >>> _to_tick(99.67, 0.1, Side.BUY), _to_tick(99.61, 0.1, Side.SELL)
+    (99.6, 99.7)
+    """
+    if tick <= 0.0:
+        return price
+    if side is Side.BUY:
+        return floor_to_step(price, tick)
+    return round(math.ceil(price / tick - 1e-9) * tick, 12)

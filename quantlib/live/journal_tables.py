@@ -535,12 +535,22 @@ def proposal_from_row(row: LiveProposalRow) -> ProposalRecord:
     )
 
 
+def _json_or_text(text: str) -> Any:
+    """``text`` decoded as JSON, or ``text`` itself when it is not JSON: a row written around
+    :meth:`~quantlib.live.journal.Journal.enqueue_command` must not make every read of the
+    queue raise (the engine rejects such arguments, see :mod:`quantlib.live.commands`)."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
 def command_from_row(row: LiveCommandRow) -> Command:
     assert row.id is not None  # a primary key read back from the table
     return Command(
         id=row.id,
         kind=row.kind,
-        args=json.loads(row.args),
+        args=_json_or_text(row.args),
         user=row.user,
         created_at=row.created_at,
         status=row.status,

@@ -26,6 +26,9 @@ key                                    value
 ``health.latency_ms``                  last exchange round trip in ms
 ``health.errors``                      errors since the engine started
 ``kill.requested``                     ``1`` when the kill switch was pulled (any source)
+``kill.request``                       ``<seq>|<who>|<at ms>``: the latest kill request of
+                                       ``quant live kill`` (:mod:`quantlib.live.kill_switch`)
+``kill.done``                          ``<seq>|<summary>``: the last request the engine executed
 =====================================  ==========================================================
 """
 
@@ -62,6 +65,8 @@ class K:
     LATENCY = "health.latency_ms"
     ERRORS = "health.errors"
     KILL = "kill.requested"
+    KILL_REQUEST = "kill.request"
+    KILL_DONE = "kill.done"
     STRATEGIES = "engine.strategies"
 
     @staticmethod

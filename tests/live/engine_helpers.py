@@ -50,6 +50,7 @@ __all__ = [
     "TRADER",
     "TTL_MS",
     "VIEWER",
+    "BaseFeePaper",
     "Clock",
     "CountingPaper",
     "Recorder",
@@ -146,6 +147,20 @@ class ScriptedFills(PaperExchange):
 
     def fetch_fills(self, symbol: str, since: int = 0) -> list[Fill]:
         return self.answers.pop(0) if self.answers else []
+
+
+class BaseFeePaper(PaperExchange):
+    """A paper exchange whose :meth:`fetch_positions` reports ``base_fees[symbol]`` less than it
+    holds, as Binance does after charging a buy's fee in the base asset (the journal, counting
+    the gross fill, then says more than the account holds)."""
+
+    def __init__(self, base_fees: Mapping[str, float], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.base_fees = dict(base_fees)
+
+    def fetch_positions(self) -> dict[str, float]:
+        held = super().fetch_positions()
+        return {s: a - self.base_fees.get(s, 0.0) for s, a in held.items()}
 
 
 def cheap_hasher() -> argon2.PasswordHasher:

@@ -11,17 +11,34 @@ an order sent after a bar closing at 100 fills at the next open ``100 × (1 + 1 
 
 from __future__ import annotations
 
+import functools
+import getpass
 import re
+import socket
 import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from quantlib.live import kill_switch
 from quantlib.live.alerts import AlertKind
-from quantlib.live.engine import client_order_id
-from quantlib.live.risk_gate import RiskLimits
+from quantlib.live.cli import live_app
+from quantlib.live.engine import LiveEngine, client_order_id
+from quantlib.live.kill_switch import KillRequest, raise_kill_request
+from quantlib.live.paper import PaperExchange
+from quantlib.live.risk_gate import RiskGate, RiskLimits
 from quantlib.live.status import HEARTBEAT_STALE_MS, K, check_heartbeat, read_status
-from quantlib.live.types import EngineState, OrderStatus, Role, Side, StrategyMode
+from quantlib.live.types import (
+    EngineState,
+    MarketInfo,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Role,
+    Side,
+    StrategyMode,
+)
 from tests.live.engine_helpers import (
     ADMIN,
     SLOT,
@@ -29,6 +46,7 @@ from tests.live.engine_helpers import (
     TRADER,
     TTL_MS,
     VIEWER,
+    BaseFeePaper,
     Rig,
     close_time,
     make_rig,
@@ -388,8 +406,8 @@ def test_force_exit_flattens_with_a_reduce_only_order_even_when_halted(tmp_path:
 
     command = rig.command("force_exit", TRADER, symbol=SYMBOL)
 
-    assert (command.status, command.result) == ("done", "BTC/USDT: exit open")
-    cid = client_order_id("force", TRADER, close_time(3), SYMBOL, "exit")
+    assert (command.status, command.result) == ("done", "BTC/USDT: exit sell 49.9950005 open")
+    cid = client_order_id("force", f"cmd{command.id}", SYMBOL, "exit")
     order = rig.journal.order(cid)
     assert order is not None
     assert (order.side, order.reduce_only, order.strategy) == (Side.SELL, True, "force exit by tom")
@@ -418,13 +436,10 @@ def test_kill_sends_one_kill_switch_alert(tmp_path: Path) -> None:
 
     command = rig.command("kill", TRADER)
 
-    assert (command.status, command.result) == ("done", "halted; flattened ['BTC/USDT']")
+    done = "halted; cancelled 0 orders; flattened sell 49.9950005 BTC/USDT (open)"
+    assert (command.status, command.result) == ("done", done)
     assert [(a.kind, a.message, a.at) for a in rig.alerts.alerts] == [
-        (
-            AlertKind.KILL_SWITCH,
-            "kill switch by tom: orders cancelled, flattened ['BTC/USDT']",
-            close_time(3),
-        )
+        (AlertKind.KILL_SWITCH, f"kill switch by tom: {done}", close_time(3))
     ]
 
 
@@ -500,3 +515,310 @@ def test_heartbeat_watchdog_alerts_when_the_engine_is_silent(tmp_path: Path) -> 
     assert not check_heartbeat(rig.journal, rig.alerts, beat + HEARTBEAT_STALE_MS + 1)
     (alert,) = rig.alerts.of(AlertKind.HEARTBEAT_LOST)
     assert alert.message == "engine heartbeat lost (last: 30 s ago)"
+
+
+# -- poison commands (issue 13, item 1) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args_text", "reason"),
+    [
+        ('["sig-1704078000000"]', "needs its arguments as a JSON object of name → value, got list"),
+        ('{"price":"100","proposal_id":"sig-1704078000000"}', "price: Input should be a valid"),
+        ('{"price":NaN,"proposal_id":"sig-1704078000000"}', "price: Input should be a finite"),
+        ('{"price":1e999,"proposal_id":"sig-1704078000000"}', "price: Input should be a finite"),
+        ('{"price":true,"proposal_id":"sig-1704078000000"}', "price: Input should be a valid"),
+        ('{"proposal_id":["sig-1704078000000"]}', "proposal_id: Input should be a valid string"),
+        ('{"proposal_id":"sig-1704078000000","qty":1e9}', "qty: Extra inputs are not permitted"),
+        ("{not json", "got str '{not json'"),
+        ('"' + "x" * 1_000_000 + '"', "got str 'xxxx"),
+        ('{"proposal_id":"' + "p" * 1_000_000 + '"}', "String should have at most 200"),
+        ("{" + ",".join(f'"k{i}":{i}' for i in range(5_000)) + "}", "got 5000 arguments"),
+    ],
+)
+def test_poison_command_is_rejected_with_its_reason_and_the_next_command_runs(
+    tmp_path: Path, args_text: str, reason: str
+) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    rig.step(3)
+    poison = signed_command(rig.journal, rig.users, TRADER, "approve", args_text=args_text)
+    after = signed_command(rig.journal, rig.users, TRADER, "pause", {"strategy": SLOT})
+
+    rig.engine.process_commands()
+
+    rejected = rig.find_command(poison)
+    assert rejected.status == "rejected"
+    assert reason in rejected.result
+    assert "Fix: send" in rejected.result
+    assert len(rejected.result) < 1_000
+    assert (rig.find_command(after).status, rig.find_command(after).result) == (
+        "done",
+        "sig is paused",
+    )
+    assert rig.journal.pending_commands() == []  # nothing left to crash the next restart
+    assert rig.journal.proposal(pid(2)).status == "pending"  # type: ignore[union-attr]
+    assert rig.journal.orders() == []
+
+
+def test_engine_command_the_engine_does_not_run_is_rejected(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+
+    command = rig.command("add_user", ADMIN, username="eve")
+
+    assert command.status == "rejected"
+    assert command.result.startswith("the engine runs no command 'add_user'")
+    assert "Fix: user administration goes through `quant users`" in command.result
+
+
+def test_unexpected_error_of_a_command_fails_it_redacted_and_the_loop_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    rig.step(3)
+
+    def explode(*args: object, **kwargs: object) -> str:
+        raise TypeError("boom at https://api.example/order?apiKey=Sup3rS3cretK3y&x=1")
+
+    monkeypatch.setattr(rig.engine, "execute", explode)
+    first = signed_command(rig.journal, rig.users, TRADER, "approve", {"proposal_id": pid(2)})
+    second = signed_command(rig.journal, rig.users, TRADER, "stop_entries")
+
+    rig.engine.process_commands()
+    rig.engine.publish(force=True)
+
+    failed = rig.find_command(first)
+    assert failed.status == "failed"
+    assert failed.result == "unexpected TypeError: boom at https://api.example/order?apiKey=***&x=1"
+    assert rig.find_command(second).status == "done"
+    assert rig.journal.get_state(K.ERRORS) == "1"
+    assert "Sup3rS3cretK3y" not in str(rig.journal.audit_rows(limit=50))
+
+
+# -- the kill switch as a request (issue 13, item 2) --------------------------------------------
+
+
+def test_kill_request_while_halted_cancels_flattens_and_acknowledges_once(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    entered(rig)
+    resting = rig.engine.place(
+        OrderRequest("rest-1", SYMBOL, Side.BUY, 1.0, OrderType.LIMIT, price=50.0)
+    )
+    assert resting is not None
+    assert resting.status is OrderStatus.OPEN
+    rig.engine.halt("drawdown 12.0% beyond the limit 10.0%")
+
+    request = raise_kill_request(rig.journal, "cli:ops@desk", rig.clock())
+    rig.engine.poll_control(rig.clock(), force=True)
+    rig.engine.poll_control(rig.clock(), force=True)  # the same request never acts twice
+
+    assert request == KillRequest(1, "cli:ops@desk", close_time(3))
+    done = "halted; cancelled 1 order; flattened sell 49.9950005 BTC/USDT (open)"
+    assert rig.journal.get_state(K.KILL_DONE) == f"1|{done}"
+    assert rig.journal.order("rest-1").status is OrderStatus.CANCELED  # type: ignore[union-attr]
+    [flatten] = [o for o in rig.journal.orders() if o.strategy == "kill"]
+    assert flatten.client_order_id == client_order_id("kill", "req1", SYMBOL)
+    assert (flatten.side, flatten.reduce_only) == (Side.SELL, True)
+    assert flatten.amount == pytest.approx(FILL_AMOUNT, rel=1e-12)
+    assert rig.engine.gate.reason == "drawdown 12.0% beyond the limit 10.0%"  # the first cause
+
+    # A second pull while the flattening order works neither cancels nor doubles it.
+    raise_kill_request(rig.journal, "cli:ops@desk", rig.clock())
+    rig.engine.poll_control(rig.clock(), force=True)
+
+    assert rig.journal.get_state(K.KILL_DONE) == (
+        "2|halted; cancelled 0 orders; flattened BTC/USDT flattening order already working"
+    )
+    assert [o.client_order_id for o in rig.journal.orders() if o.strategy == "kill"] == [
+        flatten.client_order_id
+    ]
+    rig.step()
+    assert rig.position() == 0.0
+    assert rig.engine.gate.state is EngineState.HALTED
+    assert len(rig.alerts.of(AlertKind.KILL_SWITCH)) == 2
+
+
+def test_kill_request_raised_before_the_engine_runs_is_executed_at_its_first_poll(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    entered(rig)
+    raise_kill_request(rig.journal, "cli:ops@desk", rig.clock())
+    restarted = LiveEngine(
+        rig.journal,
+        rig.exchange,
+        rig.engine.slots,
+        gate=RiskGate(RiskLimits(), clock=rig.clock),
+        users=rig.users,
+        capital=10_000.0,
+        clock=rig.clock,
+        control_every_ms=0,
+        notifier=rig.alerts,
+    )
+
+    restarted.start()
+    restarted.poll_control(rig.clock(), force=True)
+
+    assert rig.journal.get_state(K.KILL_DONE) == (
+        "1|halted; cancelled 0 orders; flattened sell 49.9950005 BTC/USDT (open)"
+    )
+    assert restarted.gate.state is EngineState.HALTED
+
+
+def _point_cli_at(rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`quant live kill` on the rig's journal, its waits spent polling the rig's engine."""
+    monkeypatch.setenv("QUANT_DATABASE_URL", f"sqlite:///{tmp_path / 'journal.db'}")
+    monkeypatch.setattr(
+        kill_switch,
+        "pull_kill_switch",
+        functools.partial(
+            kill_switch.pull_kill_switch,
+            sleep=lambda _s: rig.engine.poll_control(rig.clock(), force=True),
+        ),
+    )
+
+
+def test_live_kill_cli_reports_what_the_halted_engine_did_and_who_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    entered(rig)
+    rig.engine.halt("drawdown 12.0% beyond the limit 10.0%")
+    _point_cli_at(rig, tmp_path, monkeypatch)
+
+    result = CliRunner().invoke(live_app, ["kill", "--wait", "5"])
+
+    assert result.exit_code == 0, result.output
+    assert " ".join(result.output.split()) == (
+        "kill request #1 executed by the engine: halted; cancelled 0 orders; flattened sell "
+        "49.9950005 BTC/USDT (open)"
+    )
+    who = f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    [raised] = [
+        row
+        for row in rig.journal.audit_rows(limit=100)
+        if row["action"] == "state.set" and row["detail"].get("key") == K.KILL_REQUEST
+    ]
+    assert raised["actor"] == who
+    assert [o.strategy for o in rig.journal.orders()] == [SLOT, "kill"]
+    rig.step()
+    assert rig.position() == 0.0
+
+
+def test_live_kill_cli_without_an_engine_exits_1_and_the_request_runs_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QUANT_DATABASE_URL", f"sqlite:///{tmp_path / 'journal.db'}")
+
+    result = CliRunner().invoke(live_app, ["kill", "--wait", "5"])
+
+    assert result.exit_code == 1
+    assert " ".join(result.output.split()) == (
+        "no engine has ever run on this journal (no heartbeat): kill request #1 stays raised "
+        "and will be executed when the engine polls the journal (at its start if it is not "
+        "running)"
+    )
+    rig = make_rig(tmp_path, entries={0: +1})  # starts on the same journal
+    assert rig.step() == []  # the kill ran before the entry signal could propagate
+    assert rig.journal.get_state(K.KILL_DONE) == (
+        "1|halted; cancelled 0 orders; flattened nothing (no position)"
+    )
+    assert rig.engine.gate.state is EngineState.HALTED
+
+
+# -- order types and exit ids (issue 13, items 12 and low) --------------------------------------
+
+
+def test_limit_approval_places_a_limit_order_at_the_price_on_the_tick_grid(
+    tmp_path: Path,
+) -> None:
+    markets = {SYMBOL: MarketInfo(SYMBOL, tick_size=0.1)}
+    rig = make_rig(
+        tmp_path, entries={2: +1}, exchange=PaperExchange(cash=10_000.0, markets=markets)
+    )
+    rig.step(3)
+
+    command = rig.command("approve", TRADER, proposal_id=pid(2), order_type="limit", price=99.67)
+
+    cid = client_order_id(pid(2), "entry")
+    amount = 5_000.0 / 99.6  # the buy's limit moves down to the tick: 99.67 → 99.6
+    assert (command.status, command.result) == (
+        "done",
+        f"order {cid} (limit buy {amount:.10g} at 99.6): open",
+    )
+    seen = rig.exchange.fetch_order(cid, SYMBOL)
+    assert seen is not None
+    assert (seen.type, seen.price, seen.status) == (OrderType.LIMIT, 99.6, OrderStatus.OPEN)
+    assert seen.amount == pytest.approx(amount, rel=1e-12)
+    assert rig.journal.proposal(pid(2)).note == "limit 99.6"  # type: ignore[union-attr]
+    rig.step()  # bar 3 opens at 100 and trades down to 99: the limit fills at 99.6, not 100.01
+    [fill] = rig.journal.fills()
+    assert (fill.price, fill.side) == (99.6, Side.BUY)
+    assert fill.amount == pytest.approx(amount, rel=1e-12)
+    assert fill.fee == pytest.approx(0.001 * 5_000.0, rel=1e-12)  # maker fee on the notional
+
+
+def test_market_approval_with_a_price_stays_a_market_order(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    rig.step(3)
+
+    command = rig.command("approve", TRADER, proposal_id=pid(2), price=100.2)
+
+    assert command.status == "done"
+    seen = rig.exchange.fetch_order(client_order_id(pid(2), "entry"), SYMBOL)
+    assert seen is not None
+    assert (seen.type, seen.price) == (OrderType.MARKET, None)
+
+
+def test_two_force_exits_in_one_bar_get_distinct_ids_and_one_exit_works(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    entered(rig)
+    first = signed_command(rig.journal, rig.users, TRADER, "force_exit", {"symbol": SYMBOL})
+    second = signed_command(rig.journal, rig.users, TRADER, "force_exit", {"symbol": SYMBOL})
+
+    rig.engine.process_commands()  # both in one poll of one replay bar
+
+    cid_1 = client_order_id("force", f"cmd{first}", SYMBOL, "exit")
+    cid_2 = client_order_id("force", f"cmd{second}", SYMBOL, "exit")
+    assert cid_1 != cid_2
+    for command_id in (first, second):
+        assert (rig.find_command(command_id).status, rig.find_command(command_id).result) == (
+            "done",
+            "BTC/USDT: exit sell 49.9950005 open",
+        )
+    assert rig.journal.order(cid_1).status is OrderStatus.CANCELED  # type: ignore[union-attr]
+    assert rig.journal.order(cid_2).status is OrderStatus.OPEN  # type: ignore[union-attr]
+
+    # A crash replaying the second command finds its order: not cancelled, not resent.
+    again = rig.engine.force_exit(SYMBOL, user=TRADER, request_id=f"cmd{second}")
+
+    assert again == "BTC/USDT: exit sell 49.9950005 open"
+    assert len(rig.journal.orders()) == 3  # entry, the cancelled exit, the working exit
+    rig.step()
+    assert rig.position() == 0.0
+
+
+# -- exits sized to what the exchange holds (issue 13, item 4) ----------------------------------
+
+
+@pytest.mark.parametrize("kind", ["force_exit", "kill"])
+def test_exit_sells_what_the_exchange_holds_rounded_down_to_the_lot(
+    tmp_path: Path, kind: str
+) -> None:
+    # The entry buys floor(5 000 / 100.01, 0.001) = 49.995 BTC; the exchange took 0.0452 BTC
+    # of fee in the base asset and holds 49.9498, so the exit may sell floor(49.9498, 0.001) =
+    # 49.949 (rounding to nearest would give 49.950: more than is held).
+    markets = {SYMBOL: MarketInfo(SYMBOL, tick_size=0.01, lot_size=0.001)}
+    venue = BaseFeePaper({SYMBOL: 0.0452}, cash=10_000.0, markets=markets)
+    rig = make_rig(tmp_path, entries={2: +1}, exchange=venue)
+    rig.step(3)
+    assert rig.command("approve", TRADER, proposal_id=pid(2)).status == "done"
+    rig.step()
+    assert rig.position() == pytest.approx(49.995, abs=1e-12)
+
+    args = {"symbol": SYMBOL} if kind == "force_exit" else {}
+    command = rig.command(kind, TRADER, **args)
+
+    assert command.status == "done"
+    [exit_order] = [o for o in rig.journal.orders() if o.side is Side.SELL]
+    assert exit_order.amount == 49.949
+    assert "sell 49.949" in command.result

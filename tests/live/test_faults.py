@@ -37,6 +37,7 @@ from quantlib.live.errors import (
     RateLimited,
 )
 from quantlib.live.journal import Journal
+from quantlib.live.kill_switch import raise_kill_request
 from quantlib.live.recovery import ReconcileReport, reconcile
 from quantlib.live.risk_gate import RiskGate, RiskLimits
 from quantlib.live.runner import run_live
@@ -437,13 +438,16 @@ def test_kill_switch_during_open_orders(tmp_path: Path) -> None:
 
     command = rig.command("kill", TRADER)
 
-    assert (command.status, command.result) == ("done", "halted; flattened ['BTC/USDT']")
+    assert (command.status, command.result) == (
+        "done",
+        f"halted; cancelled 1 order; flattened sell {ENTRY_AMOUNT:.10g} BTC/USDT (open)",
+    )
     seen = rig.exchange.fetch_order("rest-1", SYMBOL)
     assert seen is not None
     assert seen.status is OrderStatus.CANCELED
     assert rig.journal.order("rest-1").status is OrderStatus.CANCELED  # type: ignore[union-attr]
     [flatten] = [o for o in rig.journal.orders() if o.strategy == "kill"]
-    assert flatten.client_order_id == client_order_id("kill", TRADER, close_time(2), SYMBOL)
+    assert flatten.client_order_id == client_order_id("kill", f"cmd{command.id}", SYMBOL)
     assert (flatten.side, flatten.reduce_only, flatten.status) == (
         Side.SELL,
         True,
@@ -466,18 +470,18 @@ def test_kill_switch_during_open_orders(tmp_path: Path) -> None:
     assert (rig.journal.get_state(K.STATE), rig.journal.get_state(K.KILL)) == ("active", "0")
 
 
-def test_kill_flag_from_the_database_is_obeyed(tmp_path: Path) -> None:
+def test_kill_request_from_the_database_is_obeyed(tmp_path: Path) -> None:
     rig = make_rig(tmp_path, entries={1: +1}, mode=StrategyMode.AUTO)
     rig.step(3)
     panel = Journal(make_engine(f"sqlite:///{tmp_path / 'journal.db'}"), clock=rig.clock)
 
-    panel.set_state(K.KILL, "1", actor="panel")
+    raise_kill_request(panel, "cli:ops@desk", rig.clock())  # what `quant live kill` writes
     rig.engine.poll_control(rig.clock(), force=True)
 
     assert rig.engine.gate.state is EngineState.HALTED
     assert (panel.get_state(K.STATE), panel.get_state(K.REASON)) == (
         "halted",
-        "kill switch by kill flag",
+        "kill switch by cli:ops@desk",
     )
     [flatten] = [o for o in rig.journal.orders() if o.strategy == "kill"]
     assert (flatten.side, flatten.reduce_only) == (Side.SELL, True)
@@ -486,11 +490,11 @@ def test_kill_flag_from_the_database_is_obeyed(tmp_path: Path) -> None:
     panel.engine.dispose()
 
 
-def test_kill_flag_while_flat_halts_and_blocks_new_entries(tmp_path: Path) -> None:
+def test_kill_request_while_flat_halts_and_blocks_new_entries(tmp_path: Path) -> None:
     rig = make_rig(tmp_path, entries={2: +1})
     rig.step(1)
 
-    rig.journal.set_state(K.KILL, "1", actor="panel")
+    raise_kill_request(rig.journal, "cli:ops@desk", rig.clock())
     created = rig.step(2)  # bar 2's entry signal arrives after the flag
 
     assert created == []
