@@ -16,6 +16,10 @@ in the base currency comes off the position (a buy of 0.1 BTC with a 0.0001 BTC 
 A lost database raises :class:`~quantlib.live.errors.JournalUnavailable` naming the URL: the
 engine fails closed, it does not trade unrecorded.
 
+Every free-text string it stores (order errors, command results, risk events, proposal reasons
+and notes, state and telemetry values) passes :func:`quantlib.live.redact.redact` first, as log
+lines do: an exchange error quoting a signed request never puts an API key in the database.
+
 The records it hands out (:class:`JournalOrder`, :class:`JournalPosition`,
 :class:`ProposalRecord`, :class:`Command`) are declared with the tables in
 :mod:`quantlib.live.journal_tables` and re-exported here.
@@ -23,8 +27,10 @@ The records it hands out (:class:`JournalOrder`, :class:`JournalPosition`,
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Engine
@@ -34,7 +40,8 @@ from sqlmodel import Session, col, insert, select, update
 from quantlib.db import create_tables, make_engine, session
 from quantlib.exceptions import ConfigError
 from quantlib.live import audit as audit_log
-from quantlib.live.audit import AuditReport
+from quantlib.live.alerts import add_alert_context
+from quantlib.live.audit import AuditChain, AuditReport
 from quantlib.live.errors import DuplicateOrder, JournalUnavailable, LiveError
 from quantlib.live.journal_tables import (
     FILLED_TOLERANCE,
@@ -65,6 +72,7 @@ from quantlib.live.journal_tables import (
     unavailable_guard,
 )
 from quantlib.live.lock import WriterLock
+from quantlib.live.redact import redact
 from quantlib.live.types import (
     TERMINAL_STATUSES,
     ExchangeOrder,
@@ -99,6 +107,14 @@ class Journal:
         Its database; the ``live_*`` tables and the audit triggers are created if missing.
     clock : callable, default wall clock
         Returns UTC epoch milliseconds; stamps every row (tests pass a fake).
+    audit_key : bytes, optional
+        The audit chain's key (:func:`quantlib.live.vault.derive_key` with
+        :data:`~quantlib.live.audit.AUDIT_KEY_PURPOSE`): rows are then HMAC-signed and an
+        older chain is sealed into the keyed one on open. None (tests, paper runs without a
+        vault) writes keyless rows, and cannot append to a keyed chain.
+    audit_checkpoint : pathlib.Path, optional
+        The file of the signed checkpoint of the chain's head (see :mod:`quantlib.live.audit`);
+        None keeps none. :meth:`open` passes the default one.
     lock : WriterLock, optional
         The engine's lease on this journal: every write transaction is then fenced with it
         (:meth:`~quantlib.live.lock.WriterLock.fence`), so an engine whose lease was taken
@@ -131,6 +147,8 @@ class Journal:
         *,
         clock: Callable[[], int] = now_ms,
         lock: WriterLock | None = None,
+        audit_key: bytes | None = None,
+        audit_checkpoint: Path | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
@@ -139,10 +157,29 @@ class Journal:
             create_tables(engine, list(JOURNAL_TABLES))
             add_command_proof_columns(engine)
         audit_log.install(engine)
+        self._audit_chain = AuditChain(
+            engine, key=audit_key, checkpoint=audit_checkpoint, clock=clock
+        )
+        self._audit_chain.seal()
+        if audit_checkpoint is not None:
+            # Written once more when the journal is collected or the interpreter exits.
+            weakref.finalize(self, self._audit_chain.flush)
+            add_alert_context("audit_checkpoint", _checkpoint_of(weakref.ref(self._audit_chain)))
 
     @classmethod
-    def open(cls, url: str | None = None) -> Journal:
-        """The journal on ``url`` (default: the settings' database, ``QUANT_DATABASE_URL``)."""
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        audit_key: bytes | None = None,
+        audit_checkpoint: Path | None = None,
+    ) -> Journal:
+        """The journal on ``url`` (default: the settings' database, ``QUANT_DATABASE_URL``).
+
+        The audit key defaults to the one derived from the master key
+        (``QUANT_MASTER_KEY`` or the OS keyring; keyless when neither holds one), the
+        checkpoint to :func:`quantlib.live.audit.default_checkpoint` of the database.
+        """
         try:
             engine = make_engine(url)
         except OSError as exc:
@@ -150,7 +187,9 @@ class Journal:
                 f"journal database {url!r} cannot be opened: {exc}. Fix: point "
                 "QUANT_DATABASE_URL (or url) at a writable location"
             ) from exc
-        return cls(engine)
+        key = audit_key if audit_key is not None else audit_log.key_from_env()
+        checkpoint = audit_checkpoint or audit_log.default_checkpoint(engine)
+        return cls(engine, audit_key=key, audit_checkpoint=checkpoint)
 
     @property
     def engine(self) -> Engine:
@@ -185,7 +224,7 @@ class Journal:
             yield s
 
     def _audit(self, s: Session, actor: str, action: str, detail: dict[str, Any]) -> None:
-        audit_log.append(s, actor, action, detail, self._clock())
+        self._audit_chain.append(s, actor, action, detail, self._clock())
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -242,6 +281,7 @@ class Journal:
             If no order with this client order id was journalled.
         """
         status = OrderStatus(status)
+        error = redact(error)  # exchange error text may carry the signed request URL
         with self._write(f"record the outcome of order {client_order_id!r}") as s:
             row = self._locked_order(s, client_order_id)
             previous = OrderStatus(row.status)
@@ -583,7 +623,7 @@ class Journal:
             "entry": proposal.entry,
             "stop": proposal.stop,
             "target": proposal.target,
-            "reason": proposal.reason,
+            "reason": redact(proposal.reason),
             "components": canonical_json(dict(proposal.components)),
             "created_at": proposal.created_at,
             "expires_at": proposal.expires_at,
@@ -625,6 +665,7 @@ class Journal:
         """
         if decision not in _DECISIONS:
             raise ConfigError(f"decision must be one of {', '.join(_DECISIONS)}, got {decision!r}")
+        note = redact(note)
         now = self._clock()
         with self._write(f"decide proposal {proposal_id!r}") as s:
             # Compare-and-set: only the first decision finds the row still pending.
@@ -784,6 +825,7 @@ class Journal:
             raise ConfigError(
                 f"command status must be one of {', '.join(_COMMAND_ENDS)}, got {status!r}"
             )
+        result = redact(result)  # a failure's text may quote an exchange error
         with self._write(f"finish command {command_id}") as s:
             updated = s.exec(
                 update(LiveCommandRow)
@@ -820,7 +862,7 @@ class Journal:
         self, rule: str, message: str, *, symbol: str = "", strategy: str = ""
     ) -> None:
         """Record that a risk rule fired."""
-        now = self._clock()
+        now, message = self._clock(), redact(message)
         with self._write(f"record risk event {rule!r}") as s:
             s.exec(
                 insert(LiveRiskEventRow).values(
@@ -849,7 +891,9 @@ class Journal:
         return default if row is None else row.value
 
     def set_state(self, key: str, value: str, *, actor: str = "engine") -> None:
-        """Store ``value`` under ``key`` (insert or replace)."""
+        """Store ``value`` under ``key`` (insert or replace; redacted like the logs, e.g. a
+        halt reason quoting an exchange error)."""
+        value = redact(value)
         for _ in range(_RETRIES):
             try:
                 with self._write(f"store state {key!r}") as s:
@@ -876,6 +920,7 @@ class Journal:
         drown the audit log. Decisions and state changes go through :meth:`set_state`."""
         if not values:
             return
+        values = {key: redact(value) for key, value in values.items()}
         with self._write("publish telemetry") as s:
             now = self._clock()
             for key, value in values.items():
@@ -901,5 +946,27 @@ class Journal:
             return audit_log.rows_newest_first(s, limit)
 
     def verify_audit(self) -> AuditReport:
-        """Check the audit log's hash chain (see :func:`quantlib.live.audit.verify`)."""
-        return audit_log.verify(self._engine)
+        """Check the audit log's chain against its checkpoint, with this journal's key (see
+        :func:`quantlib.live.audit.verify`)."""
+        self._audit_chain.flush()
+        chain = self._audit_chain
+        return audit_log.verify(self._engine, chain.key, chain.checkpoint)
+
+    def checkpoint_audit(self) -> None:
+        """Write the audit checkpoint now (e.g. at shutdown; kills, halts and commands are
+        checkpointed as they commit)."""
+        self._audit_chain.flush()
+
+    def audit_checkpoint(self) -> dict[str, Any] | None:
+        """The signed checkpoint of the audit log's head, for exports (None without one)."""
+        checkpoint = self._audit_chain.latest_checkpoint
+        return None if checkpoint is None else checkpoint.to_dict()
+
+
+def _checkpoint_of(chain: weakref.ref[AuditChain]) -> Callable[[], dict[str, Any] | None]:
+    def provide() -> dict[str, Any] | None:
+        alive = chain()
+        checkpoint = None if alive is None else alive.latest_checkpoint
+        return None if checkpoint is None else checkpoint.to_dict()
+
+    return provide
