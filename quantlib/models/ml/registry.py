@@ -471,7 +471,7 @@ def _read_inside(folder: Path, file: object, suffix: str, what: str) -> bytes:
     the check is refused too.
     """
     where = f"{folder}: {what}"
-    if not isinstance(file, str) or not _NAME.match(file) or not file.endswith(suffix):
+    if not isinstance(file, str) or not _NAME.fullmatch(file) or not file.endswith(suffix):
         raise ConfigError(
             f"{where} names the file {file!r}, which is not a plain file name ending in "
             f"{suffix!r} inside the model's folder (no folders, no absolute path, no '..'). "
@@ -484,7 +484,9 @@ def _read_inside(folder: Path, file: object, suffix: str, what: str) -> bytes:
             f"is not loaded. {_RETRAIN}"
         )
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # O_NONBLOCK: a FIFO planted under a model file's name must not hang the load.
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        descriptor = os.open(path, flags)
     except FileNotFoundError:
         raise ConfigError(
             f"{where}: {path} is missing, this is not a complete model folder. {_RETRAIN}"
