@@ -69,7 +69,7 @@ from quantlib.live.recovery import ReconcileReport, reconcile
 from quantlib.live.redact import install_redaction, redact
 from quantlib.live.risk_gate import RiskGate
 from quantlib.live.status import K
-from quantlib.live.types import ExchangeAdapter, OrderStatus, now_ms
+from quantlib.live.types import EngineState, ExchangeAdapter, OrderStatus, now_ms
 from quantlib.live.users import UserStore
 from quantlib.strategy.registry import make_strategy
 
@@ -257,13 +257,17 @@ class _Guard:
         self.max_unexpected = max_unexpected
         self.network = 0  # network and exchange faults survived
         self.unexpected = 0  # other errors survived
-        self.in_a_row = 0  # unexpected errors since the last successful step
+        # Unexpected errors in a row per kind of step (a poll, a bar, commands, ...): a step
+        # that keeps failing halts the engine even while the other steps succeed.
+        self.in_a_row: dict[str, int] = {}
         self.outage_since: int | None = None  # engine time of the first fault of an outage
         self.last_fault = ""
         self._outage_alerted = False
 
-    def run(self, where: str, step: Callable[[], Any]) -> bool:
-        """Run ``step``; True when it succeeded, False when it failed and was survived."""
+    def run(self, where: str, step: Callable[[], Any], *, kind: str = "") -> bool:
+        """Run ``step`` (``where`` names it, ``kind`` groups it, default ``where``); True
+        when it succeeded, False when it failed and was survived."""
+        kind = kind or where
         try:
             step()
         except EngineLocked:
@@ -274,9 +278,9 @@ class _Guard:
             if fault is not None:
                 self._network(where, fault)
             else:
-                self._unexpected(where, exc)
+                self._unexpected(where, kind, exc)
             return False
-        self.in_a_row = 0
+        self.in_a_row[kind] = 0
         return True
 
     def recovered(self) -> None:
@@ -311,20 +315,20 @@ class _Guard:
             self.outage_since = self.engine.clock()
         log.warning("%s (fault %d survived; the loop goes on)", self.last_fault, self.network)
 
-    def _unexpected(self, where: str, exc: Exception) -> None:
+    def _unexpected(self, where: str, kind: str, exc: Exception) -> None:
         self.unexpected += 1
-        self.in_a_row += 1
+        streak = self.in_a_row[kind] = self.in_a_row.get(kind, 0) + 1
         what = redact(f"{where}: {type(exc).__name__}: {exc}")[:500]
         # The traceback goes through the logging filters (install_redaction) like every record.
-        log.error("unexpected error %s (%d in a row)", what, self.in_a_row, exc_info=exc)
+        log.error("unexpected error %s (%d in a row)", what, streak, exc_info=exc)
         self._alert(
             AlertKind.ERROR,
-            f"unexpected error {what} ({self.in_a_row} in a row; the engine halts at "
+            f"unexpected error {what} ({streak} in a row; the engine halts at "
             f"{self.max_unexpected}). Fix: read the engine log for the traceback",
         )
-        if self.in_a_row >= self.max_unexpected and self.engine.gate.state.value != "halted":
+        if streak >= self.max_unexpected and self.engine.gate.state is not EngineState.HALTED:
             reason = (
-                f"{self.in_a_row} unexpected errors in a row, last {what}; positions are held "
+                f"{streak} unexpected errors in a row, last {what}; positions are held "
                 "without strategy exits: force-exit or kill from the panel, fix the cause, re-arm"
             )
             try:
@@ -369,7 +373,7 @@ def _loop(
     def feed_bar(symbol: str, bar: Bar) -> None:
         nonlocal bars
         bars += 1  # delivered, even if processing fails: a bar is never fed twice
-        guard.run(f"bar {symbol} {bar.open_time}", lambda: engine.on_bar(symbol, bar))
+        guard.run(f"bar {symbol} {bar.open_time}", lambda: engine.on_bar(symbol, bar), kind="bar")
 
     def done() -> bool:
         return stop.is_set() or (max_bars is not None and bars >= max_bars)
