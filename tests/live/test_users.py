@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Literal
 
 import pyotp
@@ -11,11 +17,18 @@ from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, text
 
-from quantlib.db import session
+from quantlib.db import make_engine, session
 from quantlib.exceptions import ConfigError
 from quantlib.live.errors import LoginFailed, PermissionDenied
 from quantlib.live.types import Role
-from quantlib.live.users import LOGIN_FAILED, Enrolment, LiveBootstrap, User, UserStore
+from quantlib.live.users import (
+    LOGIN_FAILED,
+    MAX_CONCURRENT_HASHES,
+    Enrolment,
+    LiveBootstrap,
+    User,
+    UserStore,
+)
 from quantlib.live.vault import Vault
 from tests.live.signing import test_vault
 
@@ -344,3 +357,204 @@ def test_postgres_first_admin_and_login(postgres: Engine, clock: FakeClock) -> N
     assert store.get("alice") == User("alice", Role.ADMIN, True, T0 + 900_000)
     clock.now = T0 + 900_000
     assert store.authenticate("alice", PW, code_at(secret, clock.now)).role is Role.ADMIN
+
+
+# -- concurrency (SQLite and PostgreSQL) -----------------------------------------------------
+
+
+class SlowHasher(PasswordHasher):
+    """A cheap hasher whose verify takes ``delay_s`` and records how many ran at once and how
+    many were against real (not placeholder) hashes."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(time_cost=1, memory_cost=8, parallelism=1)
+        self.delay_s = delay_s
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most_at_once = 0
+        self.real_verifies = 0
+        self.placeholder = ""
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            self.real_verifies += hash != self.placeholder
+        try:
+            time.sleep(self.delay_s)
+            return super().verify(hash, password)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def slow_store(engine: Engine, clock: FakeClock, delay_s: float) -> tuple[UserStore, SlowHasher]:
+    hasher = SlowHasher(delay_s)
+    store = UserStore(engine, clock=clock, hasher=hasher, vault=test_vault(engine))
+    hasher.placeholder = store._dummy_hash
+    return store, hasher
+
+
+def at_once(n: int, attempt: Callable[[], object]) -> list[object]:
+    """Run ``attempt`` in ``n`` threads released together; each result or exception."""
+    gate = threading.Barrier(n, timeout=10)
+
+    def run() -> object:
+        gate.wait()
+        try:
+            return attempt()
+        except LoginFailed as exc:
+            return exc
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(lambda _: run(), range(n), timeout=60))
+
+
+def test_one_totp_code_logs_in_once_under_concurrency(any_engine: Engine, clock: FakeClock) -> None:
+    store, _ = slow_store(any_engine, clock, delay_s=0.2)
+    secret = store.create_first_admin("alice", PW).totp_secret
+    code = code_at(secret, clock.now)
+
+    results = at_once(4, lambda: store.authenticate("alice", PW, code))
+
+    assert sum(isinstance(r, User) for r in results) == 1
+    assert sum(isinstance(r, LoginFailed) for r in results) == 3
+
+
+def test_concurrent_wrong_guesses_hash_at_most_the_limit_and_lock(
+    any_engine: Engine, clock: FakeClock
+) -> None:
+    store, hasher = slow_store(any_engine, clock, delay_s=0.1)
+    store.create_first_admin("alice", PW)
+    hasher.real_verifies = 0
+
+    results = at_once(12, lambda: store.authenticate("alice", "wrong guess number", "000000"))
+
+    assert all(str(r) == BAD for r in results)
+    assert hasher.real_verifies <= 5
+    assert store.get("alice") == User("alice", Role.ADMIN, True, T0 + 900_000)
+
+
+def test_concurrent_logins_hash_at_most_two_at_a_time(engine: Engine, clock: FakeClock) -> None:
+    store, hasher = slow_store(engine, clock, delay_s=0.05)
+    store.create_first_admin("alice", PW)
+    store.add("vic", PW, Role.VIEWER)
+
+    at_once(16, lambda: store.authenticate("nobody", PW))
+
+    assert hasher.most_at_once == MAX_CONCURRENT_HASHES == 2
+
+
+def test_a_locked_database_fails_the_login_instead_of_raising(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "busy.db"
+    engine = make_engine(f"sqlite:///{path}", busy_timeout_ms=50)
+    store = UserStore(engine, clock=clock, hasher=cheap_hasher(), vault=test_vault(engine))
+    secret = store.create_first_admin("alice", PW).totp_secret
+    holder = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+
+        with pytest.raises(LoginFailed, match=BAD_RE):
+            store.authenticate("alice", PW, code_at(secret, clock.now))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        engine.dispose()
+
+
+# -- password policy -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        (" " * 12, r"too short \(0 visible characters"),
+        ("\u200b" * 16, r"too short \(0 visible characters"),
+        ("ab\u200bcd\u200bef\u200bgh\u200bij", r"too short \(10 visible characters"),
+        ("a" * 12, r"too weak \(strength 0 of 4"),
+        ("passwordpassword", r"too weak \(strength 0 of 4"),
+        ("123456789012", r"too weak \(strength 1 of 4"),
+        ("x" * 1025, r"longer than 1024 characters \(1025\)"),
+    ],
+)
+def test_weak_blank_invisible_and_huge_passwords_are_refused(
+    store: UserStore, password: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        store.create_first_admin("alice", password)
+    assert store.count() == 0
+
+
+def test_password_is_normalised_nfkc_without_invisible_characters(
+    store: UserStore, clock: FakeClock
+) -> None:
+    secret = store.create_first_admin("alice", "ｃｏｒｒｅｃｔ horse\u200b battery").totp_secret
+
+    user = store.authenticate("alice", PW, code_at(secret, clock.now))  # typed plainly
+
+    assert user.username == "alice"
+
+
+def test_an_oversized_password_is_refused_without_hashing(engine: Engine) -> None:
+    hasher = CountingHasher()
+    store = UserStore(engine, hasher=hasher, vault=test_vault(engine))
+    store.create_first_admin("alice", PW)
+
+    for name in ("alice", "nobody"):
+        with pytest.raises(LoginFailed, match=BAD_RE):
+            store.authenticate(name, "x" * 100_000_000)
+
+    assert hasher.verified == []
+
+
+def test_every_refusal_reads_the_same(store: UserStore, clock: FakeClock) -> None:
+    secret = with_admin(store).totp_secret
+    right = code_at(secret, clock.now)
+    wrong = "000000" if right != "000000" else "111111"
+    replies = []
+    for name, password, code in [
+        ("nobody", PW, right),  # unknown user
+        ("alice", "wrong password!", right),  # wrong password
+        ("alice", PW, wrong),  # right password, wrong code
+        ("alice", PW, None),  # right password, no code
+    ]:
+        with pytest.raises(LoginFailed) as refused:
+            store.authenticate(name, password, code)
+        replies.append(str(refused.value))
+    assert replies == [BAD] * 4
+
+
+# -- secrets at rest and sessions ------------------------------------------------------------
+
+
+def test_plaintext_totp_secrets_are_encrypted_once_on_open(
+    engine: Engine, store: UserStore, clock: FakeClock
+) -> None:
+    secret = with_admin(store).totp_secret
+    with engine.begin() as conn:  # as an earlier version stored it
+        conn.execute(text("UPDATE live_users SET totp_secret = :s"), {"s": secret})
+
+    reopened = UserStore(engine, clock=clock, hasher=cheap_hasher(), vault=test_vault(engine))
+
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT totp_secret FROM live_users")).scalar_one()
+    assert stored.startswith("fernet:")
+    assert secret not in stored
+    assert reopened.authenticate("alice", PW, code_at(secret, clock.now)).username == "alice"
+
+
+def test_totp_and_password_resets_end_the_users_sessions(store: UserStore) -> None:
+    alice = with_admin(store).user
+    tom = store.add("tom", PW, Role.TRADER).user
+    first, second = store.open_session(tom), store.open_session(tom)
+    store.reset_totp("tom", by=alice)
+    with pytest.raises(PermissionDenied, match=r"revoked \(TOTP reset\)"):
+        store.session_user(first)
+    third = store.open_session(tom)
+    store.reset_password("tom", "a brand new passphrase here", by=alice)
+    with pytest.raises(PermissionDenied, match=r"revoked \(password reset\)"):
+        store.session_user(third)
+    with pytest.raises(PermissionDenied, match=r"revoked \(TOTP reset\)"):
+        store.session_user(second)
