@@ -55,7 +55,15 @@ st.dataframe(
         "total_return": st.column_config.NumberColumn("total return", format="percent"),
         "cagr": st.column_config.NumberColumn("CAGR", format="percent"),
         "sharpe": st.column_config.NumberColumn("Sharpe", format="%.2f"),
-        "deflated_sharpe": st.column_config.NumberColumn("DSR", format="%.3f"),
+        "deflated_sharpe": st.column_config.NumberColumn(
+            "DSR: P(Sharpe > SR0)",
+            format="%.3f",
+            help="Deflated Sharpe ratio: the probability that the true Sharpe ratio exceeds "
+            "SR0, the best annualised Sharpe ratio expected from n_trials unskilled trials.",
+        ),
+        "expected_max_sharpe": st.column_config.NumberColumn(
+            "SR0", format="%.2f", help="Expected best annualised Sharpe of the trials."
+        ),
         "max_drawdown": st.column_config.NumberColumn("max drawdown", format="percent"),
     },
 )

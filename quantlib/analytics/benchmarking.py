@@ -22,6 +22,7 @@ from quantlib._validation import check_int
 from quantlib.analytics.summary import performance_summary
 from quantlib.backtest.config import BacktestConfig
 from quantlib.backtest.result import BacktestResult
+from quantlib.data.calendars import annualisation
 from quantlib.exceptions import ConfigError, DataError
 
 __all__ = ["COMPARE_COLUMNS", "DEFAULT_BASKET", "Comparison", "compare"]
@@ -36,11 +37,14 @@ COMPARE_COLUMNS: tuple[str, ...] = (
     "cagr",
     "sharpe",
     "deflated_sharpe",
+    "expected_max_sharpe",
     "n_trials",
     "max_drawdown",
     "note",
 )
-"""Columns of :attr:`Comparison.table` (index: the label of each row)."""
+"""Columns of :attr:`Comparison.table` (index: the label of each row). ``deflated_sharpe`` is
+P(true Sharpe > ``expected_max_sharpe``), the expected best annualised Sharpe ratio of the
+``n_trials`` trials (SR0; 0 for one trial)."""
 
 DEFAULT_BASKET: tuple[str, ...] = (
     "BTCUSDT",
@@ -52,8 +56,6 @@ DEFAULT_BASKET: tuple[str, ...] = (
     "AVAXUSDT",
 )
 """Candidates of the equal-weight crypto basket (those covering the period are held)."""
-
-SPY_PERIODS_PER_YEAR = 252
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ def _row(
         "cagr": summary.cagr,
         "sharpe": summary.sharpe,
         "deflated_sharpe": summary.deflated_sharpe if deflate else math.nan,
+        "expected_max_sharpe": summary.expected_max_sharpe if deflate else math.nan,
         "n_trials": n_trials,
         "max_drawdown": summary.max_drawdown,
         "note": note,
@@ -172,7 +175,8 @@ def compare(
         leaves the basket out.
     spy : str or None, default "SPY"
         Symbol of the equity benchmark, a daily **price** series on its exchange calendar
-        (not dividend-adjusted), annualised with 252 sessions a year; None leaves it out.
+        (not dividend-adjusted), annualised with its calendar (252 sessions a year for the
+        bundled SPY; see :func:`quantlib.data.calendars.annualisation`); None leaves it out.
     random_seeds : int, default 50
         Seeds of the random-entry baseline of the first single-asset strategy with trades
         whose run spans exactly the common period; 0 leaves it out.
@@ -206,9 +210,11 @@ def compare(
     before the start counts from its mark at the start); the buy-and-hold benchmarks are
     run on the period's bars with the first strategy's configuration (its fees, slippage
     and fill policy). Every row then goes through
-    :func:`~quantlib.analytics.summary.performance_summary` on daily returns: crypto rows
-    with 365 periods a year, SPY with 252. Benchmarks are charged one trial (nothing was
-    selected), so their deflated Sharpe ratio is the probabilistic one. The random-entry
+    :func:`~quantlib.analytics.summary.performance_summary` on daily returns, each benchmark
+    annualised with its own calendar (:func:`quantlib.data.calendars.annualisation`: 365 for
+    the 24/7 crypto rows, 252 for SPY) and each strategy with its ``config.periods_per_year``.
+    Benchmarks are charged one trial (nothing was selected), so their deflated Sharpe ratio
+    is the probabilistic one and their ``expected_max_sharpe`` is 0. The random-entry
     row holds the **median** over seeds of total return, Sharpe and drawdown (CAGR from
     that median return), with no deflated Sharpe.
 
@@ -267,7 +273,8 @@ def compare(
         from quantlib.backtest.baselines import buy_and_hold
 
         held = buy_and_hold({btc: bars_of(btc).loc[start:end]}, config)
-        add("BTC buy-and-hold", held.equity, _row("benchmark", held.equity, 365, note="costs on"))
+        ppy = annualisation(bars_of(btc)).periods_per_year
+        add("BTC buy-and-hold", held.equity, _row("benchmark", held.equity, ppy, note="costs on"))
     if basket:
         from quantlib.backtest.baselines import buy_and_hold
 
@@ -275,15 +282,17 @@ def compare(
         if members:
             held = buy_and_hold({s: bars_of(s).loc[start:end] for s in members}, config)
             note = f"equal weight at the start, not rebalanced: {', '.join(members)}"
+            ppy = annualisation({s: bars_of(s) for s in members}).periods_per_year
             add(
                 "crypto basket (equal weight)",
                 held.equity,
-                _row("benchmark", held.equity, 365, note=note),
+                _row("benchmark", held.equity, ppy, note=note),
             )
     if spy:
         close = bars_of(spy)["close"].loc[start:end].astype(np.float64)
-        note = "price series (not dividend-adjusted), exchange calendar, 252 sessions/yr"
-        add(f"{spy} (price)", close, _row("benchmark", close, SPY_PERIODS_PER_YEAR, note=note))
+        basis = annualisation(bars_of(spy))
+        note = f"price series (not dividend-adjusted); {basis.describe()}"
+        add(f"{spy} (price)", close, _row("benchmark", close, basis.periods_per_year, note=note))
     if seeds:
         _random_row(results, start, end, seeds, rows)
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(COMPARE_COLUMNS))
@@ -328,6 +337,7 @@ def _random_row(
             "cagr": (1.0 + growth) ** (ppy / n) - 1.0 if growth > -1.0 else -1.0,
             "sharpe": float(median["sharpe"]),
             "deflated_sharpe": math.nan,
+            "expected_max_sharpe": math.nan,
             "n_trials": pd.NA,
             "max_drawdown": float(median["max_drawdown"]),
             "note": f"median of {seeds} seeds; {label} beats {out.final_equity_percentile:.0f}% "

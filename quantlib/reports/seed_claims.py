@@ -116,6 +116,11 @@ def _number(value: float | int) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.2f}"
 
 
+def _periods(claims: SeedClaims) -> str:
+    found = {int(column["periods_per_year"]) for column in claims.columns.values()}
+    return " / ".join(str(p) for p in sorted(found))
+
+
 def claims_markdown(claims: SeedClaims) -> str:
     """The comparison as a Markdown table with its method underneath."""
     labels = list(claims.columns)
@@ -128,10 +133,11 @@ def claims_markdown(claims: SeedClaims) -> str:
         lines.append(f"| {label} | {claimed} | {cells} |")
     extras = (
         (
-            "Deflated Sharpe (P(true Sharpe > 0) after the trials below)",
+            "Deflated Sharpe: P(true Sharpe > SR0), SR0 from the trials below",
             "deflated_sharpe",
             _percent,
         ),
+        ("SR0: expected best Sharpe of the trials (annualised)", "expected_max_sharpe", _number),
         ("Total return", "total_return", _percent),
         ("Max drawdown", "max_drawdown", _percent),
         ("Profit factor", "profit_factor", _number),
@@ -149,7 +155,7 @@ def claims_markdown(claims: SeedClaims) -> str:
         "per trade, 3 entries a day, 2 positions, 24 h hold). Costs: "
         f"{claims.costs}. Walk-forward: {claims.walkforward}; {claims.n_trials} trials charged "
         "to the deflated Sharpe ratio. Win rate is over closed trades; returns are daily and "
-        "annualised with 365 days.",
+        f"annualised with {_periods(claims)} periods a year.",
     ]
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from quantlib.analytics.benchmarking import COMPARE_COLUMNS, compare
+from quantlib.analytics.sharpe_inference import expected_max_sharpe
 from quantlib.analytics.summary import performance_summary
 from quantlib.backtest.baselines import buy_and_hold
 from quantlib.backtest.runs import run_named
@@ -100,6 +101,18 @@ def test_deflated_sharpe_is_charged_with_the_trials_given() -> None:
     unknown = run_compare({"s": result}, n_trials=50).table.loc["s"]
     assert math.isnan(unknown["deflated_sharpe"])
     assert "variance unknown" in unknown["note"]
+
+
+def test_the_table_holds_the_deflated_sharpe_threshold_sr0() -> None:
+    result = strategy(market()["BTC"])
+    out = run_compare({"s": result}, n_trials={"s": 50}, trials_sharpe_variance={"s": 25.0})
+    row = out.table.loc["s"]
+    ppy = result.config.periods_per_year
+    # SR0 = E[max of 50 unskilled trials] (per period, variance 25 / ppy), annualised.
+    sr0 = expected_max_sharpe(50, 25.0 / ppy) * math.sqrt(ppy)
+    assert row["expected_max_sharpe"] == pytest.approx(sr0, rel=1e-12)
+    assert sr0 > 5.0  # 50 trials with an annual Sharpe spread of 5: a high bar
+    assert out.table.loc["SPY (price)", "expected_max_sharpe"] == 0.0  # one trial: SR0 = 0
 
 
 def test_an_empty_trial_registry_charges_one_trial() -> None:
