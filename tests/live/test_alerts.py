@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 from quantlib.exceptions import ConfigError
 from quantlib.live.alerts import (
@@ -232,3 +233,48 @@ def test_notifier_from_config_explains_mistakes() -> None:
         notifier_from_config([{"type": "webhook"}])
     with pytest.raises(ConfigError, match=r"retries must be >= 0, got -1"):
         notifier_from_config([{"type": "webhook", "url": "http://x", "retries": -1}])
+
+
+# -- secrets ----------------------------------------------------------------------------------
+
+
+def test_alert_message_and_details_are_redacted_when_made() -> None:
+    alert = Alert(
+        AlertKind.ORDER_REJECTED,
+        "htx GET https://api.huobi.pro/v1/account/accounts?AccessKeyId=ab12cd34ef56&Signature=x9",
+        1,
+        {"request": {"KC-API-KEY": "kc-key-123456", "n": 1}},
+    )
+
+    body = json.dumps(alert.to_dict())
+
+    assert "ab12cd34ef56" not in body
+    assert "kc-key-123456" not in body
+    assert alert.details == {"request": {"KC-API-KEY": "***", "n": 1}}
+
+
+def test_a_webhook_that_cannot_be_reached_is_logged_without_its_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    token = "T000/B000/SeCrEtWeBhOoKtOkEn"
+
+    class Unreachable(requests.Session):
+        def post(self, url: str | bytes, *args: object, **kwargs: object) -> requests.Response:
+            # urllib3's wording: the host, and the path (which holds the token) alone.
+            raise requests.ConnectionError(
+                f"HTTPSConnectionPool(host='hooks.example.com', port=443): Max retries "
+                f"exceeded with url: /services/{token} (Caused by NewConnectionError)"
+            )
+
+    notifier = WebhookNotifier(
+        f"https://hooks.example.com/services/{token}",
+        retries=0,
+        session=Unreachable(),
+        sleep=lambda _: None,
+    )
+
+    with caplog.at_level(logging.ERROR, logger="quantlib.live.alerts"):
+        notifier.send(ALERT)
+
+    assert "not delivered to webhook at hooks.example.com" in caplog.text
+    assert token not in caplog.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -357,3 +358,31 @@ def test_consecutive_lost_answers_open_the_breaker_and_a_failed_probe_reopens_it
     assert (adapter.breaker_state, stub.calls) == ("open", 3)
     with pytest.raises(ExchangeDown, match="circuit breaker is open"):
         adapter.last_price("X/USDT")
+
+
+# -- secrets in ccxt errors ------------------------------------------------------------------------
+
+
+def test_a_ccxt_error_quoting_the_signed_request_is_wrapped_without_the_key(
+    adapter: CcxtExchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quoted = (
+        "binance GET http://127.0.0.1/api/v3/account?timestamp=1&signature=0a1b2c3d4e "
+        f"{{'X-MBX-APIKEY': '{API_KEY}'}} secret={API_SECRET}"
+    )
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise ccxt.ExchangeNotAvailable(quoted)
+
+    monkeypatch.setattr(adapter.exchange, "fetch_balance", fail)
+
+    with pytest.raises(ExchangeDown) as caught:
+        adapter.fetch_positions()
+
+    printed = "".join(traceback.format_exception(caught.value))  # what stderr would show
+    assert isinstance(caught.value.__cause__, ccxt.ExchangeNotAvailable)
+    for text in (str(caught.value), printed):
+        assert API_KEY not in text
+        assert API_SECRET not in text
+        assert "0a1b2c3d4e" not in text
+    assert "signature=***" in str(caught.value)

@@ -38,6 +38,7 @@ from quantlib.live.errors import (
 )
 from quantlib.live.journal import Journal
 from quantlib.live.kill_switch import raise_kill_request
+from quantlib.live.lock import LockLost, WriterLock
 from quantlib.live.recovery import ReconcileReport, reconcile
 from quantlib.live.risk_gate import RiskGate, RiskLimits
 from quantlib.live.runner import run_live
@@ -643,3 +644,25 @@ def test_two_engines_on_one_journal(tmp_path: Path) -> None:
         first.join(60)
     assert not first.is_alive()
     assert journal.verify_audit().ok
+
+
+def test_stale_engine_sends_no_order_after_another_engine_took_its_lease(tmp_path: Path) -> None:
+    # Engine A paused past its lease's ttl and engine B took the lease over. A's next decision
+    # must be refused at its journal write, before the exchange is called, with LockLost (an
+    # EngineLocked, which ends `quant live run`).
+    paper = CountingPaper(cash=10_000.0)
+    rig = make_rig(tmp_path, exchange=paper)
+    rig.step()
+    lease_clock = FakeClock()
+    lock_a = WriterLock(rig.journal.engine, owner="engine-a", clock=lease_clock)
+    lock_a.acquire()
+    rig.journal.bind_lock(lock_a)
+    lease_clock.advance(lock_a.ttl_ms + 1)
+    WriterLock(rig.journal.engine, owner="engine-b", clock=lease_clock).acquire()
+
+    with pytest.raises(LockLost, match="it is now held by 'engine-b'"):
+        rig.engine.place(OrderRequest("after-take-over", SYMBOL, Side.BUY, 0.01, strategy=SLOT))
+
+    assert paper.create_calls == []  # nothing reached the exchange
+    assert Journal(rig.journal.engine).order("after-take-over") is None
+    assert isinstance(LockLost("x"), EngineLocked)

@@ -12,6 +12,7 @@ from quantlib.db import make_engine
 from quantlib.exceptions import ConfigError
 from quantlib.live.errors import DuplicateOrder, JournalUnavailable, LiveError
 from quantlib.live.journal import Command, Journal, JournalOrder, JournalPosition
+from quantlib.live.redact import register_secret
 from quantlib.live.types import (
     ExchangeOrder,
     Fill,
@@ -330,7 +331,9 @@ def test_commands_are_served_oldest_first_and_finish_once(journal: Journal) -> N
     pending = journal.pending_commands()
     journal.finish_command(ids[1], "done", "flattened")
 
-    assert pending[0] == Command(ids[0], "pause", {"n": 0}, "alice", 1_001, "pending", "")
+    assert pending[0] == Command(
+        ids[0], "pause", {"n": 0}, "alice", 1_001, "pending", "", args_json='{"n":0}'
+    )
     assert [c.kind for c in pending] == ["pause", "kill", "resume"]
     assert [c.kind for c in journal.pending_commands()] == ["pause", "resume"]
     assert [(c.kind, c.status, c.result) for c in journal.commands(2)] == [
@@ -339,7 +342,9 @@ def test_commands_are_served_oldest_first_and_finish_once(journal: Journal) -> N
     ]
     with pytest.raises(LiveError, match=rf"command {ids[1]} is already 'done'"):
         journal.finish_command(ids[1], "failed")
-    with pytest.raises(ConfigError, match="command status must be one of done, denied, failed"):
+    with pytest.raises(
+        ConfigError, match="command status must be one of done, denied, rejected, failed"
+    ):
         journal.finish_command(ids[0], "ok")  # type: ignore[arg-type]
 
 
@@ -460,3 +465,40 @@ def test_open_without_url_uses_the_settings_database(isolated_data_dir: Path) ->
     assert (isolated_data_dir / "quant.db").is_file()
     journal.engine.dispose()
     reopened.engine.dispose()
+
+
+# -- secrets never stored ------------------------------------------------------------------------
+
+
+def test_every_stored_string_is_redacted_like_the_logs(journal: Journal) -> None:
+    key = "journal-test-key-8f7e6d5c4b"
+    register_secret(key)
+    leak = f"binance GET https://127.0.0.1/api/v3/order?signature=ab12 {{'X-MBX-APIKEY': '{key}'}}"
+    journal.record_intent(OrderRequest("c1", SYMBOL, Side.BUY, 0.1))
+    proposal = Proposal("p1", "s", SYMBOL, Side.BUY, 0.1, 100.0, 1, 10**12, reason=leak)
+
+    journal.record_outcome("c1", OrderStatus.REJECTED, error=leak)
+    journal.record_risk_event("exchange", leak)
+    journal.set_state("engine.reason", leak)
+    journal.publish({"health.last_error": leak})
+    journal.add_proposal(proposal)
+    journal.decide_proposal("p1", "rejected", user="ada", note=leak)
+    command = journal.enqueue_command("kill", user="ada")
+    journal.finish_command(command, "failed", leak)
+
+    order = journal.order("c1")
+    assert order is not None
+    assert order.error == (
+        "binance GET https://127.0.0.1/api/v3/order?signature=*** {'X-MBX-APIKEY': '***'}"
+    )
+    stored = [
+        order.error,
+        journal.risk_events()[0]["message"],
+        journal.get_state("engine.reason"),
+        journal.get_state("health.last_error"),
+        journal.proposals()[0].proposal.reason,
+        journal.proposals()[0].note,
+        journal.commands()[0].result,
+        repr(journal.audit_rows()),
+    ]
+    assert all(key not in str(text) and "ab12" not in str(text) for text in stored), stored

@@ -352,3 +352,30 @@ def test_constructor_refuses_bad_settings() -> None:
         PaperExchange(max_fill_fraction=0.0)
     with pytest.raises(ConfigError, match=r"reject_rate must be >= 0.0 and <= 1.0, got 2"):
         PaperExchange(reject_rate=2)
+
+
+# -- fees in the base asset --------------------------------------------------------------------
+
+
+def test_fee_asset_base_takes_a_sells_fee_from_the_base_too() -> None:
+    # Hand-worked: 1.0 BTC held, sell 0.5 at 100 with a 0.1 % fee in BTC: 0.5 + 0.0005 leave
+    # the account (0.4995 held) and the cash gets exactly 0.5 × 100.
+    ex = PaperExchange(cash=0.0, taker_fee=0.001, slippage_bps=0.0, fee_asset="base")
+    ex.restore(cash=0.0, holdings={"BTC/USDT": 1.0})
+    ex.on_bar("BTC/USDT", Bar(0, 59_999, 100.0, 100.0, 100.0, 100.0, 1e6))
+    ex.create_order(OrderRequest("s1", "BTC/USDT", Side.SELL, 0.5))
+    ex.on_bar("BTC/USDT", Bar(60_000, 119_999, 100.0, 100.0, 100.0, 100.0, 1e6))
+
+    (sold,) = ex.fetch_fills("BTC/USDT")
+    assert (sold.amount, sold.fee_currency) == (0.5, "BTC")
+    assert sold.fee == pytest.approx(0.0005, abs=1e-12)
+    assert ex.fetch_positions() == {"BTC/USDT": pytest.approx(0.4995, abs=1e-12)}
+    assert ex.balances()["USDT"] == pytest.approx(50.0, abs=1e-9)
+    # Selling everything left would need 0.4995 × 1.001 BTC: refused, naming the holdings.
+    with pytest.raises(OrderRejected, match="insufficient holdings"):
+        ex.create_order(OrderRequest("s2", "BTC/USDT", Side.SELL, 0.4995))
+
+
+def test_unknown_fee_asset_is_a_config_error_naming_the_choices() -> None:
+    with pytest.raises(ConfigError, match=r"fee_asset must be one of quote, received, base"):
+        PaperExchange(fee_asset="bnb")  # type: ignore[arg-type]

@@ -8,7 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from quantlib.live.redact import SecretFilter, install_redaction, redact, register_secret
+from quantlib.live.redact import (
+    SecretFilter,
+    install_redaction,
+    redact,
+    redact_payload,
+    register_secret,
+)
 
 API_KEY = "k3yk3yk3yAPIKEY0123456789"
 SIGNATURE = "abc123def456abc123def456"
@@ -148,3 +154,21 @@ def test_registered_secret_is_replaced_whole_and_url_encoded() -> None:
     register_secret("p@ss/word+99-longer")
     assert redact("a p@ss/word+99-longer b p@ss/word+99 c") == "a *** b *** c"
     assert redact("q=p%40ss%2Fword%2B99") == "q=***"
+
+
+def test_redact_payload_redacts_nested_strings_and_credential_named_values() -> None:
+    payload = {
+        "error": "GET /v1/order?AccessKeyId=htx-key-0001&Signature=sig0001",
+        "headers": {"OK-ACCESS-KEY": "okx-key-0001", "OK-ACCESS-PASSPHRASE": "pp-0001"},
+        "items": ["bfx-apikey: bfx-key-0001", 3, None],
+        "key": "engine.state",  # a state key is not a credential
+        "amount": 0.1,
+    }
+
+    assert redact_payload(payload) == {
+        "error": "GET /v1/order?AccessKeyId=***&Signature=***",
+        "headers": {"OK-ACCESS-KEY": "***", "OK-ACCESS-PASSPHRASE": "***"},
+        "items": ["bfx-apikey: ***", 3, None],
+        "key": "engine.state",
+        "amount": 0.1,
+    }
