@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from typer.testing import CliRunner
 
+from quantlib.cli import app as quant
 from quantlib.db import make_engine, session
 from quantlib.exceptions import ConfigError
 from quantlib.live import audit
@@ -629,3 +631,46 @@ def test_concurrent_writer_reads_the_new_head_and_retries(postgres: Engine) -> N
     assert stored[1]["prev_hash"] == stored[0]["hash"]
     assert stored[1]["hash"] == second
     assert audit.verify(postgres).ok
+
+
+# -- quant audit verify ----------------------------------------------------------------------
+
+
+def test_quant_audit_verify_names_each_finding_with_its_own_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QUANT_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("QUANT_MASTER_KEY", MASTER.decode())
+    journal = Journal.open()  # keyed from the master key, checkpoint in the data folder
+    for i in range(4):
+        journal.audit("alice", "panel.login", {"i": i})
+    runner = CliRunner()
+
+    def run() -> tuple[int, str]:
+        result = runner.invoke(quant, ["audit", "verify"])
+        return result.exit_code, " ".join(result.output.split())
+
+    assert run() == (0, "audit log intact: 4 rows")
+    monkeypatch.delenv("QUANT_MASTER_KEY")
+    assert run() == (
+        0,
+        "note: structure verified; MACs not checked: no vault key "
+        "note: checkpoint MAC not checked: no vault key audit log intact: 4 rows",
+    )
+    monkeypatch.setenv("QUANT_MASTER_KEY", MASTER.decode())
+    head = rows(journal.engine)[-1]
+    digest = audit.chain_hash("sha256", 5, str(head["hash"]), 9, "mallory", "x", "{}")
+    raw_insert(journal.engine, {"at": 9, "actor": "mallory", "action": "x", "detail": "{}",
+                                "prev_hash": head["hash"], "hash": digest, "seq": 5,
+                                "scheme": "sha256"})  # fmt: skip
+    code, out = run()
+    assert (code, out.split(":")[0]) == (4, "audit log FORGED ROWS")
+    drop_triggers(journal.engine)
+    with journal.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM live_audit_log WHERE id >= 4")
+    code, out = run()
+    assert (code, out.split(":")[0]) == (3, "audit log TRUNCATED")
+    with journal.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE live_audit_log")
+    code, out = run()
+    assert (code, out.split(":")[0]) == (6, "audit log TABLE DROPPED")
