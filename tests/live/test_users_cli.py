@@ -16,6 +16,7 @@ from quantlib.live.errors import LoginFailed
 from quantlib.live.types import Role
 from quantlib.live.users import User, UserStore
 from quantlib.live.users_cli import users_app
+from tests.live.signing import TEST_MASTER_KEY
 
 PW = "correct horse battery"
 runner = CliRunner()
@@ -33,6 +34,8 @@ def cheap_store(clock: Callable[[], int] | None = None) -> UserStore:
 def fresh_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # The settings' database is the per-test data dir (tests/conftest.py); close its pool after.
     monkeypatch.setattr(users_cli, "_store", cheap_store)
+    # TOTP secrets are sealed with the vault, whose master key comes from the environment.
+    monkeypatch.setenv("QUANT_MASTER_KEY", TEST_MASTER_KEY.decode())
     yield
     dispose_engines()
 
@@ -93,7 +96,9 @@ def test_policy_error_is_one_line_exit_1() -> None:
         users_app, ["add", "alice", "--role", "admin", "--password-stdin"], input="short\n"
     )
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: password for 'alice' is too short (5 characters)")
+    assert result.stderr.startswith(
+        "error: password for 'alice' is too short (5 visible characters after normalisation)"
+    )
 
 
 def test_list_and_unlock() -> None:
@@ -111,7 +116,7 @@ def test_list_and_unlock() -> None:
     )
     store = cheap_store(clock=lambda: 4_102_444_800_000)  # 2100-01-01
     for _ in range(5):
-        with pytest.raises(LoginFailed, match="invalid username or password"):
+        with pytest.raises(LoginFailed, match="^login failed: wrong username"):
             store.authenticate("tom", "wrong password!")
     listing = runner.invoke(users_app, ["list"])
     lines = listing.stdout.splitlines()
