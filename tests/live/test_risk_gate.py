@@ -163,6 +163,26 @@ def test_stale_data_denies_entries_but_not_exits() -> None:
     deny(g, buy(1.0), view(last_bar_at={}), "stale_data", r"stale data \(no bar yet\)")
 
 
+def test_a_symbol_marked_stale_refuses_entries_until_marked_fresh() -> None:
+    g = gate()
+    fresh = view(positions={SYM: 1.0})  # the last bar is one second old: age alone passes
+    reason = "BTC/USDT: last bar is 121.0 min old (limit 120.0); signals suppressed"
+
+    assert g.mark_stale(SYM, reason) is True
+    assert g.mark_stale(SYM, "a later reason") is False  # marked once per outage
+
+    assert g.stale == {SYM: reason}
+    assert g.state is EngineState.ACTIVE  # not a state: nothing to re-arm afterwards
+    deny(g, buy(1.0), fresh, "stale_data",
+         r"^BTC/USDT: stale data \(BTC/USDT: last bar is 121.0 min old .*\); entries")  # fmt: skip
+    g.check(sell(1.0), fresh)  # exits and stops pass
+    g.check(OrderCheck(ETH, Side.BUY, 1.0, 250.0), fresh)  # other symbols trade on
+    assert g.mark_fresh(SYM) is True
+    assert g.mark_fresh(SYM) is False
+    assert g.stale == {}
+    g.check(buy(1.0), fresh)
+
+
 def test_max_position_edge() -> None:
     g = gate(max_position={SYM: 0.5})
     g.check(buy(0.1), view(positions={SYM: 0.4}))
