@@ -331,19 +331,19 @@ def deflated_sharpe_label(expected_max: float | None, n_trials: int | None) -> s
     Examples
     --------
     >>> deflated_sharpe_label(2.2414, 234)
-    'P(true Sharpe > SR0 = 2.24 annualised, the expected best of 234 trials)'
+    'P(true Sharpe > SR0 = 2.24 annualised, the expected best of 234 unskilled trials)'
     >>> deflated_sharpe_label(0.0, 1)
     'P(true Sharpe > SR0 = 0, one trial)'
     >>> deflated_sharpe_label(None, 12)
-    'P(true Sharpe > SR0, the expected best of 12 trials; SR0 unknown)'
+    'P(true Sharpe > SR0, the expected best of 12 unskilled trials; SR0 unknown)'
     """
     trials = None if n_trials is None else int(n_trials)
     if trials == 1:
         return "P(true Sharpe > SR0 = 0, one trial)"
     count = "?" if trials is None else f"{trials:,}"
     if expected_max is None or not math.isfinite(float(expected_max)):
-        return f"P(true Sharpe > SR0, the expected best of {count} trials; SR0 unknown)"
+        return f"P(true Sharpe > SR0, the expected best of {count} unskilled trials; SR0 unknown)"
     return (
         f"P(true Sharpe > SR0 = {float(expected_max):.2f} annualised, the expected best of "
-        f"{count} trials)"
+        f"{count} unskilled trials)"
     )

@@ -33,9 +33,11 @@ from quantlib._typing import PathLike
 from quantlib._validation import check_choice, check_int
 from quantlib.analytics.benchmark import benchmark_stats, common_period_returns
 from quantlib.analytics.returns import total_return
+from quantlib.analytics.sharpe_inference import deflated_sharpe_label
 from quantlib.analytics.summary import PerformanceSummary
 from quantlib.analytics.trades import trade_stats
 from quantlib.backtest.result import BacktestResult
+from quantlib.data.calendars import annualisation
 from quantlib.exceptions import ConfigError
 from quantlib.reports import figures
 from quantlib.reports._page import Figures as _Figures
@@ -65,7 +67,6 @@ SAMPLES: tuple[str, ...] = ("in-sample", "out-of-sample", "walk-forward out-of-s
 LIBRARIES: tuple[str, ...] = ("numpy", "pandas", "numba", "plotly", "quantlib")
 """Packages whose installed versions the methodology section lists."""
 
-_EXCHANGE_PERIODS = 252  # sessions per year of an exchange calendar (weekends, holidays shut)
 _ROLLING_DAYS = 90
 _ATTRIBUTION = (
     ("strategy", "By strategy"),
@@ -168,12 +169,9 @@ class _Kpi:
 
 def _kpis(s: PerformanceSummary) -> list[_Kpi]:
     """The headline cards, in reading order, from one summary."""
-    deflation = (
-        "one trial: equals P(true Sharpe > 0)"
-        if s.n_trials == 1
-        else f"P(true Sharpe > {format_number(s.expected_max_sharpe)}, the expected best of "
-        f"{s.n_trials:,} unskilled trials)"
-    )
+    deflation = deflated_sharpe_label(s.expected_max_sharpe, s.n_trials)
+    if s.n_trials == 1:
+        deflation += ": equals the probabilistic Sharpe"
     under_water = f"longest under water {format_number(s.max_drawdown_duration.days, 0)} days"
     cards = [
         ("total_return", "Total return", format_percent(s.total_return), ""),
@@ -212,17 +210,12 @@ def _series_info(series: pd.Series | pd.DataFrame) -> Any:
     return series.attrs.get("series")
 
 
-def _calendar(series: pd.Series, periods_per_year: int) -> tuple[str, int]:
-    """The benchmark's calendar and the periods per year its returns are annualised with:
-    the catalog's word when the series carries it, otherwise weekends observed or not."""
-    info = _series_info(series)
-    calendar = getattr(info, "calendar", None)
-    if calendar is None:
-        weekdays = pd.DatetimeIndex(series.index).day_of_week
-        calendar = "24/7" if (weekdays >= 5).any() else "exchange sessions"
-    if calendar == "24/7":
-        return "24/7", periods_per_year
-    return f"{calendar}, {_EXCHANGE_PERIODS} days/yr", _EXCHANGE_PERIODS
+def _calendar(series: pd.Series) -> tuple[str, int]:
+    """The benchmark's calendar and the periods per year its daily returns are annualised
+    with, from :func:`quantlib.data.calendars.annualisation` (the manifest's calendar when the
+    series carries it, otherwise inferred from its bars)."""
+    basis = annualisation(series)
+    return f"{basis.calendar}, {basis.periods_per_year} days/yr", basis.periods_per_year
 
 
 def _benchmark_note(series: pd.Series, calendar: str) -> str:
@@ -252,7 +245,7 @@ def _benchmark_table(
 ) -> _Table:
     rows = []
     for label, series in benchmarks.items():
-        calendar, ppy = _calendar(series, periods_per_year)
+        calendar, ppy = _calendar(series)
         row = [label, series.attrs.get("note") or _benchmark_note(series, calendar)]
         ours, theirs = common_period_returns(equity, series, "1D")
         if len(ours) < 2:
@@ -460,9 +453,7 @@ def _data_table(result: BacktestResult) -> _Table:
 def _benchmark_data(benchmarks: Mapping[str, pd.Series], periods_per_year: int) -> _Table:
     rows = []
     for label, series in benchmarks.items():
-        note = series.attrs.get("note") or _benchmark_note(
-            series, _calendar(series, periods_per_year)[0]
-        )
+        note = series.attrs.get("note") or _benchmark_note(series, _calendar(series)[0])
         rows.append(
             [label, note, _when(series.index[0]), _when(series.index[-1]),
              format_count(len(series))]

@@ -14,6 +14,7 @@ import pandas as pd
 from quantlib._typing import PathLike
 from quantlib.backtest.config import BacktestConfig
 from quantlib.backtest.runs import load_assets, run_named
+from quantlib.data.calendars import annualisation
 from quantlib.exceptions import DataError
 
 __all__ = ["benchmark_series", "strategy_report"]
@@ -81,6 +82,8 @@ def strategy_report(
     random-entry distribution (single asset), and, when ``grid`` is given, a walk-forward whose
     every trial is recorded in the trial registry. The deflated Sharpe ratio is charged with the
     registry's count of trials of this strategy on these assets and timeframe (at least 1).
+    Returns are annualised with the data's calendar
+    (:func:`quantlib.data.calendars.annualisation`) unless ``config`` sets ``periods_per_year``.
     """
     from quantlib.backtest.baselines import buy_and_hold, random_entry
     from quantlib.backtest.trials import trials_sharpe_variance
@@ -88,6 +91,10 @@ def strategy_report(
     from quantlib.reports.html import collect_provenance, write_report
 
     bars = load_assets(sources, timeframe)
+    if config is None or "periods_per_year" not in config.model_fields_set:
+        # Annualise with the data's calendar (365 for 24/7 series, 252 for exchange sessions).
+        given = {} if config is None else config.model_dump(exclude_unset=True)
+        config = BacktestConfig(**given, periods_per_year=annualisation(bars).periods_per_year)
     result = run_named(strategy, bars, params, config)
     start, end = result.period
     baselines: dict[str, Any] = {"buy and hold": buy_and_hold(bars, result.config)}
