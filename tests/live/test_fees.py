@@ -186,7 +186,8 @@ def test_ccxt_fill_carries_the_fee_currency_and_the_journal_matches_the_balance(
     tmp_path: Path, base_fee_binance: FakeBinanceServer
 ) -> None:
     adapter = CcxtExchange(
-        make_binance(base_fee_binance), sleep=lambda _: None, rng=random.Random(7),
+        # No fault is scripted here: a long timeout keeps a loaded machine from faking one.
+        make_binance(base_fee_binance, timeout=10_000), sleep=lambda _: None, rng=random.Random(7),
         clock=FakeClock(),
     )  # fmt: skip
     rig = make_rig(tmp_path, exchange=adapter)
