@@ -24,7 +24,9 @@ def _users(database: str) -> UserStore:
 
 store = _users(get_settings().resolved_database_url)
 st.title("Set up")
-if not control.setup_client_allowed(st.context.ip_address):
+client = st.context.ip_address  # None for 127.0.0.1 and ::1 (Streamlit's own rule)
+# Only a str or None reach here from a real connection; AppTest's stand-in runtime has neither.
+if not control.setup_client_allowed(client if isinstance(client, str) else None):
     st.error(
         "The first admin can only be created from this machine (127.0.0.1). Fix: open the "
         "workspace in a browser on the host itself, or run `quant users add NAME --role admin`"

@@ -8,8 +8,15 @@ from argon2 import PasswordHasher
 from quantlib.config import Settings
 from quantlib.db import make_engine
 from quantlib.live.users import Enrolment, UserStore
+from tests.live.signing import TEST_MASTER_KEY
 
 ADMIN, PASSWORD = "ann", "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def master_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vault's master key (TOTP and session secrets are sealed with it); tests only."""
+    monkeypatch.setenv("QUANT_MASTER_KEY", TEST_MASTER_KEY.decode())
 
 
 @pytest.fixture

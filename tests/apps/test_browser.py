@@ -37,6 +37,7 @@ from tests.browser import (
     save_timings,
     serve,
 )
+from tests.live.signing import TEST_MASTER_KEY
 from tests.reports.test_html import Page
 from tests.reports.test_html import test_report_loads_nothing_from_the_network as assert_offline
 
@@ -74,6 +75,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     port = free_port()
     data_dir = tmp_path_factory.mktemp("browser-data")
     env = {**os.environ, "QUANT_DATA_DIR": str(data_dir), "QUANT_BUNDLED_DIR": str(ROOT / "data")}
+    env["QUANT_MASTER_KEY"] = TEST_MASTER_KEY.decode()  # seals TOTP and session secrets
     env.pop("QUANT_DATABASE_URL", None)
     command = [
         sys.executable, "-m", "streamlit", "run", "apps/workspace.py",
@@ -253,6 +255,7 @@ def test_control_panel_login_approve_fill_and_kill(
     config.write_text(ENGINE_CONFIG)
     env = {**os.environ, "QUANT_DATA_DIR": str(workspace.data_dir)}
     env["QUANT_BUNDLED_DIR"] = str(ROOT / "data")
+    env["QUANT_MASTER_KEY"] = TEST_MASTER_KEY.decode()  # the engine unseals session secrets
     log = (artifacts_dir("logs") / "engine.log").open("wb")
     engine = subprocess.Popen(
         [str(Path(sys.executable).parent / "quant"), "live", "run", "--config", str(config)],

@@ -11,15 +11,17 @@ from pathlib import Path
 
 import pyotp
 import pytest
+import streamlit as st
 from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
 from quantlib.db import get_engine
+from quantlib.live.authz import authorize_command
 from quantlib.live.journal import Journal
 from quantlib.live.journal_tables import now_ms
 from quantlib.live.status import K
 from quantlib.live.types import Proposal, Role, Side
-from quantlib.live.users import UserStore
+from quantlib.live.users import LOGIN_FAILED, UserStore
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = ROOT / "apps" / "workspace.py"
@@ -36,7 +38,8 @@ def _slow_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def store() -> UserStore:
     # Cheap hashes to create accounts; the app verifies them with the hash's own parameters.
-    return UserStore(get_engine(), hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    return UserStore(get_engine(), hasher=cheap)  # sealed with $QUANT_MASTER_KEY (conftest)
 
 
 def seed_engine(journal: Journal, state: str = "active", reason: str = "") -> None:
@@ -118,7 +121,7 @@ def test_wrong_password_is_refused_with_the_stores_message() -> None:
     app.text_input(key="login_user").input("ann")
     app.text_input(key="login_password").input("wrong horse battery")
     app.button[0].click().run()
-    assert [e.value for e in app.error] == ["invalid username or password"]
+    assert [e.value for e in app.error] == [LOGIN_FAILED]
     assert [t.value for t in app.title] == ["Control panel"]
     assert "logout" not in [b.key for b in app.button]
 
@@ -139,6 +142,7 @@ def test_trader_approves_a_proposal_and_kill_needs_the_confirmation() -> None:
     assert "sent (command #1)" in [s.value for s in app.success]
     [approve] = journal.pending_commands()
     assert (approve.kind, approve.args, approve.user) == ("approve", {"proposal_id": "p1"}, "tom")
+    assert authorize_command(users, approve).username == "tom"  # signed by the panel's session
 
     app.button(key="kill").click().run()
     assert [e.value for e in app.error] == [f"Not sent: tick “{KILL_TEXT}” first."]
@@ -152,6 +156,33 @@ def test_trader_approves_a_proposal_and_kill_needs_the_confirmation() -> None:
     ]
     assert app.button(key="rearm").disabled  # admin only
     assert app.button(key="set_mode_auto_sma").disabled
+
+
+def test_setup_page_refuses_a_client_that_is_not_on_this_machine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(type(st.context), "ip_address", property(lambda _: "10.0.0.5"))
+    app = AppTest.from_file(str(ENTRY), default_timeout=60).run()
+    assert not app.exception, app.exception
+    assert app.error[0].value.startswith("The first admin can only be created from this machine")
+    assert "setup_user" not in [t.key for t in app.text_input]
+    assert store().count() == 0
+
+
+def test_a_demoted_trader_is_signed_out_at_the_next_run() -> None:
+    users = store()
+    admin = users.create_first_admin("ann", PW).user
+    secret = users.add("tom", PW, Role.TRADER).totp_secret
+    seed_engine(Journal.open())
+    app = log_in(panel(), "tom", secret)
+    assert "logout" in [b.key for b in app.button]
+
+    users.set_role("tom", Role.VIEWER, by=admin)
+    app.run()
+
+    assert app.warning[0].value.startswith("Signed out: session")
+    assert "revoked (role changed to viewer)" in app.warning[0].value
+    assert "login_user" in [t.key for t in app.text_input]
 
 
 def test_viewer_sees_the_proposal_but_no_button() -> None:
