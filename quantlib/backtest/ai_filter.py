@@ -41,7 +41,8 @@ def ai_filter_comparison(
     config: BacktestConfig | None = None,
 ) -> pd.DataFrame:
     """One row per variant (the base strategy, then each threshold) with trades, win rate,
-    Sharpe, CAGR, max drawdown, deflated Sharpe (charged with every variant) and the period."""
+    Sharpe, CAGR, max drawdown, deflated Sharpe (charged with every variant), its threshold
+    ``expected_max_sharpe`` (SR0, annualised) and the period."""
     from quantlib.models.ml.walkforward import MLConfig
 
     ml = ml or MLConfig()
@@ -81,6 +82,7 @@ def ai_filter_comparison(
                 "cagr": summary["cagr"],
                 "max_drawdown": summary["max_drawdown"],
                 "deflated_sharpe": summary["deflated_sharpe"],
+                "expected_max_sharpe": summary["expected_max_sharpe"],  # SR0 of the DSR
                 "n_trials": n_trials,
                 "period": f"{first:%Y-%m-%d} to {result.equity.index[-1]:%Y-%m-%d}",
             }

@@ -52,8 +52,13 @@ Figure = Any  # plotly ships no type information
 #: The columns of a with/without-filter table, in display order (others are shown after).
 FILTER_COLUMNS: tuple[str, ...] = (
     "variant", "trades", "win_rate", "sharpe", "cagr", "max_drawdown", "deflated_sharpe",
-    "n_trials", "period",
+    "expected_max_sharpe", "n_trials", "period",
 )  # fmt: skip
+#: Headers that say what a column measures, where its name does not.
+_HEADERS = {
+    "deflated_sharpe": "Deflated Sharpe: P(true Sharpe > SR0)",
+    "expected_max_sharpe": "SR0: expected best Sharpe of the trials (annualised)",
+}
 _PERCENT = frozenset({"win_rate", "cagr", "max_drawdown", "deflated_sharpe", "total_return"})
 _COUNT = frozenset({"trades", "n_trials", "n_trades"})
 _COLOURS = ("#1f3b73", "#e08214", "#1b9e77", "#7a7a7a", "#5e3c99", "#d95f02", "#a6761d")
@@ -312,7 +317,7 @@ def _filter_table(table: pd.DataFrame) -> _Table:
     columns = [c for c in FILTER_COLUMNS if c in table.columns]
     columns += [str(c) for c in table.columns if c not in FILTER_COLUMNS]
     rows = [[_filter_cell(c, record[c]) for c in columns] for record in table.to_dict("records")]
-    labels = [c.replace("_", " ").capitalize() for c in columns]
+    labels = [_HEADERS.get(c, c.replace("_", " ").capitalize()) for c in columns]
     return _Table(labels, rows, key="filter", numeric=frozenset(
         i for i, c in enumerate(columns) if c not in ("variant", "period")))  # fmt: skip
 

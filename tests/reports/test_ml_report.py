@@ -50,6 +50,7 @@ FILTER = pd.DataFrame(
         "cagr": [0.1, 0.02],
         "max_drawdown": [-0.05, -0.01],
         "deflated_sharpe": [0.3, 0.1],
+        "expected_max_sharpe": [0.25, 0.25],
         "n_trials": [2, 2],
         "period": ["2024-01-09 to 2024-01-13", "2024-01-09 to 2024-01-13"],
     }
@@ -212,14 +213,15 @@ def test_confidence_weights_and_training_tables(page: Page) -> None:
 def test_filter_table_is_shown_as_given_and_formatted(page: Page) -> None:
     table = page.root.by_id("table-filter")
     assert [th.text for th in table.find_all("th")] == [
-        "Variant", "Trades", "Win rate", "Sharpe", "Cagr", "Max drawdown", "Deflated sharpe",
-        "N trials", "Period",
+        "Variant", "Trades", "Win rate", "Sharpe", "Cagr", "Max drawdown",
+        "Deflated Sharpe: P(true Sharpe > SR0)",
+        "SR0: expected best Sharpe of the trials (annualised)", "N trials", "Period",
     ]  # fmt: skip
     assert table.rows() == [
         ["seed_stack (no AI filter)", "12", "50.00%", "0.81", "10.00%", "-5.00%", "30.00%",
-         "2", "2024-01-09 to 2024-01-13"],
+         "0.25", "2", "2024-01-09 to 2024-01-13"],
         ["seed_stack + AI filter (threshold 0.55)", "5", "60.00%", "n/a", "2.00%", "-1.00%",
-         "10.00%", "2", "2024-01-09 to 2024-01-13"],
+         "10.00%", "0.25", "2", "2024-01-09 to 2024-01-13"],
     ]  # fmt: skip
 
 
