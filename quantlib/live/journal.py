@@ -581,6 +581,62 @@ class Journal:
             )
         return position
 
+    def rebuild_positions(self, *, actor: str = "reconcile") -> dict[str, tuple[float, float]]:
+        """Recompute every symbol's position from its fills and store those that differ.
+
+        A journal written before fees were netted by currency holds positions with the gross
+        amount of base-fee fills (0.1 where the exchange holds 0.0999); reconciliation calls
+        this first, so such a journal heals instead of halting on every restart. One
+        transaction; an audit row lists what changed (none when nothing did).
+
+        Returns
+        -------
+        dict
+            ``symbol: (stored amount, rebuilt amount)`` of each position that changed.
+        """
+        changed: dict[str, tuple[float, float]] = {}
+        with self._write("rebuild positions from fills") as s:
+            rebuilt: dict[str, JournalPosition] = {}
+            for stored in s.exec(
+                select(LiveFillRow).order_by(
+                    col(LiveFillRow.symbol), col(LiveFillRow.timestamp), col(LiveFillRow.trade_id)
+                )
+            ).all():
+                fill = fill_from_row(stored)
+                start = rebuilt.get(fill.symbol, JournalPosition(fill.symbol, 0.0, 0.0, 0.0, 0.0))
+                rebuilt[fill.symbol] = apply_fill_record(start, fill)
+            rows = {row.symbol: row for row in s.exec(select(LivePositionRow)).all()}
+            now = self._clock()
+            for symbol, position in rebuilt.items():
+                row = rows.get(symbol)
+                before = None if row is None else (row.amount, row.fees)
+                if before == (position.amount, position.fees):
+                    continue
+                values = {
+                    "amount": position.amount,
+                    "entry_price": position.entry_price,
+                    "realized_pnl": position.realized_pnl,
+                    "fees": position.fees,
+                    "updated_at": now,
+                }
+                if row is None:
+                    s.exec(insert(LivePositionRow).values(symbol=symbol, **values))
+                else:
+                    s.exec(
+                        update(LivePositionRow)
+                        .where(col(LivePositionRow.symbol) == symbol)
+                        .values(**values)
+                    )
+                changed[symbol] = (0.0 if row is None else row.amount, position.amount)
+            if changed:
+                self._audit(
+                    s,
+                    actor,
+                    "positions.rebuild",
+                    {symbol: {"stored": a, "rebuilt": b} for symbol, (a, b) in changed.items()},
+                )
+        return changed
+
     def fills(self, symbol: str | None = None) -> list[Fill]:
         """Recorded fills ordered by timestamp, then trade id."""
         query = select(LiveFillRow).order_by(col(LiveFillRow.timestamp), col(LiveFillRow.trade_id))

@@ -2,6 +2,10 @@
 
 Run on every start (and after an UNKNOWN order). Steps, in this order:
 
+0. **Positions are rebuilt from the fills**
+   (:meth:`~quantlib.live.journal.Journal.rebuild_positions`), so a journal written before
+   base-asset fees were netted out of positions heals here.
+
 1. **Orders** the journal thinks are live (``intent``, ``open``, ``partially_filled``,
    ``unknown``) are looked up on the exchange **by client order id**. Found: the journal takes
    the exchange's state. Not found: an ``intent`` or ``unknown`` order never reached the exchange
@@ -13,7 +17,10 @@ Run on every start (and after an UNKNOWN order). Steps, in this order:
 3. **External orders**: open orders on the exchange that the journal never sent are recorded as
    ``external`` and reported; the engine never touches them.
 4. **Positions**: the journal's positions (from fills) are compared with the exchange's. Any
-   difference beyond ``tolerance`` halts the engine with the reason, and alerts.
+   difference beyond ``tolerance`` halts the engine with the reason, and alerts. Both sides
+   are net of fees charged in the base asset: the exchange's balance after it kept them, the
+   journal's position after :attr:`~quantlib.live.types.Fill.base_fee` came off each fill, so
+   Binance without BNB fee payment reconciles at the default tolerance.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ def reconcile(engine: LiveEngine, *, tolerance: float = 1e-9) -> ReconcileReport
     journal, exchange = engine.journal, engine.exchange
     resolved: dict[str, str] = {}
     mismatches: list[str] = []
+    journal.rebuild_positions()
     symbols = {slot.symbol for slot in engine.slots} | set(journal.positions())
     for order in journal.live_orders():
         if order.status is OrderStatus.EXTERNAL:

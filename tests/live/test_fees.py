@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from quantlib.live.ccxt_exchange import CcxtExchange
 from quantlib.live.engine import LiveEngine, StrategySlot, client_order_id
@@ -205,3 +205,24 @@ def test_ccxt_fill_carries_the_fee_currency_and_the_journal_matches_the_balance(
     assert rig.engine.cash() == pytest.approx(10_000.0 - 5_000.0, abs=1e-6)
     report = reconcile(_restart(rig.engine))
     assert (report.mismatches, report.halted) == ([], False)
+
+
+def test_a_journal_written_with_gross_positions_heals_at_reconciliation(tmp_path: Path) -> None:
+    # Before fees were netted by currency the journal stored the gross amount of a base-fee
+    # buy; reconciliation rebuilds positions from the fills instead of halting on every start.
+    paper = PaperExchange(cash=10_000.0, taker_fee=0.001, slippage_bps=0.0, fee_asset="received")
+    rig = make_rig(tmp_path, entries={1: 1}, mode=StrategyMode.AUTO, exchange=paper)
+    rig.step(3)
+    (entry,) = rig.journal.fills()
+    with rig.journal.engine.begin() as conn:  # what the old code left behind
+        conn.execute(
+            text("UPDATE live_positions SET amount = :gross WHERE symbol = :symbol"),
+            {"gross": entry.amount, "symbol": SYMBOL},
+        )
+
+    report = reconcile(_restart(rig.engine))
+
+    assert (report.mismatches, report.halted) == ([], False)
+    assert rig.position() == pytest.approx(paper.fetch_positions()[SYMBOL], abs=TOL)
+    rebuilt = [row for row in rig.journal.audit_rows() if row["action"] == "positions.rebuild"]
+    assert len(rebuilt) == 1
