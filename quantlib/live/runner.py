@@ -26,6 +26,8 @@ heartbeats between polls) runs under one guard:
   positions silently. Commands (kill, force exit) are still served while halted.
 * A bar whose processing failed is not fed again (the paper exchange and the strategies'
   history would see it twice): the next bar carries on.
+* Reconciliation at start retries network faults too (backoff up to 30 s): an engine restarted
+  during an exchange outage waits, trading nothing, until it can reconcile.
 * :class:`~quantlib.live.errors.EngineLocked` (another engine took the journal's lease) ends
   the run: this process must not write any more. SIGINT/SIGTERM set ``stop`` (see
   ``quant live run``); the loop checks it between steps and stops cleanly.
@@ -231,7 +233,9 @@ def run_live(
             (K.OWNER, owner),
         ):
             journal.set_state(key, value)
-        report = reconcile(engine)
+        report = _reconcile(engine, lock, stop)
+        if report is None:  # stopped while the exchange was unreachable: nothing ran
+            return RunSummary(0, ReconcileReport(), engine.gate.state.value)
         log.info("reconciled: %s", report.summary())
         engine.start()
         if on_ready is not None:
@@ -242,6 +246,35 @@ def run_live(
     finally:
         journal.bind_lock(None)
         lock.release()
+
+
+def _reconcile(
+    engine: LiveEngine, lock: WriterLock, stop: threading.Event
+) -> ReconcileReport | None:
+    """Reconcile, retrying network faults with backoff (1 s doubling to 30 s): an engine that
+    restarts during an exchange outage waits for it, trading nothing, instead of exiting. None
+    when ``stop`` was set first; any other error propagates (nothing is running yet)."""
+    delay = 1.0
+    while True:
+        try:
+            return reconcile(engine)
+        except EngineLocked:
+            raise
+        except Exception as exc:
+            fault = read_fault(exc)
+            if fault is None:
+                raise
+            _count_error(engine)
+            log.warning(
+                "reconciliation failed (%s); retrying in %.0f s, no strategy runs until it "
+                "succeeds",
+                redact(str(fault))[:300],
+                delay,
+            )
+        if stop.wait(delay):
+            return None
+        lock.heartbeat()
+        delay = min(2 * delay, 30.0)
 
 
 class _Guard:

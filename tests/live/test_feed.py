@@ -204,6 +204,7 @@ def test_read_fault_follows_the_ccxt_adapters_classification(
     assert (None if fault is None else type(fault)) is expected
 
 
+@pytest.mark.slow
 def test_a_seeded_five_percent_of_failing_reads_loses_no_bar_against_the_fake_binance() -> None:
     start = T0 + 100 * HOUR
     server_clock = Clock(start)
@@ -227,7 +228,7 @@ def test_a_seeded_five_percent_of_failing_reads_loses_no_bar_against_the_fake_bi
         )
         delivered: list[int] = []
         failed_polls = 0
-        for _ in range(300):
+        for _ in range(160):
             server_clock.now += HOUR
             try:
                 delivered += opens(feed.poll())
@@ -241,9 +242,9 @@ def test_a_seeded_five_percent_of_failing_reads_loses_no_bar_against_the_fake_bi
 
     served = sum(server.read_faults_served.values())
     print(f"faults served {dict(server.read_faults_served)}, failed polls {failed_polls}")
-    assert served >= 8  # the schedule did bite (about 5% of ~310 reads)
+    assert served >= 5  # the schedule did bite (about 5% of ~170 reads)
     assert len(slept) >= 1
     # ccxt parses a cut-short body as rows of None (a fault, retried) or, for a query with
     # ``since``, as no rows (read as "no new bar yet": the cursor stays, nothing is lost).
     assert served - server.read_faults_served["malformed_json"] <= feed.failed_reads <= served
-    assert delivered == [start + k * HOUR for k in range(301)]
+    assert delivered == [start + k * HOUR for k in range(161)]

@@ -8,6 +8,7 @@ retries off so that each fault reaches the runner; the exchange is the paper exc
 
 from __future__ import annotations
 
+import random
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,16 @@ import pytest
 
 from quantlib.db import make_engine
 from quantlib.live.alerts import Alert, AlertKind
+from quantlib.live.ccxt_exchange import CcxtExchange
 from quantlib.live.engine import LiveEngine
+from quantlib.live.errors import ExchangeDown
 from quantlib.live.feed import FeedRetry, PollingFeed
 from quantlib.live.journal import Journal
 from quantlib.live.paper import Bar, PaperExchange
 from quantlib.live.runner import run_live
 from quantlib.live.status import K
+from tests.live.conftest import API_SECRET, make_binance
+from tests.live.fake_exchange import FakeBinanceServer
 
 HOUR = 3_600_000
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
@@ -215,3 +220,106 @@ def test_stop_ends_the_run_cleanly(tmp_path: Path, when: str) -> None:
     assert source.calls == stop_after
     assert summary.state == "active"
     assert journal.verify_audit().ok
+
+
+class DownAtStart(PaperExchange):
+    """A paper exchange whose first ``failures`` position reads raise ExchangeDown."""
+
+    def __init__(self, failures: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.failures = failures
+
+    def fetch_positions(self) -> dict[str, float]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ExchangeDown("paper: exchange unreachable at start (test)")
+        return super().fetch_positions()
+
+
+def test_an_exchange_down_at_start_delays_reconciliation_instead_of_ending_the_run(
+    tmp_path: Path,
+) -> None:
+    source = HourlyOhlcv(Clock(T0 + HOUR), {})
+    venue = DownAtStart(1, cash=10_000.0)
+    journal = Journal(make_engine(f"sqlite:///{tmp_path / 'journal.db'}"))
+    feed = PollingFeed(source, [SYMBOL], "1h", clock=source.clock)
+
+    summary = run_live(
+        write_config(tmp_path), journal=journal, exchange=venue, feed=feed, max_bars=2
+    )  # waits 1 s, then reconciles
+
+    assert venue.failures == 0
+    assert summary.bars == 2
+    assert summary.reconcile.mismatches == []
+
+
+@pytest.mark.slow
+def test_a_run_against_the_fake_binance_with_five_percent_of_reads_failing(
+    tmp_path: Path,
+) -> None:
+    """Engine, ccxt adapter and feed against the fake Binance, 5 % of every GET failing (seeded):
+    the run goes on, each bar is fed once and in order, and the engine's book matches the
+    exchange's balances at the end."""
+    clock = Clock(T0 + HOUR)
+    closes = [50_000.0 + 400.0 * ((k % 6) - 3) for k in range(80)]  # up and down: crosses
+    server = FakeBinanceServer(
+        prices={"BTCUSDT": closes[0]}, balances={"USDT": 10_000.0}, secret=API_SECRET,
+        hang_s=0.3, clock=clock,
+    )  # fmt: skip
+    server.set_klines(
+        "BTCUSDT", [[T0 + k * HOUR, c, c + 50.0, c - 50.0, c, 5.0] for k, c in enumerate(closes)]
+    )
+    server.fail_reads(0.05, seed=11, kinds=("down_503", "http_429", "reset", "malformed_json"))
+    server.start()
+    try:
+        adapter = CcxtExchange(make_binance(server), sleep=lambda _: None, clock=clock)
+        feed = PollingFeed(
+            adapter.exchange, [SYMBOL], "1h", clock=clock,
+            retry=FeedRetry(retries_per_poll=2, sleep=lambda _: None, rng=random.Random(5)),
+        )  # fmt: skip
+        inner_poll = feed.poll
+
+        def poll() -> list[tuple[str, Bar]]:  # an hour passes between polls
+            clock.now += HOUR
+            last_closed = (clock.now - T0) // HOUR - 1
+            server.set_price("BTCUSDT", closes[min(last_closed, len(closes) - 1)])
+            return inner_poll()
+
+        feed.poll = poll  # type: ignore[method-assign]
+        journal = Journal(make_engine(f"sqlite:///{tmp_path / 'journal.db'}"))
+        config = tmp_path / "live.toml"
+        config.write_text(
+            'mode = "live"\nheartbeat_seconds = 0.01\n[feed]\npoll_seconds = 0.01\n'
+            '[[strategy]]\nname = "sma"\nstrategy = "sma_cross"\nsymbol = "BTC/USDT"\n'
+            'data = "BTCUSDT"\nmode = "auto"\nfraction = 0.5\nparams = { fast = 2, slow = 3 }\n'
+        )
+        fed: list[int] = []
+        engines: list[LiveEngine] = []
+
+        def ready(engine: LiveEngine) -> None:
+            inner = engine.on_bar
+            engines.append(engine)
+
+            def recording(symbol: str, bar: Bar) -> list[str]:
+                fed.append(bar.open_time)
+                return inner(symbol, bar)
+
+            engine.on_bar = recording  # type: ignore[method-assign]
+
+        summary = run_live(
+            config, journal=journal, exchange=adapter, feed=feed, on_ready=ready, max_bars=60
+        )
+        balances = adapter.fetch_positions()
+    finally:
+        server.stop()
+
+    faults = dict(server.read_faults_served)
+    orders = server.count("POST", "/api/v3/order")
+    print(f"faults served {faults}; orders {orders}; errors {journal.get_state(K.ERRORS)}")
+    assert sum(faults.values()) >= 5
+    assert fed == [T0 + k * HOUR for k in range(60)]
+    assert summary.state == "active"
+    assert orders >= 2  # the strategy traded through the faults
+    assert engines[0].positions().get(SYMBOL, 0.0) == pytest.approx(
+        balances.get(SYMBOL, 0.0), abs=1e-9
+    )
