@@ -20,8 +20,9 @@ heartbeats between polls) runs under one guard:
   entries; stops and targets still checked on the last known data). An outage longer than
   that limit raises one ``error`` alert naming the last fault, besides a ``stale_data`` alert
   per symbol.
-* **Anything else** is a bug or a refusal a retry cannot cure: logged with its traceback,
-  counted, alerted, and the loop goes on; ``max_unexpected`` (5) of them in a row HALT the
+* **Anything else** is a bug or a refusal a retry cannot cure: logged with its traceback and
+  counted, alerted on the first of a streak, and the loop goes on; ``max_unexpected`` (5) in a
+  row of one kind of step (a poll, a bar, commands, ...) alert again and HALT the
   engine with the last one as the reason, so an engine that cannot process bars never sits on
   positions silently. Commands (kill, force exit) are still served while halted.
 * A bar whose processing failed is not fed again (the paper exchange and the strategies'
@@ -354,11 +355,12 @@ class _Guard:
         what = redact(f"{where}: {type(exc).__name__}: {exc}")[:500]
         # The traceback goes through the logging filters (install_redaction) like every record.
         log.error("unexpected error %s (%d in a row)", what, streak, exc_info=exc)
-        self._alert(
-            AlertKind.ERROR,
-            f"unexpected error {what} ({streak} in a row; the engine halts at "
-            f"{self.max_unexpected}). Fix: read the engine log for the traceback",
-        )
+        if streak in (1, self.max_unexpected):  # the first of a streak, and the one that halts
+            self._alert(
+                AlertKind.ERROR,
+                f"unexpected error {what} ({streak} in a row; the engine halts at "
+                f"{self.max_unexpected}). Fix: read the engine log for the traceback",
+            )
         if streak >= self.max_unexpected and self.engine.gate.state is not EngineState.HALTED:
             reason = (
                 f"{streak} unexpected errors in a row, last {what}; positions are held "

@@ -186,10 +186,46 @@ def test_repeated_unexpected_errors_halt_the_engine_without_ending_the_loop(
     assert summary.state == "halted"
     reason = journal.get_state(K.REASON) or ""
     assert reason.startswith("3 unexpected errors in a row, last feed poll: KeyError: 'close'")
-    errors = [a for a in alerts.alerts if a.kind is AlertKind.ERROR]
-    assert len(errors) == 6  # one per error: calls 3 to 8
-    assert "(3 in a row; the engine halts at 3)" in errors[2].message
+    errors = [a.message for a in alerts.alerts if a.kind is AlertKind.ERROR]
+    assert len(errors) == 2  # six errors (calls 3 to 8): the first and the one that halts
+    assert "(1 in a row; the engine halts at 3)" in errors[0]
+    assert "(3 in a row; the engine halts at 3)" in errors[1]
     assert alerts.kinds().count(AlertKind.HALT) == 1
+
+
+def test_a_bar_whose_processing_fails_is_not_fed_again_and_the_next_bars_go_on(
+    tmp_path: Path,
+) -> None:
+    source = HourlyOhlcv(Clock(T0 + HOUR), {})
+    journal = Journal(make_engine(f"sqlite:///{tmp_path / 'journal.db'}"))
+    feed = PollingFeed(source, [SYMBOL], "1h", clock=source.clock)
+    attempts: list[int] = []
+    alerts = Recorder()
+
+    def ready(engine: LiveEngine) -> None:
+        inner = engine.on_bar
+
+        def flaky(symbol: str, bar: Bar) -> list[str]:
+            attempts.append(bar.open_time)
+            if bar.open_time == T0 + 2 * HOUR:
+                raise ZeroDivisionError("float division by zero")  # a bug on this one bar
+            return inner(symbol, bar)
+
+        engine.on_bar = flaky  # type: ignore[method-assign]
+        engine.notifier = alerts
+
+    summary = run_live(
+        write_config(tmp_path), journal=journal, exchange=PaperExchange(cash=10_000.0),
+        feed=feed, on_ready=ready, max_bars=5,
+    )  # fmt: skip
+
+    assert attempts == [T0 + k * HOUR for k in range(5)]  # bar 2 tried once, never again
+    assert summary.state == "active"  # one error is no streak
+    (error,) = alerts.alerts
+    assert error.kind is AlertKind.ERROR
+    assert error.message.startswith(
+        "unexpected error bar BTC/USDT 1704074400000: ZeroDivisionError: float division by zero"
+    )
 
 
 def test_secrets_in_a_fault_never_reach_the_alerts(tmp_path: Path) -> None:
