@@ -205,7 +205,8 @@ class SessionStore:
             raise PermissionDenied(
                 f"session {row.session_id[:8]}… was not sealed with this master key"
             ) from None
-        register_secret(secret)
+        # Not registered for redaction here: no message ever holds it, and each registration
+        # grows the redactor of a long-running engine (it is registered where it is made).
         return secret
 
     def valid(self, session_id: object, now: int) -> LiveSessionRow:
