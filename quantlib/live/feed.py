@@ -242,6 +242,19 @@ class PollingFeed:
         successful poll).
     failed_reads : int
         Reads that failed since the feed was built (retried or not).
+
+    Examples
+    --------
+    A stub exchange with one closed bar and one still forming, an hour after the first opened:
+
+    >>> class Stub:
+    ...     def fetch_ohlcv(self, symbol, timeframe, since=None, limit=None):
+    ...         return [[0, 1.0, 1.0, 1.0, 1.0, 0.0], [3_600_000, 1.0, 1.0, 1.0, 1.0, 0.0]]
+    >>> feed = PollingFeed(Stub(), ["BTC/USDT"], "1h", clock=lambda: 3_600_000)
+    >>> [(symbol, bar.open_time) for symbol, bar in feed.poll()]
+    [('BTC/USDT', 0)]
+    >>> feed.poll(), feed.cursor("BTC/USDT")  # nothing new has closed
+    ([], 0)
     """
 
     def __init__(
