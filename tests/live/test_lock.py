@@ -217,17 +217,18 @@ def test_a_released_lock_fences_its_journal(engine: Engine) -> None:
 
 
 def test_heartbeat_thread_keeps_the_lease_while_the_main_thread_is_busy(engine: Engine) -> None:
-    # Real time: a 600 ms ttl and a main thread busy for 1.5 s (2.5 ttls) without a heartbeat
-    # call. The daemon thread renews every 100 ms, so another engine cannot take over.
-    a = WriterLock(engine, owner="engine-a", ttl_ms=600)
+    # Real time: a 1.5 s ttl and a main thread busy for 4 s (over 2.5 ttls) without one
+    # heartbeat call. The daemon thread renews every 100 ms (15 beats per ttl, room for a
+    # loaded machine), so another engine cannot take over; without it, it would.
+    a = WriterLock(engine, owner="engine-a", ttl_ms=1_500)
     a.acquire()
     a.start_heartbeat(interval_s=0.1)
     try:
         assert a.heartbeat_running
-        time.sleep(1.5)  # the main thread is "busy"
+        time.sleep(4.0)  # the main thread is "busy"
 
         with pytest.raises(EngineLocked, match="held by 'engine-a'"):
-            WriterLock(engine, owner="engine-b", ttl_ms=600).acquire()
+            WriterLock(engine, owner="engine-b", ttl_ms=1_500).acquire()
         assert a.held
         assert a.heartbeat_error is None
     finally:
