@@ -248,11 +248,12 @@ def submit(
     >>> from quantlib.db import make_engine
     >>> from quantlib.live.vault import Vault
     >>> db = make_engine("sqlite://")
-    >>> store = UserStore(db, clock=lambda: 1_000, vault=Vault(db, Fernet.generate_key()),
+    >>> now = lambda: 1_700_000_000_000
+    >>> store = UserStore(db, clock=now, vault=Vault(db, Fernet.generate_key()),
     ...                   hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     >>> secret = store.create_first_admin("ann", "correct horse battery").totp_secret
-    >>> grant = login(store, "ann", "correct horse battery", pyotp.TOTP(secret).at(1))
-    >>> journal = Journal(db, clock=lambda: 1_000)
+    >>> grant = login(store, "ann", "correct horse battery", pyotp.TOTP(secret).at(now() // 1000))
+    >>> journal = Journal(db, clock=now)
     >>> submit(journal, store, grant, "pause", {"strategy": "sma"})
     1
     >>> journal.pending_commands()[0].args

@@ -270,8 +270,12 @@ class UserStore:
 
     Examples
     --------
+    >>> from cryptography.fernet import Fernet
     >>> from quantlib.db import make_engine
-    >>> store = UserStore(make_engine("sqlite://"), clock=lambda: 1_700_000_000_000)
+    >>> from quantlib.live.vault import Vault
+    >>> db = make_engine("sqlite://")
+    >>> vault = Vault(db, Fernet.generate_key())
+    >>> store = UserStore(db, clock=lambda: 1_700_000_000_000, vault=vault)
     >>> enrolment = store.create_first_admin("alice", "correct horse battery")
     >>> code = pyotp.TOTP(enrolment.totp_secret).at(1_700_000_000)
     >>> store.authenticate("alice", "correct horse battery", code).role
@@ -535,7 +539,7 @@ class UserStore:
         current = now_s // _TOTP_STEP_S
         # Same window as pyotp.TOTP.verify(code, for_time=now_s, valid_window=1), but it
         # also says which step matched, for replay protection.
-        for step in (current - 1, current, current + 1):
+        for step in (s for s in (current - 1, current, current + 1) if s >= 0):
             if hmac.compare_digest(totp.at(step * _TOTP_STEP_S), code):
                 return step
         return None
