@@ -297,3 +297,31 @@ def test_engine_runs_a_signed_command_once_and_denies_its_copy(tmp_path: Path) -
     assert copy.status == "denied"
     assert "replayed command" in copy.result
     assert rig.journal.get_state(K.ENTRIES_STOPPED) == "0"
+
+
+def test_a_commands_table_from_before_signing_gains_the_proof_columns(
+    any_engine: Engine, clock: FakeClock
+) -> None:
+    with any_engine.begin() as conn:  # live_commands as 6d8f3be created it, with one old row
+        conn.exec_driver_sql(
+            "CREATE TABLE live_commands (id INTEGER PRIMARY KEY, kind VARCHAR(50) NOT NULL, "
+            'args TEXT NOT NULL, "user" VARCHAR(100) NOT NULL, created_at BIGINT NOT NULL, '
+            "status VARCHAR(20) NOT NULL, result TEXT NOT NULL, finished_at BIGINT)"
+        )
+        conn.exec_driver_sql(
+            'INSERT INTO live_commands (id, kind, args, "user", created_at, status, result) '
+            "VALUES (1, 'rearm', '{}', 'ann', 1, 'pending', '')"
+        )
+    journal = Journal(any_engine, clock=clock)
+    store = UserStore(
+        any_engine,
+        clock=clock,
+        hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+        vault=test_vault(any_engine),
+    )
+    store.create_first_admin("ann", PW)
+
+    old = only_pending(journal)
+    assert (old.kind, old.session_id, old.nonce, old.mac) == ("rearm", None, None, None)
+    with pytest.raises(PermissionDenied, match="is not signed"):
+        authorize_command(store, old)
