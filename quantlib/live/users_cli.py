@@ -138,3 +138,18 @@ def unlock(
             raise typer.Exit(code=1)
         store.unlock(username, by=admin)
     typer.echo(f"unlocked {username!r} (by {admin.username!r})")
+
+
+@users_app.command("logout")
+def logout(
+    username: Annotated[str, typer.Argument(help="the account whose sessions end")],
+) -> None:
+    """End every control-panel session of a user now (a lost laptop, a suspected leak): their
+    queued commands are denied and the panel asks them to log in again."""
+    with _user_errors():
+        store = _store()
+        if store.get(username) is None:
+            typer.echo(f"error: no user named {username!r}", err=True)
+            raise typer.Exit(code=1)
+        ended = store.sessions.revoke_user(username, "ended from the host (quant users logout)")
+    typer.echo(f"ended {ended} session(s) of {username!r}")

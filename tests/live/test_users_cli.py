@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from quantlib.db import dispose_engines, get_engine
 from quantlib.live import users_cli
-from quantlib.live.errors import LoginFailed
+from quantlib.live.errors import LoginFailed, PermissionDenied
 from quantlib.live.types import Role
 from quantlib.live.users import User, UserStore
 from quantlib.live.users_cli import users_app
@@ -129,3 +129,25 @@ def test_list_and_unlock() -> None:
     assert done.exit_code == 0
     assert done.stdout == "unlocked 'tom' (by 'alice')\n"
     assert store.get("tom") == User("tom", Role.TRADER, True, None)
+
+
+def test_logout_ends_every_session_of_a_user() -> None:
+    runner.invoke(
+        users_app,
+        ["add", "alice", "--role", "admin", "--password-stdin", "--no-qr"],
+        input=f"{PW}\n",
+    )
+    store = cheap_store()
+    alice = store.get("alice")
+    assert alice is not None
+    grants = [store.open_session(alice), store.open_session(alice)]
+
+    result = runner.invoke(users_app, ["logout", "alice"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "ended 2 session(s) of 'alice'\n"
+    for grant in grants:
+        with pytest.raises(PermissionDenied, match=r"revoked \(ended from the host"):
+            store.session_user(grant)
+    missing = runner.invoke(users_app, ["logout", "zed"])
+    assert (missing.exit_code, missing.stderr) == (1, "error: no user named 'zed'\n")
