@@ -744,6 +744,8 @@ class AuditChain:
                         )
                     )
             except IntegrityError:
+                if _head is not None:
+                    raise  # the seal: its detail names the head it read, so start over
                 pending = None
                 continue
             inserted = result.inserted_primary_key

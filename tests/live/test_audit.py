@@ -7,6 +7,7 @@ attacker dropped the triggers first and can write the database (but holds no mas
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 import time
@@ -587,6 +588,26 @@ def test_a_keyless_chain_is_sealed_into_the_keyed_one_when_a_key_arrives(
 
 
 # -- concurrency -----------------------------------------------------------------------------
+
+
+def test_two_writers_with_cached_heads_interleave_without_forking(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # The engine and the panel each cache the head they last wrote; the other's rows make it
+    # stale, the insert trigger refuses the stale head, the writer rereads and retries.
+    engine_side, panel_side = keyed_chain(engine, tmp_path), keyed_chain(engine, tmp_path)
+
+    for _ in range(3):
+        append_rows(engine, 1, engine_side)
+        append_rows(engine, 1, panel_side)
+    engine_side.flush()
+    panel_side.flush()
+
+    stored = rows(engine)
+    assert len(stored) == 6
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(stored))
+    assert audit.verify(engine, KEY, tmp_path / "cp.json").ok
+    assert audit.read_checkpoint(tmp_path / "cp.json").rows == 6  # type: ignore[union-attr]
 
 
 def test_concurrent_writer_reads_the_new_head_and_retries(postgres: Engine) -> None:
