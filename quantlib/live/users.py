@@ -78,6 +78,7 @@ __all__ = [
     "LiveUser",
     "User",
     "UserStore",
+    "normalise_password",
 ]
 
 MIN_PASSWORD_LENGTH = 12
@@ -517,7 +518,26 @@ class UserStore:
             )
             return int(result.rowcount or 0) == 1
 
-    def _succeed(self, username: str, now: int, password: str) -> LiveUser | None:
+    def _verify(self, stored: str, password: str) -> bool:
+        try:
+            with _hash_slot():
+                return bool(self._hasher.verify(stored, password))
+        except (VerificationError, VerifyMismatchError, InvalidHashError):
+            return False
+
+    def _password_matches(self, stored: str, normalised: str, typed: str) -> str | None:
+        """Which form of the password matches the hash: ``"normalised"``, or ``"typed"`` (one
+        more hash, only when normalising changed it) for a hash made before passwords were
+        normalised, which the login then replaces; ``None`` if neither."""
+        if self._verify(stored, normalised):
+            return "normalised"
+        if typed != normalised and self._verify(stored, typed):
+            return "typed"
+        return None
+
+    def _succeed(
+        self, username: str, now: int, password: str, *, rehash: bool = False
+    ) -> LiveUser | None:
         with session(self._engine) as db:
             fresh = db.get(LiveUser, username)
             if fresh is None:  # deleted meanwhile
@@ -525,7 +545,7 @@ class UserStore:
             fresh.failed_attempts = 0
             fresh.locked_until = None
             fresh.last_login_at = now
-            if self._hasher.check_needs_rehash(fresh.password_hash):
+            if rehash or self._hasher.check_needs_rehash(fresh.password_hash):
                 with _hash_slot():
                     fresh.password_hash = self._hasher.hash(password)
             db.add(fresh)
@@ -582,11 +602,9 @@ class UserStore:
             raise LoginFailed(LOGIN_FAILED)
         if candidate is None or not self._reserve_attempt(row.username, now):
             raise LoginFailed(LOGIN_FAILED)
-        try:
-            with _hash_slot():
-                self._hasher.verify(row.password_hash, candidate)
-        except (VerificationError, VerifyMismatchError, InvalidHashError):
-            raise LoginFailed(LOGIN_FAILED) from None
+        matched = self._password_matches(row.password_hash, candidate, typed)
+        if matched is None:
+            raise LoginFailed(LOGIN_FAILED)
         role = Role(row.role)
         if row.totp_secret is None and role is not Role.VIEWER:
             raise LoginFailed(LOGIN_FAILED)  # no TOTP enrolled: an admin must reset_totp
@@ -595,7 +613,7 @@ class UserStore:
             step = self._totp_step(self._open(row.totp_secret), code, now // 1000) if code else None
             if step is None or not self._claim_totp_step(row.username, step):
                 raise LoginFailed(LOGIN_FAILED)
-        fresh = self._succeed(row.username, now, candidate)
+        fresh = self._succeed(row.username, now, candidate, rehash=matched == "typed")
         if fresh is None:
             raise LoginFailed(LOGIN_FAILED)
         return self._user(fresh, now)

@@ -28,6 +28,7 @@ from quantlib.live.users import (
     LiveBootstrap,
     User,
     UserStore,
+    normalise_password,
 )
 from quantlib.live.vault import Vault
 from tests.live.signing import test_vault
@@ -558,3 +559,20 @@ def test_totp_and_password_resets_end_the_users_sessions(store: UserStore) -> No
         store.session_user(third)
     with pytest.raises(PermissionDenied, match=r"revoked \(TOTP reset\)"):
         store.session_user(second)
+
+
+def test_a_hash_made_before_normalisation_still_logs_in_and_is_replaced(
+    store: UserStore, engine: Engine, clock: FakeClock
+) -> None:
+    typed = "cafe\u0301 horse battery"  # a decomposed é: NFKC composes it
+    secret = with_admin(store).totp_secret
+    with engine.begin() as conn:  # as an earlier version hashed it: the text as typed
+        conn.execute(
+            text("UPDATE live_users SET password_hash = :h"), {"h": cheap_hasher().hash(typed)}
+        )
+
+    assert store.authenticate("alice", typed, code_at(secret, clock.now)).username == "alice"
+
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT password_hash FROM live_users")).scalar_one()
+    assert cheap_hasher().verify(stored, normalise_password(typed))
