@@ -4,10 +4,13 @@ One :class:`LiveEngine` runs strategies on the closed bars of a feed. Per bar it
 
 1. lets a paper exchange fill resting orders against the bar, then copies the exchange's fills
    and order states into the journal (fills are deduplicated by trade id);
-2. processes the commands the control panel (or the CLI) queued in the journal, each checked
-   against the sender's role **here**, not only in the UI;
+2. processes the commands the control panel queued in the journal, each checked against the
+   sender's role **here**, not only in the UI, and its arguments against the command's schema
+   (:mod:`quantlib.live.commands`); every command is finished (done, denied, rejected, failed),
+   none can stop the loop;
 3. expires stale proposals, applies the daily-loss and drawdown transitions of the risk gate,
-   and pulls the kill switch if its flag was raised;
+   and executes a new kill request of ``quant live kill`` once, in every state
+   (:mod:`quantlib.live.kill_switch`);
 4. evaluates each strategy on its symbol's history up to this bar. An entry signal becomes a
    :class:`~quantlib.live.types.Proposal`: in ``supervised`` mode it waits for a human, in
    ``auto`` mode it is approved at once; ``paused`` ignores signals; ``reduce-only`` only exits.

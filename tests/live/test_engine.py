@@ -25,12 +25,14 @@ from quantlib.live import kill_switch
 from quantlib.live.alerts import AlertKind
 from quantlib.live.cli import live_app
 from quantlib.live.engine import LiveEngine, client_order_id
+from quantlib.live.errors import ExchangeDown
 from quantlib.live.kill_switch import KillRequest, raise_kill_request
 from quantlib.live.paper import PaperExchange
 from quantlib.live.risk_gate import RiskGate, RiskLimits
 from quantlib.live.status import HEARTBEAT_STALE_MS, K, check_heartbeat, read_status
 from quantlib.live.types import (
     EngineState,
+    ExchangeOrder,
     MarketInfo,
     OrderRequest,
     OrderStatus,
@@ -822,3 +824,35 @@ def test_exit_sells_what_the_exchange_holds_rounded_down_to_the_lot(
     [exit_order] = [o for o in rig.journal.orders() if o.side is Side.SELL]
     assert exit_order.amount == 49.949
     assert "sell 49.949" in command.result
+
+
+class _BrokenReads(PaperExchange):
+    """A paper exchange whose positions cannot be read and whose cancels fail (exchange down)."""
+
+    def fetch_positions(self) -> dict[str, float]:
+        raise ExchangeDown("paper: positions endpoint is down (503)")
+
+    def cancel_order(self, client_order_id: str, symbol: str) -> ExchangeOrder:
+        raise ExchangeDown("paper: cancel endpoint is down (503)")
+
+
+def test_kill_flattens_by_the_journal_when_the_exchange_cannot_be_read_or_cancel(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path, entries={2: +1}, exchange=_BrokenReads(cash=10_000.0))
+    entered(rig)
+    resting = rig.engine.place(
+        OrderRequest("rest-1", SYMBOL, Side.BUY, 1.0, OrderType.LIMIT, price=50.0)
+    )
+    assert resting is not None
+
+    command = rig.command("kill", TRADER)
+
+    assert (command.status, command.result) == (
+        "done",
+        "halted; cancelled 0 orders; flattened sell 49.9950005 BTC/USDT (open); "
+        "cancel rest-1 failed: paper: cancel endpoint is down (503)",
+    )
+    assert rig.engine.gate.state is EngineState.HALTED
+    rig.step()
+    assert rig.position() == 0.0
