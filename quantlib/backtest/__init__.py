@@ -12,7 +12,7 @@ from typing import Any
 
 from quantlib.backtest.config import BacktestConfig, make_config
 from quantlib.backtest.engine import run_backtest, run_strategy
-from quantlib.backtest.result import EXIT_REASONS, TRADE_COLUMNS, BacktestResult
+from quantlib.backtest.result import EXIT_REASONS, TRADE_COLUMNS, BacktestResult, SizingSummary
 
 _LAZY = {
     "RandomEntryResult": "quantlib.backtest.baselines",
@@ -30,6 +30,7 @@ __all__ = [
     "BacktestConfig",
     "BacktestResult",
     "RandomEntryResult",
+    "SizingSummary",
     "SweepResult",
     "WalkForwardResult",
     "buy_and_hold",

@@ -34,12 +34,24 @@ NOTIONAL, RISK, KELLY = 0, 1, 2
     B_KELLY,
     B_CAP,
     B_NO_SIZE,
-) = range(11)
+    B_CAPPED,
+    B_STOP_GAPPED,
+    B_EXPIRED,
+) = range(14)
+# Which cap shrank a ``B_CAPPED`` entry (the block log's ``limit`` column; 0: none).
+L_NONE, L_CASH, L_POSITION, L_SIDE = range(4)
+# Columns of the int block log (``blocks``) and of the float one (``bsize``).
+BL_BAR, BL_ASSET, BL_REASON, BL_LIMIT = range(4)
+BS_PRICE, BS_INTENDED, BS_ALLOWED = range(3)
+# Pending-order expiry and the split of shared cash among entries filling in one bar.
+EXPIRE_BARS, EXPIRE_TIME = 0, 1
+ALLOC_PRO_RATA, ALLOC_ASSET_ORDER = 0, 1
 
 # Columns of the float trade records.
 R_ENTRY_PRICE, R_EXIT_PRICE, R_SIZE, R_ENTRY_FEE, R_EXIT_FEE = 0, 1, 2, 3, 4
 R_FUNDING, R_PNL, R_STOP, R_LOW, R_HIGH, R_MARGIN, R_TARGET = 5, 6, 7, 8, 9, 10, 11
-N_FLOAT = 12
+R_EQUITY, R_INTENDED = 12, 13
+N_FLOAT = 14
 # Columns of the int trade records.
 I_ASSET, I_SIDE, I_ENTRY_BAR, I_EXIT_BAR, I_REASON = 0, 1, 2, 3, 4
 N_INT = 5
@@ -93,12 +105,49 @@ def _first_hit_ltf(
     return STOP
 
 
+@njit
+def _after_limit_fill(
+    side: float,
+    level: float,
+    guard: float,
+    target: float,
+    ltf_open: np.ndarray,
+    ltf_high: np.ndarray,
+    ltf_low: np.ndarray,
+    start: int,
+    end: int,
+) -> bool:
+    """Whether the lower-timeframe path ``[start, end)`` of a limit entry's fill bar proves
+    the target was touched after the fill and before ``guard`` (the stop, trailing stop or
+    liquidation price: NaN for none). The lower-timeframe bar that fills the limit never
+    counts for the target (its own order is unknown); a path that does not show the fill
+    proves nothing."""
+    k = start
+    while k < end:
+        if (ltf_low[k] if side > 0 else ltf_high[k]) * side <= level * side:
+            break
+        k += 1
+    if k >= end:
+        return False
+    if not math.isnan(guard) and ((ltf_low[k] if side > 0 else ltf_high[k]) - guard) * side <= 0:
+        return False
+    for m in range(k + 1, end):
+        adverse = ltf_low[m] if side > 0 else ltf_high[m]
+        if not math.isnan(guard) and (
+            (ltf_open[m] - guard) * side <= 0.0 or (adverse - guard) * side <= 0.0
+        ):
+            return False
+        if ((ltf_high[m] if side > 0 else ltf_low[m]) - target) * side >= 0.0:
+            return True
+    return False
+
+
 # Per-asset float state (columns of ``pos``) and int state (columns of ``ipos``).
 P_SIDE, P_QTY, P_PX, P_MARGIN, P_STOP, P_TARGET, P_TRAIL, P_EXTREME, P_LIQ, P_MARK = range(10)
 P_PSIDE, P_PLEVEL = 10, 11
 N_POS = 12
-Q_TRADE, Q_ENTRY_TIME, Q_PEXIT, Q_PTYPE, Q_PBAR, Q_PEXPIRE = range(6)
-N_IPOS = 6
+Q_TRADE, Q_ENTRY_TIME, Q_PEXIT, Q_PTYPE, Q_PBAR, Q_PEXPIRE, Q_INBAR = range(7)
+N_IPOS = 7
 # Counters (``ctr``) and the parameters (``params`` / ``iparams``) of ``run``.
 C_TRADES, C_OPEN, C_TODAY, C_BLOCKS = range(4)
 # Account state (``acct``): cash, peak equity (at closes), equity at the start of the UTC day.
@@ -132,7 +181,7 @@ S_WINS, S_LOSSES, S_WIN_R, S_LOSS_R = range(4)
     K_KELLY_MAX,
     K_KELLY_FALLBACK,
 ) = range(25)
-J_AT_CLOSE, J_SIZING, J_MAX_POS, J_MAX_DAY, J_TTL = range(5)
+J_AT_CLOSE, J_SIZING, J_MAX_POS, J_MAX_DAY, J_TTL, J_BAR_NS, J_EXPIRY, J_ALLOC = range(8)
 
 
 @njit_inline
@@ -192,13 +241,29 @@ def _equity(acct: np.ndarray, pos: np.ndarray) -> float:
 
 
 @njit_inline
-def _block(ctr: np.ndarray, blocks: np.ndarray, j: int, a: int, reason: int) -> None:
-    """Log that an entry at bar ``j`` on asset ``a`` was not taken, and why."""
+def _block(
+    ctr: np.ndarray,
+    blocks: np.ndarray,
+    bsize: np.ndarray,
+    j: int,
+    a: int,
+    reason: int,
+    price: float,
+    intended: float,
+    allowed: float,
+    limit: int,
+) -> None:
+    """Log that an entry at bar ``j`` on asset ``a`` was not taken or was shrunk (``B_CAPPED``),
+    why, and the quantity the sizer intended beside the one allowed (NaN: not sized)."""
     n = ctr[C_BLOCKS]
     if n < blocks.shape[0]:
-        blocks[n, 0] = j
-        blocks[n, 1] = a
-        blocks[n, 2] = reason
+        blocks[n, BL_BAR] = j
+        blocks[n, BL_ASSET] = a
+        blocks[n, BL_REASON] = reason
+        blocks[n, BL_LIMIT] = limit
+        bsize[n, BS_PRICE] = price
+        bsize[n, BS_INTENDED] = intended
+        bsize[n, BS_ALLOWED] = allowed
     ctr[C_BLOCKS] += 1
 
 
@@ -255,6 +320,8 @@ def _open_position(
     fee_rate: float,
     sig: int,
     now: int,
+    budget: float,
+    dry: bool,
     stop_abs: np.ndarray,
     stop_pct: np.ndarray,
     target_abs: np.ndarray,
@@ -272,36 +339,71 @@ def _open_position(
     irec: np.ndarray,
     kst: np.ndarray,
     blocks: np.ndarray,
-) -> None:
+    bsize: np.ndarray,
+) -> float:
     """Open a position of side ``s`` at ``price`` from the signal of bar ``sig``, if the limits,
-    the risk rules, the sizer, the cash and the exchange filters allow it (else log a block)."""
-    if iparams[J_MAX_POS] > 0 and ctr[C_OPEN] >= iparams[J_MAX_POS]:
-        _block(ctr, blocks, j, a, B_MAX_POSITIONS)
-        return
-    if iparams[J_MAX_DAY] > 0 and ctr[C_TODAY] >= iparams[J_MAX_DAY]:
-        _block(ctr, blocks, j, a, B_MAX_PER_DAY)
-        return
+    the risk rules, the sizer, ``budget`` (the free cash this entry may use) and the exchange
+    filters allow it; log a block when they do not, and a ``B_CAPPED`` row when a cap shrank
+    the sizer's quantity.
+
+    With ``dry`` nothing is opened or logged: the return is the cash (margin + fee) the entry
+    asks for before the cash cap, 0.0 when a limit blocks it (the weight of this entry in a
+    pro-rata split of shared cash); the slot counters advance so that later dry entries see
+    the slots taken. Without ``dry`` the return is 0.0.
+    """
+    tick, lev = params[K_TICK], params[K_LEVERAGE]
     equity = _equity(acct, pos)
-    if not math.isnan(params[K_DAILY_LOSS]) and equity <= acct[A_DAY_START] * (
-        1.0 - params[K_DAILY_LOSS]
-    ):
-        _block(ctr, blocks, j, a, B_DAILY_LOSS)
-        return
     scale = 1.0
+    drawdown = 0.0
     if not math.isnan(params[K_DD_HALT]):
         drawdown = 1.0 - equity / acct[A_PEAK]
-        if drawdown >= params[K_DD_HALT]:
-            _block(ctr, blocks, j, a, B_DRAWDOWN)
-            return
-        if drawdown > params[K_DD_START]:
+        if params[K_DD_START] < drawdown < params[K_DD_HALT]:
             scale = (params[K_DD_HALT] - drawdown) / (params[K_DD_HALT] - params[K_DD_START])
-    tick, lev = params[K_TICK], params[K_LEVERAGE]
     sl = stop_abs[a, sig]
     if math.isnan(sl) and not math.isnan(stop_pct[a, sig]):
         sl = price * (1.0 - s * stop_pct[a, sig])
     sl = _to_tick(sl, tick)
-    if not math.isnan(sl) and (sl - price) * s >= 0.0:
-        sl = np.nan  # a stop on the wrong side of the fill cannot protect: ignored
+    gapped = not math.isnan(sl) and (sl - price) * s >= 0.0
+    # The sizer's quantity before any cap (NaN: it cannot size this entry).
+    fraction = size_frac[a, sig]
+    if math.isnan(fraction):
+        fraction = params[K_FRACTION]
+    sizing = iparams[J_SIZING]
+    if sizing == KELLY:
+        fraction = _kelly_fraction(kst, params)
+    intended = np.nan
+    if not math.isnan(fraction) and not gapped:
+        if sizing in (RISK, KELLY):
+            if not math.isnan(sl):
+                intended = scale * fraction * equity / abs(price - sl)
+        else:
+            intended = scale * fraction * equity * lev / price
+    nan = np.nan
+    if iparams[J_MAX_POS] > 0 and ctr[C_OPEN] >= iparams[J_MAX_POS]:
+        if not dry:
+            _block(ctr, blocks, bsize, j, a, B_MAX_POSITIONS, price, intended, 0.0, L_NONE)
+        return 0.0
+    if iparams[J_MAX_DAY] > 0 and ctr[C_TODAY] >= iparams[J_MAX_DAY]:
+        if not dry:
+            _block(ctr, blocks, bsize, j, a, B_MAX_PER_DAY, price, intended, 0.0, L_NONE)
+        return 0.0
+    if not math.isnan(params[K_DAILY_LOSS]) and equity <= acct[A_DAY_START] * (
+        1.0 - params[K_DAILY_LOSS]
+    ):
+        if not dry:
+            _block(ctr, blocks, bsize, j, a, B_DAILY_LOSS, price, intended, 0.0, L_NONE)
+        return 0.0
+    if not math.isnan(params[K_DD_HALT]) and drawdown >= params[K_DD_HALT]:
+        if not dry:
+            _block(ctr, blocks, bsize, j, a, B_DRAWDOWN, price, intended, 0.0, L_NONE)
+        return 0.0
+    if gapped:
+        # The fill is already at or past the stop the signal set: the entry is not taken
+        # (an exchange refuses a stop that would trigger at once, and an unprotected
+        # position is what the strategy ruled out).
+        if not dry:
+            _block(ctr, blocks, bsize, j, a, B_STOP_GAPPED, price, nan, 0.0, L_NONE)
+        return 0.0
     tp = target_abs[a, sig]
     if math.isnan(tp) and not math.isnan(target_pct[a, sig]):
         tp = price * (1.0 + s * target_pct[a, sig])
@@ -310,49 +412,60 @@ def _open_position(
     tp = _to_tick(tp, tick)
     if not math.isnan(tp) and (tp - price) * s <= 0.0:
         tp = np.nan
-    fraction = size_frac[a, sig]
     if math.isnan(fraction):
-        fraction = params[K_FRACTION]
-    sizing = iparams[J_SIZING]
-    if math.isnan(fraction) and sizing != KELLY:
-        _block(ctr, blocks, j, a, B_NO_SIZE)  # e.g. no volatility forecast yet
-        return
-    if sizing == KELLY:
-        fraction = _kelly_fraction(kst, params)
-        if math.isnan(fraction):
-            _block(ctr, blocks, j, a, B_KELLY)
-            return
-    if sizing in (RISK, KELLY):
-        if math.isnan(sl):
-            _block(ctr, blocks, j, a, B_NO_STOP)
-            return
-        q = scale * fraction * equity / abs(price - sl)
-    else:
-        q = scale * fraction * equity * lev / price
+        if not dry:
+            # No size (e.g. no volatility forecast yet), or Kelly sees no edge.
+            reason = B_KELLY if sizing == KELLY else B_NO_SIZE
+            _block(ctr, blocks, bsize, j, a, reason, price, nan, 0.0, L_NONE)
+        return 0.0
+    if math.isnan(intended):
+        if not dry:
+            _block(ctr, blocks, bsize, j, a, B_NO_STOP, price, nan, 0.0, L_NONE)
+        return 0.0
+    q = intended
+    limit = L_NONE
     heat, longs, shorts = _open_risk(pos)
     if not math.isnan(params[K_POS_CAP]):
-        q = min(q, params[K_POS_CAP] * equity / price)
+        capped = params[K_POS_CAP] * equity / price
+        if capped < q:
+            q, limit = capped, L_POSITION
     if not math.isnan(params[K_SIDE_CAP]):
         room = params[K_SIDE_CAP] * equity - (longs if s > 0 else shorts)
         if room <= 0.0:
-            _block(ctr, blocks, j, a, B_CAP)
-            return
-        q = min(q, room / price)
-    q = min(q, acct[A_CASH] / (price * (1.0 / lev + fee_rate)))
+            if not dry:
+                _block(ctr, blocks, bsize, j, a, B_CAP, price, intended, 0.0, L_SIDE)
+            return 0.0
+        if room / price < q:
+            q, limit = room / price, L_SIDE
+    per_unit = price * (1.0 / lev + fee_rate)
+    if dry:
+        ctr[C_OPEN] += 1
+        ctr[C_TODAY] += 1
+        return float(q * per_unit)
+    affordable = budget / per_unit
+    if affordable < q:
+        # A notional sizer's fraction pays the entry fee out of itself: an all-in entry
+        # shrunk by its fee alone is what the sizer asked for, not a capped one.
+        due = scale * fraction * equity / per_unit if sizing == NOTIONAL else 0.0
+        if affordable < min(q, due) * (1.0 - 1e-12) or sizing != NOTIONAL:
+            limit = L_CASH
+        q = affordable
     lot = params[K_LOT]
     if lot > 0.0:
         q = math.floor(q / lot + 1e-9) * lot
     if q <= 0.0:
-        _block(ctr, blocks, j, a, B_NO_CASH)
-        return
+        _block(ctr, blocks, bsize, j, a, B_NO_CASH, price, intended, 0.0, limit)
+        return 0.0
     if q * price < params[K_MIN_NOTIONAL]:
-        _block(ctr, blocks, j, a, B_MIN_NOTIONAL)
-        return
+        _block(ctr, blocks, bsize, j, a, B_MIN_NOTIONAL, price, intended, 0.0, limit)
+        return 0.0
     if not math.isnan(params[K_MAX_HEAT]):
         added = q * price if math.isnan(sl) else q * abs(price - sl)
         if (heat + added) / equity > params[K_MAX_HEAT]:
-            _block(ctr, blocks, j, a, B_HEAT)
-            return
+            _block(ctr, blocks, bsize, j, a, B_HEAT, price, intended, 0.0, limit)
+            return 0.0
+    if limit != L_NONE:
+        _block(ctr, blocks, bsize, j, a, B_CAPPED, price, intended, q, limit)
     t = ctr[C_TRADES]
     ctr[C_TRADES] += 1
     ctr[C_OPEN] += 1
@@ -374,6 +487,7 @@ def _open_position(
     pos[a, P_LIQ] = liq
     ipos[a, Q_TRADE] = t
     ipos[a, Q_ENTRY_TIME] = now
+    ipos[a, Q_INBAR] = 0
     frec[t, R_ENTRY_PRICE] = price
     frec[t, R_SIZE] = q
     frec[t, R_ENTRY_FEE] = fee
@@ -383,11 +497,14 @@ def _open_position(
     frec[t, R_LOW] = price
     frec[t, R_HIGH] = price
     frec[t, R_MARGIN] = margin
+    frec[t, R_EQUITY] = equity
+    frec[t, R_INTENDED] = intended
     irec[t, I_ASSET] = a
     irec[t, I_SIDE] = int(s)
     irec[t, I_ENTRY_BAR] = j
     irec[t, I_EXIT_BAR] = -1
     irec[t, I_REASON] = OPEN
+    return 0.0
 
 
 @njit_inline
@@ -455,6 +572,71 @@ def _pending_fill(
 
 
 @njit
+def _open_batch(
+    j: int,
+    n_fill: int,
+    fill_asset: np.ndarray,
+    fill_side: np.ndarray,
+    fill_px: np.ndarray,
+    fill_rate: np.ndarray,
+    fill_sig: np.ndarray,
+    fill_now: np.ndarray,
+    need: np.ndarray,
+    stop_abs: np.ndarray,
+    stop_pct: np.ndarray,
+    target_abs: np.ndarray,
+    target_pct: np.ndarray,
+    target_r: np.ndarray,
+    trail_pct: np.ndarray,
+    size_frac: np.ndarray,
+    params: np.ndarray,
+    iparams: np.ndarray,
+    acct: np.ndarray,
+    ctr: np.ndarray,
+    pos: np.ndarray,
+    ipos: np.ndarray,
+    frec: np.ndarray,
+    irec: np.ndarray,
+    kst: np.ndarray,
+    blocks: np.ndarray,
+    bsize: np.ndarray,
+) -> None:
+    """Open the ``n_fill`` entries that fill together in bar ``j`` (in asset order).
+
+    Shared cash: with ``ALLOC_PRO_RATA``, when the entries together ask for more cash (margin
+    + fee, after the notional caps) than is free, each may use the free cash times its share
+    of what they ask; with ``ALLOC_ASSET_ORDER`` each takes what it needs from what the
+    entries before it left. Slots (``max_positions``, ``max_entries_per_day``) go in asset
+    order under both rules.
+    """
+    free = acct[A_CASH]
+    share = 1.0
+    if iparams[J_ALLOC] == ALLOC_PRO_RATA and n_fill > 1:
+        slots_open, slots_today = ctr[C_OPEN], ctr[C_TODAY]
+        total = 0.0
+        for i in range(n_fill):
+            need[i] = _open_position(
+                fill_asset[i], j, fill_side[i], fill_px[i], fill_rate[i], fill_sig[i],
+                fill_now[i], free, True, stop_abs, stop_pct, target_abs, target_pct, target_r,
+                trail_pct, size_frac, params, iparams, acct, ctr, pos, ipos, frec, irec, kst,
+                blocks, bsize,
+            )  # fmt: skip
+            total += need[i]
+        ctr[C_OPEN], ctr[C_TODAY] = slots_open, slots_today
+        if total > free:
+            share = free / total
+    for i in range(n_fill):
+        budget = acct[A_CASH]
+        if share < 1.0:
+            budget = min(budget, need[i] * share)
+        _open_position(
+            fill_asset[i], j, fill_side[i], fill_px[i], fill_rate[i], fill_sig[i], fill_now[i],
+            budget, False, stop_abs, stop_pct, target_abs, target_pct, target_r, trail_pct,
+            size_frac, params, iparams, acct, ctr, pos, ipos, frec, irec, kst, blocks, bsize,
+        )  # fmt: skip
+
+
+@njit
 def run(
     open_: np.ndarray,
     high: np.ndarray,
@@ -482,18 +664,25 @@ def run(
     params: np.ndarray,
     iparams: np.ndarray,
     max_trades: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]:
     """Run the event loop; return ``(equity, qty, gross, float_records, int_records, counts,
-    blocks)``.
+    blocks, block_sizes)``.
 
-    ``counts`` = (n_trades, open at the end, entries on the last day, n_blocks); ``blocks`` holds
-    (bar, asset, reason) of each entry not taken. Each bar: (1) at the open, pending
-    exits and time stops fill; (2) pending entries fill (market at the open, limit/stop orders
-    inside the bar); (3) stops, targets and liquidation inside the bar; (4) at the close, the
-    mark, funding, and this bar's signals (filled now with ``fill="close"``, else queued).
+    ``counts`` = (n_trades, open at the end, entries on the last day, n_blocks); ``blocks``
+    holds (bar, asset, reason, limit) of each entry not taken or shrunk by a cap,
+    ``block_sizes`` its (price, intended quantity, allowed quantity). Each bar: (1) at the
+    open, pending exits and time stops fill; (2) pending entries fill (market at the open,
+    limit/stop orders inside the bar); (3) stops, targets and liquidation inside the bar;
+    (4) at the close, the mark, funding, and this bar's signals (filled now with
+    ``fill="close"``, else queued). Entries filling in one bar share the free cash by
+    ``iparams[J_ALLOC]`` (see ``_open_batch``).
     """
     n_assets, n_bars = open_.shape
     at_close = iparams[J_AT_CLOSE] == 1
+    bar_ns = iparams[J_BAR_NS]
+    by_time = iparams[J_EXPIRY] == EXPIRE_TIME
     max_hold = params[K_MAX_HOLD]
     bps, rfrac, taker, liq_fee = params[K_BPS], params[K_RANGE], params[K_TAKER], params[K_LIQ_FEE]
     maker = params[K_MAKER]
@@ -507,12 +696,21 @@ def run(
     ctr = np.zeros(4, dtype=np.int64)
     acct = np.array([params[K_CASH], params[K_CASH], params[K_CASH]])
     kst = np.zeros(4)
-    blocks = np.zeros((max_trades, 3), dtype=np.int64)
+    blocks = np.zeros((max_trades, 4), dtype=np.int64)
+    bsize = np.full((max_trades, 3), np.nan)
     pos = np.zeros((n_assets, N_POS))
     pos[:, P_MARK] = np.nan
     ipos = np.zeros((n_assets, N_IPOS), dtype=np.int64)
     ipos[:, Q_TRADE] = -1
     ipos[:, Q_PBAR] = -1
+    # The entries filling in the current bar (scratch, reused every bar).
+    fill_asset = np.zeros(n_assets, dtype=np.int64)
+    fill_sig = np.zeros(n_assets, dtype=np.int64)
+    fill_now = np.zeros(n_assets, dtype=np.int64)
+    fill_side = np.zeros(n_assets)
+    fill_px = np.zeros(n_assets)
+    fill_rate = np.zeros(n_assets)
+    need = np.zeros(n_assets)
     current_day = -1
 
     for j in range(n_bars):
@@ -545,27 +743,56 @@ def run(
                 ctr[C_OPEN] -= 1
             ipos[a, Q_PEXIT] = OPEN
         # 2. Entries: market orders at the open, resting limit/stop orders inside the bar.
+        n_fill = 0
         for a in range(n_assets):
             o = open_[a, j]
             sig = ipos[a, Q_PBAR]
             if math.isnan(o) or sig < 0:
                 continue
-            expired = ipos[a, Q_PEXPIRE] >= 0 and j > ipos[a, Q_PEXPIRE]
+            order = ipos[a, Q_PTYPE]
+            if by_time:
+                # The order lives order_ttl bar lengths from its decision (the signal bar's
+                # close); market orders one: they fill at the very next bar or not at all.
+                ttl = 1 if order == MARKET else iparams[J_TTL]
+                expired = times[j] > times[sig] + ttl * bar_ns
+            else:
+                expired = ipos[a, Q_PEXPIRE] >= 0 and j > ipos[a, Q_PEXPIRE]
             if pos[a, P_SIDE] != 0.0 or expired:
                 ipos[a, Q_PBAR] = -1
+                if expired and order == MARKET and pos[a, P_SIDE] == 0.0:
+                    _block(ctr, blocks, bsize, j, a, B_EXPIRED, o, np.nan, 0.0, L_NONE)
                 continue
             s = pos[a, P_PSIDE]
-            price, rate = _pending_fill(
-                s, ipos[a, Q_PTYPE], pos[a, P_PLEVEL], o, high[a, j], low[a, j], params
-            )
+            level = pos[a, P_PLEVEL]
+            price, rate = _pending_fill(s, order, level, o, high[a, j], low[a, j], params)
             if math.isnan(price):
                 continue
             ipos[a, Q_PBAR] = -1
-            _open_position(
-                a, j, s, price, rate, sig, times[j], stop_abs, stop_pct, target_abs,
-                target_pct, target_r, trail_pct, size_frac, params, iparams, acct, ctr, pos,
-                ipos, frec, irec, kst, blocks,
+            fill_asset[n_fill] = a
+            fill_side[n_fill] = s
+            fill_px[n_fill] = price
+            fill_rate[n_fill] = rate
+            fill_sig[n_fill] = sig
+            fill_now[n_fill] = times[j]
+            n_fill += 1
+        if n_fill > 0:
+            _open_batch(
+                j, n_fill, fill_asset, fill_side, fill_px, fill_rate, fill_sig, fill_now, need,
+                stop_abs, stop_pct, target_abs, target_pct, target_r, trail_pct, size_frac,
+                params, iparams, acct, ctr, pos, ipos, frec, irec, kst, blocks, bsize,
             )  # fmt: skip
+            for i in range(n_fill):
+                a = fill_asset[i]
+                t = ipos[a, Q_TRADE]
+                # A limit filled inside the bar (not at its open): the bar's favourable
+                # extreme may have come before the fill.
+                if (
+                    t >= 0
+                    and irec[t, I_ENTRY_BAR] == j
+                    and ipos[a, Q_PTYPE] == LIMIT
+                    and (open_[a, j] - pos[a, P_PLEVEL]) * fill_side[i] > 0.0
+                ):
+                    ipos[a, Q_INBAR] = 1
         # 3. Inside the bar: stops, targets, liquidation (positions opened this bar included).
         for a in range(n_assets):
             if pos[a, P_SIDE] == 0.0 or math.isnan(open_[a, j]):
@@ -573,10 +800,33 @@ def run(
             o, h, lo = open_[a, j], high[a, j], low[a, j]
             s = pos[a, P_SIDE]
             t = ipos[a, Q_TRADE]
-            reason, level, ambiguous = _exit_decision(
-                s, pos[a, P_STOP], pos[a, P_TARGET], pos[a, P_LIQ], pos[a, P_TRAIL],
-                pos[a, P_EXTREME], o, h, lo,
-            )  # fmt: skip
+            target = pos[a, P_TARGET]
+            proven = False
+            if ipos[a, Q_INBAR] == 1:
+                # No target exit in a limit entry's fill bar unless the lower-timeframe path
+                # shows the target after the fill; the stop may still trigger.
+                ipos[a, Q_INBAR] = 0
+                if use_path and not math.isnan(target):
+                    guard = pos[a, P_STOP]
+                    if not math.isnan(pos[a, P_TRAIL]):
+                        ts = pos[a, P_EXTREME] * (1.0 - s * pos[a, P_TRAIL])
+                        if math.isnan(guard) or (ts - guard) * s > 0.0:
+                            guard = ts
+                    if math.isnan(guard):
+                        guard = pos[a, P_LIQ]
+                    proven = _after_limit_fill(
+                        s, pos[a, P_PX], guard, target, ltf_open, ltf_high, ltf_low,
+                        ltf_start[j], ltf_end[j],
+                    )  # fmt: skip
+                if not proven:
+                    target = np.nan
+            if proven:
+                reason, level, ambiguous = TARGET, target, False
+            else:
+                reason, level, ambiguous = _exit_decision(
+                    s, pos[a, P_STOP], target, pos[a, P_LIQ], pos[a, P_TRAIL],
+                    pos[a, P_EXTREME], o, h, lo,
+                )  # fmt: skip
             if reason == OPEN:
                 frec[t, R_LOW] = min(frec[t, R_LOW], lo)
                 frec[t, R_HIGH] = max(frec[t, R_HIGH], h)
@@ -610,6 +860,7 @@ def run(
             )
             ctr[C_OPEN] -= 1
         # 4. At the close: mark, funding, then this bar's signals.
+        n_fill = 0
         for a in range(n_assets):
             c = close[a, j]
             if math.isnan(c):
@@ -642,13 +893,21 @@ def run(
             ipos[a, Q_PBAR] = j
             ipos[a, Q_PEXPIRE] = j + iparams[J_TTL] if entry_type[a, j] != MARKET else -1
             if at_close and entry_type[a, j] == MARKET:
+                # Filled at this bar's close: the position's clock starts at the close.
                 ipos[a, Q_PBAR] = -1
-                price = _slipped(c, e, bps, rfrac, high[a, j] - low[a, j])
-                _open_position(
-                    a, j, e, price, taker, j, times[j], stop_abs, stop_pct, target_abs,
-                    target_pct, target_r, trail_pct, size_frac, params, iparams, acct, ctr,
-                    pos, ipos, frec, irec, kst, blocks,
-                )  # fmt: skip
+                fill_asset[n_fill] = a
+                fill_side[n_fill] = e
+                fill_px[n_fill] = _slipped(c, e, bps, rfrac, high[a, j] - low[a, j])
+                fill_rate[n_fill] = taker
+                fill_sig[n_fill] = j
+                fill_now[n_fill] = times[j] + bar_ns
+                n_fill += 1
+        if n_fill > 0:
+            _open_batch(
+                j, n_fill, fill_asset, fill_side, fill_px, fill_rate, fill_sig, fill_now, need,
+                stop_abs, stop_pct, target_abs, target_pct, target_r, trail_pct, size_frac,
+                params, iparams, acct, ctr, pos, ipos, frec, irec, kst, blocks, bsize,
+            )  # fmt: skip
         total = acct[A_CASH]
         exposure = 0.0
         for a in range(n_assets):
@@ -661,4 +920,4 @@ def run(
         equity[j] = total
         gross[j] = exposure
         acct[A_PEAK] = max(acct[A_PEAK], total)
-    return equity, qty_out, gross, frec, irec, ctr, blocks
+    return equity, qty_out, gross, frec, irec, ctr, blocks, bsize

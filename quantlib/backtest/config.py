@@ -51,6 +51,22 @@ class BacktestConfig(BaseModel):
     lot_size: float = Field(0.0, ge=0.0)
     min_notional: float = Field(0.0, ge=0.0)
     order_ttl: int = Field(1, ge=1, description="bars a limit/stop entry order rests")
+    order_expiry: Literal["bars", "time"] = Field(
+        "bars",
+        description=(
+            "'bars': a market entry fills at the asset's next bar however late (after a data "
+            "gap too), a limit/stop entry rests order_ttl bars; 'time': a market entry fills "
+            "only at the bar one timeframe after its decision, a limit/stop entry only within "
+            "order_ttl timeframes, else it is dropped (market entries logged as 'expired')"
+        ),
+    )
+    cash_allocation: Literal["pro_rata", "asset_order"] = Field(
+        "pro_rata",
+        description=(
+            "how entries filling in the same bar share free cash that cannot cover them all: "
+            "'pro_rata' in proportion to what each asks, 'asset_order' first come first served"
+        ),
+    )
     max_positions: int | None = Field(None, ge=1)
     max_entries_per_day: int | None = Field(None, ge=1)
     max_hold: str | None = Field(None, description="e.g. '24h': exit at the first open after")
@@ -120,6 +136,65 @@ class BacktestConfig(BaseModel):
         if self.leverage > 1:
             text += f"; leverage {self.leverage:g}x isolated"
         return f"{text}; {funding}"
+
+    def describe_rules(self) -> tuple[str, ...]:
+        """The engine's assumptions for this configuration, one sentence each, for every
+        report (the rules ``run_backtest`` documents, with the choices this config makes).
+
+        Examples
+        --------
+        >>> BacktestConfig().describe_rules()[-1]
+        'Funding: not modelled (spot market).'
+        """
+        fill = (
+            "Signals fill at the signal bar's close."
+            if self.fill == "close"
+            else "Signals decided at a bar's close fill at the next bar's open."
+        )
+        if self.order_expiry == "time":
+            expiry = (
+                "Pending orders expire by the clock: a market entry fills only at the bar one "
+                "timeframe after its decision, else it is dropped and logged as expired; "
+                f"limit/stop entries rest {self.order_ttl} timeframe(s)."
+            )
+        else:
+            expiry = (
+                "Pending market entries have no time limit: after a data gap they fill at the "
+                f"first bar after it; limit/stop entries rest {self.order_ttl} bar(s)."
+            )
+        allocation = (
+            "Entries filling in the same bar split free cash that cannot cover them all pro "
+            "rata to what each asks"
+            if self.cash_allocation == "pro_rata"
+            else "Entries filling in the same bar take free cash in the order of the assets"
+        )
+        margin = (
+            f"Isolated margin up to {self.leverage:g}x; liquidation modelled (maintenance "
+            f"margin {self.maintenance_margin:.2%}, fee {self.liquidation_fee:.2%})."
+            if self.leverage > 1
+            else "No leverage (1x): a long is never liquidated; a short is liquidated at "
+            "its margin."
+        )
+        if self.market == "perpetual":
+            funding = "Funding: charged at each funding time (perpetual market)."
+        else:
+            funding = "Funding: not modelled (spot market)."
+        return (
+            fill,
+            "Inside a bar the adverse extreme comes first: a bar reaching stop and target "
+            "exits at the stop unless a lower-timeframe path shows otherwise.",
+            "A limit entry filled inside a bar takes no target exit in that bar (unless a "
+            "lower-timeframe path proves the target came after the fill); its stop may "
+            "trigger.",
+            "An entry whose fill is already past its own stop is not taken (logged as "
+            "stop_gapped).",
+            expiry,
+            "Margin and entry fee must fit in free cash: an entry the cash cap shrinks is "
+            "logged as capped with its intended and allowed size.",
+            f"{allocation}; position slots go in the order of the assets.",
+            margin,
+            funding,
+        )
 
 
 def make_config(**settings: Any) -> BacktestConfig:

@@ -18,7 +18,14 @@ from quantlib._validation import ohlcv_arrays
 from quantlib.backtest import _kernels as kernels
 from quantlib.backtest.config import BacktestConfig
 from quantlib.backtest.funding import funding_per_bar
-from quantlib.backtest.result import BLOCKS, EXIT_REASONS, TRADE_COLUMNS, BacktestResult
+from quantlib.backtest.result import (
+    BLOCK_COLUMNS,
+    BLOCK_LIMITS,
+    BLOCKS,
+    EXIT_REASONS,
+    TRADE_COLUMNS,
+    BacktestResult,
+)
 from quantlib.data.timeframes import infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.risk.sizing import Kelly
@@ -106,12 +113,32 @@ def run_backtest(
     open if the bar opens through it (maker fee, no slippage); a stop entry fills like a market
     order at its level, or at the open on a gap. An order rests ``order_ttl`` bars.
 
+    **Pending orders across data gaps.** With ``order_expiry="bars"`` (the default) a market
+    entry has no time limit: it fills at the asset's first bar after its decision, however late
+    (after a venue outage, at the first bar after the gap). With ``order_expiry="time"`` it
+    fills only at the bar that opens one timeframe after its decision, else it is dropped and
+    logged in ``blocks`` as ``expired``; a limit/stop entry then rests ``order_ttl``
+    timeframes of clock time rather than ``order_ttl`` bars.
+
+    **An entry past its own stop.** An entry whose fill is already at or beyond the stop its
+    signal set (an absolute ``stop`` gapped through, e.g. a long filled at 95 under a stop at
+    96) is not taken and is logged as ``stop_gapped``: an exchange refuses a stop order that
+    would trigger at once, and the engine never holds unprotected a position the strategy
+    meant to protect. (A resting limit that fills through its stop would in reality fill and
+    exit at once; that round trip's fees are not charged.)
+
     **Exits inside a bar.** After the open the price path is assumed pessimistic: the adverse
     extreme comes before the favourable one, so a bar that reaches both the stop and the target
     exits at the stop, unless ``path`` shows the target was touched first. A bar that opens
     through the stop exits at the open; through the target, at the open (a gain). Stops fill as
     market orders (taker fee and slippage), targets as limit orders (maker fee). A trailing
     stop trails the best high (long) / low (short) of the bars *before* the current one.
+    A limit entry filled inside a bar (not at its open) takes no target exit in that bar: the
+    bar's favourable extreme may have come before the fill (a buy limit at 95 in a bar
+    O100 H110 L94 does not exit at a 108 target there), unless ``path`` shows the target
+    touched after the lower-timeframe bar that filled the limit and before the stop; the stop
+    (and liquidation) may still trigger in the entry bar. With ``fill="close"`` a position's
+    clock (``max_hold``, ``bars_held``) starts at the close it filled at.
 
     **Margin and liquidation (isolated, linear contracts).** A position of quantity q at entry
     E with leverage L locks margin ``q E / L``. It is liquidated when the mark (proxied by the
@@ -132,6 +159,23 @@ def run_backtest(
     orders below ``min_notional`` are rejected; stop, target and limit levels are rounded to
     ``tick_size``. Limits ``max_positions``, ``max_entries_per_day`` (UTC day of the fill) and
     ``max_hold`` skip or close positions; the counts of skipped entries are in ``skipped``.
+
+    **The cash cap.** An entry's margin and entry fee must fit in the free cash: the sizer's
+    quantity q is cut to ``cash / (E (1/L + fee))`` (after ``max_position_notional`` and
+    ``max_side_notional``). Every entry a cap shrinks is logged in ``blocks`` as ``capped``
+    with the cap that bound and the intended beside the allowed size (a notional sizer's
+    fraction pays its own entry fee, so an all-in entry is not "capped" by its fee); an entry
+    left with nothing is ``no_cash``. ``trades`` holds each entry's realised and intended risk
+    at entry, and :meth:`BacktestResult.sizing` their distribution. With risk sizing the
+    leverage ``L`` decides whether the stated risk fits: at ``L = 1`` a 2.5% risk to a 1.2%
+    stop (notional 2.08 × equity) is capped at about 1 × equity.
+
+    **Shared cash between assets.** Entries that fill in the same bar (the same open, or the
+    same close with ``fill="close"``) and together need more than the free cash split it
+    ``cash_allocation="pro_rata"`` (default: each may use the free cash × its share of what
+    they all ask, after the notional caps) or ``"asset_order"`` (the order of ``bars``, first
+    come first served). Position slots (``max_positions``, ``max_entries_per_day``) go in the
+    order of ``bars`` under both rules.
 
     Examples
     --------
@@ -169,6 +213,7 @@ class Simulation:
     float_records: np.ndarray
     int_records: np.ndarray
     block_codes: np.ndarray
+    block_sizes: np.ndarray
 
     def closed_pnl(self) -> np.ndarray:
         """Net P&L of the closed trades, in entry order."""
@@ -287,18 +332,27 @@ def simulate(
             config.max_positions or 0,
             config.max_entries_per_day or 0,
             config.order_ttl,
+            bar_tf.delta.value,
+            kernels.EXPIRE_TIME if config.order_expiry == "time" else kernels.EXPIRE_BARS,
+            {"pro_rata": kernels.ALLOC_PRO_RATA, "asset_order": kernels.ALLOC_ASSET_ORDER}[
+                config.cash_allocation
+            ],
         ],
         dtype=np.int64,
     )
     max_trades = int(np.count_nonzero(entry)) + 1
-    equity, qty, gross, frec, irec, ctr, block_log = kernels.run(
+    arrays = [
         prices["open"], prices["high"], prices["low"], prices["close"], times, day, entry,
         exit_, order, floats["entry_price"], floats["stop"], floats["stop_pct"],
         floats["target"], floats["target_pct"], floats["target_r"], floats["trail_pct"],
-        size, fund, ltf_open, ltf_high, ltf_low, ltf_start, ltf_end, knobs, int_knobs, max_trades,
-    )  # fmt: skip
+        size, fund, ltf_open, ltf_high, ltf_low, ltf_start, ltf_end, knobs, int_knobs,
+    ]  # fmt: skip
+    equity, qty, gross, frec, irec, ctr, block_log, block_sizes = kernels.run(
+        *(_kernel_array(array) for array in arrays), max_trades
+    )
     n = int(ctr[kernels.C_TRADES])
-    logged = block_log[: min(int(ctr[kernels.C_BLOCKS]), len(block_log))]
+    n_logged = min(int(ctr[kernels.C_BLOCKS]), len(block_log))
+    logged = block_log[:n_logged]
     return Simulation(
         config=config,
         assets=assets,
@@ -313,17 +367,27 @@ def simulate(
         float_records=frec[:n],
         int_records=irec[:n],
         block_codes=logged,
+        block_sizes=block_sizes[:n_logged],
     )
 
 
 def _assemble(sim: Simulation, strategy: str, params: Mapping[str, Any] | None) -> BacktestResult:
-    grid, assets, logged = sim.grid, sim.assets, sim.block_codes
+    grid, assets, logged, sizes = sim.grid, sim.assets, sim.block_codes, sim.block_sizes
+    k = kernels
+    price = sizes[:, k.BS_PRICE]
     blocks = pd.DataFrame(
         {
-            "time": grid[logged[:, 0]],
-            "asset": np.array(assets, dtype=object)[logged[:, 1]],
-            "reason": np.array(BLOCKS, dtype=object)[logged[:, 2]],
-        }
+            "time": grid[logged[:, k.BL_BAR]],
+            "asset": np.array(assets, dtype=object)[logged[:, k.BL_ASSET]],
+            "reason": np.array(BLOCKS, dtype=object)[logged[:, k.BL_REASON]],
+            "limit": np.array(BLOCK_LIMITS, dtype=object)[logged[:, k.BL_LIMIT]],
+            "price": price,
+            "intended_size": sizes[:, k.BS_INTENDED],
+            "allowed_size": sizes[:, k.BS_ALLOWED],
+            "intended_notional": sizes[:, k.BS_INTENDED] * price,
+            "allowed_notional": sizes[:, k.BS_ALLOWED] * price,
+        },
+        columns=list(BLOCK_COLUMNS),
     )
     trades = _ledger(
         sim.float_records, sim.int_records, assets, grid, sim.close, sim.config, strategy,
@@ -344,9 +408,18 @@ def _assemble(sim: Simulation, strategy: str, params: Mapping[str, Any] | None) 
         params=dict(params or {}),
         timeframe=sim.timeframe,
         bars=sim.frames,
-        skipped=_skipped(logged[:, 2]),
+        skipped=_skipped(logged[:, k.BL_REASON]),
         blocks=blocks,
     )
+
+
+def _kernel_array(array: np.ndarray) -> np.ndarray:
+    """``array`` as a writable C-contiguous array: numba compiles one specialisation of the
+    event loop per combination of argument types, and pandas' read-only column views would
+    otherwise multiply them (one per mix of signal columns present and absent)."""
+    if array.flags.writeable and array.flags.c_contiguous:
+        return array
+    return np.array(array, order="C")
 
 
 def _or_nan(value: float | None) -> float:
@@ -426,15 +499,21 @@ def _ledger(
             - frec[is_open, k.R_FUNDING]
         )
     notional = entry_px * size
-    risk = size * np.abs(entry_px - frec[:, k.R_STOP])
-    bar = pd.Timedelta(grid[1] - grid[0]) if len(grid) > 1 else pd.Timedelta(0)
+    distance = np.abs(entry_px - frec[:, k.R_STOP])
+    risk = size * distance
+    equity_at_entry = frec[:, k.R_EQUITY]
+    bar = parse_timeframe(timeframe).delta  # the kernel's bar length (fills at the close)
     at_close = config.fill == "close"
     entry_ns = grid.asi8[entry_bar]
     exit_ns = grid.asi8[np.maximum(exit_bar, 0)]
+    bars_held = np.where(is_open, len(grid) - 1, exit_bar) - entry_bar
     if at_close:
-        # Signal fills happen at the signal bar's close.
+        # Signal fills happen at the signal bar's close; exits inside a bar or at its open
+        # (stops, targets, time) come a bar's length after the close they are counted from.
+        at_bar_close = np.isin(reason, (k.SIGNAL, k.REVERSE))
         entry_ns = entry_ns + bar.value
-        exit_ns = np.where(np.isin(reason, (k.SIGNAL, k.REVERSE)), exit_ns + bar.value, exit_ns)
+        exit_ns = np.where(at_bar_close, exit_ns + bar.value, exit_ns)
+        bars_held = bars_held - ((~is_open) & (~at_bar_close)).astype(np.int64)
     entry_time = pd.DatetimeIndex(entry_ns.view("datetime64[ns]")).tz_localize("UTC")
     exit_time = pd.DatetimeIndex(
         np.where(is_open, np.datetime64("NaT", "ns"), exit_ns.view("datetime64[ns]"))
@@ -443,7 +522,6 @@ def _ledger(
     long = side > 0
     mae = np.where(long, low / entry_px - 1.0, 1.0 - high / entry_px)
     mfe = np.where(long, high / entry_px - 1.0, 1.0 - low / entry_px)
-    last = len(grid) - 1
     tags = np.full(len(frec), "", dtype=object)
     for i, asset in enumerate(assets):
         if "tag" in signals[asset].columns:
@@ -479,7 +557,11 @@ def _ledger(
                 "mae": np.minimum(mae, 0.0),
                 "mfe": np.maximum(mfe, 0.0),
                 "exit_reason": np.array(EXIT_REASONS, dtype=object)[reason],
-                "bars_held": np.where(is_open, last, exit_bar) - entry_bar,
+                "bars_held": bars_held,
+                "equity_at_entry": equity_at_entry,
+                "intended_size": frec[:, k.R_INTENDED],
+                "risk_at_entry": risk / equity_at_entry,
+                "intended_risk": frec[:, k.R_INTENDED] * distance / equity_at_entry,
                 "tag": tags,
             },
             columns=list(TRADE_COLUMNS),

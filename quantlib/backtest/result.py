@@ -16,9 +16,19 @@ from quantlib.backtest.config import BacktestConfig, stable_hash
 if TYPE_CHECKING:
     from quantlib.analytics.summary import PerformanceSummary
 
-__all__ = ["BLOCKS", "EXIT_REASONS", "TRADE_COLUMNS", "BacktestResult", "run_config_id"]
+__all__ = [
+    "BLOCKS",
+    "BLOCK_COLUMNS",
+    "BLOCK_LIMITS",
+    "EXIT_REASONS",
+    "TRADE_COLUMNS",
+    "BacktestResult",
+    "SizingSummary",
+    "run_config_id",
+]
 
-# Why an entry was not taken (the block log's ``reason``), in kernel code order.
+# Why an entry was not taken, or taken smaller than the sizer asked ("capped"): the block
+# log's ``reason``, in kernel code order.
 BLOCKS: tuple[str, ...] = (
     "max_positions",
     "max_entries_per_day",
@@ -31,6 +41,22 @@ BLOCKS: tuple[str, ...] = (
     "kelly_no_edge",
     "notional_cap",
     "no_size",
+    "capped",
+    "stop_gapped",
+    "expired",
+)
+# The cap that bound a "capped" (or a "no_cash"/"notional_cap") entry: the block log's ``limit``.
+BLOCK_LIMITS: tuple[str, ...] = ("", "cash", "max_position_notional", "max_side_notional")
+BLOCK_COLUMNS: tuple[str, ...] = (
+    "time",
+    "asset",
+    "reason",
+    "limit",
+    "price",
+    "intended_size",
+    "allowed_size",
+    "intended_notional",
+    "allowed_notional",
 )
 
 EXIT_REASONS: tuple[str, ...] = (
@@ -70,6 +96,10 @@ TRADE_COLUMNS: tuple[str, ...] = (
     "exit_reason",
     "bars_held",
     "tag",
+    "equity_at_entry",
+    "intended_size",
+    "risk_at_entry",
+    "intended_risk",
 )
 
 
@@ -93,6 +123,103 @@ def run_config_id(
     )
 
 
+_QUANTILES: tuple[tuple[str, float], ...] = (
+    ("min", 0.0),
+    ("25%", 0.25),
+    ("median", 0.5),
+    ("75%", 0.75),
+    ("max", 1.0),
+)
+
+
+@dataclass(frozen=True)
+class SizingSummary:
+    """How the sizer's intent met the account: entries taken, capped and blocked, and the
+    distribution of realised against intended size at entry.
+
+    Attributes
+    ----------
+    entries : int
+        Entries taken (positions opened).
+    capped : dict
+        Entries taken smaller than the sizer asked, by the cap that bound (``cash``,
+        ``max_position_notional``, ``max_side_notional``).
+    blocked : dict
+        Entries not taken, by reason (only reasons that occurred).
+    distribution : DataFrame
+        Rows ``realised risk at entry`` (size × |entry − stop| / equity at entry),
+        ``intended risk at entry`` (the same for the sizer's quantity before caps) and
+        ``notional / equity at entry``; columns ``count`` (entries with a value) and the
+        quantiles ``min``, ``25%``, ``median``, ``75%``, ``max`` (NaN when no entry has one).
+    """
+
+    entries: int
+    capped: Mapping[str, int]
+    blocked: Mapping[str, int]
+    distribution: pd.DataFrame
+
+    @classmethod
+    def from_ledgers(cls, trades: pd.DataFrame, blocks: pd.DataFrame) -> SizingSummary:
+        """Count and describe the entries of a trade ledger and its block log."""
+        rows = {
+            "realised risk at entry": trades["risk_at_entry"],
+            "intended risk at entry": trades["intended_risk"],
+            "notional / equity at entry": trades["notional"] / trades["equity_at_entry"],
+        }
+        table = {}
+        for label, values in rows.items():
+            finite = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+            finite = finite[np.isfinite(finite)]
+            quantiles = (
+                np.quantile(finite, [q for _, q in _QUANTILES])
+                if len(finite)
+                else np.full(len(_QUANTILES), np.nan)
+            )
+            table[label] = [float(len(finite)), *quantiles.tolist()]
+        distribution = pd.DataFrame.from_dict(
+            table, orient="index", columns=["count", *(name for name, _ in _QUANTILES)]
+        )
+        distribution["count"] = distribution["count"].astype(int)
+        reasons = blocks["reason"] if len(blocks) else pd.Series([], dtype=object)
+        capped_rows = blocks[reasons == "capped"] if len(blocks) else blocks
+        return cls(
+            entries=len(trades),
+            capped={str(k): int(v) for k, v in capped_rows["limit"].value_counts().items()}
+            if len(capped_rows)
+            else {},
+            blocked={
+                str(k): int(v) for k, v in reasons[reasons != "capped"].value_counts().items()
+            },
+            distribution=distribution,
+        )
+
+    @property
+    def median_risk(self) -> float:
+        """Median realised risk at entry, as a fraction of equity (NaN: no entry had a stop)."""
+        return float(self.distribution["median"].to_numpy(np.float64)[0])
+
+    @property
+    def n_capped(self) -> int:
+        return sum(self.capped.values())
+
+    @property
+    def n_blocked(self) -> int:
+        return sum(self.blocked.values())
+
+    def to_frame(self) -> pd.DataFrame:
+        """The distribution table."""
+        return self.distribution
+
+    def __str__(self) -> str:
+        capped = ", ".join(f"{k} {v}" for k, v in self.capped.items()) or "none"
+        blocked = ", ".join(f"{k} {v}" for k, v in self.blocked.items()) or "none"
+        table = self.distribution.to_string(float_format="{:.4f}".format)
+        return (
+            f"Entries taken {self.entries}; capped {self.n_capped} ({capped}); blocked "
+            f"{self.n_blocked} ({blocked})\n{table}"
+        )
+
+
 @dataclass(frozen=True)
 class BacktestResult:
     """What one backtest produced.
@@ -106,7 +233,11 @@ class BacktestResult:
         ``r_multiple`` = pnl / (size × |entry − stop|); ``mae``/``mfe`` are the worst/best
         excursions as fractions of the entry price. A position still open after the last bar
         has ``exit_reason="open"``, no exit price and its pnl marked to the last close without
-        an exit fee.
+        an exit fee. ``bars_held`` counts bar lengths from the fill to the exit. Sizing at
+        entry: ``equity_at_entry`` (the equity the sizer saw), ``intended_size`` (the sizer's
+        quantity before any cap), ``risk_at_entry`` = size × |entry − stop| / equity at entry
+        (the realised risk to the stop; NaN without a stop) and ``intended_risk``, the same
+        for the intended size.
     equity : Series
         Account equity marked at each bar's close (cash + margin + unrealised P&L).
     positions : DataFrame
@@ -116,11 +247,19 @@ class BacktestResult:
     config : BacktestConfig
         The settings of the run; ``strategy`` and ``params`` name the signal rules.
     skipped : dict
-        Entries not taken, counted by reason (``BLOCKS``), plus ``limits`` = those stopped by
+        Block-log rows counted by reason (``BLOCKS``): entries not taken, and ``capped`` =
+        entries taken smaller than the sizer asked; plus ``limits`` = those stopped by
         ``max_positions``, ``max_entries_per_day`` or a missing stop under risk sizing.
     blocks : DataFrame
-        The block log: one row per entry not taken (``time`` of the fill attempt, ``asset``,
-        ``reason``), in order.
+        The block log (columns ``BLOCK_COLUMNS``), in order: one row per entry not taken or
+        shrunk by a cap, with the ``time`` of the fill attempt, ``asset``, ``reason``, the
+        ``limit`` that bound (``cash``, ``max_position_notional``, ``max_side_notional``; empty
+        for other reasons), the fill ``price``, and the sizer's ``intended_size`` beside the
+        ``allowed_size`` (0 when blocked; NaN intended: the entry was not sized) and their
+        notionals. Reasons: ``capped`` (taken, smaller), ``no_cash`` (nothing affordable),
+        ``stop_gapped`` (the fill was already past the signal's stop), ``expired`` (a market
+        entry that could not fill one timeframe after its decision, ``order_expiry="time"``),
+        and the risk rules' and limits' own.
     """
 
     trades: pd.DataFrame
@@ -200,6 +339,11 @@ class BacktestResult:
     def to_frame(self) -> pd.DataFrame:
         """The trade ledger."""
         return self.trades
+
+    def sizing(self) -> SizingSummary:
+        """Entries taken, capped and blocked, and realised against intended risk at entry
+        (:class:`SizingSummary`): whether the sizer's rule was applied as stated."""
+        return SizingSummary.from_ledgers(self.trades, self.blocks)
 
     def describe(self) -> str:
         """One line naming the run, its period and its costs."""

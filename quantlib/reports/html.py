@@ -450,6 +450,34 @@ def _data_table(result: BacktestResult) -> _Table:
     )
 
 
+def _sizing(result: BacktestResult) -> dict[str, Any]:
+    """The assumptions section's sizing figures: entries taken, capped and blocked, and the
+    distribution of realised against intended risk at entry (``BacktestResult.sizing``)."""
+    sizing = result.sizing()
+    rows = []
+    for label, row in sizing.distribution.iterrows():
+        rows.append(
+            [str(label), format_count(row["count"])]
+            + [format_percent(row[q]) for q in ("min", "25%", "median", "75%", "max")]
+        )
+    capped = ", ".join(f"{limit or 'cap'} {n:,}" for limit, n in sizing.capped.items())
+    blocked = ", ".join(f"{reason} {n:,}" for reason, n in sizing.blocked.items())
+    return {
+        "line": (
+            f"Entries taken: {sizing.entries:,}. Taken smaller than the sizer asked (capped): "
+            f"{sizing.n_capped:,}{f' ({capped})' if capped else ''}. Not taken: "
+            f"{sizing.n_blocked:,}{f' ({blocked})' if blocked else ''}."
+        ),
+        "table": _Table(
+            ("At entry", "Entries", "Min", "25%", "Median", "75%", "Max"),
+            rows,
+            key="sizing",
+            note="Risk at entry = size × |entry − stop| / equity at entry; intended = the same "
+            f"for the sizer's size before caps. Sizer: {result.config.sizer!r}.",
+        ),
+    }
+
+
 def _benchmark_data(benchmarks: Mapping[str, pd.Series], periods_per_year: int) -> _Table:
     rows = []
     for label, series in benchmarks.items():
@@ -639,6 +667,8 @@ def build_report(
         "data_table": _data_table(result),
         "benchmark_data": _benchmark_data(shown_benchmarks, ppy) if shown_benchmarks else None,
         "costs": config.describe_costs(),
+        "assumptions": config.describe_rules(),
+        "sizing": _sizing(result),
         "config_rows": [[name, str(value)] for name, value in config.model_dump().items()],
         "funding": "perpetual: funding charged"
         if config.market == "perpetual"

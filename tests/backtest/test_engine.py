@@ -288,7 +288,9 @@ def test_assets_share_cash_and_limits() -> None:
     half = run_backtest(bars, sigs, config(sizer=FixedFraction(fraction=0.5)))
     assert half.trades["size"].tolist() == [5.0, 10.0]
     assert half.positions.iloc[-1].tolist() == [5.0, 10.0]
-    full = run_backtest(bars, sigs, config())
+    # First come, first served (the engine's only rule before cash_allocation): see
+    # test_engine_rules.py for the pro-rata default.
+    full = run_backtest(bars, sigs, config(cash_allocation="asset_order"))
     assert full.trades["asset"].tolist() == ["A"]
     assert full.skipped["no_cash"] == 1
     capped = run_backtest(bars, sigs, config(sizer=FixedFraction(fraction=0.5), max_positions=1))

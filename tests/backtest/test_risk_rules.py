@@ -23,8 +23,12 @@ def test_heat_cap_blocks_an_entry_that_would_exceed_it() -> None:
     )
     assert result.trades["asset"].tolist() == ["A"]
     assert result.trades["size"].tolist() == [4.0]
-    assert result.blocks.to_dict("records") == [
+    assert result.blocks[["time", "asset", "reason"]].to_dict("records") == [
         {"time": a.index[1], "asset": "B", "reason": "heat"}
+    ]
+    # The block log also holds what the sizer asked for (4 at 100) and what was allowed.
+    assert result.blocks[["intended_size", "allowed_size"]].to_dict("records") == [
+        {"intended_size": 4.0, "allowed_size": 0.0}
     ]
     assert result.skipped["heat"] == 1
     assert (
@@ -64,7 +68,7 @@ def test_daily_loss_limit_halts_entries_until_the_next_utc_day() -> None:
     bars = bars_from_rows(rows)  # hourly from 00:00
     sig = signal_frame(bars, b0={"entry": 1}, b1={"exit": True}, b4={"entry": 1}, b24={"entry": 1})
     result = run_backtest(bars, sig, config(daily_loss_limit=0.03))
-    assert result.blocks.to_dict("records") == [
+    assert result.blocks[["time", "asset", "reason"]].to_dict("records") == [
         {"time": bars.index[5], "asset": "asset", "reason": "daily_loss_limit"}
     ]
     assert result.trades["entry_time"].tolist() == [bars.index[1], bars.index[25]]

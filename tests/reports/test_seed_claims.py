@@ -10,7 +10,12 @@ import pytest
 from quantlib.backtest.runs import run_named
 from quantlib.data import load_ohlcv
 from quantlib.exceptions import ConfigError
-from quantlib.reports.seed_claims import claims_markdown, seed_claims, update_marked_block
+from quantlib.reports.seed_claims import (
+    SEED_CONFIG,
+    claims_markdown,
+    seed_claims,
+    update_marked_block,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +26,10 @@ def small() -> dict:
 def test_table_shows_claims_beside_the_measured_runs(small: dict) -> None:
     claims = seed_claims(small, grid={"min_confluence": [40, 60]}, train="90D", test="60D")
     table = claims_markdown(claims)
-    gated = run_named("seed_stack", small).summary().to_dict()
-    plain = run_named("seed_stack", small, {"confluence_gate": False}).summary().to_dict()
+    gated_run = run_named("seed_stack", small, {}, SEED_CONFIG)
+    gated = gated_run.summary().to_dict()
+    plain = run_named("seed_stack", small, {"confluence_gate": False}, SEED_CONFIG)
+    plain = plain.summary().to_dict()
     win_rate = next(line for line in table.splitlines() if line.startswith("| Win rate"))
     cells = [cell.strip() for cell in win_rate.strip("|").split("|")]
     assert cells[:4] == [
@@ -37,6 +44,14 @@ def test_table_shows_claims_beside_the_measured_runs(small: dict) -> None:
     assert claims.columns["in-sample, confluence gate on"]["sharpe"] == pytest.approx(
         gated["sharpe"]
     )
+    # The seed's sizing as stated: 2.5% of equity to the stop, on margin up to 10x.
+    risk = next(line for line in table.splitlines() if line.startswith("| Realised risk"))
+    cells = [cell.strip() for cell in risk.strip("|").split("|")]
+    median = gated_run.trades["risk_at_entry"].median()
+    assert cells[:3] == ["Realised risk per trade (median)", "2.5%", f"{median:.1%}"]
+    assert median == pytest.approx(0.025, rel=1e-6)
+    assert "isolated margin up to 10x" in table
+    assert "liquidation modelled; funding not modelled" in table
 
 
 def test_marked_block_is_replaced_and_nothing_else(tmp_path: Path) -> None:
