@@ -225,6 +225,7 @@ class LiveEngine:
         self._seen_trades: set[str] = set()
         self.latencies: deque[float] = deque(maxlen=100_000)
         self._kill_done: int | None = None  # seq of the last kill request executed
+        self._bad_kill_request: str | None = None
         self._local_ids = itertools.count(1)  # force exits called directly, not by a command
 
     # -- accounting ---------------------------------------------------------------------------
@@ -366,9 +367,14 @@ class LiveEngine:
         text = self.journal.get_state(K.KILL_REQUEST)
         request = KillRequest.parse(text)
         if request is None:
-            if text:
+            if text and text != self._bad_kill_request:  # counted and logged once, not per poll
+                self._bad_kill_request = text
                 self._errors += 1
-                log.error("ignoring malformed kill request %r", redact(text))
+                log.error(
+                    "ignoring malformed kill request %r (expected '<seq>|<who>|<at ms>'); "
+                    "Fix: pull the switch with `quant live kill`",
+                    redact(text),
+                )
             return
         if request.seq <= self._kill_done_seq():
             return

@@ -856,3 +856,23 @@ def test_kill_flattens_by_the_journal_when_the_exchange_cannot_be_read_or_cancel
     assert rig.engine.gate.state is EngineState.HALTED
     rig.step()
     assert rig.position() == 0.0
+
+
+def test_malformed_kill_request_is_counted_once_and_a_valid_one_still_acts(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path, entries={2: +1})
+    entered(rig)
+    rig.journal.set_state(K.KILL_REQUEST, "1")  # not '<seq>|<who>|<at>'
+
+    for _ in range(3):
+        rig.engine.poll_control(rig.clock(), force=True)
+    rig.engine.publish(force=True)
+
+    assert rig.journal.get_state(K.ERRORS) == "1"
+    assert rig.journal.get_state(K.KILL_DONE) is None
+    raise_kill_request(rig.journal, "cli:ops@desk", rig.clock())
+    rig.engine.poll_control(rig.clock(), force=True)
+    assert rig.journal.get_state(K.KILL_DONE) == (
+        "1|halted; cancelled 0 orders; flattened sell 49.9950005 BTC/USDT (open)"
+    )
