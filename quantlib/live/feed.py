@@ -295,9 +295,32 @@ class PollingFeed:
         """The feed's time (epoch ms)."""
         return self._clock()
 
+    @property
+    def symbols(self) -> list[str]:
+        """The symbols polled."""
+        return list(self._symbols)
+
     def cursor(self, symbol: str) -> int | None:
         """Open time of the last bar of ``symbol`` delivered (None before the first)."""
         return self._last_open.get(symbol)
+
+    def resume_after(self, symbol: str, open_time: int) -> None:
+        """Deliver ``symbol``'s bars from the one after the bar opening at ``open_time`` (a
+        restarted engine picks up where the last run stopped), before its first poll.
+
+        Raises
+        ------
+        ConfigError
+            If ``symbol`` is not polled, or its bars are already being delivered.
+        """
+        if symbol not in self._symbols:
+            raise ConfigError(f"feed: cannot resume {symbol!r}: it polls {self._symbols}")
+        if symbol in self._last_open:
+            raise ConfigError(
+                f"feed: cannot resume {symbol!r}: bars up to {self._last_open[symbol]} were "
+                "delivered already. Fix: resume before the first poll"
+            )
+        self._last_open[symbol] = int(open_time)
 
     def poll(self) -> list[tuple[str, Bar]]:
         """The bars that closed since the last successful poll, in close-time order.

@@ -27,6 +27,8 @@ heartbeats between polls) runs under one guard:
   positions silently. Commands (kill, force exit) are still served while halted.
 * A bar whose processing failed is not fed again (the paper exchange and the strategies'
   history would see it twice): the next bar carries on.
+* A restarted live engine's feed resumes after the last bar the previous run processed
+  (``health.data_at``), so a crash skips no bar either (see :data:`MAX_RESUME_BARS`).
 * Reconciliation at start retries network faults too (backoff up to 30 s): an engine restarted
   during an exchange outage waits, trading nothing, until it can reconcile.
 * :class:`~quantlib.live.errors.EngineLocked` (another engine took the journal's lease) ends
@@ -45,6 +47,7 @@ last known data, and a dead engine is caught by the heartbeat watchdog (``quant 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -64,7 +67,7 @@ from quantlib.live.alerts import Alert, AlertKind, notifier_from_config
 from quantlib.live.config import LiveConfig, load_live_config
 from quantlib.live.engine import LiveEngine, StrategySlot
 from quantlib.live.errors import EngineLocked
-from quantlib.live.feed import PollingFeed, ReplayFeed, read_fault
+from quantlib.live.feed import PollingFeed, ReplayFeed, read_fault, timeframe_ms
 from quantlib.live.journal import Journal
 from quantlib.live.lock import WriterLock
 from quantlib.live.paper import Bar, PaperExchange
@@ -76,12 +79,16 @@ from quantlib.live.types import EngineState, ExchangeAdapter, OrderStatus, now_m
 from quantlib.live.users import UserStore
 from quantlib.strategy.registry import make_strategy
 
-__all__ = ["MAX_UNEXPECTED", "RunSummary", "build_engine", "run_live"]
+__all__ = ["MAX_RESUME_BARS", "MAX_UNEXPECTED", "RunSummary", "build_engine", "run_live"]
 
 log = logging.getLogger(__name__)
 
 MAX_UNEXPECTED = 5
 """Unexpected errors in a row (no successful step between) after which the engine HALTs."""
+
+MAX_RESUME_BARS = 1_000
+"""A restarted live feed resumes after the last bar the previous run processed when that bar
+closed at most this many bars ago; after a longer gap it starts from the latest bars."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +241,8 @@ def run_live(
             (K.OWNER, owner),
         ):
             journal.set_state(key, value)
+        if isinstance(feed, PollingFeed):
+            _resume(feed, journal)
         report = _reconcile(engine, lock, stop)
         if report is None:  # stopped while the exchange was unreachable: nothing ran
             return RunSummary(0, ReconcileReport(), engine.gate.state.value)
@@ -243,10 +252,29 @@ def run_live(
             on_ready(engine)
         guard = _Guard(engine, max_unexpected=max_unexpected)
         bars = _loop(engine, feed, lock, stop, max_bars, exit_at_end, config, guard)
+        guard.run("publish", lambda: engine.publish(force=True))  # the panel's last word
         return RunSummary(bars, report, engine.gate.state.value)
     finally:
         journal.bind_lock(None)
         lock.release()
+
+
+def _resume(feed: PollingFeed, journal: Journal) -> None:
+    """Start the feed after the last bar the previous run processed (``health.data_at``), so
+    the bars that closed while the engine was down are fed too (old, hence stale: stops act,
+    nothing enters); a bar fed twice across a crash is harmless (proposal and order ids are
+    deterministic and journalled). A gap over :data:`MAX_RESUME_BARS` starts afresh."""
+    try:
+        data_at = json.loads(journal.get_state(K.DATA_AT) or "{}")
+    except ValueError:
+        return
+    step, now = timeframe_ms(feed.timeframe), feed.clock()
+    for symbol, close_time in data_at.items() if isinstance(data_at, dict) else ():
+        if not isinstance(close_time, int) or symbol not in feed.symbols:
+            continue
+        if 0 <= now - close_time <= MAX_RESUME_BARS * step and feed.cursor(symbol) is None:
+            feed.resume_after(symbol, close_time - step)
+            log.info("feed: %s resumes after the bar closed at %d", symbol, close_time)
 
 
 def _reconcile(

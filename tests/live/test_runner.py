@@ -359,3 +359,32 @@ def test_a_run_against_the_fake_binance_with_five_percent_of_reads_failing(
     assert engines[0].positions().get(SYMBOL, 0.0) == pytest.approx(
         balances.get(SYMBOL, 0.0), abs=1e-9
     )
+
+
+def test_a_restarted_engine_resumes_after_the_last_bar_it_processed(tmp_path: Path) -> None:
+    clock = Clock(T0 + HOUR)
+    journal = Journal(make_engine(f"sqlite:///{tmp_path / 'journal.db'}"))
+    fed: list[int] = []
+
+    def ready(engine: LiveEngine) -> None:
+        inner = engine.on_bar
+
+        def recording(symbol: str, bar: Bar) -> list[str]:
+            fed.append(bar.open_time)
+            return inner(symbol, bar)
+
+        engine.on_bar = recording  # type: ignore[method-assign]
+
+    def one_run(max_bars: int) -> None:
+        source = HourlyOhlcv(clock, {})
+        feed = PollingFeed(source, [SYMBOL], "1h", clock=clock)  # limit 5 on a first poll
+        run_live(
+            write_config(tmp_path), journal=journal, exchange=PaperExchange(cash=10_000.0),
+            feed=feed, on_ready=ready, max_bars=max_bars,
+        )  # fmt: skip
+
+    one_run(3)  # bars 0, 1, 2
+    clock.now += 8 * HOUR  # the engine is down while 8 more bars close
+    one_run(9)
+
+    assert fed == [T0 + k * HOUR for k in range(12)]  # 3..10 are not skipped, none twice
