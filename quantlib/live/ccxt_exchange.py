@@ -750,3 +750,30 @@ def _configure(exchange: Any) -> None:
         # Its own level, not the effective one: a NOTSET logger would follow the root to DEBUG.
         if logger.level < logging.INFO:
             logger.setLevel(logging.INFO)
+    _refuse_cut_json(exchange)
+
+
+def _refuse_cut_json(exchange: Any) -> None:
+    """Make a body that starts as JSON but does not parse a ccxt ``BadResponse``.
+
+    ccxt hands such a body (a 200 cut short by a dropped connection or a proxy) on as a plain
+    string, and the exchange's parser then fails with ``AttributeError`` on ``str`` (trades,
+    open orders) or, worse, makes an empty answer of it (no balance, an order of unknown
+    state). As ``BadResponse`` it is an unreadable answer: a read retries it, an order call
+    reports its state unknown (reconcile by client order id).
+    """
+    fetch = getattr(exchange, "fetch", None)
+    if fetch is None or getattr(fetch, "_refuses_cut_json", False):
+        return  # a stand-in without ccxt's HTTP layer, or wrapped already
+
+    def checked_fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        answer = fetch(url, method, headers, body)
+        if isinstance(answer, str) and answer.lstrip()[:1] in ("{", "["):
+            raise ccxt.BadResponse(
+                f"{exchange.id} {method} {url.split('?', 1)[0]}: the answer is not valid JSON "
+                f"({len(answer)} characters, cut short?)"
+            )
+        return answer
+
+    checked_fetch._refuses_cut_json = True  # type: ignore[attr-defined]
+    exchange.fetch = checked_fetch
