@@ -326,6 +326,7 @@ def test_a_run_against_the_fake_binance_with_five_percent_of_reads_failing(
         config = tmp_path / "live.toml"
         config.write_text(
             'mode = "live"\nheartbeat_seconds = 0.01\n[feed]\npoll_seconds = 0.01\n'
+            "[risk]\ndaily_loss_limit = 0.5\nmax_drawdown = 0.9\nreduce_at_drawdown = 0.8\n"
             '[[strategy]]\nname = "sma"\nstrategy = "sma_cross"\nsymbol = "BTC/USDT"\n'
             'data = "BTCUSDT"\nmode = "auto"\nfraction = 0.5\nparams = { fast = 2, slow = 3 }\n'
         )
