@@ -272,3 +272,29 @@ def test_position_cap_shrink_is_logged_with_its_limit() -> None:
         }
     ]
     assert np.isfinite(result.trades["risk_at_entry"]).sum() == 0  # no stop: no risk figure
+
+
+def test_block_log_and_ledger_agree_on_every_capped_entry() -> None:
+    # Three random-walk assets, entries every 7 bars risking 2.5% to a 1.2% stop at 1x:
+    # every entry the cash cap shrank is a "capped" row whose allowed size is the trade's
+    # size, and no entry realises more risk than intended.
+    rng = np.random.default_rng(7)
+    bars, sigs = {}, {}
+    for name in ("A", "B", "C"):
+        close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 400)))
+        open_ = np.r_[100.0, close[:-1]]
+        rows = np.c_[open_, np.maximum(open_, close) * 1.004, np.minimum(open_, close) * 0.996]
+        frame = bars_from_rows(np.c_[rows, close])
+        sig = signal_frame(frame)
+        sig["entry"] = np.where(np.arange(400) % 7 == 0, 1, 0).astype(np.int8)
+        sig["stop_pct"], sig["target_r"] = 0.012, 2.0
+        bars[name], sigs[name] = frame, sig
+    result = run_backtest(bars, sigs, config(sizer=RiskPerTrade(fraction=0.025)))
+    trades, blocks = result.trades, result.blocks
+    shrunk = trades[trades["size"] < trades["intended_size"] * (1 - 1e-12)]
+    capped = blocks[blocks["reason"] == "capped"]
+    assert len(capped) == len(shrunk) > 0
+    assert capped["allowed_size"].to_numpy() == pytest.approx(shrunk["size"].to_numpy())
+    assert capped["intended_size"].to_numpy() == pytest.approx(shrunk["intended_size"].to_numpy())
+    assert (trades["risk_at_entry"] <= trades["intended_risk"] * (1 + 1e-12)).all()
+    assert trades["intended_risk"].to_numpy() == pytest.approx(0.025, rel=1e-9)
