@@ -40,7 +40,7 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-from sqlalchemy import BigInteger, Engine, inspect
+from sqlalchemy import BigInteger, Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, delete, select, update
 
@@ -153,6 +153,13 @@ class WriterLock:
         with unavailable_guard(engine, "create the live_engine_lock table"):
             create_tables(engine, [table_of(EngineLockRow)])
             _add_generation_column(engine)
+        # The fence runs before every journal write: one plain statement, built once.
+        # PostgreSQL: FOR SHARE keeps a take-over's UPDATE waiting until the write commits.
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._fence_sql = text(
+            "SELECT generation FROM live_engine_lock WHERE name = :name AND owner = :owner"
+            + ("" if self._sqlite else " FOR SHARE")
+        )
 
     @property
     def held(self) -> bool:
@@ -234,17 +241,14 @@ class WriterLock:
         """
         generation = self.generation
         if generation is not None:
-            if s.get_bind().dialect.name == "sqlite":
+            if self._sqlite:
                 # The journal's write lock first: no take-over can commit until we do.
                 claim_writer(s)
-            current = s.exec(
-                select(EngineLockRow.generation)
-                .where(
-                    col(EngineLockRow.name) == self.name,
-                    col(EngineLockRow.owner) == self.owner,
-                )
-                .with_for_update(read=True)  # PostgreSQL: FOR SHARE blocks a take-over
-            ).first()
+            current = (
+                s.connection()
+                .execute(self._fence_sql, {"name": self.name, "owner": self.owner})
+                .scalar()
+            )
             if current == generation:
                 return
             self._held = False
