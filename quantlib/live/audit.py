@@ -34,20 +34,24 @@ every alert (:func:`quantlib.live.alerts.add_alert_context`) and every export
 after the transaction commits (never from inside it, never for a row that rolled back):
 
 * at once after every row whose action is not routine order flow (state changes: kill, halt,
-  mode, limits; commands; risk events; logins; the migration seal): ``order.*``, ``fill.*`` and
+  mode, limits; commands; risk events; logins; the migration seal): ``order.*``, ``fill`` and
   ``proposal.*`` rows are routine;
 * otherwise when :data:`CHECKPOINT_EVERY_MS` (1 s of wall time) has passed or
-  :data:`CHECKPOINT_EVERY_ROWS` (100) rows were appended since the last write;
+  :data:`CHECKPOINT_EVERY_ROWS` (1,000) rows were appended since the last write;
 * on :meth:`AuditChain.flush` (the journal registers it to run when it is collected and at
   interpreter exit, e.g. after a SIGTERM).
 
-So what an attacker with write access to the database can delete unseen is at most the routine
-order-flow rows of the last second (or 100 rows), and only if the process dies before its next
-checkpoint (a SIGKILL): the orders themselves stay in ``live_orders`` and on the exchange, and
-every kill, halt and command is anchored the moment it commits. Measured with
-``python -m benchmarks.live_latency`` (one order per bar): the MAC costs a few microseconds and a
-checkpoint (about one fsync) is paid once per second, not per order; see the numbers in the
-issue's note.
+So what an attacker with write access to the database can delete unseen is at most the
+routine order-flow rows appended since the last checkpoint (under one second, at most 1,000
+rows), and only when the writer never appends again: a writer that finds the head behind the
+newest row it committed writes that row into the checkpoint at once (the truncation then shows),
+and a clean shutdown writes the checkpoint too. That leaves a SIGKILL (or power loss) inside
+that second; the orders themselves stay in ``live_orders`` and on the exchange, and every
+kill, halt and command is anchored the moment it commits, which is why the window is
+acceptable. Cost, measured with ``python -m benchmarks.live_latency`` (one order per bar, about
+five audit rows per bar): the MAC and the canonical encoding cost microseconds and the cached
+head saves the head read of every row; a checkpoint (one fsync) is paid at most once per second,
+not per order. See the numbers in the issue's note.
 
 A checkpoint is never moved backwards or onto another chain: before overwriting the file the
 writer checks that its chain still holds the row the file records (one indexed read, only when
@@ -139,13 +143,14 @@ AUDIT_KEY_PURPOSE = "audit-log"
 CHECKPOINT_EVERY_MS = 1_000
 """Routine rows are checkpointed at most this often (wall time), see the module docstring."""
 
-CHECKPOINT_EVERY_ROWS = 100
+CHECKPOINT_EVERY_ROWS = 1_000
 """... or after this many rows, whichever comes first."""
 
 SCHEME_SHA256 = "sha256"
 SCHEME_HMAC = "hmac-sha256"
-ROUTINE_ACTIONS = ("order.", "fill.", "proposal.")
-"""Action prefixes whose rows are checkpointed on the timer; every other row at once."""
+ROUTINE_ACTIONS = frozenset({"order", "fill", "proposal"})
+"""Actions (first dotted part: ``fill``, ``order.intent``) whose rows are checkpointed on the
+timer; every other row at once."""
 
 _APPEND_ATTEMPTS = 5
 _TABLE = "live_audit_log"
@@ -707,6 +712,7 @@ class AuditChain:
                 head = self._head  # the trigger refuses a stale head; then read it
             else:
                 head = _read_head(session)
+                self._check_not_shortened(head)
             if head is not None and head.scheme is None and _seq is None:
                 raise AuditChainError(
                     f"the audit log of {database_label(self.engine)} holds rows of the first "
@@ -753,7 +759,7 @@ class AuditChain:
             new_id = inserted[0]
             new = _Head(int(new_id), seq, digest, scheme)
             self._head = new
-            force = not action.startswith(ROUTINE_ACTIONS)
+            force = action.split(".", 1)[0] not in ROUTINE_ACTIONS
             if id(self) in session.info:
                 state: _Pending = session.info[id(self)]
                 state.head, state.rows, state.force = new, state.rows + 1, state.force or force
@@ -768,6 +774,30 @@ class AuditChain:
             f"{_APPEND_ATTEMPTS} times in a row. Fix: retry the action; if it keeps failing, "
             "check for a runaway writer"
         )
+
+    def _check_not_shortened(self, head: _Head | None) -> None:
+        """Other writers only lengthen the chain: a head behind the newest row this writer saw
+        committed means rows were deleted under it. Anchor what it knew, so verify says so."""
+        known = self._committed
+        if known is None or known.scheme is None or (head is not None and head.seq >= known.seq):
+            return
+        log.error(
+            "the audit log of %s was truncated under this writer: it holds %s rows, this "
+            "process committed row %d (hash %s...). Fix: run `quant audit verify`",
+            database_label(self.engine),
+            "no" if head is None else head.seq,
+            known.seq,
+            known.hash[:12],
+        )
+        if self.checkpoint is not None and self._frozen is None:
+            try:
+                evidence = Checkpoint(known.seq, known.id, known.hash, int(self.clock()))
+                write_checkpoint(self.checkpoint, evidence.signed(self.key))
+            except OSError:
+                log.exception("could not write the audit checkpoint %s", self.checkpoint)
+            self._frozen = (known.seq, known.hash)
+            self._written = None
+        self._committed = None  # from here on, anchor only what this chain holds
 
     def _after_rollback(self, session: Session) -> None:
         if session.info.pop(id(self), None) is not None:

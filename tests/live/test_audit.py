@@ -492,6 +492,30 @@ def test_routine_rows_are_checkpointed_by_the_window_and_state_changes_at_once(
     assert audit.read_checkpoint(path).rows == 4  # type: ignore[union-attr]
 
 
+def test_rows_deleted_under_a_running_writer_are_anchored_when_it_next_appends(
+    engine: Engine, tmp_path: Path
+) -> None:
+    ticks = Ticks()  # the window never passes: only the forced row is checkpointed
+    chain = keyed_chain(engine, tmp_path, monotonic=ticks)
+    with session(engine) as s:
+        chain.append(s, "cli:bob", "state.set", {"key": "mode"}, 1)
+    for i in range(3):  # routine rows 2..4, not yet in the checkpoint
+        with session(engine) as s:
+            chain.append(s, "engine", "order.intent", {"i": i}, 2 + i)
+    assert audit.read_checkpoint(tmp_path / "cp.json").rows == 1  # type: ignore[union-attr]
+    drop_triggers(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM live_audit_log WHERE id >= 3")
+    audit.install(engine)  # the attacker puts the triggers back
+
+    with session(engine) as s:  # refused after the stale head, rereads: rows are missing
+        chain.append(s, "engine", "order.intent", {}, 9)
+
+    report = audit.verify(engine, KEY, tmp_path / "cp.json")
+    assert (report.ok, report.problem) == (False, "truncated")
+    assert "has 3 rows but the checkpoint of 5000 records 4" in report.reason
+
+
 def test_a_rolled_back_row_is_never_checkpointed(engine: Engine, tmp_path: Path) -> None:
     chain = keyed_chain(engine, tmp_path)
     append_rows(engine, 1, chain)
