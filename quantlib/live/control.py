@@ -14,7 +14,7 @@ Commands and their arguments (``?`` = optional):
 ==================  ==========================================  ============
 kind                args                                        least role
 ==================  ==========================================  ============
-``approve``         ``proposal_id``, ``price?`` (limit price)   trader
+``approve``         ``proposal_id``, ``price?`` (a limit order) trader
 ``reject``          ``proposal_id``                             trader
 ``pause``           ``strategy``                                trader
 ``resume``          ``strategy``                                trader
@@ -166,7 +166,11 @@ def _check_args(journal: Journal, kind: str, args: dict[str, Any]) -> dict[str, 
                     f"approve: price must be a number > 0 (a limit price) or omitted for a "
                     f"market order, got {price!r}"
                 )
+            # The panel's price field is a limit price: the engine places a limit order there
+            # (without ``order_type`` it would only check the price tolerance and send a
+            # market order).
             checked["price"] = float(price)
+            checked["order_type"] = "limit"
     if kind == "reject":
         _require_pending(journal, checked["proposal_id"])
     if kind == "set_limits":

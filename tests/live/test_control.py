@@ -192,7 +192,8 @@ def test_approve_carries_the_proposal_and_an_optional_limit_price(
     control.submit(journal, store, sessions["tom"], "approve", {"proposal_id": "p1", "price": 105})
     assert [c.args for c in journal.pending_commands()] == [
         {"proposal_id": "p1"},
-        {"proposal_id": "p1", "price": 105.0},
+        # The panel's price is a limit price: the engine is told to place a limit order.
+        {"proposal_id": "p1", "price": 105.0, "order_type": "limit"},
     ]
     with pytest.raises(ConfigError, match="^approve: price must be a number > 0"):
         control.submit(
