@@ -6,7 +6,10 @@ raises :class:`~quantlib.live.errors.RiskDenied` for the **first** rule that fai
 order, with ``rule`` set to the stable name the engine and the audit log key on:
 
 ``halted``
-    In state ``HALTED`` nothing but cancels passes (:meth:`RiskGate.check_cancel` always does).
+    In state ``HALTED`` nothing passes but cancels (:meth:`RiskGate.check_cancel` always does)
+    and reduce-only orders that shrink a position: a halt stops new risk, it must not strip an
+    open position of its stop, its target or its exit signal (those exits are reduce-only, and
+    the rules below still apply to them).
 ``reducing``
     In state ``REDUCING`` only orders that *shrink* the position pass. A reduce-only order that
     would not shrink the position is refused in every state.
@@ -359,10 +362,10 @@ class RiskGate:
         after = held + order.side.sign * order.amount
         reduces = strictly_reduces(held, order.side, order.amount)
 
-        if self._state is EngineState.HALTED:
+        if self._state is EngineState.HALTED and not (order.reduce_only and reduces):
             raise RiskDenied(
                 f"{sym}: trading is halted ({self._reason or 'no reason given'}); only cancels "
-                "pass until the gate is re-armed",
+                "and reduce-only exits pass until the gate is re-armed",
                 rule="halted",
             )
         if (self._state is EngineState.REDUCING or order.reduce_only) and not reduces:

@@ -93,6 +93,18 @@ def test_halted_denies_orders_but_allows_cancels() -> None:
     g.check(buy(1.0), view())
 
 
+def test_halted_still_passes_reduce_only_exits_that_shrink_the_position() -> None:
+    # A drawdown halt must not strip an open position of its stop: the stop exit is reduce-only.
+    g = gate()
+    g.halt("max drawdown")
+    v = view(positions={SYM: 1.0})
+    g.check(sell(1.0, reduce_only=True), v)
+    g.check(sell(0.4, reduce_only=True), v)
+    deny(g, sell(2.0, reduce_only=True), v, "halted", "trading is halted")  # would flip short
+    deny(g, buy(0.1, reduce_only=True), v, "halted", "trading is halted")  # adds to it
+    deny(g, sell(1.0), v, "halted", "trading is halted")  # not marked reduce-only
+
+
 def test_reducing_allows_only_orders_that_shrink_the_position() -> None:
     g = gate()
     g.reduce("operator")

@@ -140,3 +140,16 @@ def test_a_stop_exit_the_exchange_could_not_take_is_retried_on_the_idle_tick(
     rig.clock.now = rig.bars[5].close_time
     rig.engine.on_bar(SYMBOL, rig.bars[5])
     assert rig.position() == 0.0
+
+
+def test_a_halted_engine_still_exits_through_a_stop(tmp_path: Path) -> None:
+    # A halt (here by hand, as after a drawdown) stops new risk; the open position keeps its
+    # stop, so bar 4 through the stop still closes it.
+    rig = long_with_stop(tmp_path, {1: +1})
+    rig.engine.halt("max drawdown (test)")
+
+    rig.step()  # bar 4: low 89.1 < stop 95.0
+    assert exits(rig) == [("stop", OrderStatus.OPEN)]
+    rig.clock.now = rig.bars[5].close_time
+    rig.engine.on_bar(SYMBOL, rig.bars[5])
+    assert rig.position() == 0.0
