@@ -224,7 +224,7 @@ def main(spec_path: str) -> None:
 
     connect: dict[str, Any] = {}
     if spec.get("schema"):
-        connect = {"options": f"-csearch_path={spec['schema']}", "application_name": "chaos-engine"}
+        connect = {"options": f"-csearch_path={spec['schema']}", "application_name": spec["app"]}
     db = make_engine(spec["db_url"], connect_args=connect or None)
     journal = Journal(
         db,
