@@ -299,11 +299,17 @@ class LiveEngine:
         self.publish(force=True)
 
     def on_bar(self, symbol: str, bar: Bar) -> list[str]:
-        """Process one closed bar of ``symbol``; the ids of proposals created for it."""
-        on_bar = getattr(self.exchange, "on_bar", None)
-        if callable(on_bar):
-            on_bar(symbol, bar)
-        self._series.setdefault(symbol, _Series()).append(bar)
+        """Process one closed bar of ``symbol``; the ids of proposals created for it.
+
+        The same bar again (the runner retries a bar whose processing failed on the journal's
+        database) is processed again, but enters the history, and the paper exchange, once.
+        """
+        series = self._series.setdefault(symbol, _Series())
+        if not series.times or series.times[-1] < bar.open_time:
+            on_bar = getattr(self.exchange, "on_bar", None)
+            if callable(on_bar):
+                on_bar(symbol, bar)
+            series.append(bar)
         self._prices[symbol] = bar.close
         self._data_at[symbol] = bar.close_time
         now = self.clock()

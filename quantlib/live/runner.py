@@ -26,7 +26,10 @@ heartbeats between polls) runs under one guard:
   engine with the last one as the reason, so an engine that cannot process bars never sits on
   positions silently. Commands (kill, force exit) are still served while halted.
 * A bar whose processing failed is not fed again (the paper exchange and the strategies'
-  history would see it twice): the next bar carries on.
+  history would see it twice): the next bar carries on. Except when the journal's database
+  failed (``JournalUnavailable``: a dropped connection, a restarted server): the bar is
+  processed again up to :data:`BAR_DB_RETRIES` times (the pool reconnects; the engine takes
+  a bar into its history and the paper exchange once), so a database blip loses no signal.
 * A restarted live engine's feed resumes after the last bar the previous run processed
   (``health.data_at``), so a crash skips no bar either (see :data:`MAX_RESUME_BARS`).
 * Reconciliation at start retries network faults too (backoff up to 30 s): an engine restarted
@@ -66,7 +69,7 @@ from quantlib.exceptions import ConfigError
 from quantlib.live.alerts import Alert, AlertKind, notifier_from_config
 from quantlib.live.config import LiveConfig, load_live_config
 from quantlib.live.engine import LiveEngine, StrategySlot
-from quantlib.live.errors import EngineLocked
+from quantlib.live.errors import EngineLocked, JournalUnavailable
 from quantlib.live.feed import PollingFeed, ReplayFeed, read_fault, timeframe_ms
 from quantlib.live.journal import Journal
 from quantlib.live.lock import WriterLock
@@ -79,12 +82,23 @@ from quantlib.live.types import EngineState, ExchangeAdapter, OrderStatus, now_m
 from quantlib.live.users import UserStore
 from quantlib.strategy.registry import make_strategy
 
-__all__ = ["MAX_RESUME_BARS", "MAX_UNEXPECTED", "RunSummary", "build_engine", "run_live"]
+__all__ = [
+    "BAR_DB_RETRIES",
+    "MAX_RESUME_BARS",
+    "MAX_UNEXPECTED",
+    "RunSummary",
+    "build_engine",
+    "run_live",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_UNEXPECTED = 5
 """Unexpected errors in a row (no successful step between) after which the engine HALTs."""
+
+BAR_DB_RETRIES = 3
+"""Times a bar whose processing failed on the journal's database (``JournalUnavailable``: a
+dropped connection, a restarted server) is processed again, after 0.1, 0.2 and 0.4 s."""
 
 MAX_RESUME_BARS = 1_000
 """A restarted live feed resumes after the last bar the previous run processed when that bar
@@ -324,6 +338,7 @@ class _Guard:
         self.in_a_row: dict[str, int] = {}
         self.outage_since: int | None = None  # engine time of the first fault of an outage
         self.last_fault = ""
+        self.last_error: Exception | None = None  # what the last failed step raised
         self._outage_alerted = False
 
     def run(self, where: str, step: Callable[[], Any], *, kind: str = "") -> bool:
@@ -335,6 +350,7 @@ class _Guard:
         except EngineLocked:
             raise  # another engine owns the journal now: stop writing at once
         except Exception as exc:
+            self.last_error = exc
             fault = read_fault(exc)
             _count_error(self.engine)
             if fault is not None:
@@ -436,7 +452,17 @@ def _loop(
     def feed_bar(symbol: str, bar: Bar) -> None:
         nonlocal bars
         bars += 1  # delivered, even if processing fails: a bar is never fed twice
-        guard.run(f"bar {symbol} {bar.open_time}", lambda: engine.on_bar(symbol, bar), kind="bar")
+        for attempt in range(BAR_DB_RETRIES + 1):
+            if guard.run(
+                f"bar {symbol} {bar.open_time}", lambda: engine.on_bar(symbol, bar), kind="bar"
+            ):
+                return
+            if not isinstance(guard.last_error, JournalUnavailable) or attempt == BAR_DB_RETRIES:
+                return
+            # The journal's database dropped a connection (the pool reconnects): process the
+            # bar again, or its signals are lost. on_bar takes a bar into history once.
+            if stop.wait(0.1 * 2**attempt):
+                return
 
     def done() -> bool:
         return stop.is_set() or (max_bars is not None and bars >= max_bars)
