@@ -946,9 +946,13 @@ class Journal:
             row = s.get(LiveStateRow, key)
         return default if row is None else row.value
 
-    def set_state(self, key: str, value: str, *, actor: str = "engine") -> None:
+    def set_state(
+        self, key: str, value: str, *, actor: str = "engine", audited: bool = True
+    ) -> None:
         """Store ``value`` under ``key`` (insert or replace; redacted like the logs, e.g. a
-        halt reason quoting an exchange error)."""
+        halt reason quoting an exchange error). ``audited=False`` writes no audit row: only
+        for the host's emergency stop when this process cannot sign the keyed audit log (the
+        engine audits the kill, with who asked, when it executes it)."""
         value = redact(value)
         for _ in range(_RETRIES):
             try:
@@ -961,7 +965,8 @@ class Journal:
                     )
                     if changed.rowcount != 1:
                         s.exec(insert(LiveStateRow).values(key=key, value=value, updated_at=now))
-                    self._audit(s, actor, "state.set", {"key": key, "value": value})
+                    if audited:
+                        self._audit(s, actor, "state.set", {"key": key, "value": value})
                 return
             except IntegrityError:
                 continue  # another writer inserted the key first: update it instead

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from quantlib.db import make_engine
+from quantlib.live import audit
 from quantlib.live.journal import Journal
 from quantlib.live.kill_switch import (
     KillAck,
@@ -18,6 +20,7 @@ from quantlib.live.kill_switch import (
     read_kill_ack,
 )
 from quantlib.live.status import K
+from quantlib.live.vault import derive_key
 
 NOW_MS = 1_704_067_200_000
 
@@ -142,3 +145,24 @@ def test_an_acknowledgement_ends_the_wait(journal: Journal) -> None:
     assert outcome.message() == (
         "kill request #1 executed by the engine: halted; cancelled 0 orders"
     )
+
+
+def test_a_host_without_the_vault_key_can_still_raise_a_kill_on_a_keyed_audit_log(
+    tmp_path: Path,
+) -> None:
+    # The engine signs the audit log with a key from the vault; `quant live kill` on a host
+    # shell without QUANT_MASTER_KEY must still raise the request (never blocked by auth).
+
+    db = make_engine(f"sqlite:///{tmp_path / 'journal.db'}")
+    key = derive_key(audit.AUDIT_KEY_PURPOSE, Fernet.generate_key().decode())
+    engine_side = Journal(db, audit_key=key, clock=lambda: NOW_MS)
+    engine_side.set_state("engine.state", "HALTED")  # the log now holds keyed rows
+    host_shell = Journal(db, clock=lambda: NOW_MS)  # no key
+    with pytest.raises(Exception, match="no vault key"):
+        host_shell.set_state("some.key", "x")  # an ordinary keyless write is refused
+
+    request = raise_kill_request(host_shell, "cli:ops@host", NOW_MS)
+
+    assert KillRequest.parse(host_shell.get_state(K.KILL_REQUEST)) == request
+    assert engine_side.verify_audit().ok
+    db.dispose()
