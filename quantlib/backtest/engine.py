@@ -26,6 +26,7 @@ from quantlib.backtest.result import (
     TRADE_COLUMNS,
     BacktestResult,
 )
+from quantlib.data.calendars import annualisation
 from quantlib.data.timeframes import infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.risk.sizing import Kelly
@@ -235,6 +236,12 @@ def simulate(
     result's frames (what a sweep needs from each of its many runs)."""
     config = config or BacktestConfig()
     bar_map = _as_mapping(bars, "bars")
+    if "periods_per_year" not in config.model_fields_set:
+        # Annualise with the data's calendar (365 for 24/7 markets, 252 for exchange
+        # sessions: quantlib.data.calendars) unless the caller set periods_per_year.
+        ppy = annualisation(dict(bar_map)).periods_per_year
+        if ppy != config.periods_per_year:
+            config = type(config)(**{**config.model_dump(), "periods_per_year": ppy})
     if isinstance(signals, pd.DataFrame) and len(bar_map) == 1:
         sig_map = {next(iter(bar_map)): signals}  # one asset: the signals are its own
     else:

@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quantlib.backtest import run_backtest
+from quantlib.backtest import BacktestConfig, run_backtest
 from quantlib.risk.sizing import FixedFraction, RiskPerTrade
-from quantlib.testing import bars_from_rows
+from quantlib.strategy.base import empty_signals
+from quantlib.testing import bars_from_rows, make_ohlcv
 from tests.backtest.test_engine import FLAT, config, signal_frame
 
 # A bar that opens at 100, rises to 110, falls to 94 and closes at 105 (OHLC only: the order
@@ -298,3 +299,20 @@ def test_block_log_and_ledger_agree_on_every_capped_entry() -> None:
     assert capped["intended_size"].to_numpy() == pytest.approx(shrunk["intended_size"].to_numpy())
     assert (trades["risk_at_entry"] <= trades["intended_risk"] * (1 + 1e-12)).all()
     assert trades["intended_risk"].to_numpy() == pytest.approx(0.025, rel=1e-9)
+
+
+def test_run_backtest_annualises_with_the_data_calendar_unless_told() -> None:
+    # Weekday-only daily bars (an exchange calendar) → 252; bars with Saturdays → 365; an
+    # explicit periods_per_year always wins. Data made here, not from the bundled files.
+    every_day = make_ohlcv(np.linspace(100.0, 120.0, 60), timeframe="1d")
+    weekdays = every_day.loc[every_day.index.day_of_week < 5]
+    for bars, expected in ((weekdays, 252), (every_day, 365)):
+        signals = empty_signals(bars.index)
+        signals.iloc[0, signals.columns.get_loc("entry")] = 1
+        result = run_backtest(bars, signals, BacktestConfig(fee=0.0, slippage=0.0))
+        assert result.config.periods_per_year == expected
+        assert result.summary().periods_per_year == expected
+    told = run_backtest(
+        weekdays, empty_signals(weekdays.index), BacktestConfig(periods_per_year=365)
+    )
+    assert told.config.periods_per_year == 365
