@@ -354,7 +354,8 @@ def simulate(
         floats["target"], floats["target_pct"], floats["target_r"], floats["trail_pct"],
         size, fund, ltf_open, ltf_high, ltf_low, ltf_start, ltf_end, knobs, int_knobs,
     ]  # fmt: skip
-    equity, qty, gross, frec, irec, ctr, block_log, block_sizes = kernels.run(
+    run_kernel: Any = kernels.run  # positional arrays; mypy cannot type the star-call
+    equity, qty, gross, frec, irec, ctr, block_log, block_sizes = run_kernel(
         *(_kernel_array(array) for array in arrays), max_trades
     )
     n = int(ctr[kernels.C_TRADES])
