@@ -564,21 +564,7 @@ class Journal:
                 .order_by(col(LiveFillRow.timestamp), col(LiveFillRow.trade_id))
             ).all():
                 position = apply_fill_record(position, fill_from_row(stored))
-        values = {
-            "amount": position.amount,
-            "entry_price": position.entry_price,
-            "realized_pnl": position.realized_pnl,
-            "fees": position.fees,
-            "updated_at": now,
-        }
-        if row is None:
-            s.exec(insert(LivePositionRow).values(symbol=fill.symbol, **values))
-        else:
-            s.exec(
-                update(LivePositionRow)
-                .where(col(LivePositionRow.symbol) == fill.symbol)
-                .values(**values)
-            )
+        _store_position(s, position, exists=row is not None, now=now)
         return position
 
     def rebuild_positions(self, *, actor: str = "reconcile") -> dict[str, tuple[float, float]]:
@@ -612,21 +598,7 @@ class Journal:
                 before = None if row is None else (row.amount, row.fees)
                 if before == (position.amount, position.fees):
                     continue
-                values = {
-                    "amount": position.amount,
-                    "entry_price": position.entry_price,
-                    "realized_pnl": position.realized_pnl,
-                    "fees": position.fees,
-                    "updated_at": now,
-                }
-                if row is None:
-                    s.exec(insert(LivePositionRow).values(symbol=symbol, **values))
-                else:
-                    s.exec(
-                        update(LivePositionRow)
-                        .where(col(LivePositionRow.symbol) == symbol)
-                        .values(**values)
-                    )
+                _store_position(s, position, exists=row is not None, now=now)
                 changed[symbol] = (0.0 if row is None else row.amount, position.amount)
             if changed:
                 self._audit(
@@ -1031,3 +1003,22 @@ def _checkpoint_of(chain: weakref.ref[AuditChain]) -> Callable[[], dict[str, Any
         return None if checkpoint is None else checkpoint.to_dict()
 
     return provide
+
+
+def _store_position(s: Session, position: JournalPosition, *, exists: bool, now: int) -> None:
+    """Insert or update the stored row of ``position`` (inside the caller's transaction)."""
+    values = {
+        "amount": position.amount,
+        "entry_price": position.entry_price,
+        "realized_pnl": position.realized_pnl,
+        "fees": position.fees,
+        "updated_at": now,
+    }
+    if exists:
+        s.exec(
+            update(LivePositionRow)
+            .where(col(LivePositionRow.symbol) == position.symbol)
+            .values(**values)
+        )
+    else:
+        s.exec(insert(LivePositionRow).values(symbol=position.symbol, **values))
