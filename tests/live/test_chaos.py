@@ -16,7 +16,9 @@ Faults, all drawn from :data:`SEED`:
 * a kill request from the panel (a signed ``kill`` command) while ACTIVE with a position, then
   an admin re-arm; a drawdown halt (tight limits set by a signed admin command) and a kill
   request from the CLI path (:func:`~quantlib.live.kill_switch.raise_kill_request`) while
-  HALTED with a position, then limits restored and re-armed by signed admin commands;
+  HALTED with a position, then limits restored and re-armed by signed admin commands (the
+  strategy is paused before each kill so that the kill, not an exit signal, closes the
+  position, and set back to auto at the re-arm);
 * one database outage: ``pg_terminate_backend`` of every engine connection, repeatedly for
   a second (PostgreSQL); the engine's pooled connections disposed under it (SQLite).
 
@@ -77,7 +79,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.network]
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20_261_207
-N_BARS = int(os.environ.get("CHAOS_DEV_BARS", "2000"))
+N_BARS = 2_000
 WARMUP = 60  # sma_cross(10, 50) needs 51 closes; a (re)started engine's first poll gets 60
 SYMBOL = "BTC/USDT"
 READ_FAULT_RATE = 0.05
@@ -219,11 +221,32 @@ class Operator:
         return {c.id: c for c in self.run.journal.commands(limit=1_000)}
 
     def step(self, postgres_admin: Engine | None) -> None:
+        """Advance the script by one stage when its condition holds.
+
+        Before each kill the strategy is paused and the position checked again, so the kill
+        meets a position that no strategy exit can close first (the engine runs many bars
+        between two reads of its commands); it is set back to auto at the re-arm.
+        """
         slot, stage = self.slot, self.stage
-        if stage == "kill1" and slot >= self.plan.kill1 and self.position() > 0:
-            self.mark["kill1"] = slot
-            self._send(TRADER, "kill")
-            self.stage = "kill1_ack"
+        auto = {"strategy": "sma"}
+        if stage in ("kill1", "halt2") and slot >= getattr(self.plan, stage):
+            if self.position() > 0:
+                self.mark[stage] = slot
+                self._send(ADMIN, "pause", auto)
+                self.stage = f"{stage}_paused"
+        elif stage in ("kill1_paused", "halt2_paused") and self._finished():
+            base = stage.removesuffix("_paused")
+            if self.position() <= 0:  # the strategy exited first: resume, wait for another
+                self._send(ADMIN, "set_mode_auto", auto)
+                self.stage = f"{base}_unpause"
+            elif base == "kill1":
+                self._send(TRADER, "kill")
+                self.stage = "kill1_ack"
+            else:
+                self._send(ADMIN, "set_limits", {"limits": TIGHT.to_json()})
+                self.stage = "halted"
+        elif stage in ("kill1_unpause", "halt2_unpause") and self._finished():
+            self.pending, self.stage = [], stage.removesuffix("_unpause")
         elif stage == "kill1_ack" and self._finished():
             command = self._commands()[self.pending[-1]]
             self.run.kills.append(
@@ -233,15 +256,12 @@ class Operator:
             self.stage, self.mark["kill1_ack"] = "kill1_flat", slot
         elif stage == "kill1_flat" and self._flat_or_late("kill1_ack"):
             self._record_flat()
+            self._send(ADMIN, "set_mode_auto", auto)
             self._send(ADMIN, "rearm")
             self.stage = "rearm1"
         elif stage == "rearm1" and self._finished():
             self.run.windows.append((self.mark["kill1"], slot + 1, "kill 1 to re-arm"))
             self.pending, self.stage = [], "halt2"
-        elif stage == "halt2" and slot >= self.plan.halt2 and self.position() > 0:
-            self.mark["halt2"] = slot
-            self._send(ADMIN, "set_limits", {"limits": TIGHT.to_json()})
-            self.stage = "halted"
         elif stage == "halted" and self.run.journal.get_state(K.STATE) == "halted":
             self.mark["held_when_halted"] = int(self.position() > 0)
             request = raise_kill_request(self.run.journal, "cli:chaos-ops", self.clock())
@@ -261,6 +281,7 @@ class Operator:
             self._record_flat()
             self.pending = []
             self._send(ADMIN, "set_limits", {"limits": LOOSE.to_json()})
+            self._send(ADMIN, "set_mode_auto", auto)
             self._send(ADMIN, "rearm")
             self.stage = "rearm2"
         elif stage == "rearm2" and self._finished():
@@ -594,6 +615,11 @@ def test_engine_survives_faults_crashes_kills_and_a_database_outage(
     fills = Counter(f.trade_id for f in journal.fills())
     lost = len(set(trades) - set(fills)) + sum(n - 1 for n in fills.values())
     extra = len(set(fills) - set(trades))
+    unresolved = [
+        (o.client_order_id, o.status.value)
+        for o in journal.orders()
+        if o.status.value in ("intent", "unknown", "open", "partially_filled")
+    ]
     held = journal.positions().get(SYMBOL)
     ours = 0.0 if held is None else held.amount
     theirs = float(server.free.get("BTC", 0) + server.locked.get("BTC", 0))
@@ -615,6 +641,7 @@ def test_engine_survives_faults_crashes_kills_and_a_database_outage(
         "outage": [e.get("how") for e in run.events if e["kind"] == "outage"],
         "duplicates": duplicates,
         "lost_fills": lost,
+        "unresolved_orders": unresolved,
         "exchange_trades": len(trades),
         **compared,
         "wall_s": round(run.wall_s, 1),
@@ -637,6 +664,7 @@ def test_engine_survives_faults_crashes_kills_and_a_database_outage(
     assert kinds["outage"] == 1, report
     assert duplicates == 0, report
     assert (lost, extra) == (0, 0), report
+    assert unresolved == [], f"orders left unresolved at the end: {report}"
     assert ours == pytest.approx(theirs, abs=1e-9), f"journal {ours} vs exchange {theirs}: {report}"
     assert len(run.kills) == 2, f"kills not all acknowledged: {run.kills} {report}"
     first, second = run.kills
@@ -650,6 +678,9 @@ def test_engine_survives_faults_crashes_kills_and_a_database_outage(
     for kill in run.kills:
         assert (kill["journal_position"], kill["exchange_position"]) == (0.0, 0.0), kill
     assert journal.get_state(K.STATE) == "active", report
+    assert all(c.status == "done" for c in journal.commands(limit=1_000)), [
+        (c.kind, c.status, c.result) for c in journal.commands(limit=1_000)
+    ]
     assert verified.ok, f"audit chain: {verified} {report}"
     assert compared["unaffected_round_trips_differing"] == 0, report
     assert compared["amounts_differing"] == 0, report
