@@ -197,18 +197,9 @@ class LiveEngine:
         self.clock = clock
         self.publish_every_ms = publish_every_ms
         self._series: dict[str, _Series] = {}
+        self._prices: dict[str, float] = {}
         for symbol, frame in (history or {}).items():
-            series = self._series.setdefault(symbol, _Series())
-            for t, row in zip(
-                pd.DatetimeIndex(frame.index).as_unit("ms").asi8.tolist(),
-                frame[["open", "high", "low", "close", "volume"]].itertuples(index=False),
-                strict=True,
-            ):
-                series.times.append(int(t))
-                series.rows.append(tuple(float(x) for x in row))  # type: ignore[arg-type]
-        self._prices: dict[str, float] = {
-            s: series.rows[-1][3] for s, series in self._series.items() if series.rows
-        }
+            self.add_history(symbol, frame)
         self._data_at: dict[str, int] = {}
         self._stops: dict[str, tuple[float | None, float | None]] = {}
         self._day: int | None = None
@@ -278,6 +269,48 @@ class LiveEngine:
 
     # -- the loop -----------------------------------------------------------------------------
 
+    def add_history(self, symbol: str, frame: pd.DataFrame) -> int:
+        """Take warm-up bars of ``symbol`` (UTC index at bar open) that are older than every
+        bar the engine holds; the number taken. A restarted live engine gets the bars before
+        its resume point this way, so its strategies are not blind for ``lookback`` bars."""
+        series = self._series.setdefault(symbol, _Series())
+        first = series.times[0] if series.times else None
+        times = pd.DatetimeIndex(frame.index).as_unit("ms").asi8.tolist()
+        rows = [
+            (int(t), tuple(float(x) for x in row))
+            for t, row in zip(
+                times,
+                frame[["open", "high", "low", "close", "volume"]].itertuples(index=False),
+                strict=True,
+            )
+            if first is None or t < first
+        ]
+        series.times[:0] = [t for t, _ in rows]
+        series.rows[:0] = [row for _, row in rows]  # type: ignore[misc]
+        if series.rows and symbol not in self._prices:
+            self._prices[symbol] = series.rows[-1][3]
+        return len(rows)
+
+    def _restore_protection(self) -> None:
+        """After a restart: each open position's stop and target (from the executed proposal
+        that opened it), and the equity peak and the day's starting equity (from the last
+        telemetry), so a crash neither strips a position of its stop nor starts the drawdown
+        and daily-loss rules over."""
+        held = {s: a for s, a in self.positions().items() if a != 0.0}
+        if held:
+            for record in self.journal.proposals(status="executed", limit=1_000):
+                p = record.proposal
+                amount = held.get(p.symbol, 0.0)
+                if amount * p.side.sign > 0 and p.symbol not in self._stops:
+                    self._stops[p.symbol] = (p.stop, p.target)
+        peak = _finite(self.journal.get_state(K.PEAK))
+        if peak is not None and peak > self._peak:
+            self._peak = peak
+        day, _, equity = (self.journal.get_state(K.DAY_START) or "").partition("|")
+        start_equity = _finite(equity)
+        if day.isdigit() and start_equity is not None and int(day) == self.clock() // _DAY_MS:
+            self._day, self._day_start = int(day), start_equity
+
     def start(self) -> None:
         """Restore state from the journal and publish it (call after reconciliation)."""
         state = self.journal.get_state(K.STATE)
@@ -294,6 +327,7 @@ class LiveEngine:
         for slot in self.slots:
             if self.journal.get_state(K.strategy_mode(slot.name)) is None:
                 self.journal.set_state(K.strategy_mode(slot.name), slot.mode.value)
+        self._restore_protection()
         self._set_state()
         self._kill_done_seq()
         self.publish(force=True)
@@ -1018,6 +1052,9 @@ class LiveEngine:
                 K.DATA_AT: json.dumps(self._data_at),
                 K.LATENCY: "" if self._latency_ms is None else f"{self._latency_ms:.3f}",
                 K.ERRORS: str(self._errors),
+                # Restored by start() after a crash (at most publish_every_ms old).
+                K.PEAK: repr(self._peak),
+                K.DAY_START: "" if self._day is None else f"{self._day}|{self._day_start!r}",
             }
         )
 

@@ -322,6 +322,40 @@ class PollingFeed:
             )
         self._last_open[symbol] = int(open_time)
 
+    def warmup(self, bars: int) -> dict[str, pd.DataFrame]:
+        """Up to ``bars`` bars of each resumed symbol ending with the one its cursor names
+        (the bars a restarted engine's strategies need before the next new bar), as OHLCV
+        frames indexed by UTC open time. Symbols without a cursor get nothing: their first
+        poll delivers ``limit`` bars anyway. Reads retry like a poll's.
+
+        Raises
+        ------
+        ExchangeDown, RateLimited
+            A read still failed after the retries.
+        """
+        out: dict[str, pd.DataFrame] = {}
+        step = self._step
+        for symbol in self._symbols:
+            cursor = self._last_open.get(symbol)
+            if cursor is None or bars <= 0:
+                continue
+            budget, rows = [0], []
+            since = cursor - (bars - 1) * step
+            for _ in range(self._max_pages):
+                page = [r for r in self._read(symbol, since, self._page_limit, budget)]
+                page = [r for r in page if since <= r[0] <= cursor]
+                rows.extend(page)
+                if not page or page[-1][0] >= cursor:
+                    break
+                since = int(page[-1][0]) + step
+            if rows:
+                frame = pd.DataFrame(
+                    [r[1:] for r in rows], columns=["open", "high", "low", "close", "volume"]
+                )
+                frame.index = pd.to_datetime([r[0] for r in rows], unit="ms", utc=True)
+                out[symbol] = frame[~frame.index.duplicated(keep="last")]
+        return out
+
     def poll(self) -> list[tuple[str, Bar]]:
         """The bars that closed since the last successful poll, in close-time order.
 

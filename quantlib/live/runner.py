@@ -69,7 +69,7 @@ from quantlib.exceptions import ConfigError
 from quantlib.live.alerts import Alert, AlertKind, notifier_from_config
 from quantlib.live.config import LiveConfig, load_live_config
 from quantlib.live.engine import LiveEngine, StrategySlot
-from quantlib.live.errors import EngineLocked, JournalUnavailable
+from quantlib.live.errors import EngineLocked, JournalUnavailable, LiveError
 from quantlib.live.feed import PollingFeed, ReplayFeed, read_fault, timeframe_ms
 from quantlib.live.journal import Journal
 from quantlib.live.lock import WriterLock
@@ -257,6 +257,7 @@ def run_live(
             journal.set_state(key, value)
         if isinstance(feed, PollingFeed):
             _resume(feed, journal)
+            _warm_up(engine, feed)
         report = _reconcile(engine, lock, stop)
         if report is None:  # stopped while the exchange was unreachable: nothing ran
             return RunSummary(0, ReconcileReport(), engine.gate.state.value)
@@ -289,6 +290,26 @@ def _resume(feed: PollingFeed, journal: Journal) -> None:
         if 0 <= now - close_time <= MAX_RESUME_BARS * step and feed.cursor(symbol) is None:
             feed.resume_after(symbol, close_time - step)
             log.info("feed: %s resumes after the bar closed at %d", symbol, close_time)
+
+
+def _warm_up(engine: LiveEngine, feed: PollingFeed) -> None:
+    """Give a resumed engine the bars before its resume point (each strategy's ``lookback``),
+    so its strategies (exit signals included) are not blind for that many bars after a
+    restart. A feed that cannot be read now only delays that: it is logged and alerted."""
+    lookback = max((slot.lookback for slot in engine.slots), default=0)
+    try:
+        history = feed.warmup(lookback)
+    except LiveError as exc:
+        message = (
+            f"warm-up bars could not be read ({redact(str(exc))[:200]}); strategies see only "
+            f"new bars until {lookback} have arrived"
+        )
+        log.warning("%s", message)
+        engine.notifier.send(Alert(AlertKind.STALE_DATA, message, engine.clock()))
+        return
+    for symbol, frame in history.items():
+        taken = engine.add_history(symbol, frame)
+        log.info("warm-up: %d bars of %s before the resume point", taken, symbol)
 
 
 def _reconcile(

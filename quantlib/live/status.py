@@ -61,6 +61,8 @@ class K:
     EQUITY = "engine.equity"
     PRICES = "engine.prices"
     LIMITS = "risk.limits"
+    PEAK = "risk.peak_equity"
+    DAY_START = "risk.day_start"  # "<UTC day number>|<equity at the day's first bar>"
     DATA_AT = "health.data_at"
     LATENCY = "health.latency_ms"
     ERRORS = "health.errors"

@@ -248,3 +248,28 @@ def test_a_seeded_five_percent_of_failing_reads_loses_no_bar_against_the_fake_bi
     # ``since``, as no rows (read as "no new bar yet": the cursor stays, nothing is lost).
     assert served - server.read_faults_served["malformed_json"] <= feed.failed_reads <= served
     assert delivered == [start + k * HOUR for k in range(161)]
+
+
+def test_warmup_returns_the_bars_up_to_a_resumed_cursor_across_pages_and_a_fault() -> None:
+    # A restarted engine resumes after bar 9; its strategies need the 6 bars before the
+    # resume point (bars 4..9), read in pages of 4 with one 503 retried on the way.
+    clock = Clock(T0 + 12 * HOUR)
+    source = ScriptedOhlcv(rows(20), clock, {2: ccxt.ExchangeNotAvailable("503")})
+    slept: list[float] = []
+    feed = feed_on(source, clock, slept)
+    feed.resume_after(SYMBOL, T0 + 9 * HOUR)
+
+    frames = feed.warmup(6)
+
+    frame = frames[SYMBOL]
+    assert frame.index.tz is not None
+    assert [int(t.timestamp() * 1000) for t in frame.index] == [T0 + k * HOUR for k in range(4, 10)]
+    assert frame["close"].tolist() == [100.0 + k for k in range(4, 10)]
+    assert len(slept) == 1  # the 503, retried once
+    assert opens(feed.poll()) == [T0 + 10 * HOUR, T0 + 11 * HOUR]  # the feed itself moved not
+
+
+def test_warmup_gives_nothing_for_a_symbol_never_delivered() -> None:
+    clock = Clock(T0 + 5 * HOUR)
+    feed = feed_on(ScriptedOhlcv(rows(6), clock, {}), clock, [])
+    assert feed.warmup(50) == {}
