@@ -7,7 +7,9 @@ A series trades on one of two calendars:
 
 The calendar comes from the bundled data's manifest (``data/manifest.toml``, key ``calendar``)
 when the series carries it, and is otherwise inferred from the bars: a series with a bar that
-opens on a Saturday (UTC) trades around the clock; one without trades on an exchange calendar.
+opens on a Saturday (UTC) trades around the clock; one without, over a span that holds a
+Saturday, trades on an exchange calendar; a span of a few weekdays shows neither and keeps the
+24/7 default.
 Saturday, not Sunday, decides, because futures and Asia-Pacific sessions open on Sunday evening
 UTC and Middle-Eastern exchanges trade on Sundays, while no exchange trades on Saturdays.
 
@@ -86,7 +88,9 @@ def normalize_calendar(word: str) -> CalendarName:
 
 
 def infer_calendar(index: pd.DatetimeIndex) -> CalendarName:
-    """``"24/7"`` if a bar of ``index`` opens on a Saturday (UTC), else ``"exchange"``.
+    """``"24/7"`` if a bar of ``index`` opens on a Saturday (UTC); ``"exchange"`` if none does
+    although the span from the first to the last bar holds a Saturday; ``"24/7"`` (the default)
+    for a span without a Saturday, which shows neither.
 
     Examples
     --------
@@ -105,7 +109,15 @@ def infer_calendar(index: pd.DatetimeIndex) -> CalendarName:
         days = epoch[start : start + chunk] // per_day
         if bool(((days + 3) % 7 == _SATURDAY).any()):
             return "24/7"
-    return "exchange"
+    if len(epoch) == 0:
+        return "24/7"
+    first, last = int(epoch[0] // per_day), int(epoch[-1] // per_day)
+    saturday_in_span = last - first >= 6 or any(
+        (day + 3) % 7 == _SATURDAY for day in range(first, last + 1)
+    )
+    # No Saturday bar although the span holds a Saturday: an exchange calendar. A span with no
+    # Saturday at all (a few weekdays) says nothing either way: the 24/7 default stands.
+    return "exchange" if saturday_in_span else "24/7"
 
 
 def series_calendar(bars: pd.DataFrame | pd.Series) -> tuple[CalendarName, CalendarSource]:

@@ -121,3 +121,13 @@ def test_unknown_calendar_in_a_manifest_names_the_file_and_symbol(
     monkeypatch.setenv("QUANT_BUNDLED_DIR", str(folder))
     with pytest.raises(DataError, match=r"manifest.toml: \[symbols.XYZ\] calendar 'weekdays'"):
         available_series(Settings())
+
+
+def test_a_few_weekdays_without_a_saturday_in_their_span_keep_the_24_7_default() -> None:
+    # Monday to Thursday of a crypto series: no Saturday could have appeared, so no evidence of
+    # an exchange calendar; Monday to the next Monday without the Saturday: exchange.
+    monday = pd.date_range("2024-01-01", periods=4, freq="D", tz="UTC")
+    week = pd.date_range("2024-01-01", periods=8, freq="D", tz="UTC")
+    assert infer_calendar(monday) == "24/7"
+    assert infer_calendar(week[week.day_of_week != 5]) == "exchange"
+    assert infer_calendar(pd.DatetimeIndex([], tz="UTC")) == "24/7"
