@@ -25,6 +25,19 @@ START_MS = 1_700_000_000_000
 SERVER_MS = 1_700_000_123_456  # the fake's clock: every order and trade carries this time
 
 
+@pytest.fixture(autouse=True)
+def _fresh_alert_context() -> Iterator[None]:
+    """Each test starts without the alert context (the audit checkpoint) that a journal of an
+    earlier test registered process-wide, and leaves none behind."""
+    from quantlib.live import alerts
+
+    saved = dict(alerts._CONTEXT)
+    alerts._CONTEXT.clear()
+    yield
+    alerts._CONTEXT.clear()
+    alerts._CONTEXT.update(saved)
+
+
 class FakeClock:
     """Epoch milliseconds that move only when a test says so."""
 
