@@ -45,9 +45,20 @@ test: $(STAMP) $(CHROMIUM)
 # fails here, not on a user's machine. tests/conftest.py checks that both really took effect.
 NUMERIC_TESTS := tests/analytics tests/backtest tests/data tests/models tests/properties tests/risk \
 	tests/smc tests/strategy tests/stress tests/zones tests/test_indicators.py tests/test_kernels.py
+# Left out of the second pass (they ran in the first): torch training and process-pool runs,
+# whose numbers come from torch's kernels or repeat the single-process path in other processes.
+PORTABLE_SKIP := \
+	--deselect tests/backtest/test_ai_filter.py::test_filter_comparison_charges_every_variant_and_only_removes_trades \
+	--deselect tests/backtest/test_sweep.py::test_processes_and_a_local_cluster_give_the_same_table \
+	--deselect tests/backtest/test_sweep.py::test_quant_dask_scheduler_address_is_used_by_default \
+	--deselect tests/models/ml/test_train.py::test_sequence_models_beat_both_baselines_by_five_points_on_a_planted_signal \
+	--deselect tests/models/ml/test_train.py::test_sequence_models_find_nothing_in_a_random_walk \
+	--deselect tests/models/ml/test_walkforward.py::test_folds_in_processes_give_the_same_predictions \
+	--deselect tests/strategy/test_ai_confirmed.py::test_ai_confirmed_signals_are_truncation_invariant
 test-portable: $(STAMP)
 	NPY_DISABLE_CPU_FEATURES="$$($(PY) -c 'from numpy._core._multiarray_umath import __cpu_dispatch__ as d; print(" ".join(d))')" \
-	NUMBA_CPU_NAME=generic QUANT_NARROWED_CPU=1 $(PY) -m pytest -p no:cacheprovider $(NUMERIC_TESTS)
+	NUMBA_CPU_NAME=generic QUANT_NARROWED_CPU=1 $(PY) -m pytest -p no:cacheprovider $(NUMERIC_TESTS) \
+	$(PORTABLE_SKIP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
