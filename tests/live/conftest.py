@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from quantlib.db import make_engine
 from quantlib.live.ccxt_exchange import CcxtExchange
-from tests.live.fake_exchange import FakeBinanceServer, point_at
+from tests.live.fake_exchange import FakeBinanceServer, point_at, running
 
 API_KEY = "test-api-key-0123456789"
 API_SECRET = "test-secret-abcdefghijklmnop"
@@ -81,11 +81,8 @@ def fake_binance() -> Iterator[FakeBinanceServer]:
         hang_s=HANG_S,
         clock=lambda: SERVER_MS,
     )
-    server.start()
-    try:
+    with running(server):
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

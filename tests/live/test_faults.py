@@ -65,7 +65,7 @@ from tests.live.engine_helpers import (
     close_time,
     make_rig,
 )
-from tests.live.fake_exchange import FakeBinanceServer
+from tests.live.fake_exchange import FakeBinanceServer, running
 from tests.live.signing import signed_command
 
 ORDER = "/api/v3/order"
@@ -513,11 +513,8 @@ def flat_binance() -> Iterator[FakeBinanceServer]:
         hang_s=1.0,
         clock=lambda: SERVER_MS,
     )
-    server.start()
-    try:
+    with running(server):
         yield server
-    finally:
-        server.stop()
 
 
 def test_timeout_after_accept_is_reconciled_by_client_order_id_without_resend(

@@ -24,7 +24,7 @@ from quantlib.live.risk_gate import RiskGate, RiskLimits
 from quantlib.live.types import Fill, OrderRequest, OrderStatus, Side, StrategyMode
 from tests.live.conftest import API_SECRET, SERVER_MS, FakeClock, make_binance
 from tests.live.engine_helpers import ADMIN, SLOT, SYMBOL, ScriptedStrategy, make_rig
-from tests.live.fake_exchange import FakeBinanceServer
+from tests.live.fake_exchange import FakeBinanceServer, running
 
 TOL = 1e-9  # floats of the journal and of the exchange come from different code paths
 
@@ -175,11 +175,8 @@ def base_fee_binance() -> Iterator[FakeBinanceServer]:
         hang_s=1.0,
         clock=lambda: SERVER_MS,
     )
-    server.start()
-    try:
+    with running(server):
         yield server
-    finally:
-        server.stop()
 
 
 def test_ccxt_fill_carries_the_fee_currency_and_the_journal_matches_the_balance(
