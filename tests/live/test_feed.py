@@ -15,7 +15,7 @@ from quantlib.exceptions import ConfigError
 from quantlib.live.errors import ExchangeDown, RateLimited
 from quantlib.live.feed import FeedRetry, PollingFeed, read_fault
 from quantlib.live.paper import Bar
-from tests.live.conftest import make_binance
+from tests.live.conftest import FakeClock, make_binance
 from tests.live.fake_exchange import FakeBinanceServer
 
 HOUR = 3_600_000
@@ -23,12 +23,7 @@ T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 SYMBOL = "BTC/USDT"
 
 
-class Clock:
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
+Clock = FakeClock  # epoch ms that move only when a test says so
 
 
 def rows(n: int, start: int = T0) -> list[list[float]]:

@@ -26,7 +26,7 @@ from quantlib.live.journal import Journal
 from quantlib.live.paper import Bar, PaperExchange
 from quantlib.live.runner import run_live
 from quantlib.live.status import K
-from tests.live.conftest import API_SECRET, make_binance
+from tests.live.conftest import API_SECRET, FakeClock, make_binance
 from tests.live.fake_exchange import FakeBinanceServer
 
 HOUR = 3_600_000
@@ -34,12 +34,7 @@ T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 SYMBOL = "BTC/USDT"
 
 
-class Clock:
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
+Clock = FakeClock  # epoch ms that move only when a test says so
 
 
 class HourlyOhlcv:
