@@ -269,6 +269,11 @@ class LiveEngine:
 
     # -- the loop -----------------------------------------------------------------------------
 
+    def count_error(self) -> None:
+        """Count one error the runner met around this engine (published as ``health.errors``
+        for the panel, with the engine's own)."""
+        self._errors += 1
+
     def add_history(self, symbol: str, frame: pd.DataFrame) -> int:
         """Take warm-up bars of ``symbol`` (UTC index at bar open) that are older than every
         bar the engine holds; the number taken. A restarted live engine gets the bars before

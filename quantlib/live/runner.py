@@ -328,7 +328,7 @@ def _reconcile(
             fault = read_fault(exc)
             if fault is None:
                 raise
-            _count_error(engine)
+            engine.count_error()
             log.warning(
                 "reconciliation failed (%s); retrying in %.0f s, no strategy runs until it "
                 "succeeds",
@@ -373,7 +373,7 @@ class _Guard:
         except Exception as exc:
             self.last_error = exc
             fault = read_fault(exc)
-            _count_error(self.engine)
+            self.engine.count_error()
             if fault is not None:
                 self._network(where, fault)
             else:
@@ -442,11 +442,6 @@ class _Guard:
             self.engine.notifier.send(Alert(kind, redact(message), self.engine.clock()))
         except Exception as exc:  # an alert channel down must not stop the loop either
             log.error("alert not sent (%s): %s", redact(str(exc)), redact(message))
-
-
-def _count_error(engine: LiveEngine) -> None:
-    # The engine's own counter, published as health.errors for the panel.
-    engine._errors += 1
 
 
 def _loop(
