@@ -1,0 +1,7 @@
+"""Detection that combines Smart Money Concepts with the daily zones: the confluence score and
+the one-call detector over every family.
+
+This layer sits above ``quantlib.smc`` and ``quantlib.zones`` (it reads both) and below
+``quantlib.models`` (the ML features use its scores), so neither detector package imports the
+other's private parts.
+"""
