@@ -1,0 +1,60 @@
+"""The result protocol: every summary() returns a quantlib.results.Summary."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from quantlib.results import ResultSummary, Summary, format_value
+
+
+def test_a_summary_reads_as_text_dict_frame_and_mapping() -> None:
+    params = pd.DataFrame({"estimate": [0.1, 0.85]}, index=["alpha", "beta"])
+    s = ResultSummary(
+        "GARCH(1,1)", {"nobs": 500, "loglik": -812.25}, {"parameters": params}, ("IN-SAMPLE fit",)
+    )
+    assert isinstance(s, Summary)
+    text = str(s)
+    assert text.splitlines()[0] == "GARCH(1,1)"
+    assert text.splitlines()[1] == f"{'nobs':<32}{'500':>14}"
+    assert text.splitlines()[2] == f"{'loglik':<32}{'-812.25':>14}"
+    assert "parameters" in text and "0.8500" in text
+    assert text.splitlines()[-1] == "IN-SAMPLE fit"
+    assert s.to_dict() == {"nobs": 500, "loglik": -812.25}
+    frame = s.to_frame()
+    assert list(frame.index) == ["nobs", "loglik"] and frame.index.name == "metric"
+    assert frame.loc["loglik", "value"] == -812.25
+    assert s["nobs"] == 500 and s.nobs == 500 and "loglik" in s and len(s) == 2
+    assert s.keys() == ["nobs", "loglik"] and s.get("missing", 3) == 3
+
+
+def test_a_summary_is_frozen_and_names_what_is_missing() -> None:
+    s = ResultSummary("t", {"a": 1.0})
+    with pytest.raises(AttributeError):
+        s.title = "other"  # type: ignore[misc]
+    with pytest.raises(KeyError, match="'b' is not a figure of this summary; it has \\['a'\\]"):
+        s["b"]
+    with pytest.raises(AttributeError, match="no attribute or figure 'b'"):
+        _ = s.b
+    source = {"a": 1.0}
+    s2 = ResultSummary("t", source)
+    source["a"] = 2.0
+    assert s2["a"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (3, "3"),
+        (0.123456789, "0.123457"),
+        (math.nan, "nan"),
+        (math.inf, "inf"),
+        (None, ""),
+        (True, "True"),
+        (pd.Timestamp("2024-01-02", tz="UTC"), "2024-01-02 00:00:00+00:00"),
+    ],
+)
+def test_values_are_formatted_by_kind(value: object, shown: str) -> None:
+    assert format_value(value) == shown
