@@ -20,14 +20,20 @@ def test_a_summary_reads_as_text_dict_frame_and_mapping() -> None:
     assert text.splitlines()[0] == "GARCH(1,1)"
     assert text.splitlines()[1] == f"{'nobs':<32}{'500':>14}"
     assert text.splitlines()[2] == f"{'loglik':<32}{'-812.25':>14}"
-    assert "parameters" in text and "0.8500" in text
+    assert "parameters" in text
+    assert "0.8500" in text
     assert text.splitlines()[-1] == "IN-SAMPLE fit"
     assert s.to_dict() == {"nobs": 500, "loglik": -812.25}
     frame = s.to_frame()
-    assert list(frame.index) == ["nobs", "loglik"] and frame.index.name == "metric"
+    assert list(frame.index) == ["nobs", "loglik"]
+    assert frame.index.name == "metric"
     assert frame.loc["loglik", "value"] == -812.25
-    assert s["nobs"] == 500 and s.nobs == 500 and "loglik" in s and len(s) == 2
-    assert s.keys() == ["nobs", "loglik"] and s.get("missing", 3) == 3
+    assert s["nobs"] == 500
+    assert s.nobs == 500
+    assert "loglik" in s
+    assert len(s) == 2
+    assert s.keys() == ["nobs", "loglik"]
+    assert s.get("missing", 3) == 3
 
 
 def test_a_summary_is_frozen_and_names_what_is_missing() -> None:
