@@ -1,0 +1,468 @@
+"""The orders, fills and positions of the live journal (see :mod:`quantlib.live.journal`).
+
+An order's intent is written before the exchange call and its outcome after; fills are
+recorded once per ``trade_id`` and positions derived from the fills alone, in
+``(timestamp, trade_id)`` order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, insert, select, update
+
+from quantlib.live.errors import DuplicateOrder, JournalUnavailable, LiveError
+from quantlib.live.journal_base import _RETRIES, JournalBase
+from quantlib.live.journal_tables import (
+    FILLED_TOLERANCE,
+    LIVE_STATUSES,
+    JournalOrder,
+    JournalPosition,
+    LiveFillRow,
+    LiveOrderRow,
+    LivePositionRow,
+    apply_fill_record,
+    database_label,
+    fill_from_row,
+    order_from_row,
+)
+from quantlib.live.redact import redact
+from quantlib.live.types import (
+    TERMINAL_STATUSES,
+    ExchangeOrder,
+    Fill,
+    OrderRequest,
+    OrderStatus,
+    Side,
+)
+
+
+class OrderLedger(JournalBase):
+    """Orders, fills and positions: the trading state of :class:`~quantlib.live.journal.Journal`."""
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def record_intent(
+        self, request: OrderRequest, *, proposal_id: str | None = None, actor: str = "engine"
+    ) -> JournalOrder:
+        """Record an order before it is sent (status ``intent``).
+
+        Raises
+        ------
+        DuplicateOrder
+            If an order with this client order id is already journalled: sending it would
+            risk a second order (the UNIQUE constraint decides, so two writers cannot both pass).
+        """
+        cid = request.client_order_id
+        now = self._clock()
+        row = LiveOrderRow(
+            client_order_id=cid,
+            strategy=request.strategy,
+            symbol=request.symbol,
+            side=request.side.value,
+            type=request.type.value,
+            amount=request.amount,
+            price=request.price,
+            reduce_only=request.reduce_only,
+            status=OrderStatus.INTENT.value,
+            proposal_id=proposal_id,
+            created_at=now,
+            updated_at=now,
+        )
+        self._insert_order(row, actor, "order.intent")
+        return order_from_row(row)
+
+    def record_outcome(
+        self,
+        client_order_id: str,
+        status: OrderStatus,
+        *,
+        exchange_order_id: str | None = None,
+        filled: float | None = None,
+        average: float | None = None,
+        error: str = "",
+        actor: str = "engine",
+    ) -> JournalOrder:
+        """Record what the exchange call (or a later look-up) said about an order.
+
+        A terminal status (filled, canceled, rejected, expired) is never replaced by a
+        non-terminal one: a late ``open`` report cannot reopen a filled order. ``filled`` only
+        grows (fills may already have counted more than a stale report).
+
+        Raises
+        ------
+        LiveError
+            If no order with this client order id was journalled.
+        """
+        status = OrderStatus(status)
+        error = redact(error)  # exchange error text may carry the signed request URL
+        with self._write(f"record the outcome of order {client_order_id!r}") as s:
+            row = self._locked_order(s, client_order_id)
+            previous = OrderStatus(row.status)
+            keep = previous in TERMINAL_STATUSES and status not in TERMINAL_STATUSES
+            new_status = previous if keep else status
+            values: dict[str, Any] = {"status": new_status.value, "updated_at": self._clock()}
+            if exchange_order_id is not None:
+                values["exchange_order_id"] = exchange_order_id
+            if filled is not None:
+                values["filled"] = max(row.filled, filled)
+            if average is not None:
+                values["average"] = average
+            if error:
+                values["error"] = error
+            s.exec(update(LiveOrderRow).where(col(LiveOrderRow.id) == row.id).values(**values))
+            self._audit(
+                s,
+                actor,
+                "order.outcome",
+                {
+                    "client_order_id": client_order_id,
+                    "reported": status.value,
+                    "previous": previous.value,
+                    "status": new_status.value,
+                    "exchange_order_id": exchange_order_id,
+                    "filled": filled,
+                    "average": average,
+                    "error": error,
+                },
+            )
+            updated = self._locked_order(s, client_order_id)
+        return order_from_row(updated)
+
+    def record_external(self, order: ExchangeOrder) -> JournalOrder:
+        """Record an order found on the exchange that the journal never sent (``external``).
+
+        An order without a client order id (placed by hand on the exchange) is keyed
+        ``"external:<exchange order id>"``.
+
+        Raises
+        ------
+        DuplicateOrder
+            If the journal already holds this client order id (then it is not external).
+        """
+        cid = order.client_order_id or f"external:{order.exchange_order_id}"
+        now = self._clock()
+        row = LiveOrderRow(
+            client_order_id=cid,
+            exchange_order_id=order.exchange_order_id,
+            symbol=order.symbol,
+            side=order.side.value,
+            type=order.type.value,
+            amount=order.amount,
+            price=order.price,
+            status=OrderStatus.EXTERNAL.value,
+            filled=order.filled,
+            average=order.average,
+            created_at=order.timestamp or now,
+            updated_at=now,
+        )
+        self._insert_order(row, "engine", "order.external")
+        return order_from_row(row)
+
+    def _insert_order(self, row: LiveOrderRow, actor: str, action: str) -> None:
+        cid = row.client_order_id
+        with self._write(f"record order {cid!r}") as s:
+            try:
+                s.exec(insert(LiveOrderRow).values(**row.model_dump(exclude={"id"})))
+            except IntegrityError as exc:
+                raise DuplicateOrder(
+                    f"order {cid!r} is already in the journal {database_label(self._engine)}; "
+                    "sending it again could place a second order. Fix: derive a new client "
+                    "order id for a new order, or reconcile the existing one"
+                ) from exc
+            detail = row.model_dump(exclude={"id", "created_at", "updated_at", "error"})
+            self._audit(s, actor, action, detail)
+
+    def _locked_order(self, s: Session, client_order_id: str) -> LiveOrderRow:
+        row = s.exec(
+            select(LiveOrderRow)
+            .where(col(LiveOrderRow.client_order_id) == client_order_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).first()
+        if row is None:
+            raise LiveError(
+                f"no order with client_order_id {client_order_id!r} in the journal. Fix: "
+                "record_intent() before the exchange call, or record_external() for an order "
+                "the journal never sent"
+            )
+        return row
+
+    def order(self, client_order_id: str) -> JournalOrder | None:
+        """The journalled order with this client order id, or None."""
+        with self._read(f"read order {client_order_id!r}") as s:
+            row = s.exec(
+                select(LiveOrderRow).where(col(LiveOrderRow.client_order_id) == client_order_id)
+            ).first()
+        return None if row is None else order_from_row(row)
+
+    def orders(
+        self, statuses: Iterable[OrderStatus] | None = None, symbol: str | None = None
+    ) -> list[JournalOrder]:
+        """Orders in the order they were journalled, optionally filtered."""
+        query = select(LiveOrderRow).order_by(col(LiveOrderRow.id))
+        if statuses is not None:
+            wanted = sorted(OrderStatus(status).value for status in statuses)
+            query = query.where(col(LiveOrderRow.status).in_(wanted))
+        if symbol is not None:
+            query = query.where(col(LiveOrderRow.symbol) == symbol)
+        with self._read("read orders") as s:
+            return [order_from_row(row) for row in s.exec(query).all()]
+
+    def live_orders(self) -> list[JournalOrder]:
+        """Orders in ``intent``, ``open``, ``partially_filled`` or ``unknown``."""
+        return self.orders(LIVE_STATUSES)
+
+    # -- fills and positions ----------------------------------------------------------------
+
+    def record_fill(self, fill: Fill, *, actor: str = "engine") -> bool:
+        """Record one execution, its order's progress and the position, in one transaction.
+
+        Returns
+        -------
+        bool
+            False, changing nothing, when this ``trade_id`` is already recorded (exchanges
+            report a fill again after a reconnect; it must count once).
+
+        Notes
+        -----
+        The order (matched by client order id; by ``external:<exchange order id>`` when the
+        fill has none) gets ``filled`` = the sum of its fills (never less than what the
+        exchange reported), ``average`` = their volume-weighted price, and status ``filled``
+        once ``filled >= amount * (1 - 1e-9)``, else ``partially_filled`` unless it is already
+        terminal; an ``external`` order keeps its status. A fill of an order the journal does
+        not hold still counts in the position.
+        """
+        for _ in range(_RETRIES):
+            try:
+                return self._record_fill_once(fill, actor)
+            except IntegrityError:
+                # Another writer recorded this trade, or created the position row, first.
+                if self._has_fill(fill.trade_id):
+                    return False
+        raise JournalUnavailable(
+            f"could not record fill {fill.trade_id!r} in {database_label(self._engine)}: "
+            f"concurrent writers conflicted {_RETRIES} times. Fix: run one engine per journal "
+            "(WriterLock)"
+        )
+
+    def _has_fill(self, trade_id: str) -> bool:
+        with self._read(f"look up fill {trade_id!r}") as s:
+            found = s.exec(
+                select(LiveFillRow.id).where(col(LiveFillRow.trade_id) == trade_id)
+            ).first()
+        return found is not None
+
+    def _record_fill_once(self, fill: Fill, actor: str) -> bool:
+        now = self._clock()
+        with self._write(f"record fill {fill.trade_id!r}") as s:
+            duplicate = s.exec(
+                select(LiveFillRow.id).where(col(LiveFillRow.trade_id) == fill.trade_id)
+            ).first()
+            if duplicate is not None:
+                return False
+            s.exec(
+                insert(LiveFillRow).values(
+                    trade_id=fill.trade_id,
+                    client_order_id=fill.client_order_id,
+                    exchange_order_id=fill.exchange_order_id,
+                    symbol=fill.symbol,
+                    side=Side(fill.side).value,
+                    amount=fill.amount,
+                    price=fill.price,
+                    fee=fill.fee,
+                    fee_currency=fill.fee_currency,
+                    timestamp=fill.timestamp,
+                    recorded_at=now,
+                )
+            )
+            order_status = self._apply_fill_to_order(s, fill, now)
+            position = self._apply_fill_to_position(s, fill, now)
+            self._audit(
+                s,
+                actor,
+                "fill",
+                {
+                    "trade_id": fill.trade_id,
+                    "client_order_id": fill.client_order_id,
+                    "exchange_order_id": fill.exchange_order_id,
+                    "symbol": fill.symbol,
+                    "side": Side(fill.side).value,
+                    "amount": fill.amount,
+                    "price": fill.price,
+                    "fee": fill.fee,
+                    "fee_currency": fill.fee_currency,
+                    "timestamp": fill.timestamp,
+                    "order_status": order_status,
+                    "position": position.amount,
+                },
+            )
+        return True
+
+    def _apply_fill_to_order(self, s: Session, fill: Fill, now: int) -> str | None:
+        if fill.client_order_id:
+            cid, same_order = fill.client_order_id, col(LiveFillRow.client_order_id)
+            key = fill.client_order_id
+        else:
+            cid, same_order = (
+                f"external:{fill.exchange_order_id}",
+                col(LiveFillRow.exchange_order_id),
+            )
+            key = fill.exchange_order_id
+        row = s.exec(
+            select(LiveOrderRow).where(col(LiveOrderRow.client_order_id) == cid).with_for_update()
+        ).first()
+        if row is None:
+            return None
+        fills = s.exec(
+            select(LiveFillRow.amount, LiveFillRow.price)
+            .where(same_order == key)
+            .order_by(col(LiveFillRow.timestamp), col(LiveFillRow.trade_id))
+        ).all()
+        total = sum(amount for amount, _ in fills)
+        notional = sum(amount * price for amount, price in fills)
+        filled = max(row.filled, total)
+        average = notional / total if total >= row.filled * (1 - FILLED_TOLERANCE) else None
+        status = OrderStatus(row.status)
+        if status is not OrderStatus.EXTERNAL:
+            if filled >= row.amount * (1 - FILLED_TOLERANCE):
+                status = OrderStatus.FILLED
+            elif status not in TERMINAL_STATUSES:
+                status = OrderStatus.PARTIALLY_FILLED
+        s.exec(
+            update(LiveOrderRow)
+            .where(col(LiveOrderRow.id) == row.id)
+            .values(
+                filled=filled,
+                average=row.average if average is None else average,
+                status=status.value,
+                updated_at=now,
+            )
+        )
+        return status.value
+
+    def _apply_fill_to_position(self, s: Session, fill: Fill, now: int) -> JournalPosition:
+        # Lock the position first, so the "is this the newest fill?" check below cannot race.
+        row = s.exec(
+            select(LivePositionRow)
+            .where(col(LivePositionRow.symbol) == fill.symbol)
+            .with_for_update()
+        ).first()
+        newest = s.exec(
+            select(LiveFillRow.timestamp, LiveFillRow.trade_id)
+            .where(
+                col(LiveFillRow.symbol) == fill.symbol,
+                col(LiveFillRow.trade_id) != fill.trade_id,
+            )
+            .order_by(col(LiveFillRow.timestamp).desc(), col(LiveFillRow.trade_id).desc())
+            .limit(1)
+        ).first()
+        in_order = newest is None or (fill.timestamp, fill.trade_id) > tuple(newest)
+        if in_order and (row is not None or newest is None):
+            # The usual case: the newest fill, applied on top of the stored position.
+            start = (
+                JournalPosition(fill.symbol, 0.0, 0.0, 0.0, 0.0)
+                if row is None
+                else JournalPosition(
+                    row.symbol, row.amount, row.entry_price, row.realized_pnl, row.fees
+                )
+            )
+            position = apply_fill_record(start, fill)
+        else:
+            # A late fill: replay every fill of the symbol in (timestamp, trade_id) order, so
+            # the result does not depend on the order in which fills arrived.
+            position = JournalPosition(fill.symbol, 0.0, 0.0, 0.0, 0.0)
+            for stored in s.exec(
+                select(LiveFillRow)
+                .where(col(LiveFillRow.symbol) == fill.symbol)
+                .order_by(col(LiveFillRow.timestamp), col(LiveFillRow.trade_id))
+            ).all():
+                position = apply_fill_record(position, fill_from_row(stored))
+        _store_position(s, position, exists=row is not None, now=now)
+        return position
+
+    def rebuild_positions(self, *, actor: str = "reconcile") -> dict[str, tuple[float, float]]:
+        """Recompute every symbol's position from its fills and store those that differ.
+
+        A journal written before fees were netted by currency holds positions with the gross
+        amount of base-fee fills (0.1 where the exchange holds 0.0999); reconciliation calls
+        this first, so such a journal heals instead of halting on every restart. One
+        transaction; an audit row lists what changed (none when nothing did).
+
+        Returns
+        -------
+        dict
+            ``symbol: (stored amount, rebuilt amount)`` of each position that changed.
+        """
+        changed: dict[str, tuple[float, float]] = {}
+        with self._write("rebuild positions from fills") as s:
+            rebuilt: dict[str, JournalPosition] = {}
+            for stored in s.exec(
+                select(LiveFillRow).order_by(
+                    col(LiveFillRow.symbol), col(LiveFillRow.timestamp), col(LiveFillRow.trade_id)
+                )
+            ).all():
+                fill = fill_from_row(stored)
+                start = rebuilt.get(fill.symbol, JournalPosition(fill.symbol, 0.0, 0.0, 0.0, 0.0))
+                rebuilt[fill.symbol] = apply_fill_record(start, fill)
+            rows = {row.symbol: row for row in s.exec(select(LivePositionRow)).all()}
+            now = self._clock()
+            for symbol, position in rebuilt.items():
+                row = rows.get(symbol)
+                before = None if row is None else (row.amount, row.fees)
+                if before == (position.amount, position.fees):
+                    continue
+                _store_position(s, position, exists=row is not None, now=now)
+                changed[symbol] = (0.0 if row is None else row.amount, position.amount)
+            if changed:
+                self._audit(
+                    s,
+                    actor,
+                    "positions.rebuild",
+                    {symbol: {"stored": a, "rebuilt": b} for symbol, (a, b) in changed.items()},
+                )
+        return changed
+
+    def fills(self, symbol: str | None = None) -> list[Fill]:
+        """Recorded fills ordered by timestamp, then trade id."""
+        query = select(LiveFillRow).order_by(col(LiveFillRow.timestamp), col(LiveFillRow.trade_id))
+        if symbol is not None:
+            query = query.where(col(LiveFillRow.symbol) == symbol)
+        with self._read("read fills") as s:
+            return [fill_from_row(row) for row in s.exec(query).all()]
+
+    def positions(self) -> dict[str, JournalPosition]:
+        """Non-zero positions by symbol."""
+        with self._read("read positions") as s:
+            rows = s.exec(
+                select(LivePositionRow)
+                .where(col(LivePositionRow.amount) != 0.0)
+                .order_by(col(LivePositionRow.symbol))
+            ).all()
+        return {
+            row.symbol: JournalPosition(
+                row.symbol, row.amount, row.entry_price, row.realized_pnl, row.fees
+            )
+            for row in rows
+        }
+
+
+def _store_position(s: Session, position: JournalPosition, *, exists: bool, now: int) -> None:
+    """Insert or update the stored row of ``position`` (inside the caller's transaction)."""
+    values = {
+        "amount": position.amount,
+        "entry_price": position.entry_price,
+        "realized_pnl": position.realized_pnl,
+        "fees": position.fees,
+        "updated_at": now,
+    }
+    if exists:
+        s.exec(
+            update(LivePositionRow)
+            .where(col(LivePositionRow.symbol) == position.symbol)
+            .values(**values)
+        )
+    else:
+        s.exec(insert(LivePositionRow).values(symbol=position.symbol, **values))
