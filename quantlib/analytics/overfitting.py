@@ -26,6 +26,7 @@ import pandas as pd
 
 from quantlib._validation import check_choice, check_int
 from quantlib.exceptions import ConfigError, DataError
+from quantlib.results import ResultSummary
 
 __all__ = ["CSCVResult", "Metric", "probability_of_backtest_overfitting"]
 
@@ -103,15 +104,18 @@ class CSCVResult:
             index=pd.RangeIndex(self.n_splits, name="split"),
         )
 
-    def summary(self) -> str:
-        """A few lines for a console or a report."""
-        return (
-            f"CSCV over {self.n_configs} configurations, {self.n_obs} periods in "
-            f"{self.n_partitions} blocks, {self.n_splits} splits, metric={self.metric}\n"
-            f"PBO                       {self.pbo:.4f}\n"
-            f"P(OOS metric < 0)         {self.prob_oos_loss:.4f}\n"
-            f"degradation slope         {self.degradation_slope:.4f}\n"
-            f"median logit              {float(np.median(self.logits)):.4f}"
+    def summary(self) -> ResultSummary:
+        """The headline figures (PBO first), for a console or a report."""
+        return ResultSummary(
+            f"Probability of backtest overfitting (PBO): CSCV over {self.n_configs} "
+            f"configurations, {self.n_obs} periods in {self.n_partitions} blocks, "
+            f"{self.n_splits} splits, metric={self.metric}",
+            {
+                "pbo": self.pbo,
+                "prob_oos_loss": self.prob_oos_loss,
+                "degradation_slope": self.degradation_slope,
+                "median_logit": float(np.median(self.logits)),
+            },
         )
 
 

@@ -125,7 +125,7 @@ def test_result_is_frozen_with_read_only_arrays_and_a_per_split_frame() -> None:
     ]
     assert len(frame) == math.comb(4, 2)
     assert frame["logit"].le(0).mean() == result.pbo
-    assert "PBO" in result.summary()
+    assert "PBO" in str(result.summary())
 
 
 @pytest.mark.parametrize(
