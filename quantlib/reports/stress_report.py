@@ -4,14 +4,20 @@ Built with the helpers of :mod:`quantlib.reports.html` (jinja2 with autoescaping
 inlined once, figures embedded without it, atomic writes), so it opens without a network. It
 shows the Monte Carlo fan chart of equity percentiles, the distribution of maximum drawdowns,
 the historical and hypothetical scenario tables, the breaches of the limits and the method.
+
+The page renders a finished :class:`~quantlib.stress.run.StressOutcome`; the run itself
+(:func:`quantlib.stress.run.run_stress`) writes no HTML. :func:`run_stress_report` runs and
+writes in one call, as ``quant stress run`` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 
 from quantlib._io import atomic_write_text
@@ -24,9 +30,12 @@ from quantlib.reports._page import when as _when
 from quantlib.reports.html import format_number, format_percent
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from quantlib.stress.config import StressSpec
     from quantlib.stress.run import StressOutcome
 
-__all__ = ["build_stress_report", "write_stress_report"]
+__all__ = ["build_stress_report", "run_stress_report", "write_stress_report"]
 
 _BAND_COLOURS = ("rgba(31,59,115,0.15)", "rgba(31,59,115,0.30)")
 _METHOD_COLOURS = {"bootstrap": "#1f3b73", "garch": "#e08214"}
@@ -184,3 +193,21 @@ def build_stress_report(outcome: StressOutcome) -> str:
 def write_stress_report(outcome: StressOutcome, path: PathLike) -> Path:
     """Render :func:`build_stress_report` and write it to ``path`` atomically."""
     return atomic_write_text(Path(path), build_stress_report(outcome))
+
+
+def run_stress_report(
+    spec: StressSpec,
+    out_dir: PathLike,
+    *,
+    now: pd.Timestamp,
+    engine: Engine | None = None,
+    bars: Mapping[str, pd.DataFrame] | None = None,
+) -> StressOutcome:
+    """:func:`quantlib.stress.run.run_stress` with its HTML report written by
+    :func:`write_stress_report` (what ``quant stress run`` does): the same arguments, the same
+    outcome, whose ``report`` is now on disk."""
+    from quantlib.stress.run import run_stress
+
+    return run_stress(
+        spec, out_dir, now=now, engine=engine, bars=bars, write_report=write_stress_report
+    )

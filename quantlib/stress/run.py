@@ -1,9 +1,13 @@
-"""``run_stress``: one idempotent stress run, from a :class:`StressSpec` to a report and a row.
+"""``run_stress``: one idempotent stress run, from a :class:`StressSpec` to an outcome and a row.
 
 The run loads the portfolio's daily bars, replays every historical window (the portfolio held,
 or the configured strategy traded), applies every hypothetical shock, simulates the Monte Carlo
-paths, checks the limits, writes the offline HTML report and a JSON of the metrics atomically
-into ``out_dir`` and stores the run in the database in one transaction.
+paths, checks the limits, writes a JSON of the metrics atomically into ``out_dir`` and stores
+the run in the database in one transaction. The offline HTML report is rendered by the layer
+above (:func:`quantlib.reports.stress_report.write_stress_report`): a caller that wants it
+passes that writer as ``write_report`` (or calls
+:func:`quantlib.reports.stress_report.run_stress_report`, which does), and the run calls it
+with the finished outcome before the JSON and the history row are written.
 
 Idempotent: the results depend only on the configuration and the data (the Monte Carlo is
 seeded), a run is keyed by ``(config_id, data hash)``, and a rerun with both unchanged adds no
@@ -17,7 +21,7 @@ import dataclasses
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +60,9 @@ class StressOutcome:
         Breach key (the metric that broke a limit) → a sentence naming value and limit.
     created : bool
         Whether this call added the history row (False: the same config and data ran before).
+    report : Path
+        Where the HTML report of this run goes (``stress-<name>-<config_id>-<hash>.html`` in
+        ``out_dir``); written by the ``write_report`` passed to :func:`run_stress`, if any.
     """
 
     spec: StressSpec
@@ -193,8 +200,9 @@ def run_stress(
     now: pd.Timestamp,
     engine: Engine | None = None,
     bars: Mapping[str, pd.DataFrame] | None = None,
+    write_report: Callable[[StressOutcome, Path], object] | None = None,
 ) -> StressOutcome:
-    """Run the stress test ``spec``, write its report into ``out_dir`` and record it.
+    """Run the stress test ``spec``, write its results into ``out_dir`` and record it.
 
     Parameters
     ----------
@@ -207,6 +215,11 @@ def run_stress(
         Default: the settings' database.
     bars : mapping asset → daily OHLCV frame, optional
         The data; default the bundled or stored daily bars of the portfolio's assets.
+    write_report : callable, optional
+        Called as ``write_report(outcome, outcome.report)`` once the results are in, before the
+        JSON and the history row are written (so a report that fails to render records
+        nothing): :func:`quantlib.reports.stress_report.write_stress_report` writes the
+        offline HTML page. Default: no HTML report.
 
     Returns
     -------
@@ -228,7 +241,6 @@ def run_stress(
     (True, False, True)
     """
     from quantlib.backtest.runs import load_assets
-    from quantlib.reports.stress_report import write_stress_report
     from quantlib.stress.history import find_run
 
     stamp = _utc_now(now)
@@ -297,7 +309,8 @@ def run_stress(
         metrics=metrics,
         breaches=breaches,
     )
-    write_stress_report(outcome, report)
+    if write_report is not None:
+        write_report(outcome, report)
     record = {
         "name": spec.name,
         "config_id": spec.config_id,

@@ -12,6 +12,8 @@
   (its report and history row are written) before the process exits.
 
 Each run is idempotent (same config and data: no new history row), so an extra run is harmless.
+The HTML report is written by the ``write_report`` the caller injects (the command line passes
+:func:`quantlib.reports.stress_report.write_stress_report`; this layer does not import reports).
 
 For production, a systemd timer or cron can replace the long-running process::
 
@@ -179,6 +181,7 @@ def schedule_stress(
     blocking: bool = True,
     misfire_grace_time: int = 3600,
     on_result: Callable[[Any], None] | None = None,
+    write_report: Callable[[Any, Path], object] | None = None,
 ) -> Any:
     """Rerun the stress test of the TOML file ``config`` on a schedule, writing into ``out_dir``.
 
@@ -194,6 +197,9 @@ def schedule_stress(
         ``BackgroundScheduler`` and return it (the caller shuts it down).
     on_result : callable, optional
         Called with each :class:`~quantlib.stress.run.StressOutcome`.
+    write_report : callable, optional
+        Passed to each :func:`~quantlib.stress.run.run_stress`: writes the run's HTML report,
+        e.g. :func:`quantlib.reports.stress_report.write_stress_report`. Default: none.
 
     Returns
     -------
@@ -208,7 +214,9 @@ def schedule_stress(
 
     def job() -> None:
         # The file is read on each run, so an edited config takes effect at the next one.
-        outcome = run_stress(load_spec(config), folder, now=pd.Timestamp(now_of()))
+        outcome = run_stress(
+            load_spec(config), folder, now=pd.Timestamp(now_of()), write_report=write_report
+        )
         if on_result is not None:
             on_result(outcome)
 

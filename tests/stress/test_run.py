@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from quantlib.backtest.runs import load_assets
 from quantlib.exceptions import ConfigError
+from quantlib.reports.stress_report import write_stress_report
 from quantlib.stress.config import load_spec
 from quantlib.stress.history import stress_history
 from quantlib.stress.run import run_stress
@@ -24,9 +25,9 @@ NOW = pd.Timestamp("2025-01-01 06:00", tz="UTC")
 def test_rerun_with_same_config_and_data_adds_no_row(small_config: Path, tmp_path: Path) -> None:
     spec = load_spec(small_config)
     out = tmp_path / "out"
-    first = run_stress(spec, out, now=NOW)
+    first = run_stress(spec, out, now=NOW, write_report=write_stress_report)
     page = first.report.read_bytes()
-    again = run_stress(spec, out, now=NOW + pd.Timedelta(hours=6))
+    again = run_stress(spec, out, now=NOW + pd.Timedelta(hours=6), write_report=write_stress_report)
     assert (first.created, again.created) == (True, False)
     assert again.run_id == first.run_id
     assert again.run_at == NOW
@@ -82,7 +83,9 @@ class _Tags(HTMLParser):
 
 
 def test_report_is_offline_and_shows_every_part(small_config: Path, tmp_path: Path) -> None:
-    outcome = run_stress(load_spec(small_config), tmp_path, now=NOW)
+    outcome = run_stress(
+        load_spec(small_config), tmp_path, now=NOW, write_report=write_stress_report
+    )
     page = outcome.report.read_text()
     parser = _Tags()
     parser.feed(page)
