@@ -14,8 +14,9 @@ import pytest
 from quantlib.analytics import deflated_sharpe_label, expected_max_sharpe, performance_summary
 from quantlib.backtest import run_strategy
 from quantlib.reports.html import build_report
-from quantlib.reports.seed_claims import SeedClaims, claims_markdown
+from quantlib.reports.seed_claims import claims_markdown
 from quantlib.reports.strategy_report import strategy_report
+from quantlib.research.seed_claims import SeedClaims
 from quantlib.strategy import SmaCross
 from quantlib.testing import make_ohlcv
 

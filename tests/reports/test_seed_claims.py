@@ -10,12 +10,8 @@ import pytest
 from quantlib.backtest.runs import run_named
 from quantlib.data import load_ohlcv
 from quantlib.exceptions import ConfigError
-from quantlib.reports.seed_claims import (
-    SEED_CONFIG,
-    claims_markdown,
-    seed_claims,
-    update_marked_block,
-)
+from quantlib.reports.seed_claims import claims_markdown, update_marked_block
+from quantlib.research.seed_claims import SEED_CONFIG, seed_claims
 
 
 @pytest.fixture(scope="module")
