@@ -293,7 +293,11 @@ def _kelly_fraction(kst: np.ndarray, params: np.ndarray) -> float:
 @njit_inline
 def _open_risk(pos: np.ndarray) -> tuple[float, float, float]:
     """(heat in cash, long notional, short notional) of the open positions at their marks; a
-    position's heat is its loss to the stop from the mark (its whole notional without a stop)."""
+    position's heat is its loss to the stop from the mark (its whole notional without a stop).
+
+    The rule of :func:`quantlib.risk.limits.open_heat` with ``default_pct=1``, in compiled
+    arithmetic (a stop already on the profit side of the mark counts no risk here);
+    ``tests/risk/test_limits.py`` pins that the two agree."""
     heat, longs, shorts = 0.0, 0.0, 0.0
     for k in range(pos.shape[0]):
         s = pos[k, P_SIDE]
@@ -355,6 +359,8 @@ def _open_position(
     equity = _equity(acct, pos)
     scale = 1.0
     drawdown = 0.0
+    # The drawdown, day-loss and heat rules of quantlib.risk.limits (drawdown_scale, reached,
+    # exceeds), in the loop's own arithmetic; tests/risk/test_limits.py pins their agreement.
     if not math.isnan(params[K_DD_HALT]):
         drawdown = 1.0 - equity / acct[A_PEAK]
         if params[K_DD_START] < drawdown < params[K_DD_HALT]:

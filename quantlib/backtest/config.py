@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from quantlib._hashing import stable_hash
 from quantlib.exceptions import ConfigError
+from quantlib.risk.limits import check_levels
 from quantlib.risk.sizing import FixedFraction, Kelly, RiskPerTrade, VolTarget
 
 __all__ = ["BacktestConfig", "SizerSpec", "make_config", "stable_hash"]
@@ -106,12 +107,13 @@ class BacktestConfig(BaseModel):
 
     @model_validator(mode="after")
     def _drawdown_levels(self) -> BacktestConfig:
-        halt = self.max_drawdown_halt
-        if halt is not None and self.drawdown_scale_start >= halt:
-            raise ValueError(
-                f"drawdown_scale_start ({self.drawdown_scale_start}) must be below "
-                f"max_drawdown_halt ({halt})"
-            )
+        check_levels(
+            "drawdown_scale_start",
+            self.drawdown_scale_start,
+            "max_drawdown_halt",
+            self.max_drawdown_halt,
+            may_equal=False,
+        )
         return self
 
     @property

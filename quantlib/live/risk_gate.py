@@ -74,6 +74,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from quantlib.exceptions import ConfigError
 from quantlib.live.errors import RiskDenied
 from quantlib.live.types import EngineState, MarketInfo, OrderType, Side, now_ms
+from quantlib.risk.limits import (
+    REL_TOL,
+    check_levels,
+    day_loss,
+    drawdown_from_peak,
+    exceeds,
+    open_heat,
+    reached,
+)
 
 __all__ = ["RULES", "OrderCheck", "PortfolioView", "RiskGate", "RiskLimits", "strictly_reduces"]
 
@@ -92,8 +101,9 @@ RULES: tuple[str, ...] = (
 )
 
 _WINDOW_MS = 60_000
-# Relative tolerance of the lot/tick multiple checks: 0.3 / 0.1 is not exactly 3 in binary.
-_REL_TOL = 1e-9
+# Relative tolerance of the inclusive limits and of the lot/tick multiple checks (0.3 / 0.1 is
+# not exactly 3 in binary): the one of quantlib.risk.limits.
+_REL_TOL = REL_TOL
 
 
 class RiskLimits(BaseModel):
@@ -127,11 +137,14 @@ class RiskLimits(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.reduce_at_drawdown > self.max_drawdown:
-            raise ValueError(
-                f"reduce_at_drawdown ({self.reduce_at_drawdown}) must not exceed max_drawdown "
-                f"({self.max_drawdown}): the gate reduces before it halts"
-            )
+        check_levels(
+            "reduce_at_drawdown",
+            self.reduce_at_drawdown,
+            "max_drawdown",
+            self.max_drawdown,
+            may_equal=True,
+            why=": the gate reduces before it halts",
+        )
         for name, caps in (
             ("max_position", self.max_position),
             ("max_notional", self.max_notional),
@@ -297,15 +310,15 @@ class RiskGate:
                 f"{view.day_start_equity} and {view.peak_equity}"
             )
         lim = self._limits
-        day_loss = (view.day_start_equity - view.equity) / view.day_start_equity
-        drawdown = (view.peak_equity - view.equity) / view.peak_equity
-        if day_loss >= lim.daily_loss_limit:
+        loss = day_loss(view.equity, view.day_start_equity)
+        drawdown = drawdown_from_peak(view.equity, view.peak_equity)
+        if reached(loss, lim.daily_loss_limit):
             return self.halt(
-                f"daily loss {day_loss:.4%} reached daily_loss_limit {lim.daily_loss_limit:.4%}"
+                f"daily loss {loss:.4%} reached daily_loss_limit {lim.daily_loss_limit:.4%}"
             )
-        if drawdown >= lim.max_drawdown:
+        if reached(drawdown, lim.max_drawdown):
             return self.halt(f"drawdown {drawdown:.4%} reached max_drawdown {lim.max_drawdown:.4%}")
-        if drawdown >= lim.reduce_at_drawdown:
+        if reached(drawdown, lim.reduce_at_drawdown):
             return self.reduce(
                 f"drawdown {drawdown:.4%} reached reduce_at_drawdown {lim.reduce_at_drawdown:.4%}"
             )
@@ -477,16 +490,22 @@ class RiskGate:
                 f"{lim.max_leverage:g} (gross notional {gross:g} / equity {view.equity:g})",
                 rule="leverage",
             )
-        risk = 0.0
-        for other, amount in positions.items():
-            if amount == 0.0:
-                continue
-            mark = price if other == sym else float(view.prices[other])
-            stop = order.stop if other == sym and order.stop is not None else view.stops.get(other)
-            per_unit = abs(mark - stop) if stop is not None else mark * lim.stop_default_pct
-            risk += abs(amount) * per_unit
-        heat = risk / view.equity
-        if heat > lim.max_heat * (1.0 + _REL_TOL):
+        heat, risk = open_heat(
+            (
+                (
+                    amount,
+                    price if other == sym else float(view.prices[other]),
+                    order.stop
+                    if other == sym and order.stop is not None
+                    else view.stops.get(other),
+                )
+                for other, amount in positions.items()
+                if amount != 0.0
+            ),
+            view.equity,
+            lim.stop_default_pct,
+        )
+        if exceeds(heat, lim.max_heat, _REL_TOL):
             raise RiskDenied(
                 f"{sym}: heat after order {heat:.4%} exceeds max_heat {lim.max_heat:.4%} "
                 f"(open risk {risk:g} / equity {view.equity:g})",
