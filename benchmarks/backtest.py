@@ -137,7 +137,7 @@ def bt_run(bars: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
 
 
 def sweep_ours(bars: pd.DataFrame) -> Any:
-    from quantlib.backtest.sweeps import sweep
+    from quantlib.research.sweeps import sweep
 
     grid = {"fast": FASTS, "slow": SLOWS}
     return sweep("sma_cross", grid, bars, CONFIG, scheduler="threads", progress=False)

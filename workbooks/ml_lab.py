@@ -171,7 +171,7 @@ def _(bars, config, mo, pd, symbol, with_filter):
     filter_table = pd.DataFrame()
     shown = mo.md("Tick the box (or pass `--filter true`): it retrains the models.")
     if with_filter.value:
-        from quantlib.backtest.ai_filter import ai_filter_comparison
+        from quantlib.research.ai_filter import ai_filter_comparison
 
         try:
             filter_table = ai_filter_comparison({symbol.value: bars}, ml=config, thresholds=(0.55,))

@@ -7,11 +7,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from quantlib.analytics.attribution import ATTRIBUTION_KEYS, ablation, attribute, regime_at_close
+from quantlib.analytics.attribution import ATTRIBUTION_KEYS, attribute
 from quantlib.backtest import BacktestResult
 from quantlib.backtest.runs import load_assets, parse_params, run_named
 from quantlib.exceptions import QuantError
 from quantlib.models.regime import RegimeSpec
+from quantlib.research.attribution import ablation, regime_at_close
 from quantlib.strategy import STRATEGIES
 
 # How each strategy's components are switched off by default (name: param=value ...).

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from quantlib.analytics.benchmarking import Comparison, compare
 from quantlib.backtest.runs import load_assets, run_named
 from quantlib.exceptions import QuantError
+from quantlib.research.comparison import Comparison, compare
 from quantlib.strategy import STRATEGIES
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from quantlib.backtest.trials import load_trials
 from quantlib.config import get_settings
 from quantlib.data.overview import overview
 from quantlib.exceptions import QuantError
+from quantlib.research.trials import load_trials
 from quantlib.stress.history import stress_history
 
 

@@ -7,12 +7,6 @@ Only numpy, pandas and scipy are used. Formulas and conventions: ``docs/metrics.
 
 from __future__ import annotations
 
-from quantlib.analytics.benchmark import (
-    BenchmarkStats,
-    align_on_common_dates,
-    benchmark_stats,
-    common_period_returns,
-)
 from quantlib.analytics.drawdown import (
     DrawdownDuration,
     drawdown_series,
@@ -20,6 +14,12 @@ from quantlib.analytics.drawdown import (
     max_drawdown_duration,
 )
 from quantlib.analytics.overfitting import CSCVResult, probability_of_backtest_overfitting
+from quantlib.analytics.relative import (
+    BenchmarkStats,
+    align_on_common_dates,
+    benchmark_stats,
+    common_period_returns,
+)
 from quantlib.analytics.returns import (
     cagr,
     calmar,

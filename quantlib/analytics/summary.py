@@ -17,8 +17,8 @@ import pandas as pd
 
 from quantlib._validation import check_float, check_int
 from quantlib.analytics._inputs import as_float_array, check_returns
-from quantlib.analytics.benchmark import BenchmarkStats, benchmark_stats, common_period_returns
 from quantlib.analytics.drawdown import DrawdownDuration, max_drawdown, max_drawdown_duration
+from quantlib.analytics.relative import BenchmarkStats, benchmark_stats, common_period_returns
 from quantlib.analytics.returns import (
     cagr,
     conditional_value_at_risk,
@@ -248,7 +248,7 @@ def performance_summary(
     benchmark : pandas.Series, optional
         A benchmark **price or equity level** series (e.g. a close series). Both series are
         sampled at the period ends they share and compared on the returns between those
-        (:func:`~quantlib.analytics.benchmark.common_period_returns`), so each pair spans
+        (:func:`~quantlib.analytics.relative.common_period_returns`), so each pair spans
         the same interval.
     periods_per_year : int, default 365
         Periods of ``freq`` in a year (365 for crypto days, 252 for equity sessions).

@@ -1,8 +1,9 @@
-"""Backtest engine (numba event loop: fills, costs, margin, funding), parameter sweeps on Dask,
-walk-forward validation, baselines and the registry of every configuration tried.
+"""Backtest engine for one run (numba event loop: fills, costs, margin, funding).
 
-The validation tools load lazily (they bring in Dask and SQLModel): importing the engine stays
-fast.
+The research workflows built on it (parameter sweeps, walk-forward validation, baselines, the
+trial registry) moved to :mod:`quantlib.research` (issue 15). Their names are still served
+here, lazily (they bring in Dask and SQLModel, and stand a layer above): importing the engine
+stays fast and adds no upward import.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from quantlib.backtest.engine import run_backtest, run_strategy
 from quantlib.backtest.result import EXIT_REASONS, TRADE_COLUMNS, BacktestResult, SizingSummary
 
 _LAZY = {
-    "RandomEntryResult": "quantlib.backtest.baselines",
-    "buy_and_hold": "quantlib.backtest.baselines",
-    "random_entry": "quantlib.backtest.baselines",
-    "SweepResult": "quantlib.backtest.sweeps",
-    "sweep": "quantlib.backtest.sweeps",
-    "WalkForwardResult": "quantlib.backtest.walkforward",
-    "walk_forward": "quantlib.backtest.walkforward",
+    "RandomEntryResult": "quantlib.research.baselines",
+    "buy_and_hold": "quantlib.research.baselines",
+    "random_entry": "quantlib.research.baselines",
+    "SweepResult": "quantlib.research.sweeps",
+    "sweep": "quantlib.research.sweeps",
+    "WalkForwardResult": "quantlib.research.walkforward",
+    "walk_forward": "quantlib.research.walkforward",
 }
 
 __all__ = [

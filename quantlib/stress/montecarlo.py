@@ -12,7 +12,7 @@ the cross-asset dependence of a real day:
   the fitted one-step forecast.
 
 The portfolio is bought at the start (weights of an equity of 1, the rest in cash) and held.
-Paths run in chunks on Dask (:func:`quantlib.backtest.sweeps.task_runner`; threads by
+Paths run in chunks on Dask (:func:`quantlib.research.sweeps_runner.task_runner`; threads by
 default); each chunk reduces its paths to per-path summaries (terminal equity, maximum drawdown,
 ruin) and the equity at a few marks for the fan chart before returning. A chunk's random
 numbers come from its own child of ``numpy.random.SeedSequence(seed)``, so results do not
@@ -297,7 +297,7 @@ def monte_carlo(
     seed : int
         Seed of the random numbers (same seed, same paths, on any scheduler).
     scheduler : optional
-        A scheduler for :func:`quantlib.backtest.sweeps.task_runner` (default threads, or
+        A scheduler for :func:`quantlib.research.sweeps_runner.task_runner` (default threads, or
         ``QUANT_DASK_SCHEDULER``).
     chunk_size : int, default 2500
         Paths per Dask task; part of what fixes the random numbers, like ``seed``.
@@ -343,7 +343,7 @@ def monte_carlo(
     marks = np.unique(np.linspace(1, horizon, min(n_marks, horizon)).round().astype(np.int64))
     counts = [min(size, paths - start) for start in range(0, paths, size)]
     seeds = np.random.SeedSequence(check_int("seed", seed, minimum=0)).spawn(len(counts))
-    from quantlib.backtest.sweeps import task_runner
+    from quantlib.research.sweeps_runner import task_runner
 
     with task_runner(scheduler, progress=False) as runner:
         tasks = [

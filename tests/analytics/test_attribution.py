@@ -8,14 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quantlib.analytics.attribution import (
-    ATTRIBUTION_COLUMNS,
-    ablation,
-    attribute,
-    session_of_hour,
-)
+from quantlib.analytics.attribution import ATTRIBUTION_COLUMNS, attribute, session_of_hour
 from quantlib.backtest.runs import run_named
 from quantlib.exceptions import ConfigError, DataError
+from quantlib.research.attribution import ablation
 from quantlib.testing import make_ohlcv
 
 

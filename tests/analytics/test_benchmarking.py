@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quantlib.analytics.benchmarking import COMPARE_COLUMNS, compare
 from quantlib.analytics.sharpe_inference import expected_max_sharpe
 from quantlib.analytics.summary import performance_summary
-from quantlib.backtest.baselines import buy_and_hold
 from quantlib.backtest.runs import run_named
 from quantlib.db import make_engine
 from quantlib.exceptions import ConfigError
+from quantlib.research.baselines import buy_and_hold
+from quantlib.research.comparison import COMPARE_COLUMNS, compare
 from quantlib.testing import make_ohlcv
 
 DAYS = 150

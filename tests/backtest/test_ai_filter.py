@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quantlib.backtest.ai_filter import ai_filter_comparison
+from quantlib.research.ai_filter import ai_filter_comparison
 from quantlib.testing import make_ohlcv
 from tests.strategy.test_ai_confirmed import TINY
 

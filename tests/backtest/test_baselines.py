@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 
 from quantlib.backtest import BacktestConfig, run_backtest, run_strategy
-from quantlib.backtest.baselines import (
+from quantlib.exceptions import ConfigError, DataError
+from quantlib.research.baselines import (
     _percentile,
     _random_signals,
     _shape,
     buy_and_hold,
     random_entry,
 )
-from quantlib.exceptions import ConfigError, DataError
 from quantlib.risk.sizing import RiskPerTrade
 from quantlib.strategy import SmaCross
 from quantlib.strategy.base import empty_signals

@@ -11,7 +11,8 @@ import pytest
 
 from quantlib.analytics.returns import period_returns
 from quantlib.backtest import BacktestConfig, run_strategy
-from quantlib.backtest.sweeps import (
+from quantlib.exceptions import ConfigError, DataError
+from quantlib.research.sweeps import (
     METRIC_COLUMNS,
     SweepResult,
     parameter_grid,
@@ -19,8 +20,7 @@ from quantlib.backtest.sweeps import (
     sweep,
     task_runner,
 )
-from quantlib.backtest.trials import TRIAL_COLUMNS, load_trials, trial_count
-from quantlib.exceptions import ConfigError, DataError
+from quantlib.research.trials import TRIAL_COLUMNS, load_trials, trial_count
 from quantlib.strategy import make_strategy
 from quantlib.testing import make_ohlcv
 
@@ -276,7 +276,7 @@ def test_quant_dask_scheduler_address_is_used_by_default(
 
 
 def test_unreachable_scheduler_address_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("quantlib.backtest.sweeps._CONNECT_TIMEOUT", "0.5s")
+    monkeypatch.setattr("quantlib.research.sweeps_runner._CONNECT_TIMEOUT", "0.5s")
     runner = task_runner("tcp://127.0.0.1:1", progress=False)
     with pytest.raises(ConfigError, match="cannot reach the Dask scheduler.*QUANT_DASK"):
         runner.__enter__()

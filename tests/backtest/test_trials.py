@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
-from quantlib.backtest.trials import (
+from quantlib.db import dispose_engines
+from quantlib.exceptions import ConfigError
+from quantlib.research.trials import (
     TRIAL_COLUMNS,
     load_trials,
     record_trials,
     trial_count,
     trials_sharpe_variance,
 )
-from quantlib.db import dispose_engines
-from quantlib.exceptions import ConfigError
 
 START = pd.Timestamp("2024-01-01", tz="UTC")
 END = pd.Timestamp("2024-06-30", tz="UTC")

@@ -8,16 +8,16 @@ import pandas as pd
 import pytest
 
 from quantlib.backtest import BacktestConfig, run_backtest
-from quantlib.backtest.sweeps import sweep
-from quantlib.backtest.trials import trial_count
-from quantlib.backtest.walkforward import (
+from quantlib.exceptions import ConfigError
+from quantlib.research.sweeps import sweep
+from quantlib.research.trials import trial_count
+from quantlib.research.walkforward import (
     WINDOW_END,
     WalkForwardResult,
     _close_at_last_close,
     walk_forward,
     walk_forward_windows,
 )
-from quantlib.exceptions import ConfigError
 from quantlib.strategy.base import empty_signals
 from quantlib.testing import bars_from_rows, make_ohlcv
 
