@@ -20,13 +20,8 @@ import numpy as np
 import pandas as pd
 
 from quantlib._typing import INDEX_NAME
-from quantlib._validation import check_float, check_int
-from quantlib.analytics._inputs import (
-    as_float_array,
-    check_equity,
-    check_returns,
-    sample_period_ends,
-)
+from quantlib._validation import check_float, check_int, check_returns
+from quantlib.analytics._inputs import as_float_array, check_equity, sample_period_ends
 from quantlib.analytics.drawdown import drawdown_values
 from quantlib.exceptions import DataError
 

@@ -33,7 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from quantlib._hashing import stable_hash
 from quantlib._typing import INDEX_NAME
-from quantlib.analytics._inputs import check_equity, check_returns
+from quantlib._validation import check_returns
+from quantlib.analytics._inputs import check_equity
 from quantlib.analytics.returns import period_returns, period_win_rate, sharpe, volatility
 from quantlib.exceptions import ConfigError, DataError
 from quantlib.models.regime_hmm import RawFit, filter_arrays, fit_hmm, fit_markov, prob_columns
@@ -278,6 +279,7 @@ def _probability_frame(probs: np.ndarray, index: pd.Index) -> pd.DataFrame:
 
 
 def _checked_returns(returns: object, spec: RegimeSpec) -> pd.Series:
+    """``returns`` checked by :func:`quantlib._validation.check_returns`, once ``spec`` is."""
     if not isinstance(spec, RegimeSpec):
         raise ConfigError(f"spec must be a RegimeSpec, got {type(spec).__name__}")
     series = check_returns("returns", returns, time_index=True)

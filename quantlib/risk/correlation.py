@@ -25,7 +25,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from quantlib._validation import check_float, check_int
+from quantlib._validation import check_float, check_int, check_returns_frame
 from quantlib.exceptions import ConfigError, DataError
 
 __all__ = [
@@ -41,33 +41,12 @@ __all__ = [
 
 
 def _returns_frame(returns: object, *, min_obs: int = 1) -> pd.DataFrame:
-    if not isinstance(returns, pd.DataFrame):
-        raise ConfigError(
-            f"returns must be a DataFrame with one column of returns per asset, got "
-            f"{type(returns).__name__}. Fix: pd.concat({{'BTC': r1, 'ETH': r2}}, axis=1)"
-        )
-    if returns.shape[1] == 0:
-        raise DataError("returns has no columns. Fix: pass one column per asset", rule="empty")
-    try:
-        values = returns.to_numpy(dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DataError("returns must hold numbers in every column", rule="not numeric") from exc
-    bad = ~np.isfinite(values)
-    if bad.any():
-        row, col = (int(i[0]) for i in np.nonzero(bad))
-        raise DataError(
-            f"returns holds {int(bad.sum())} NaN or infinite value(s), the first at "
-            f"{returns.index[row]!r}, column {returns.columns[col]!r}. Fix: align the assets on "
-            "common dates first, e.g. returns.dropna()",
-            rule="not finite",
-            position=row,
-        )
-    if len(values) < min_obs:
-        raise DataError(
-            f"returns needs at least {min_obs} rows, got {len(values)}. Fix: pass a longer history",
-            rule="too few observations",
-        )
-    return pd.DataFrame(values, index=returns.index, columns=returns.columns)
+    return check_returns_frame(
+        "returns",
+        returns,
+        min_obs=min_obs,
+        fix_nan="align the assets on common dates first, e.g. returns.dropna()",
+    )
 
 
 def _stack(matrices: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:

@@ -56,7 +56,7 @@ from typing import Literal, TypeAlias, cast
 import numpy as np
 import pandas as pd
 
-from quantlib._validation import check_choice, check_float, check_int
+from quantlib._validation import check_choice, check_float, check_int, check_returns
 from quantlib.exceptions import ConfigError, DataError
 
 __all__ = [
@@ -91,48 +91,12 @@ ReturnsLike: TypeAlias = pd.Series | np.ndarray | Sequence[float]
 def returns_array(name: str, returns: object, *, min_obs: int = 1) -> tuple[np.ndarray, pd.Index]:
     """``returns`` as a finite 1-D float64 array and its index (a RangeIndex for arrays).
 
-    Shared by the risk modules. Raises ConfigError for a wrong type and DataError for
-    non-numeric, non-finite or too short data.
+    Shared by the risk modules; the checks are :func:`quantlib._validation.check_returns`'s.
+    Raises ConfigError for a wrong type and DataError for non-numeric, non-finite or too short
+    data.
     """
-    if isinstance(returns, pd.DataFrame):
-        raise ConfigError(
-            f"{name} must be one return series (a pandas Series or 1-D array), got a DataFrame "
-            f"with columns {list(returns.columns)}. Fix: pass one column, e.g. df['close']."
-            "pct_change().dropna()"
-        )
-    if isinstance(returns, pd.Series):
-        index = returns.index
-        raw: object = returns.to_numpy()
-    elif isinstance(returns, np.ndarray | list | tuple):
-        raw = returns
-        index = pd.RangeIndex(len(returns))
-    else:
-        raise ConfigError(
-            f"{name} must be a pandas Series, a 1-D numpy array or a list of floats, "
-            f"got {type(returns).__name__}"
-        )
-    try:
-        values = np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{name} must hold numbers", rule="not numeric") from exc
-    if values.ndim != 1:
-        raise DataError(f"{name} must be 1-D, got shape {values.shape}", rule="not 1-D")
-    bad = ~np.isfinite(values)
-    if bad.any():
-        pos = int(np.argmax(bad))
-        raise DataError(
-            f"{name} holds {int(bad.sum())} NaN or infinite value(s), the first at "
-            f"{index[pos]!r} (position {pos}). Fix: drop them first, e.g. returns.dropna()",
-            rule="not finite",
-            position=pos,
-        )
-    if len(values) < min_obs:
-        raise DataError(
-            f"{name} needs at least {min_obs} observations, got {len(values)}. "
-            "Fix: pass a longer series",
-            rule="too few observations",
-        )
-    return np.ascontiguousarray(values), index
+    series = check_returns(name, returns, min_obs=min_obs, arrays=True)
+    return np.ascontiguousarray(series.to_numpy()), series.index
 
 
 def _tail_probability(level: object) -> float:
