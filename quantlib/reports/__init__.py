@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from quantlib.reports.html import build_report, collect_provenance, write_report
+    from quantlib.reports.html import build_report, render_report, write_report
+    from quantlib.reports.provenance import collect_provenance
 
-__all__ = ["build_report", "collect_provenance", "write_report"]
+__all__ = ["build_report", "collect_provenance", "render_report", "write_report"]
 
 _LAZY = {
     "build_report": "quantlib.reports.html",
-    "collect_provenance": "quantlib.reports.html",
+    "collect_provenance": "quantlib.reports.provenance",
+    "render_report": "quantlib.reports.html",
     "write_report": "quantlib.reports.html",
 }
 

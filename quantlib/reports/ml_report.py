@@ -28,12 +28,12 @@ from quantlib._typing import PathLike
 from quantlib.models.ml.calibration import expected_calibration_error
 from quantlib.models.ml.ensemble import DEFAULT_TAU
 from quantlib.models.ml.walkforward import ENSEMBLE
+from quantlib.reports._format import format_count, format_number, format_percent
 from quantlib.reports._page import Figures as _Figures
 from quantlib.reports._page import Table as _Table
 from quantlib.reports._page import environment as _environment
 from quantlib.reports._page import plotly_js as _plotly_js
 from quantlib.reports._page import when as _when
-from quantlib.reports.html import format_count, format_number, format_percent
 
 if TYPE_CHECKING:
     from quantlib.models.ml.walkforward import MLResult

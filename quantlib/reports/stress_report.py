@@ -22,12 +22,12 @@ import plotly.graph_objects as go  # type: ignore[import-untyped]
 
 from quantlib._io import atomic_write_text
 from quantlib._typing import PathLike
+from quantlib.reports._format import format_number, format_percent
 from quantlib.reports._page import Figures as _Figures
 from quantlib.reports._page import Table as _Table
 from quantlib.reports._page import environment as _environment
 from quantlib.reports._page import plotly_js as _plotly_js
 from quantlib.reports._page import when as _when
-from quantlib.reports.html import format_number, format_percent
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
