@@ -9,7 +9,7 @@ def _():
     import marimo as mo
     import pandas as pd
 
-    from quantlib.data import load_ohlcv
+    from quantlib.data import load_ohlcv, universe
     from quantlib.models.ml.nets import ModelSpec
     from quantlib.models.ml.walkforward import MLConfig, walk_forward_ml
     from quantlib.reports.ml_report import confidence_figure, honest_note, reliability_figure
@@ -23,6 +23,7 @@ def _():
         mo,
         pd,
         reliability_figure,
+        universe,
         walk_forward_ml,
     )
 
@@ -63,8 +64,8 @@ def _(mo):
 
 
 @app.cell
-def _(cli_bars, cli_epochs, cli_filter, cli_symbol, cli_timeframe, mo):
-    symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "ADAUSDT", "LINKUSDT", "AVAXUSDT"]
+def _(cli_bars, cli_epochs, cli_filter, cli_symbol, cli_timeframe, mo, universe):
+    symbols = list(universe(timeframe="1h", active=True))
     symbol = mo.ui.dropdown(
         symbols, value=cli_symbol if cli_symbol in symbols else "BTCUSDT", label="Asset"
     )

@@ -12,13 +12,13 @@ def _():
     import pandas as pd
     import panel as pn
 
-    from quantlib.data import load_ohlcv, to_cube
+    from quantlib.data import load_ohlcv, to_cube, universe
     from quantlib.models import realized_volatility
     from quantlib.risk.correlation import rolling_correlation
 
     # Inline: panel/bokeh JavaScript is embedded, so the views render with no network.
     pn.extension(inline=True)
-    return load_ohlcv, mo, pd, pn, realized_volatility, rolling_correlation, to_cube
+    return load_ohlcv, mo, pd, pn, realized_volatility, rolling_correlation, to_cube, universe
 
 
 @app.cell
@@ -49,13 +49,13 @@ def _(mo):
 
 
 @app.cell
-def _(cli_start, cli_window, mo):
-    universe = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "ADAUSDT", "LINKUSDT", "AVAXUSDT"]
-    assets = mo.ui.multiselect(universe, value=universe, label="Assets (1d)")
+def _(cli_start, cli_window, mo, universe):
+    symbols = list(universe(timeframe="1d", active=True))
+    assets = mo.ui.multiselect(symbols, value=symbols, label="Assets (1d)")
     start = mo.ui.text(value=cli_start, label="From (UTC date)")
     window = mo.ui.slider(20, 365, step=5, value=min(max(cli_window, 20), 365),
                           label="Window (days)")  # fmt: skip
-    benchmark = mo.ui.dropdown(universe, value="BTCUSDT", label="Relative to")
+    benchmark = mo.ui.dropdown(symbols, value="BTCUSDT", label="Relative to")
     mo.hstack([assets, start, window, benchmark])
     return assets, benchmark, start, window
 

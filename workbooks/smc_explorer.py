@@ -10,9 +10,9 @@ def _():
     import plotly.express as px
 
     from quantlib.analytics.event_study import event_forward_returns, event_study_summary
-    from quantlib.data import load_ohlcv
+    from quantlib.confluence import detect_events
+    from quantlib.data import load_ohlcv, universe
     from quantlib.reports.charts import event_chart
-    from quantlib.smc import detect_events
 
     return (
         detect_events,
@@ -22,6 +22,7 @@ def _():
         load_ohlcv,
         mo,
         px,
+        universe,
     )
 
 
@@ -54,9 +55,9 @@ def _(mo):
 
 
 @app.cell
-def _(cli_bars, cli_kind, cli_symbol, mo):
+def _(cli_bars, cli_kind, cli_symbol, mo, universe):
     kinds = ["fvg", "order_block", "bos", "choch", "sweep", "swing", "liquidity_pool", "zone"]
-    symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "ADAUSDT", "LINKUSDT", "AVAXUSDT"]
+    symbols = list(universe(timeframe="1h", active=True))
     symbol = mo.ui.dropdown(
         symbols, value=cli_symbol if cli_symbol in symbols else "BTCUSDT", label="Asset (1h)"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from quantlib.backtest.runs import load_assets, run_named
+from quantlib.data import universe
 from quantlib.exceptions import QuantError
 from quantlib.research.comparison import Comparison, compare
 from quantlib.strategy import STRATEGIES
@@ -28,7 +29,7 @@ strategies = st.multiselect(
     "Strategies", names, default=["sma_cross", "zone_breakout"], key="strategies"
 )
 left, middle, right = st.columns(3)
-symbol = left.selectbox("Symbol", ["BTCUSDT", "ETHUSDT", "SOLUSDT", "ADAUSDT"], key="symbol")
+symbol = left.selectbox("Symbol", universe(), key="symbol")
 timeframe = middle.selectbox("Timeframe", ["1d", "1h"], key="timeframe")
 seeds = right.number_input(
     "Random-entry seeds", min_value=0, max_value=500, value=20, step=10, key="seeds"

@@ -9,6 +9,7 @@ import streamlit as st
 
 from quantlib.backtest.runs import parse_params
 from quantlib.config import get_settings
+from quantlib.data import universe
 from quantlib.exceptions import QuantError
 from quantlib.reports.strategy_report import strategy_report
 from quantlib.strategy import STRATEGIES
@@ -37,7 +38,7 @@ with st.form("report"):
     left, middle, right = st.columns(3)
     names = sorted(STRATEGIES)
     strategy = left.selectbox("Strategy", names, index=names.index("sma_cross"), key="strategy")
-    symbol = middle.selectbox("Symbol", ["BTCUSDT", "ETHUSDT", "SOLUSDT", "ADAUSDT"], key="symbol")
+    symbol = middle.selectbox("Symbol", universe(), key="symbol")
     timeframe = right.selectbox("Timeframe", ["1d", "1h"], key="timeframe")
     params_text = st.text_area("Parameters (one name=value per line)", "", key="params")
     seeds = st.number_input("Random-entry seeds", min_value=0, max_value=500, value=20, key="seeds")

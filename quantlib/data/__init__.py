@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from quantlib.data.catalog import SeriesInfo, available_series, load_ohlcv, normalize_symbol, series_info
+from quantlib.data.catalog import (
+    SeriesInfo,
+    available_series,
+    load_ohlcv,
+    normalize_symbol,
+    series_info,
+)
 from quantlib.data.gaps import fill_gaps, find_gaps
 from quantlib.data.resample import ResampleInfo, resample
 from quantlib.data.schema import validate
 from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
+from quantlib.data.universe import universe
 from quantlib.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -36,6 +43,7 @@ __all__ = [
     "resample",
     "series_info",
     "to_cube",
+    "universe",
     "validate",
 ]
 

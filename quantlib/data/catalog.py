@@ -33,6 +33,7 @@ from quantlib.exceptions import ConfigError, DataError
 __all__ = [
     "SeriesInfo",
     "available_series",
+    "bundled_manifest",
     "load_ohlcv",
     "normalize_symbol",
     "series_info",
@@ -146,6 +147,21 @@ def _bundled_meta(bundled_dir: Path, symbol: str) -> dict[str, object]:
     if not path.is_file():
         return {}
     return dict(_manifest(path, path.stat().st_mtime_ns).get(symbol, {}))
+
+
+def bundled_manifest(settings: Settings | None = None) -> dict[str, dict[str, object]]:
+    """The ``[symbols]`` tables of the bundled data's ``manifest.toml``, in the file's order
+    (symbol → its facts: venue, quote, market, calendar, listing times); empty without one.
+
+    Examples
+    --------
+    >>> bundled_manifest()["MATICUSDT"]["delisted_at"]
+    '2024-09-10T03:00:00Z'
+    """
+    path = (settings or get_settings()).bundled_dir / "manifest.toml"
+    if not path.is_file():
+        return {}
+    return {k: dict(v) for k, v in _manifest(path, path.stat().st_mtime_ns).items()}
 
 
 def _timestamp(value: object) -> pd.Timestamp | None:

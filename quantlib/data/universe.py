@@ -1,0 +1,93 @@
+"""The asset universe: the bundled symbols, read from the data folder's ``manifest.toml``.
+
+Every app, workbook, benchmark and library default that offers "the bundled assets" asks
+:func:`universe` instead of typing the symbols out, so that adding a series to the data folder
+(its file and its manifest table) adds it everywhere.
+"""
+
+from __future__ import annotations
+
+from quantlib.config import Settings, get_settings
+from quantlib.data.catalog import bundled_manifest
+from quantlib.data.timeframes import parse_timeframe
+from quantlib.exceptions import ConfigError
+
+__all__ = ["ROADMAP_ORDER", "universe"]
+
+# The order of the roadmap's (the seed strategy's) assets: backtests give position slots and
+# shared cash in asset order, so this order is part of the seed's figures. Symbols of the
+# manifest not listed here follow in the manifest's order.
+ROADMAP_ORDER: tuple[str, ...] = (
+    "BTCUSDT",
+    "ETHUSDT",
+    "SOLUSDT",
+    "ADAUSDT",
+    "MATICUSDT",
+    "AVAXUSDT",
+    "LINKUSDT",
+)
+
+_KINDS = ("spot", "perpetual", "equity", "all")
+
+
+def universe(
+    kind: str = "spot",
+    timeframe: str | None = None,
+    *,
+    quote: str | None = "USDT",
+    active: bool = False,
+    settings: Settings | None = None,
+) -> tuple[str, ...]:
+    """The bundled symbols of one kind of market, in the roadmap's order.
+
+    Parameters
+    ----------
+    kind : {"spot", "perpetual", "equity", "all"}, default "spot"
+        The manifest's ``market`` of the symbols ("all": any market).
+    timeframe : str, optional
+        Only symbols with a bundled file of this timeframe (``SYMBOL-TF.csv.gz``).
+    quote : str or None, default "USDT"
+        Only symbols quoted in this currency (None: any quote).
+    active : bool, default False
+        Leave out symbols whose trading has ended (a ``delisted_at`` in the manifest).
+    settings : Settings, optional
+        Where the bundled data lives (default: the global settings).
+
+    Returns
+    -------
+    tuple of str
+        Symbols in :data:`ROADMAP_ORDER`, then the others in the manifest's order.
+
+    Raises
+    ------
+    ConfigError
+        If ``kind`` is not one of the kinds above.
+
+    Examples
+    --------
+    >>> universe()
+    ('BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'ADAUSDT', 'MATICUSDT', 'AVAXUSDT', 'LINKUSDT')
+    >>> universe(timeframe="5m"), universe(active=True)[-2:]
+    (('BTCUSDT', 'ETHUSDT'), ('AVAXUSDT', 'LINKUSDT'))
+    >>> universe("equity", quote=None)
+    ('SPY',)
+    """
+    if kind not in _KINDS:
+        raise ConfigError(f"kind must be one of {', '.join(map(repr, _KINDS))}, got {kind!r}")
+    settings = settings or get_settings()
+    table = bundled_manifest(settings)
+    folder = settings.bundled_dir
+    tf = parse_timeframe(timeframe).name if timeframe is not None else None
+    found = []
+    for symbol, meta in table.items():
+        if kind != "all" and meta.get("market") != kind:
+            continue
+        if quote is not None and meta.get("quote") != quote:
+            continue
+        if active and meta.get("delisted_at") is not None:
+            continue
+        if tf is not None and not (folder / f"{symbol}-{tf}.csv.gz").is_file():
+            continue
+        found.append(symbol)
+    rank = {symbol: i for i, symbol in enumerate(ROADMAP_ORDER)}
+    return tuple(sorted(found, key=lambda s: rank.get(s, len(rank))))
