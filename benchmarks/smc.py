@@ -46,7 +46,7 @@ def tiled(n: int) -> pd.DataFrame:
 def ours() -> dict[str, Callable[[pd.DataFrame], Any]]:
     """Our functions in suite order. Each keeps its result so that ``confluence`` (last) is
     timed on the events the others produced: every detector runs once, as in real use."""
-    from quantlib.smc.confluence import confluence
+    from quantlib.confluence.score import confluence
     from quantlib.smc.fvg import fvg
     from quantlib.smc.liquidity import liquidity
     from quantlib.smc.order_blocks import order_blocks

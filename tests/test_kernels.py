@@ -28,7 +28,7 @@ CASES = [
     ("quantlib.smc.structure", "structure", {}),
     ("quantlib.smc.structure", "trend_state", {"break_on": "wick"}),
     ("quantlib.smc.order_blocks", "order_blocks", {}),
-    ("quantlib.smc.confluence", "confluence", {}),
+    ("quantlib.confluence.score", "confluence", {}),
     ("quantlib.zones.levels", "levels", {}),
     ("quantlib.zones.strength", "strength", {}),
     ("quantlib.zones.signals", "signals", {}),

@@ -10,10 +10,10 @@ def _():
     import pandas as pd
 
     from quantlib.backtest import BacktestConfig, run_strategy
+    from quantlib.confluence import detect_events
     from quantlib.data import available_series, load_ohlcv
     from quantlib.reports.charts import event_chart
     from quantlib.reports.figures import drawdown_figure, equity_figure
-    from quantlib.smc import detect_events
     from quantlib.strategy import STRATEGIES, make_strategy
 
     return (
@@ -208,8 +208,8 @@ def _(mo, result):
 def test_events_are_drawn_only_after_confirmation():
     # A cell-free test: pytest imports this module and runs it; it repeats the workbook's
     # default computation (the last 2000 BTCUSDT 1h bars).
+    from quantlib.confluence import detect_events
     from quantlib.data import load_ohlcv
-    from quantlib.smc import detect_events
 
     window = load_ohlcv("BTCUSDT", "1h").iloc[-2000:]
     found = detect_events(window, ["fvg", "bos", "choch"])

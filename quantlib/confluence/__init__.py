@@ -5,3 +5,17 @@ This layer sits above ``quantlib.smc`` and ``quantlib.zones`` (it reads both) an
 ``quantlib.models`` (the ML features use its scores), so neither detector package imports the
 other's private parts.
 """
+
+from __future__ import annotations
+
+from quantlib.confluence.detect import detect_events, parse_kinds, write_events
+from quantlib.confluence.score import COMPONENTS, ConfluenceWeights, confluence
+
+__all__ = [
+    "COMPONENTS",
+    "ConfluenceWeights",
+    "confluence",
+    "detect_events",
+    "parse_kinds",
+    "write_events",
+]

@@ -42,9 +42,9 @@ import numpy as np
 import pandas as pd
 
 from quantlib._validation import check_choice, check_float, check_int, ohlcv_arrays
+from quantlib.data.events import build_events
 from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
-from quantlib.smc._events import build_events
 from quantlib.smc._kernels import fvg as kernels
 
 __all__ = ["fvg"]
@@ -89,7 +89,7 @@ def fvg(
     Returns
     -------
     pandas.DataFrame
-        Event frame of kind ``fvg`` (columns of :func:`quantlib.smc._events.build_events`)
+        Event frame of kind ``fvg`` (columns of :func:`quantlib.data.events.build_events`)
         plus ``size`` (``top - bottom``) and ``size_atr`` (``size`` / ATR at the third candle,
         NaN before the ATR exists). ``anchor_time`` is the middle candle, ``confirmed_at`` the
         third; ``mitigated_at`` and ``invalidated_at`` are searched from the bar after

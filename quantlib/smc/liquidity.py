@@ -68,6 +68,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from quantlib._kernels.search import WIDTH, block_trees
 from quantlib._validation import (
     check_choice,
     check_event_frame,
@@ -75,13 +76,12 @@ from quantlib._validation import (
     check_int,
     ohlcv_arrays,
 )
+from quantlib.data.events import build_events
 from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
-from quantlib.smc._events import build_events
 from quantlib.smc._kernels import liquidity as kernels
 from quantlib.smc._kernels import swings as swing_kernels
-from quantlib.smc._kernels.search import WIDTH, block_trees
 
 __all__ = ["liquidity"]
 

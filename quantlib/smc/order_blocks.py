@@ -43,12 +43,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from quantlib._kernels import search
 from quantlib._validation import check_choice, check_event_frame, check_int, ohlcv_arrays
+from quantlib.data.events import build_events, empty_events
 from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
-from quantlib.smc._events import build_events, empty_events
 from quantlib.smc._kernels import order_blocks as kernels
-from quantlib.smc._kernels import search
 from quantlib.smc.structure import break_arrays, event_positions
 
 __all__ = ["order_blocks"]

@@ -24,10 +24,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from quantlib._kernels import search
 from quantlib._validation import check_float, check_int, ohlcv_arrays
 from quantlib.exceptions import ConfigError, DataError
 from quantlib.smc._kernels import premium_discount as kernels
-from quantlib.smc._kernels import search
 from quantlib.smc.swings import swings
 
 __all__ = ["OTE_RETRACEMENTS", "ZONES", "premium_discount"]

@@ -52,11 +52,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import numpy as np
 import pandas as pd
 
+from quantlib._kernels import search
 from quantlib._validation import ohlcv_arrays
+from quantlib.data.events import build_events
 from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
-from quantlib.smc._events import build_events
-from quantlib.smc._kernels import search
 from quantlib.smc._kernels import sessions as kernels
 
 __all__ = ["DEFAULT_SESSIONS", "Session", "in_session", "sessions"]

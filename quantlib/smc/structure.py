@@ -43,10 +43,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from quantlib._kernels import search
 from quantlib._validation import check_choice, check_event_frame, check_int, ohlcv_arrays
+from quantlib.data.events import build_events, empty_events
 from quantlib.exceptions import ConfigError
-from quantlib.smc._events import build_events, empty_events
-from quantlib.smc._kernels import search
 from quantlib.smc._kernels import structure as kernels
 from quantlib.smc.swings import swings
 

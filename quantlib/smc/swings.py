@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from quantlib._validation import check_float, check_int, ohlcv_arrays
+from quantlib.data.events import build_events
 from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
-from quantlib.smc._events import build_events
 from quantlib.smc._kernels import swings as kernels
 
 __all__ = ["swings", "zigzag"]

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
+from quantlib.confluence.score import COMPONENTS, confluence
 from quantlib.data.timeframes import parse_timeframe
-from quantlib.smc.confluence import COMPONENTS, confluence
 from quantlib.strategy.daily_zones import ZoneRules, names_parameter, zone_signal_frame
 from quantlib.zones.signals import SIGNAL_KINDS
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantlib._kernels import njit
-from quantlib.smc._kernels.search import first_greater_equal, last_greater_equal
+from quantlib._kernels.search import first_greater_equal, last_greater_equal
 
 NEVER = np.iinfo(np.int64).max
 

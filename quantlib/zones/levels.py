@@ -67,12 +67,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import numpy as np
 import pandas as pd
 
+from quantlib._kernels import search
 from quantlib._validation import check_choice, check_float, check_int, ohlcv_arrays
+from quantlib.data.events import build_events
 from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
-from quantlib.smc._events import build_events
-from quantlib.smc._kernels import search
 from quantlib.zones import _kernels as kernels
 
 __all__ = ["DAILY_LEVELS", "LEVEL_NAMES", "WEEKLY_LEVELS", "levels"]

@@ -41,11 +41,11 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from quantlib._kernels import search
 from quantlib._validation import check_choice, check_float, check_int, ohlcv_arrays
+from quantlib.data.events import build_events
 from quantlib.data.timeframes import Timeframe
 from quantlib.exceptions import ConfigError
-from quantlib.smc._events import build_events
-from quantlib.smc._kernels import search
 from quantlib.zones import _kernels as kernels
 from quantlib.zones.levels import bar_length
 from quantlib.zones.strength import strength, zone_arrays

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from quantlib._kernels import search
 from quantlib._validation import (
     check_choice,
     check_event_frame,
@@ -47,7 +48,6 @@ from quantlib._validation import (
 )
 from quantlib.data.timeframes import Timeframe
 from quantlib.exceptions import ConfigError, DataError
-from quantlib.smc._kernels import search
 from quantlib.zones import _kernels as kernels
 from quantlib.zones.levels import levels
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quantlib.confluence.score import COMPONENTS, ConfluenceWeights, confluence
 from quantlib.data import load_ohlcv
+from quantlib.data.events import build_events
 from quantlib.exceptions import ConfigError
-from quantlib.smc._events import build_events
-from quantlib.smc.confluence import COMPONENTS, ConfluenceWeights, confluence
 from quantlib.testing import assert_no_lookahead, make_ohlcv
 
 CLOSES = [100.0, 101, 102, 103, 102, 101, 100, 99, 100, 101, 102, 103, 104, 103, 102]

@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from quantlib.cli import app
+from quantlib.confluence.detect import detect_events, parse_kinds
 from quantlib.data import load_ohlcv
+from quantlib.data.events import EVENT_COLUMNS, KINDS
 from quantlib.exceptions import ConfigError
-from quantlib.smc._events import EVENT_COLUMNS, KINDS
-from quantlib.smc.detect import detect_events, parse_kinds
 from quantlib.smc.fvg import fvg
 from quantlib.smc.swings import swings
 from quantlib.testing import assert_no_lookahead

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from quantlib._kernels.search import build_max_tree
 from quantlib.data import DataError, load_ohlcv
 from quantlib.exceptions import ConfigError
 from quantlib.smc._kernels import fvg as kernels
-from quantlib.smc._kernels.search import build_max_tree
 from quantlib.smc.fvg import fvg
 from quantlib.testing import assert_allclose_ulps, assert_no_lookahead, ohlcv_frames
 

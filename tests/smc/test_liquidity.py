@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quantlib._kernels import DISABLED as NUMBA_DISABLED
+from quantlib._kernels.search import WIDTH, block_trees
 from quantlib.data import DataError, load_ohlcv
 from quantlib.exceptions import ConfigError
 from quantlib.smc._kernels import liquidity as kernels
-from quantlib.smc._kernels.search import WIDTH, block_trees
 from quantlib.smc.liquidity import liquidity
 from quantlib.smc.swings import swings, zigzag
 from quantlib.testing import assert_allclose_ulps, assert_no_lookahead, make_ohlcv, ohlcv_frames

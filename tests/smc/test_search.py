@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantlib.smc._kernels.search import (
+from quantlib._kernels.search import (
     build_max_tree,
     first_greater,
     first_greater_equal,

@@ -59,9 +59,9 @@ import numpy as np
 import pandas as pd
 
 from quantlib._validation import check_int, ohlcv_arrays
+from quantlib.confluence.score import confluence
 from quantlib.exceptions import ConfigError, DataError
 from quantlib.indicators import atr_array
-from quantlib.smc.confluence import confluence
 from quantlib.smc.fvg import fvg
 from quantlib.smc.structure import structure, trend_state
 from quantlib.zones.levels import bar_length

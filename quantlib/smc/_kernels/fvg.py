@@ -1,7 +1,7 @@
 """Kernels of fair value gaps: three-candle gap detection and the gap's lifecycle.
 
 Lifecycle scans use the *blocked* first-crossing search of
-:mod:`quantlib.smc._kernels.search` (``block_trees`` / ``first_beyond``): a linear scan to the
+:mod:`quantlib._kernels.search` (``block_trees`` / ``first_beyond``): a linear scan to the
 end of the start's block of ``WIDTH`` bars, then a segment tree over the blocks' maxima (or
 negated minima), then a scan inside the block found. Most levels are reached within a few
 bars, which the first scan answers from cache; the tree over ``n / WIDTH`` blocks is small.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantlib._kernels import njit
-from quantlib.smc._kernels.search import WIDTH, block_trees, first_beyond
+from quantlib._kernels.search import WIDTH, block_trees, first_beyond
 
 
 @njit

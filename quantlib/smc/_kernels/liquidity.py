@@ -2,7 +2,7 @@
 
 One code path serves both sides: ``sign = 1`` for buy-side pools above highs (the wick series
 is the highs, "beyond" means above), ``sign = -1`` for sell-side pools below lows. Searches
-use the blocked first-crossing search of :mod:`quantlib.smc._kernels.search`.
+use the blocked first-crossing search of :mod:`quantlib._kernels.search`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantlib._kernels import njit
-from quantlib.smc._kernels.search import WIDTH, build_max_tree, first_beyond, last_greater_equal
+from quantlib._kernels.search import WIDTH, build_max_tree, first_beyond, last_greater_equal
 
 
 @njit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantlib._kernels import njit
-from quantlib.smc._kernels.search import first_greater
+from quantlib._kernels.search import first_greater
 
 
 @njit

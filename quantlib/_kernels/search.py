@@ -1,0 +1,128 @@
+"""First-crossing search: "the first bar at or after ``start`` whose value is above ``x``".
+
+A max segment tree answers each query in O(log n), so lifecycle scans (when is a level first
+traded through?) stay linear-logarithmic even when many levels are never touched again. For
+"below" queries build the tree on negated values and negate ``x``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from quantlib._kernels import njit
+
+
+@njit
+def build_max_tree(values: np.ndarray) -> np.ndarray:
+    """Segment tree of maxima; leaves at ``[size, size + n)``, padding is -inf."""
+    n = values.shape[0]
+    size = 1
+    while size < max(n, 1):
+        size *= 2
+    tree = np.full(2 * size, -np.inf)
+    for i in range(n):
+        tree[size + i] = values[i]
+    for k in range(size - 1, 0, -1):
+        tree[k] = max(tree[2 * k], tree[2 * k + 1])
+    return tree
+
+
+@njit
+def first_greater(tree: np.ndarray, n: int, start: int, x: float) -> int:
+    """Smallest ``i >= start`` with ``values[i] > x``, or -1."""
+    if start >= n or start < 0:
+        return -1
+    size = tree.shape[0] // 2
+    k = start + size
+    while tree[k] <= x:
+        while k & 1:  # a right child: climb until we can step right
+            k >>= 1
+            if k <= 1:
+                return -1
+        k += 1
+    while k < size:
+        k = 2 * k if tree[2 * k] > x else 2 * k + 1
+    i = k - size
+    return i if i < n else -1
+
+
+@njit
+def first_greater_equal(tree: np.ndarray, n: int, start: int, x: float) -> int:
+    """Smallest ``i >= start`` with ``values[i] >= x``, or -1."""
+    return first_greater(tree, n, start, np.nextafter(x, -np.inf))
+
+
+@njit
+def last_greater_equal(tree: np.ndarray, end: int, x: float) -> int:
+    """Largest ``i <= end`` with ``values[i] >= x``, or -1 (the mirror of ``first_greater``)."""
+    if end < 0:
+        return -1
+    size = tree.shape[0] // 2
+    k = min(end, size - 1) + size
+    while tree[k] < x:
+        while k % 2 == 0:  # a left child: climb until we can step left
+            k //= 2
+        if k == 1:
+            return -1
+        k -= 1
+    while k < size:
+        k = 2 * k + 1 if tree[2 * k + 1] >= x else 2 * k
+    return int(k - size)
+
+
+# Blocked search: scan the start block, find the next block holding a crossing with a tree over
+# block extremes, then scan that block. Trees over n/WIDTH blocks are cheap to build.
+WIDTH = 32
+
+
+@njit
+def block_trees(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Segment trees over the maxima and over the negated minima of blocks of ``width``."""
+    n = values.shape[0]
+    nb = (n + width - 1) // width
+    hi = np.empty(nb, dtype=np.float64)
+    neg_lo = np.empty(nb, dtype=np.float64)
+    for b in range(nb):
+        top = values[b * width]
+        bottom = top
+        for i in range(b * width + 1, min(b * width + width, n)):
+            v = values[i]
+            if v > top:
+                top = v
+            if v < bottom:
+                bottom = v
+        hi[b] = top
+        neg_lo[b] = -bottom
+    return build_max_tree(hi), build_max_tree(neg_lo)
+
+
+@njit
+def first_beyond(
+    values: np.ndarray,
+    tree_hi: np.ndarray,
+    tree_neg_lo: np.ndarray,
+    width: int,
+    start: int,
+    x: float,
+    sign: int,
+) -> int:
+    """Smallest ``i >= start`` with ``values[i] > x`` (``sign = 1``) or ``values[i] < x``
+    (``sign = -1``), or -1; ``tree_hi``/``tree_neg_lo`` from :func:`block_trees`."""
+    n = values.shape[0]
+    if start < 0 or start >= n:
+        return -1
+    b = start // width
+    for i in range(start, min(b * width + width, n)):
+        if values[i] > x if sign == 1 else values[i] < x:
+            return i
+    nb = (n + width - 1) // width
+    if sign == 1:
+        k = first_greater(tree_hi, nb, b + 1, x)
+    else:
+        k = first_greater(tree_neg_lo, nb, b + 1, -x)
+    if k < 0:
+        return -1
+    for i in range(k * width, min(k * width + width, n)):
+        if values[i] > x if sign == 1 else values[i] < x:
+            return i
+    return -1  # unreachable: block k holds a value beyond x

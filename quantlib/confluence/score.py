@@ -1,0 +1,210 @@
+"""Confluence: one 0-100 score per bar and direction from independent pieces of evidence.
+
+For each bar :math:`t` and side :math:`s \\in \\{bull, bear\\}` the components are, using only
+what is known at the close of bar :math:`t`:
+
+========== ===================================================================================
+zone       strength (score/100, or 1 without a strength column) of the best active daily zone
+           the bar traded into; a zone the bar closed at or above counts for bull, below for bear
+ob_fvg     1 if the bar traded into an active order block or fair value gap of that direction
+sweep      1 if a liquidity sweep of that direction was confirmed within ``sweep_window`` bars
+structure  1 if the market-structure trend after the bar is that direction
+htf        1 if the higher-timeframe trend (closed higher bars only) is that direction
+========== ===================================================================================
+
+.. math:: score_s(t) = 100 \\cdot \\frac{\\sum_k w_k c_{k,s}(t)}{\\sum_k w_k}
+
+An interval event (zone, block, gap) is in play from the bar after its ``confirmed_at`` until
+the bar before its ``invalidated_at``; blocks and gaps for at most ``max_age_bars`` bars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from quantlib._validation import check_float, check_int, ohlcv_arrays
+from quantlib.confluence import _kernels as kernels
+from quantlib.exceptions import ConfigError
+from quantlib.smc.fvg import fvg
+from quantlib.smc.liquidity import liquidity
+from quantlib.smc.mtf import align_to, higher_timeframe_bars
+from quantlib.smc.order_blocks import order_blocks
+from quantlib.smc.structure import trend_state
+from quantlib.zones.levels import levels
+from quantlib.zones.strength import strength
+
+__all__ = ["COMPONENTS", "ConfluenceWeights", "confluence"]
+
+COMPONENTS: tuple[str, ...] = ("zone", "ob_fvg", "sweep", "structure", "htf")
+
+
+@dataclass(frozen=True)
+class ConfluenceWeights:
+    """Weights of the components (any non-negative numbers; they are normalised)."""
+
+    zone: float = 0.30
+    ob_fvg: float = 0.20
+    sweep: float = 0.15
+    structure: float = 0.20
+    htf: float = 0.15
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            check_float(f"weights.{name}", value, minimum=0.0)
+        if sum(asdict(self).values()) <= 0:
+            raise ConfigError("confluence weights sum to 0; give at least one a positive weight")
+
+
+def _positions(index: pd.DatetimeIndex, times: pd.Series, missing: int) -> np.ndarray:
+    found = index.get_indexer(pd.DatetimeIndex(times))
+    return np.where(pd.isna(times).to_numpy(), missing, found).astype(np.int64)
+
+
+def _intervals(
+    index: pd.DatetimeIndex, events: pd.DataFrame, max_age: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    n = len(index)
+    start = _positions(index, events["confirmed_at"], n) + 1
+    end = _positions(index, events["invalidated_at"], n)
+    if max_age is not None:
+        end = np.minimum(end, start + max_age)
+    return start, end
+
+
+def confluence(
+    df: pd.DataFrame,
+    *,
+    zones: pd.DataFrame | None = None,
+    fvgs: pd.DataFrame | None = None,
+    blocks: pd.DataFrame | None = None,
+    liquidity_events: pd.DataFrame | None = None,
+    trend: pd.Series | None = None,
+    htf_trend: pd.Series | None = None,
+    htf_timeframe: str | None = "1d",
+    weights: ConfluenceWeights | None = None,
+    left: int = 5,
+    right: int = 5,
+    sweep_window: int = 12,
+    max_age_bars: int = 500,
+) -> pd.DataFrame:
+    """Per-bar confluence score for each direction, with every component exposed.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        OHLCV contract frame.
+    zones, fvgs, blocks, liquidity_events : pandas.DataFrame, optional
+        Event frames to use; computed with the library defaults when not given (zones with
+        their strength score). Swing-based inputs use ``left``/``right``.
+    trend, htf_trend : pandas.Series, optional
+        Per-bar trend (+1, -1, 0) on ``df``'s index; by default from
+        :func:`quantlib.smc.structure.trend_state`, and for ``htf_trend`` the same on
+        ``htf_timeframe`` bars aligned so a higher bar counts only after it closed.
+    htf_timeframe : str or None
+        Higher timeframe; ``None`` drops the htf component (its weight is ignored).
+    weights : ConfluenceWeights, optional
+    sweep_window, max_age_bars : int
+        How long a sweep counts, and how long a block or gap stays in play.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``df``; columns ``bull_<component>`` and ``bear_<component>`` for each of
+        :data:`COMPONENTS` (in [0, 1]), then ``bull_score`` and ``bear_score`` (0-100).
+    """
+    weights = weights or ConfluenceWeights()
+    sweep_window = check_int("sweep_window", sweep_window, minimum=1)
+    max_age_bars = check_int("max_age_bars", max_age_bars, minimum=1)
+    index, bars = ohlcv_arrays(df, "confluence", min_bars=left + right + 1)
+    n = len(index)
+    high, low, close = bars["high"], bars["low"], bars["close"]
+    out: dict[str, np.ndarray] = {}
+
+    if zones is None:
+        zones = strength(df, levels(df))
+    start, end = _intervals(index, zones, None)
+    score = (
+        zones["score"].to_numpy(dtype=np.float64) / 100.0
+        if "score" in zones.columns
+        else np.ones(len(zones))
+    )
+    out["bull_zone"], out["bear_zone"] = kernels.zone_sides(
+        high,
+        low,
+        close,
+        start,
+        end,
+        zones["top"].to_numpy(dtype=np.float64),
+        zones["bottom"].to_numpy(dtype=np.float64),
+        ((zones["top"] + zones["bottom"]) / 2).to_numpy(dtype=np.float64),
+        score,
+    )
+
+    if fvgs is None:
+        fvgs = fvg(df)
+    if blocks is None:
+        blocks = order_blocks(df, left=left, right=right)
+    areas = pd.concat([fvgs, blocks], ignore_index=True, sort=False)
+    for side in ("bull", "bear"):
+        chosen = areas[areas["direction"] == side]
+        start, end = _intervals(index, chosen, max_age_bars)
+        out[f"{side}_ob_fvg"] = kernels.overlap_max(
+            high,
+            low,
+            start,
+            end,
+            chosen["top"].to_numpy(dtype=np.float64),
+            chosen["bottom"].to_numpy(dtype=np.float64),
+            np.ones(len(chosen)),
+        )
+
+    if liquidity_events is None:
+        liquidity_events = liquidity(df, left=left, right=right)
+    sweeps = liquidity_events[liquidity_events["kind"] == "sweep"]
+    for side in ("bull", "bear"):
+        chosen = sweeps[sweeps["direction"] == side]
+        counts = kernels.recent_count(
+            n, _positions(index, chosen["confirmed_at"], -1), sweep_window
+        )
+        out[f"{side}_sweep"] = (counts > 0).astype(np.float64)
+
+    if trend is None:
+        trend = trend_state(df, left=left, right=right)["trend"]
+    direction = trend.to_numpy(dtype=np.float64)
+    out["bull_structure"] = (direction > 0).astype(np.float64)
+    out["bear_structure"] = (direction < 0).astype(np.float64)
+
+    use_htf = htf_timeframe is not None or htf_trend is not None
+    if htf_trend is None and htf_timeframe is not None:
+        higher = higher_timeframe_bars(df, htf_timeframe)
+        if len(higher) > left + right:
+            states = trend_state(higher, left=left, right=right)["trend"]
+            aligned = align_to(states, df, htf_timeframe)
+            assert isinstance(aligned, pd.Series)  # a Series in, a Series out
+            htf_trend = aligned
+        else:
+            htf_trend = pd.Series(np.nan, index=index)
+    if use_htf and htf_trend is not None:
+        values = htf_trend.to_numpy(dtype=np.float64)
+        out["bull_htf"] = (values > 0).astype(np.float64)
+        out["bear_htf"] = (values < 0).astype(np.float64)
+    else:
+        out["bull_htf"] = np.zeros(n)
+        out["bear_htf"] = np.zeros(n)
+
+    weight = asdict(weights)
+    if not use_htf:
+        weight["htf"] = 0.0
+    total = sum(weight.values())
+    if total <= 0:
+        raise ConfigError("every used confluence component has weight 0")
+    for side in ("bull", "bear"):
+        out[f"{side}_score"] = (
+            100.0 * sum(weight[c] * out[f"{side}_{c}"] for c in COMPONENTS) / total
+        )
+    columns = [f"{s}_{c}" for s in ("bull", "bear") for c in COMPONENTS]
+    columns += ["bull_score", "bear_score"]
+    return pd.DataFrame({c: out[c] for c in columns}, index=index)
