@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from quantlib.cli.live import live_app
 from quantlib.live import kill_switch
 from quantlib.live.alerts import AlertKind
-from quantlib.live.cli import live_app
 from quantlib.live.engine import LiveEngine, client_order_id
 from quantlib.live.errors import ExchangeDown
 from quantlib.live.kill_switch import KillRequest, raise_kill_request

@@ -1,4 +1,4 @@
-"""Tests of quantlib.live.users_cli (`quant users ...`) through typer's CliRunner."""
+"""Tests of quantlib.cli.users (`quant users ...`) through typer's CliRunner."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 from argon2 import PasswordHasher
 from typer.testing import CliRunner
 
+from quantlib.cli import users as users_cli
+from quantlib.cli.users import users_app
 from quantlib.db import dispose_engines, get_engine
-from quantlib.live import users_cli
 from quantlib.live.errors import LoginFailed, PermissionDenied
 from quantlib.live.types import Role
 from quantlib.live.users import User, UserStore
-from quantlib.live.users_cli import users_app
 from tests.live.signing import TEST_MASTER_KEY
 
 PW = "correct horse battery"

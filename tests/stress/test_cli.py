@@ -1,4 +1,4 @@
-"""``quant stress ...`` through typer's CliRunner (quantlib/stress/cli.py)."""
+"""``quant stress ...`` through typer's CliRunner (quantlib/cli/stress.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from quantlib.stress.cli import stress_app
+from quantlib.cli.stress import stress_app
 from quantlib.stress.config import load_spec
 
 runner = CliRunner()

@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from quantlib.cli.ml import ml_app
 from quantlib.config import PROJECT_ROOT
 from quantlib.data import load_ohlcv
 from quantlib.exceptions import ConfigError
-from quantlib.models.ml.cli import load_ml_config, ml_app, parse_ml_config
+from quantlib.models.ml.config import load_ml_config, parse_ml_config
 from quantlib.models.ml.registry import data_hash, list_models, load
 from quantlib.models.ml.walkforward import MLConfig
 

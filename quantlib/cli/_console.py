@@ -1,0 +1,58 @@
+"""What every ``quant`` command shares: the two consoles, library errors turned into a
+one-line message, the progress bar, timestamps and the options of several command groups."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from quantlib.exceptions import QuantError
+
+__all__ = ["NaiveTzOpt", "TimeframeOpt", "err", "out"]
+
+# Tables are wide; when output is not a terminal (pipes, CI logs) do not wrap them at 80.
+out = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn library errors into a one-line message and exit code 1 (no traceback)."""
+    try:
+        yield
+    except QuantError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _stamp(value: Any) -> str:
+    if value is None or value is pd.NaT:
+        return "-"
+    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+
+
+TimeframeOpt = Annotated[
+    str | None, typer.Option("--timeframe", "-t", help="Also check bars lie on this grid.")
+]
+NaiveTzOpt = Annotated[
+    str | None,
+    typer.Option("--naive-tz", help="Time zone of timestamps written without one (e.g. UTC)."),
+]
