@@ -32,33 +32,30 @@ the commands it sends; see :mod:`quantlib.live.sessions`. Changing a user's role
 their TOTP or password ends their sessions.
 
 Time comes from ``clock`` (UTC ms), so tests drive lockouts and TOTP with a fake clock.
+
+The parts: the password and username policy (:mod:`~quantlib.live.users_policy`), the tables
+and records (:mod:`~quantlib.live.users_records`) and the TOTP secrets
+(:mod:`~quantlib.live.users_totp`); this module holds :class:`UserStore` and re-exports them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hmac
-import re
 import threading
 import time
-import unicodedata
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import pyotp
-import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import BigInteger, Engine, Text, case, func, or_, update
+from sqlalchemy import Engine, case, func, or_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Field, SQLModel, col, select
-from zxcvbn import zxcvbn
+from sqlmodel import col, select
 
 from quantlib.db import create_tables, session
 from quantlib.exceptions import ConfigError
 from quantlib.live.errors import LoginFailed, PermissionDenied
 from quantlib.live.journal_tables import add_command_proof_columns
-from quantlib.live.redact import register_secret
 from quantlib.live.sessions import (
     DEFAULT_SESSION_IDLE_MS,
     DEFAULT_SESSION_TTL_MS,
@@ -66,6 +63,18 @@ from quantlib.live.sessions import (
     SessionStore,
 )
 from quantlib.live.types import Role
+from quantlib.live.users_policy import (
+    MAX_CONCURRENT_HASHES,
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    _check_password,
+    _check_role,
+    _check_username,
+    _hash_slot,
+    normalise_password,
+)
+from quantlib.live.users_records import Enrolment, LiveBootstrap, LiveUser, User
+from quantlib.live.users_totp import TotpSecrets
 from quantlib.live.vault import Vault
 
 __all__ = [
@@ -81,14 +90,6 @@ __all__ = [
     "normalise_password",
 ]
 
-MIN_PASSWORD_LENGTH = 12
-MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this bounds the work an attacker can ask
-MAX_CONCURRENT_HASHES = 2
-_MIN_STRENGTH = 3  # zxcvbn score 0-4; 3 = "safely unguessable: moderate protection offline"
-_ZXCVBN_MAX = 72  # zxcvbn refuses longer input; the head of a long passphrase is judged
-_USERNAME = re.compile(r"[a-z0-9_.-]{3,32}")
-_TOTP_STEP_S = 30
-_ENCRYPTED = "fernet:"
 LOGIN_FAILED = (
     "login failed: wrong username, password or TOTP code, or the account is locked after "
     "repeated failures. Fix: check all three (the code from your authenticator app, with the "
@@ -98,152 +99,12 @@ LOGIN_FAILED = (
 """The one reply to every refused login, so that it tells nothing about which part failed."""
 _BAD_LOGIN = LOGIN_FAILED
 
-# argon2 takes ~50 ms and ~64 MiB per hash: this bounds, per process, how many run at once, so
-# a burst of logins queues instead of exhausting memory (16 at once reached 1.3 GB).
-_HASH_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
-
-
-@contextlib.contextmanager
-def _hash_slot() -> Iterator[None]:
-    with _HASH_SLOTS:
-        yield
-
-
-def normalise_password(password: str) -> str:
-    """``password`` as it is checked and hashed: NFKC, without format or control characters.
-
-    NFKC maps look-alike forms to one (full-width letters, ligatures); format characters
-    (zero-width space and joiners, BOM) and control characters are invisible, so they are
-    dropped rather than counted.
-
-    Examples
-    --------
-    >>> normalise_password("ｃｏｒｒｅｃｔ\u200b horse")
-    'correct horse'
-    """
-    text = unicodedata.normalize("NFKC", password)
-    return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc"))
-
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class LiveUser(SQLModel, table=True):
-    """One account (a row of ``live_users``); times in UTC ms.
-
-    ``totp_secret`` is base32, or ``"fernet:<token>"`` when encrypted with the vault;
-    ``totp_last_step`` is the 30 s step of the last accepted code (replay protection).
-    """
-
-    __tablename__ = "live_users"
-
-    username: str = Field(primary_key=True, max_length=32)
-    password_hash: str = Field(sa_type=Text)
-    role: str = Field(max_length=16)
-    totp_secret: str | None = Field(default=None, sa_type=Text)
-    totp_last_step: int | None = Field(default=None, sa_type=BigInteger)
-    failed_attempts: int = 0
-    locked_until: int | None = Field(default=None, sa_type=BigInteger)
-    created_at: int = Field(sa_type=BigInteger)
-    last_login_at: int | None = Field(default=None, sa_type=BigInteger)
-
-
-class LiveBootstrap(SQLModel, table=True):
-    """A single row written with the first admin: its primary key makes a second concurrent
-    :meth:`UserStore.create_first_admin` fail even when it names another user."""
-
-    __tablename__ = "live_users_bootstrap"
-
-    key: str = Field(primary_key=True, max_length=16)
-    username: str = Field(max_length=32)
-    created_at: int = Field(sa_type=BigInteger)
-
-
-@dataclass(frozen=True)
-class User:
-    """What the rest of the room knows about an account (never its secrets).
-
-    ``locked_until`` is the end of a lockout still in force (UTC ms), else ``None``.
-    """
-
-    username: str
-    role: Role
-    has_totp: bool
-    locked_until: int | None
-
-
-@dataclass(frozen=True, repr=False)
-class Enrolment:
-    """A new account and its TOTP enrolment, to show the user once.
-
-    For a viewer (no TOTP) ``totp_secret``, ``provisioning_uri`` and ``qr_svg`` are ``""``.
-    ``qr_svg`` is an inline SVG (no external references) of the ``otpauth://`` URI for an
-    authenticator app. ``repr`` hides the secret.
-    """
-
-    user: User
-    totp_secret: str
-    provisioning_uri: str
-    qr_svg: str
-
-    def __repr__(self) -> str:
-        return f"Enrolment(user={self.user!r}, totp_secret=***)"
-
-
-def _check_username(username: object) -> str:
-    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
-        raise ConfigError(
-            f"username must be 3-32 characters of a-z, 0-9, '_', '.', '-', got {username!r}. "
-            "Fix: pass e.g. 'alice' or 'desk.trader-1'"
-        )
-    return username
-
-
-def _check_password(username: str, password: object) -> str:
-    """The normalised password if it meets the policy, else a ConfigError saying why.
-
-    Policy: at most :data:`MAX_PASSWORD_LENGTH` characters as typed; after
-    :func:`normalise_password`, at least :data:`MIN_PASSWORD_LENGTH` characters, not only
-    whitespace, not containing the username, and a zxcvbn strength score of at least 3 of 4
-    (dictionary words, keyboard runs, repeats and dates count as weak).
-    """
-    if not isinstance(password, str):
-        raise ConfigError(f"password for {username!r} must be text, got {type(password).__name__}")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise ConfigError(
-            f"password for {username!r} is longer than {MAX_PASSWORD_LENGTH} characters "
-            f"({len(password)}). Fix: use a passphrase of a few words"
-        )
-    text = normalise_password(password)
-    fix = "Fix: use a passphrase of four or more unrelated words"
-    if len(text) < MIN_PASSWORD_LENGTH or not text.strip():
-        raise ConfigError(
-            f"password for {username!r} is too short ({len(text.strip())} visible characters "
-            f"after normalisation): it needs at least {MIN_PASSWORD_LENGTH}. {fix}"
-        )
-    if username in text.lower():
-        raise ConfigError(f"password for {username!r} must not contain the username. {fix}")
-    result = zxcvbn(text[:_ZXCVBN_MAX], user_inputs=[username])
-    if int(result["score"]) < _MIN_STRENGTH:
-        warning = str(result.get("feedback", {}).get("warning") or "it is easy to guess")
-        raise ConfigError(
-            f"password for {username!r} is too weak (strength {result['score']} of 4, needs "
-            f"{_MIN_STRENGTH}): {warning.rstrip('.')}. {fix}"
-        )
-    return text
-
-
-def _check_role(role: object) -> Role:
-    try:
-        return Role(str(role))
-    except ValueError:
-        raise ConfigError(
-            f"role must be one of {', '.join(item.value for item in Role)}, got {role!r}"
-        ) from None
-
-
-class UserStore:
+class UserStore(TotpSecrets):
     """Accounts of the live room in the ``live_users`` table.
 
     Parameters
@@ -321,37 +182,6 @@ class UserStore:
         """The store's time (UTC ms): what stamps logins, lockouts and sessions."""
         return int(self._clock())
 
-    def vault(self) -> Vault:
-        """The vault that seals TOTP and session secrets (made from the environment's master
-        key on first use when none was passed).
-
-        Raises
-        ------
-        ConfigError
-            If no vault was passed and no master key is set; the message says how to make one.
-        """
-        with self._vault_lock:
-            if self._vault is None:
-                self._vault = Vault(self._engine)
-            return self._vault
-
-    def _encrypt_plain_secrets(self) -> None:
-        """Encrypt, once, TOTP secrets stored in plaintext by earlier versions."""
-        with session(self._engine) as db:
-            rows = db.exec(
-                select(LiveUser).where(
-                    col(LiveUser.totp_secret).is_not(None),
-                    col(LiveUser.totp_secret).not_like(f"{_ENCRYPTED}%"),
-                )
-            ).all()
-            if not rows:
-                return
-            vault = self.vault()
-            for row in rows:
-                assert row.totp_secret is not None  # selected above
-                row.totp_secret = _ENCRYPTED + vault.encrypt_text(row.totp_secret)
-                db.add(row)
-
     # -- reading -------------------------------------------------------------------------
 
     def _user(self, row: LiveUser, now: int) -> User:
@@ -380,14 +210,6 @@ class UserStore:
 
     # -- creating ------------------------------------------------------------------------
 
-    def _seal(self, secret: str) -> str:
-        return _ENCRYPTED + self.vault().encrypt_text(secret)
-
-    def _open(self, stored: str) -> str:
-        if not stored.startswith(_ENCRYPTED):
-            return stored
-        return self.vault().decrypt_text(stored[len(_ENCRYPTED) :])
-
     def _new_row(self, username: str, password: str, role: Role) -> tuple[LiveUser, str]:
         name = _check_username(username)
         secret = pyotp.random_base32() if role is not Role.VIEWER else ""
@@ -402,14 +224,6 @@ class UserStore:
             created_at=int(self._clock()),
         )
         return row, secret
-
-    def _enrolment(self, user: User, secret: str) -> Enrolment:
-        if not secret:
-            return Enrolment(user, "", "", "")
-        register_secret(secret)
-        uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=self._issuer)
-        svg = segno.make(uri, error="m").svg_inline(scale=4)
-        return Enrolment(user, secret, uri, svg)
 
     def add(self, username: str, password: str, role: Role) -> Enrolment:
         """Create an account; traders and admins get a TOTP secret, viewers none.
@@ -501,23 +315,6 @@ class UserStore:
             )
             return int(result.rowcount or 0) == 1
 
-    def _claim_totp_step(self, username: str, step: int) -> bool:
-        """Mark ``step`` used if it is newer than the last used one (compare-and-set), so of
-        concurrent logins with one code exactly one wins."""
-        with session(self._engine) as db:
-            result = db.exec(
-                update(LiveUser)
-                .where(
-                    col(LiveUser.username) == username,
-                    or_(
-                        col(LiveUser.totp_last_step).is_(None),
-                        col(LiveUser.totp_last_step) < step,
-                    ),
-                )
-                .values(totp_last_step=step)
-            )
-            return int(result.rowcount or 0) == 1
-
     def _verify(self, stored: str, password: str) -> bool:
         try:
             with _hash_slot():
@@ -550,19 +347,6 @@ class UserStore:
                     fresh.password_hash = self._hasher.hash(password)
             db.add(fresh)
         return fresh
-
-    def _totp_step(self, secret: str, code: str, now_s: int) -> int | None:
-        """The step whose code equals ``code`` (current ±1), else ``None``."""
-        if not (code.isascii() and code.isdigit()):  # compare_digest refuses non-ASCII text
-            return None
-        totp = pyotp.TOTP(secret)
-        current = now_s // _TOTP_STEP_S
-        # Same window as pyotp.TOTP.verify(code, for_time=now_s, valid_window=1), but it
-        # also says which step matched, for replay protection.
-        for step in (s for s in (current - 1, current, current + 1) if s >= 0):
-            if hmac.compare_digest(totp.at(step * _TOTP_STEP_S), code):
-                return step
-        return None
 
     def authenticate(self, username: str, password: str, totp_code: str | None = None) -> User:
         """Check a login and return the user.
