@@ -13,10 +13,10 @@ shape it:
   with exponential backoff and full jitter, at most ``read_retries`` times.
 
 ccxt errors are matched against one ordered table of families, most specific first (see
-:data:`_FAMILIES`); in ccxt 4.5 ``OrderNotFound`` and ``DuplicateOrderId`` subclass
-``InvalidOrder``, the network family (``RateLimitExceeded``, ``DDoSProtection``,
-``ExchangeNotAvailable``, ``RequestTimeout``) subclasses ``NetworkError`` under
-``OperationFailed``, and ``RateLimitExceeded`` is not a ``DDoSProtection``, so order matters.
+:data:`~quantlib.live.ccxt_errors._FAMILIES`); in ccxt 4.5 ``OrderNotFound`` and
+``DuplicateOrderId`` subclass ``InvalidOrder``, the network family (``RateLimitExceeded``,
+``DDoSProtection``, ``ExchangeNotAvailable``, ``RequestTimeout``) subclasses ``NetworkError``
+under ``OperationFailed``, and ``RateLimitExceeded`` is not a ``DDoSProtection``, so order matters.
 
 A circuit breaker guards the exchange: an explicit "down" answer (``ExchangeNotAvailable``,
 ``OnMaintenance``) opens it at once, ``breaker_failures`` consecutive lost answers (timeouts)
@@ -35,15 +35,17 @@ the body into its error text, so every ccxt error is wrapped with its text redac
 (:func:`quantlib.live.redact.redact`; the adapter registers the exchange's key, secret and
 password with the redactor), and the chained cause is a redacted copy. ccxt's ``verbose``
 mode prints every request, key included, to stdout: the adapter refuses it.
+
+The parts: the error translation table (:mod:`~quantlib.live.ccxt_errors`), the circuit
+breaker (:mod:`~quantlib.live.ccxt_breaker`) and the hardening of the ccxt client
+(:mod:`~quantlib.live.ccxt_client`); the adapter and its read retries are here.
 """
 
 from __future__ import annotations
 
-import enum
 import inspect
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -52,6 +54,24 @@ import ccxt
 
 from quantlib._validation import check_float, check_int
 from quantlib.exceptions import ConfigError
+from quantlib.live.ccxt_breaker import _CircuitBreaker, _epoch_ms
+from quantlib.live.ccxt_client import (
+    _CREATE_CLIENT_ID_PARAM,
+    _CREDENTIAL_ATTRS,
+    _DEFAULT_CREATE_CLIENT_ID_PARAM,
+    _QUERY_CLIENT_ID_PARAM,
+    _STATUS,
+    _configure,
+    _refuse_verbose,
+)
+from quantlib.live.ccxt_errors import (
+    _READ_RETRY,
+    _classify,
+    _Kind,
+    _MissingError,
+    _scrubbed,
+    _text,
+)
 from quantlib.live.errors import (
     AuthFailed,
     ExchangeDown,
@@ -60,7 +80,7 @@ from quantlib.live.errors import (
     OrderStateUnknown,
     RateLimited,
 )
-from quantlib.live.redact import redact, register_secret
+from quantlib.live.redact import register_secret
 from quantlib.live.types import (
     ExchangeOrder,
     Fill,
@@ -76,174 +96,6 @@ __all__ = ["CcxtExchange"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# The parameter that carries our client order id on a create, per ccxt exchange id.
-_CREATE_CLIENT_ID_PARAM: dict[str, str] = {
-    "binance": "newClientOrderId",
-    "binanceusdm": "newClientOrderId",
-    "binancecoinm": "newClientOrderId",
-}
-_DEFAULT_CREATE_CLIENT_ID_PARAM = "clientOrderId"
-
-# Exchanges whose fetch_order/cancel_order accept a client order id as a parameter; others are
-# searched through their open and closed orders.
-_QUERY_CLIENT_ID_PARAM: dict[str, str] = {
-    "binance": "origClientOrderId",
-    "binanceusdm": "origClientOrderId",
-    "binancecoinm": "origClientOrderId",
-}
-
-# Message fragments by which an exchange says "this client order id is already in use" without
-# ccxt raising DuplicateOrderId (Binance answers -2010 "Duplicate order sent.": InvalidOrder).
-_DUPLICATE_MESSAGES = ("Duplicate order sent",)
-
-_STATUS: dict[str, OrderStatus] = {
-    "open": OrderStatus.OPEN,
-    "canceling": OrderStatus.OPEN,
-    "closed": OrderStatus.FILLED,
-    "canceled": OrderStatus.CANCELED,
-    "expired": OrderStatus.EXPIRED,
-    "rejected": OrderStatus.REJECTED,
-}
-
-
-class _Kind(enum.Enum):
-    """What a ccxt error means for us, whatever call raised it."""
-
-    NOT_FOUND = "the exchange does not know the order"
-    DUPLICATE = "the client order id is already in use"
-    REJECTED = "the exchange refused the request"
-    AUTH = "the exchange refused the API keys"
-    RATE_LIMITED = "the exchange asked us to slow down"
-    MAINTENANCE = "the exchange is in maintenance"
-    DOWN = "the exchange is not available"
-    LOST = "the answer was lost (timeout or network error)"
-
-
-# One ordered chain of ccxt error families, most specific first; the first match wins.
-_FAMILIES: tuple[tuple[tuple[type[BaseException], ...], _Kind], ...] = (
-    ((ccxt.OrderNotFound,), _Kind.NOT_FOUND),  # before InvalidOrder, its parent
-    ((ccxt.DuplicateOrderId,), _Kind.DUPLICATE),  # before InvalidOrder, its parent
-    ((ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadRequest), _Kind.REJECTED),
-    ((ccxt.AuthenticationError,), _Kind.AUTH),  # PermissionDenied, AccountSuspended too
-    ((ccxt.RateLimitExceeded, ccxt.DDoSProtection), _Kind.RATE_LIMITED),  # siblings, both
-    ((ccxt.OnMaintenance,), _Kind.MAINTENANCE),  # before ExchangeNotAvailable, its parent
-    ((ccxt.ExchangeNotAvailable,), _Kind.DOWN),  # before NetworkError, its parent
-    ((ccxt.OperationFailed,), _Kind.LOST),  # RequestTimeout, NetworkError, BadResponse, ...
-    ((ccxt.ExchangeError,), _Kind.REJECTED),  # every other refusal the exchange states
-    ((ccxt.BaseError,), _Kind.LOST),  # anything else of ccxt's: assume the worst
-)
-
-# Kinds a read retries: asking again cannot change anything on the exchange.
-_READ_RETRY = frozenset({_Kind.RATE_LIMITED, _Kind.LOST, _Kind.DOWN})
-
-
-def _classify(exc: Exception) -> _Kind:
-    """The meaning of a ccxt error (only ccxt's are caught; others propagate unchanged)."""
-    if isinstance(exc, ccxt.InvalidOrder) and any(m in str(exc) for m in _DUPLICATE_MESSAGES):
-        return _Kind.DUPLICATE
-    for families, kind in _FAMILIES:
-        if isinstance(exc, families):
-            return kind
-    raise TypeError(f"not a ccxt error: {exc!r}") from exc
-
-
-class _MissingError(Exception):
-    """Private signal: a read was answered "order not found"."""
-
-
-# Attributes of a ccxt exchange that hold credentials (registered with the redactor).
-_CREDENTIAL_ATTRS = ("apiKey", "secret", "password", "uid", "privateKey", "token", "login")
-
-
-def _text(exc: BaseException) -> str:
-    """The text of a ccxt error with secrets removed (what may go into our messages)."""
-    return redact(str(exc))
-
-
-def _scrubbed(exc: BaseException) -> BaseException:
-    """A copy of ``exc`` whose message is redacted, to chain as the cause of our error: a
-    traceback printed outside logging (an uncaught error on stderr) shows the cause's text."""
-    try:
-        copy = type(exc)(_text(exc))
-    except Exception:  # an exception class with another signature: a plain ccxt error then
-        copy = ccxt.BaseError(_text(exc))
-    copy.__traceback__ = exc.__traceback__
-    return copy
-
-
-def _refuse_verbose(verbose: object, where: str) -> None:
-    if verbose:
-        raise ConfigError(
-            f"ccxt verbose={verbose!r} in {where}: verbose mode prints every request, API key "
-            "and signature included, to stdout. Fix: remove verbose (use the logging of the "
-            "'ccxt' logger at INFO for diagnostics)"
-        )
-
-
-def _epoch_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-class _CircuitBreaker:
-    """Closed → open (after a "down" answer or consecutive lost ones) → half-open → closed.
-
-    Thread-safe; times come from ``clock`` (epoch ms) so tests can move time.
-    """
-
-    def __init__(self, name: str, failures: int, cooldown_ms: int, clock: Callable[[], int]):
-        self.name = name
-        self.failures = failures
-        self.cooldown_ms = cooldown_ms
-        self.clock = clock
-        self.state = "closed"
-        self.consecutive = 0
-        self.opened_at = 0
-        self.probe_at = 0
-        self._lock = threading.Lock()
-
-    def admit(self, action: str) -> None:
-        """Let a call through, or raise :class:`ExchangeDown` without touching the network."""
-        with self._lock:
-            if self.state == "closed":
-                return
-            now = self.clock()
-            reopen_at = self.opened_at + self.cooldown_ms
-            # A probe that never reported back (it raised a non-ccxt error) is replaced after
-            # another cooldown, so the breaker cannot stay half-open forever.
-            if (self.state == "open" and now >= reopen_at) or (
-                self.state == "half_open" and now >= self.probe_at + self.cooldown_ms
-            ):
-                self.state, self.probe_at = "half_open", now
-                log.warning("%s: circuit breaker half-open; probing with %s", self.name, action)
-                return
-            wait = (
-                "a probe call is in flight"
-                if self.state == "half_open"
-                else (f"it retries in {max(0, reopen_at - now) / 1000:.1f} s")
-            )
-        raise ExchangeDown(
-            f"{self.name}: {action} not sent: the circuit breaker is open after the exchange "
-            f"was unavailable; {wait}. Nothing was sent, so nothing needs reconciling"
-        )
-
-    def settle(self, kind: _Kind | None) -> None:
-        """Record a call's outcome: ``None`` or any answer from a reachable exchange closes."""
-        with self._lock:
-            if kind in (_Kind.DOWN, _Kind.MAINTENANCE) or (
-                kind is _Kind.LOST
-                and (self.state == "half_open" or self.consecutive + 1 >= self.failures)
-            ):
-                if self.state != "open":
-                    log.warning("%s: circuit breaker opens (%s)", self.name, kind.value)
-                self.state, self.opened_at = "open", self.clock()
-                self.consecutive = 0
-            elif kind is _Kind.LOST:
-                self.consecutive += 1
-            else:
-                if self.state != "closed":
-                    log.warning("%s: circuit breaker closes", self.name)
-                self.state, self.consecutive = "closed", 0
 
 
 class CcxtExchange:
@@ -735,45 +587,3 @@ class CcxtExchange:
         if client_id:
             self._client_ids[order_id] = client_id
         return client_id
-
-
-def _configure(exchange: Any) -> None:
-    """Options every wrapped exchange gets, whoever built it."""
-    # ccxt 4 resends a failed request maxRetriesOnFailure times inside fetch2, order calls
-    # included; only this adapter decides what is retried.
-    exchange.options["maxRetriesOnFailure"] = 0
-    # We list open orders across symbols knowingly (reconciliation); Binance asks to confirm.
-    exchange.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
-    # At DEBUG, ccxt logs request headers, which carry the API key.
-    for name in ("ccxt", "ccxt.base.exchange"):
-        logger = logging.getLogger(name)
-        # Its own level, not the effective one: a NOTSET logger would follow the root to DEBUG.
-        if logger.level < logging.INFO:
-            logger.setLevel(logging.INFO)
-    _refuse_cut_json(exchange)
-
-
-def _refuse_cut_json(exchange: Any) -> None:
-    """Make a body that starts as JSON but does not parse a ccxt ``BadResponse``.
-
-    ccxt hands such a body (a 200 cut short by a dropped connection or a proxy) on as a plain
-    string, and the exchange's parser then fails with ``AttributeError`` on ``str`` (trades,
-    open orders) or, worse, makes an empty answer of it (no balance, an order of unknown
-    state). As ``BadResponse`` it is an unreadable answer: a read retries it, an order call
-    reports its state unknown (reconcile by client order id).
-    """
-    fetch = getattr(exchange, "fetch", None)
-    if fetch is None or getattr(fetch, "_refuses_cut_json", False):
-        return  # a stand-in without ccxt's HTTP layer, or wrapped already
-
-    def checked_fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
-        answer = fetch(url, method, headers, body)
-        if isinstance(answer, str) and answer.lstrip()[:1] in ("{", "["):
-            raise ccxt.BadResponse(
-                f"{exchange.id} {method} {url.split('?', 1)[0]}: the answer is not valid JSON "
-                f"({len(answer)} characters, cut short?)"
-            )
-        return answer
-
-    checked_fetch._refuses_cut_json = True  # type: ignore[attr-defined]
-    exchange.fetch = checked_fetch
