@@ -35,6 +35,7 @@ from quantlib.models.ml.registry import (
     target_folder,
     train_final,
 )
+from quantlib.models.ml.trained import _final_split
 from quantlib.models.ml.walkforward import MLConfig
 
 MEMBERS = ["lstm", "transformer", "logistic", "majority"]
@@ -78,11 +79,11 @@ def test_final_split_is_one_fold_without_a_test_window() -> None:
     # 20 bars, validation = last round(0.25 * 20) = 5 bars (15..19); training rows' 2-bar
     # labels must settle before bar 15, so they stop at 12.
     config = MLConfig(horizon=2, val_fraction=0.25, train_size=None)
-    train, val = registry._final_split(20, config)
+    train, val = _final_split(20, config)
     assert train.tolist() == list(range(13))
     assert val.tolist() == [15, 16, 17, 18, 19]
     # Rolling: the last 10 bars; round(2.5) = 2 validation bars (18, 19); training 10..15.
-    train, val = registry._final_split(20, MLConfig(horizon=2, val_fraction=0.25, train_size=10))
+    train, val = _final_split(20, MLConfig(horizon=2, val_fraction=0.25, train_size=10))
     assert train.tolist() == [10, 11, 12, 13, 14, 15]
     assert val.tolist() == [18, 19]
 
@@ -98,7 +99,7 @@ def test_train_final_records_window_hash_features_and_samples(
     assert all(isinstance(c, TemperatureScaler) for c in trained.calibrators.values())
     # 1,500 bars: validation = last 300 (1200..1499), training rows 0..1195; their windows of
     # 8 finite feature rows and labels, one sample in every 4 (the horizon).
-    train_rows, val_rows = registry._final_split(len(bars), trained.config)
+    train_rows, val_rows = _final_split(len(bars), trained.config)
     x = trained.scaler.transform(make_features(bars)).to_numpy(np.float32)
     y = targets(sign_label(bars, 4))
     n_train = len(WindowDataset(x, y, train_rows, 8))
