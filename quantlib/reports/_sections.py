@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,9 @@ from quantlib.research.evaluation import (
     RandomEntrySummary,
     StrategyEvaluation,
 )
-from quantlib.research.walkforward import WalkForwardResult
+
+if TYPE_CHECKING:
+    from quantlib.research.walkforward import WalkForwardResult
 
 _ATTRIBUTION = {
     "strategy": "By strategy",

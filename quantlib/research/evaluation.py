@@ -19,7 +19,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -32,8 +32,10 @@ from quantlib.backtest.config import BacktestConfig
 from quantlib.backtest.result import BacktestResult, SizingSummary
 from quantlib.data.calendars import annualisation
 from quantlib.exceptions import DataError
-from quantlib.research.baselines import RandomEntryResult
-from quantlib.research.walkforward import WalkForwardResult
+
+if TYPE_CHECKING:
+    from quantlib.research.baselines import RandomEntryResult
+    from quantlib.research.walkforward import WalkForwardResult
 
 __all__ = [
     "ATTRIBUTION",
