@@ -1,5 +1,8 @@
 """The event loop of the backtest engine, on plain float64/int arrays (numba core).
 
+The cost rules (slipped taker price, limit fill price, fill fee, funding payment) are the
+shared kernels of :mod:`quantlib.execution.costs`, called inside the loop.
+
 Arrays are ``(n_assets, n_bars)`` over one aligned time grid; a NaN open marks a bar the asset
 does not have (not yet listed, delisted, or a gap), on which nothing fills and the last close
 stays the mark. The public wrapper is :func:`quantlib.backtest.engine.run_backtest`, whose
@@ -13,6 +16,8 @@ import math
 import numpy as np
 
 from quantlib._kernels import njit, njit_inline
+from quantlib.execution.costs import fill_fee, funding_payment, limit_fill_price
+from quantlib.execution.costs import slipped as _slipped
 
 # Exit reasons (codes in the trade records; names in quantlib.backtest.result.EXIT_REASONS).
 OPEN, SIGNAL, STOP, TARGET, TRAIL, LIQUIDATION, TIME, REVERSE = 0, 1, 2, 3, 4, 5, 6, 7
@@ -55,12 +60,6 @@ N_FLOAT = 14
 # Columns of the int trade records.
 I_ASSET, I_SIDE, I_ENTRY_BAR, I_EXIT_BAR, I_REASON = 0, 1, 2, 3, 4
 N_INT = 5
-
-
-@njit
-def _slipped(price: float, side: float, bps: float, frac: float, rng: float) -> float:
-    """``price`` made worse for a taker of ``side`` (+1 buys, -1 sells)."""
-    return price * (1.0 + side * bps * 1e-4) + side * frac * rng
 
 
 @njit
@@ -203,10 +202,10 @@ def _close_position(
     t = ipos[a, Q_TRADE]
     s, q, m = pos[a, P_SIDE], pos[a, P_QTY], pos[a, P_MARGIN]
     pnl = s * q * (price - pos[a, P_PX])
-    fee = fee_rate * q * price
+    fee = fill_fee(fee_rate, q, price)
     if reason == LIQUIDATION:
         # Isolated margin: the position's loss, liquidation fee included, stops at its margin.
-        fee = min(liq_fee * q * price, max(m + pnl, 0.0))
+        fee = min(fill_fee(liq_fee, q, price), max(m + pnl, 0.0))
         pnl = max(pnl, -m)
     frec[t, R_EXIT_PRICE] = price
     frec[t, R_EXIT_FEE] = fee
@@ -477,7 +476,7 @@ def _open_position(
     ctr[C_OPEN] += 1
     ctr[C_TODAY] += 1
     margin = q * price / lev
-    fee = fee_rate * q * price
+    fee = fill_fee(fee_rate, q, price)
     acct[A_CASH] -= margin + fee
     pos[a, P_SIDE] = s
     pos[a, P_QTY] = q
@@ -565,11 +564,10 @@ def _pending_fill(
     if order == MARKET:
         return _slipped(o, s, bps, rfrac, h - lo), params[K_TAKER]
     if order == LIMIT:
-        if (o - level) * s <= 0.0:
-            return o, params[K_MAKER]
-        if ((lo if s > 0 else h) - level) * s <= 0.0:
-            return level, params[K_MAKER]
-        return np.nan, 0.0
+        price = limit_fill_price(s, level, o, lo, h)
+        if math.isnan(price):
+            return np.nan, 0.0
+        return price, params[K_MAKER]
     if (o - level) * s >= 0.0:
         return _slipped(o, s, bps, rfrac, h - lo), params[K_TAKER]
     if ((h if s > 0 else lo) - level) * s >= 0.0:
@@ -874,7 +872,7 @@ def run(
             pos[a, P_MARK] = c
             s = pos[a, P_SIDE]
             if s != 0.0 and funding[a, j] != 0.0:
-                paid = s * funding[a, j] * pos[a, P_QTY] * c
+                paid = funding_payment(s, funding[a, j], pos[a, P_QTY], c)
                 acct[A_CASH] -= paid
                 frec[ipos[a, Q_TRADE], R_FUNDING] += paid
             e = float(entry[a, j])

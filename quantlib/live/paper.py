@@ -2,9 +2,9 @@
 orders against the bars the engine replays, with the backtest engine's fill model.
 
 Why the same fill model: a strategy that is validated in the backtest and then paper-traded
-must meet the same costs, or the paper run tells nothing about the backtest. The rules mirror
-``_pending_fill`` and ``_slipped`` in :mod:`quantlib.backtest._kernels` (the live room may not
-import backtest internals, so they are restated here and a test pins the two together):
+must meet the same costs, or the paper run tells nothing about the backtest. Both engines call
+the same cost rules, :mod:`quantlib.execution.costs` (``slipped``, ``limit_fill_price``,
+``fill_fee``, ``fee_in_base``), so the paper fills and fees equal the backtest's to the bit:
 
 * **Market orders** placed after bar *t* closed fill at bar *t + 1*'s open, made worse for the
   taker: ``price = open × (1 + side × slippage_bps × 1e-4) + side × slippage_range × (high −
@@ -47,10 +47,18 @@ import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 from quantlib._validation import check_float, check_int
 from quantlib.exceptions import ConfigError, DataError
+from quantlib.execution.costs import (
+    FEE_ASSETS,
+    FeeAsset,
+    fee_in_base,
+    fill_fee,
+    limit_fill_price,
+    slipped,
+)
+from quantlib.live.bars import Bar, floor_to_step, round_to_step
 from quantlib.live.errors import LiveError, OrderRejected
 from quantlib.live.types import (
     TERMINAL_STATUSES,
@@ -66,70 +74,8 @@ from quantlib.live.types import (
 
 __all__ = ["Bar", "FeeAsset", "PaperExchange", "floor_to_step", "round_to_step"]
 
-FeeAsset = Literal["quote", "received", "base"]
-"""Which currency the paper exchange charges fees in (see the module docstring)."""
-_FEE_ASSETS = ("quote", "received", "base")
-
 # Amounts below this are float dust left by rounding, not a position or an open remainder.
 _DUST = 1e-12
-
-
-def floor_to_step(value: float, step: float) -> float:
-    """``value`` rounded down to a multiple of ``step`` (unchanged when ``step`` is 0).
-
-    The small tolerance keeps ``0.3`` at ``0.3`` for a step of ``0.1`` (``0.3 / 0.1`` is
-    ``2.9999999999999996`` in binary floating point).
-
-    Examples
-    --------
-    >>> floor_to_step(0.12345, 0.001), floor_to_step(0.3, 0.1), floor_to_step(1.5, 0.0)
-    (0.123, 0.3, 1.5)
-    """
-    if step <= 0.0:
-        return value
-    return round(math.floor(value / step + 1e-9) * step, 12)
-
-
-def round_to_step(value: float, step: float) -> float:
-    """``value`` rounded to the nearest multiple of ``step`` (unchanged when ``step`` is 0).
-
-    Examples
-    --------
-    >>> round_to_step(100.26, 0.1)
-    100.3
-    """
-    if step <= 0.0:
-        return value
-    return round(round(value / step) * step, 12)
-
-
-@dataclass(frozen=True)
-class Bar:
-    """One closed OHLCV bar of the feed (times in UTC epoch milliseconds)."""
-
-    open_time: int
-    close_time: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-
-    def __post_init__(self) -> None:
-        values = (self.open, self.high, self.low, self.close, self.volume)
-        if not all(math.isfinite(v) for v in values):
-            raise DataError(f"bar at {self.open_time} has a non-finite value: {values}")
-        if self.high < max(self.open, self.close) or self.low > min(self.open, self.close):
-            raise DataError(
-                f"bar at {self.open_time} breaks low <= open, close <= high: "
-                f"open={self.open}, high={self.high}, low={self.low}, close={self.close}",
-                rule="low <= min(open, close) <= max(open, close) <= high",
-            )
-        if self.volume < 0.0 or self.close_time < self.open_time:
-            raise DataError(
-                f"bar at {self.open_time} has volume {self.volume} < 0 or close_time "
-                f"{self.close_time} before its open_time"
-            )
 
 
 @dataclass
@@ -253,9 +199,9 @@ class PaperExchange:
             raise ConfigError("max_fill_fraction must be > 0 (0 would never fill), got 0.0")
         self.reject_rate = check_float("reject_rate", reject_rate, minimum=0.0, maximum=1.0)
         self.allow_short = allow_short
-        if fee_asset not in _FEE_ASSETS:
+        if fee_asset not in FEE_ASSETS:
             raise ConfigError(
-                f"fee_asset must be one of {', '.join(_FEE_ASSETS)}, got {fee_asset!r}. Fix: "
+                f"fee_asset must be one of {', '.join(FEE_ASSETS)}, got {fee_asset!r}. Fix: "
                 "pass 'received' for Binance without BNB fee payment, else 'quote'"
             )
         self.fee_asset: FeeAsset = fee_asset
@@ -312,17 +258,13 @@ class PaperExchange:
         req = order.request
         s = req.side.sign
         if req.type is OrderType.MARKET:
-            price = bar.open * (1.0 + s * self.slippage_bps * 1e-4) + s * self.slippage_range * (
-                bar.high - bar.low
+            price = slipped(
+                bar.open, float(s), self.slippage_bps, self.slippage_range, bar.high - bar.low
             )
         else:
             assert order.price is not None  # create_order requires a limit price
-            limit = order.price
-            if (bar.open - limit) * s <= 0.0:
-                price = bar.open  # gapped through the limit: the open is better
-            elif ((bar.low if s > 0 else bar.high) - limit) * s <= 0.0:
-                price = limit
-            else:
+            price = limit_fill_price(float(s), order.price, bar.open, bar.low, bar.high)
+            if math.isnan(price):
                 return 0.0
         lot = self.market(req.symbol).lot_size
         if req.quote_amount is not None and order.filled == 0.0:
@@ -344,7 +286,7 @@ class PaperExchange:
         if order.fee_in_base:
             fee, quote_fee, base_fee = amount * order.fee_rate, 0.0, amount * order.fee_rate
         else:
-            fee = quote_fee = amount * price * order.fee_rate
+            fee = quote_fee = fill_fee(order.fee_rate, amount, price)
             base_fee = 0.0
         if amount > _DUST:
             self._cash += -s * amount * price - quote_fee
@@ -441,7 +383,7 @@ class PaperExchange:
             fee_rate = self.taker_fee if request.type is OrderType.MARKET else self.maker_fee
             held = self._holdings.get(symbol, 0.0)
             s = request.side.sign
-            in_base = self.fee_asset == "base" or (self.fee_asset == "received" and s > 0)
+            in_base = fee_in_base(self.fee_asset, s)
             if request.reduce_only and (held * s >= 0.0 or amount > abs(held) + _DUST):
                 raise OrderRejected(
                     f"{symbol}: reduce-only {request.side.value} of {amount:.10g} would not "
@@ -501,7 +443,7 @@ class PaperExchange:
                 raise OrderRejected(
                     f"{symbol}: no last price to value a market order; feed a bar first"
                 )
-            reference = last * (1.0 + request.side.sign * self.slippage_bps * 1e-4)
+            reference = slipped(last, float(request.side.sign), self.slippage_bps, 0.0, 0.0)
         if amount <= 0.0 or amount < info.min_amount - _DUST:
             raise OrderRejected(
                 f"{symbol}: amount {amount:.10g} (from {request.amount:.10g} rounded down to lot "
