@@ -3,6 +3,12 @@
 The cost rules (slipped taker price, limit fill price, fill fee, funding payment) are the
 shared kernels of :mod:`quantlib.execution.costs`, called inside the loop.
 
+One file on purpose: ``run`` and the ``njit_inline`` helpers it inlines (closing and opening a
+position, sizing, the risk rules, pending fills) share one account layout (the ``P_``, ``Q_``,
+``R_``, ``A_``, ``K_`` columns) and compile as one unit. Numba's on-disk cache is checked
+against this file only: after editing a rule of :mod:`quantlib.execution.costs`, touch this
+file (or delete its ``__pycache__/*.nbi``/``*.nbc``) so that ``run`` is compiled again.
+
 Arrays are ``(n_assets, n_bars)`` over one aligned time grid; a NaN open marks a bar the asset
 does not have (not yet listed, delisted, or a gap), on which nothing fills and the last close
 stays the mark. The public wrapper is :func:`quantlib.backtest.engine.run_backtest`, whose
