@@ -5,7 +5,9 @@ funding a perpetual position pays in a bar.
 The numeric rules are numba kernels (``@njit``, see :mod:`quantlib._kernels`): the backtest's
 compiled event loop (``quantlib.backtest._kernels``) calls them inside its loop, and the paper
 exchange (:mod:`quantlib.live.paper`) calls the same functions from Python, so a strategy meets
-the same costs in both, to the last bit.
+the same costs in both, to the last bit. Numba's cache of a compiled caller is checked against
+the caller's file only: after editing a rule here, touch ``quantlib/backtest/_kernels.py`` so
+that its loop is compiled again with the new rule.
 
 ``side`` is +1 for a buy and −1 for a sell throughout.
 """
