@@ -21,15 +21,18 @@ def _():
         realized_volatility,
         regime_performance,
     )
+    from quantlib.models.regime import REGIME_COLUMN, is_prob_column
     from quantlib.strategy import make_strategy
 
     return (
         GarchSpec,
+        REGIME_COLUMN,
         RegimeSpec,
         evaluate_forecasts,
         filtered_regime_probabilities,
         forecast_volatility,
         go,
+        is_prob_column,
         load_ohlcv,
         make_strategy,
         make_subplots,
@@ -139,8 +142,8 @@ def _(RegimeSpec, filtered_regime_probabilities, k, method, refit, returns):
 
 
 @app.cell
-def _(bars, make_subplots, mo, probabilities):
-    prob_columns = [c for c in probabilities.columns if c.startswith("prob_")]
+def _(bars, is_prob_column, make_subplots, mo, probabilities):
+    prob_columns = [c for c in probabilities.columns if is_prob_column(c)]
     regime_fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.6, 0.4])
     regime_fig.add_scatter(x=bars.index, y=bars["close"], name="close", row=1, col=1)
     for column in prob_columns:
@@ -176,15 +179,15 @@ def _(benchmark, mo, probabilities, regime_performance, returns):
 
 @app.cell
 def test_forecasts_are_out_of_sample_and_regimes_filtered(
-    by_regime_asset, forecast, probabilities, returns
+    REGIME_COLUMN, by_regime_asset, forecast, is_prob_column, probabilities, returns
 ):
     # Every forecast was made from returns strictly before its target date.
     assert (forecast.frame["origin"] < forecast.frame.index).all()
     assert (forecast.frame["fitted_at"] <= forecast.frame["origin"]).all()
     # Filtered probabilities: un_known before the first fit, rows sum to 1 afterwards.
-    _known = probabilities["regime"].notna()
+    _known = probabilities[REGIME_COLUMN].notna()
     assert not _known.iloc[:499].any()
-    _columns = [c for c in probabilities.columns if c.startswith("prob_")]
+    _columns = [c for c in probabilities.columns if is_prob_column(c)]
     assert (probabilities.loc[_known, _columns].sum(axis=1) - 1.0).abs().max() < 1e-9
     # The split by regime accounts for every labelled return exactly once.
     assert by_regime_asset["count"].sum() + by_regime_asset.attrs["unlabelled"] == len(returns)

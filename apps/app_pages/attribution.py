@@ -11,7 +11,7 @@ from quantlib.analytics.attribution import ATTRIBUTION_KEYS, attribute
 from quantlib.backtest import BacktestResult
 from quantlib.backtest.runs import load_assets, parse_params, run_named
 from quantlib.exceptions import QuantError
-from quantlib.models.regime import RegimeSpec
+from quantlib.models.regime import REGIME_COLUMN, RegimeSpec
 from quantlib.research.attribution import ablation, regime_at_close
 from quantlib.strategy import STRATEGIES
 
@@ -85,7 +85,7 @@ if result.n_trades == 0:
 use_regimes = st.checkbox(
     "Split by market regime (2-state HMM on returns, filtered)", key="regimes"
 )
-keys = [k for k in ATTRIBUTION_KEYS if k != "regime" or use_regimes]
+keys = [k for k in ATTRIBUTION_KEYS if k != REGIME_COLUMN or use_regimes]
 by = st.selectbox("Split by", keys, index=keys.index("side"), key="by")
 try:
     regimes = _regimes(symbol, timeframe) if use_regimes else None

@@ -17,7 +17,9 @@ cleaner in a chart and is useless (and misleading) for a decision taken at ``t``
 * :func:`regime_performance` splits any strategy's returns by the regime known at the time.
 
 Regimes are numbered by variance, 0 the calmest, after every fit, so "regime 1" keeps its
-meaning from one refit to the next (the estimators themselves number states arbitrarily).
+meaning from one refit to the next (the estimators themselves number states arbitrarily). Their
+labels (the ``regime`` and ``prob_<j>`` columns, ``"regime <j>"``, ``"unknown"``) are defined
+once in :mod:`quantlib._regimes` and re-exported here.
 """
 
 from __future__ import annotations
@@ -32,18 +34,32 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from quantlib._hashing import stable_hash
+from quantlib._regimes import (
+    PROB_PREFIX,
+    REGIME_COLUMN,
+    UNKNOWN_REGIME,
+    is_prob_column,
+    prob_columns,
+    regime_label,
+)
 from quantlib._typing import INDEX_NAME
 from quantlib._validation import check_returns
 from quantlib.analytics._inputs import check_equity
 from quantlib.analytics.returns import period_returns, period_win_rate, sharpe, volatility
 from quantlib.exceptions import ConfigError, DataError
-from quantlib.models.regime_hmm import RawFit, filter_arrays, fit_hmm, fit_markov, prob_columns
+from quantlib.models.regime_hmm import RawFit, filter_arrays, fit_hmm, fit_markov
 
 __all__ = [
+    "PROB_PREFIX",
+    "REGIME_COLUMN",
+    "UNKNOWN_REGIME",
     "RegimeFit",
     "RegimeSpec",
     "filtered_regime_probabilities",
     "fit_regimes",
+    "is_prob_column",
+    "prob_columns",
+    "regime_label",
     "regime_performance",
 ]
 
@@ -245,7 +261,7 @@ class RegimeFit:
         stay = np.diag(self.transition)
         with np.errstate(divide="ignore"):
             duration = np.where(stay < 1.0, 1.0 / (1.0 - stay), np.inf)
-        labels = self.filtered["regime"].to_numpy(dtype=np.int64)
+        labels = self.filtered[REGIME_COLUMN].to_numpy(dtype=np.int64)
         share = np.array([np.mean(labels == j) for j in range(k)])
         return pd.DataFrame(
             {
@@ -254,7 +270,7 @@ class RegimeFit:
                 "expected_duration": duration,
                 "filtered_share": share,
             },
-            index=pd.RangeIndex(k, name="regime"),
+            index=pd.RangeIndex(k, name=REGIME_COLUMN),
         )
 
     def summary(self) -> str:
@@ -274,7 +290,7 @@ class RegimeFit:
 
 def _probability_frame(probs: np.ndarray, index: pd.Index) -> pd.DataFrame:
     out = pd.DataFrame(probs, index=index, columns=prob_columns(probs.shape[1]))
-    out["regime"] = np.argmax(probs, axis=1).astype(np.int64)
+    out[REGIME_COLUMN] = np.argmax(probs, axis=1).astype(np.int64)
     return out
 
 
@@ -444,7 +460,7 @@ def filtered_regime_probabilities(
     out = pd.DataFrame(probs, index=series.index, columns=prob_columns(k))
     labels = pd.array(np.where(known, np.argmax(np.nan_to_num(probs), axis=1), 0), dtype="Int64")
     labels[~known] = pd.NA
-    out["regime"] = labels
+    out[REGIME_COLUMN] = labels
     fitted_at = pd.Series(pd.NaT, index=series.index, dtype=series.index.dtype)
     fitted_at[known] = series.index[fitted_pos[known]]
     out["fitted_at"] = fitted_at
@@ -551,7 +567,7 @@ def regime_performance(
                 "hit_rate": period_win_rate(r_j) if n_j else math.nan,
             }
         )
-    out = pd.DataFrame(rows, index=pd.RangeIndex(k, name="regime"))
+    out = pd.DataFrame(rows, index=pd.RangeIndex(k, name=REGIME_COLUMN))
     out.attrs["unlabelled"] = int((~labelled).sum())
     return out
 
@@ -571,11 +587,10 @@ def _labels(probabilities: object) -> tuple[pd.Series, int]:
         )
     if not probabilities.index.is_monotonic_increasing:
         raise DataError("probabilities index must be increasing. Fix: .sort_index()")
-    cols = [c for c in probabilities.columns if str(c).startswith("prob_")]
-    if "regime" in probabilities.columns:
-        labels = (
-            probabilities["regime"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
-        )
+    cols = [c for c in probabilities.columns if is_prob_column(c)]
+    if REGIME_COLUMN in probabilities.columns:
+        regimes = probabilities[REGIME_COLUMN].astype("Float64")
+        labels = regimes.to_numpy(dtype=np.float64, na_value=np.nan)
         k_seen = int(np.nanmax(labels)) + 1 if np.isfinite(labels).any() else 0
         k = max(len(cols), k_seen)
     elif cols:
@@ -585,8 +600,8 @@ def _labels(probabilities: object) -> tuple[pd.Series, int]:
         k = len(cols)
     else:
         raise ConfigError(
-            "probabilities has neither a 'regime' column nor 'prob_*' columns. Fix: pass the "
-            "frame returned by filtered_regime_probabilities(returns, spec)"
+            f"probabilities has neither a {REGIME_COLUMN!r} column nor '{PROB_PREFIX}*' columns. "
+            "Fix: pass the frame returned by filtered_regime_probabilities(returns, spec)"
         )
     index = pd.DatetimeIndex(probabilities.index).tz_convert("UTC")
     return pd.Series(labels, index=index), k

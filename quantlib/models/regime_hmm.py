@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from quantlib._kernels import njit
+from quantlib._regimes import prob_columns
 from quantlib.exceptions import ConfigError, DataError
 
 __all__ = ["forward_filter", "stationary_distribution"]
@@ -195,11 +196,6 @@ def forward_filter(
     out = pd.DataFrame(filtered, index=returns.index, columns=prob_columns(len(pi)))
     out.attrs["loglik"] = loglik
     return out
-
-
-def prob_columns(k: int) -> list[str]:
-    """The probability column names for ``k`` regimes."""
-    return [f"prob_{j}" for j in range(k)]
 
 
 def check_parameters(
