@@ -48,12 +48,12 @@ import pandas as pd
 
 from quantlib.exceptions import ConfigError
 from quantlib.live.alerts import AlertKind, LogNotifier, Notifier
+from quantlib.live.bars import Bar
 from quantlib.live.engine_base import _DAY_MS, StrategySlot, _finite, _Series
 from quantlib.live.engine_base import client_order_id as client_order_id
 from quantlib.live.engine_commands import CommandRunner
 from quantlib.live.journal import Journal, JournalOrder
 from quantlib.live.kill_switch import KillAck, KillRequest
-from quantlib.live.paper import Bar
 from quantlib.live.redact import redact
 from quantlib.live.risk_gate import RiskGate, RiskLimits
 from quantlib.live.status import K

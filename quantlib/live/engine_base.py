@@ -23,8 +23,8 @@ import pandas as pd
 from quantlib._hashing import stable_hash
 from quantlib.exceptions import ConfigError
 from quantlib.live.alerts import Alert, AlertKind, Notifier
+from quantlib.live.bars import Bar, floor_to_step
 from quantlib.live.journal import Journal, JournalOrder
-from quantlib.live.paper import Bar, floor_to_step
 from quantlib.live.risk_gate import PortfolioView, RiskGate
 from quantlib.live.status import K
 from quantlib.live.types import (

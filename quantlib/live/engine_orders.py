@@ -17,6 +17,7 @@ import pandas as pd
 
 from quantlib.exceptions import ConfigError
 from quantlib.live.alerts import AlertKind
+from quantlib.live.bars import Bar, floor_to_step
 from quantlib.live.engine_base import (
     EngineBase,
     StrategySlot,
@@ -35,7 +36,6 @@ from quantlib.live.errors import (
     RiskDenied,
 )
 from quantlib.live.journal import JournalOrder
-from quantlib.live.paper import Bar, floor_to_step
 from quantlib.live.risk_gate import OrderCheck
 from quantlib.live.status import K
 from quantlib.live.types import (

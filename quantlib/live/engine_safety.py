@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 
 from quantlib.live.alerts import AlertKind
+from quantlib.live.bars import floor_to_step
 from quantlib.live.engine_base import _DUST, client_order_id
 from quantlib.live.engine_orders import OrderFlow
 from quantlib.live.errors import (
@@ -18,7 +19,6 @@ from quantlib.live.errors import (
     OrderStateUnknown,
 )
 from quantlib.live.journal import JournalOrder
-from quantlib.live.paper import floor_to_step
 from quantlib.live.redact import redact
 from quantlib.live.status import K
 from quantlib.live.types import (
