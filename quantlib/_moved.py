@@ -22,7 +22,7 @@ from typing import Any
 def moved(old: str, new: str) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """Module ``__getattr__`` and ``__dir__`` that forward every name of ``old`` to ``new``."""
 
-    def __getattr__(name: str) -> Any:
+    def __getattr__(name: str) -> Any:  # noqa: N807 (a module __getattr__, PEP 562)
         if name.startswith("__"):
             raise AttributeError(f"module {old!r} has no attribute {name!r}")
         module = importlib.import_module(new)
@@ -34,7 +34,7 @@ def moved(old: str, new: str) -> tuple[Callable[[str], Any], Callable[[], list[s
                 f"{name!r} either)"
             ) from None
 
-    def __dir__() -> list[str]:
+    def __dir__() -> list[str]:  # noqa: N807 (a module __dir__, PEP 562)
         return sorted(dir(importlib.import_module(new)))
 
     return __getattr__, __dir__

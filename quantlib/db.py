@@ -3,7 +3,7 @@
 The URL is ``Settings.resolved_database_url``: a SQLite file ``quant.db`` in the data directory
 unless ``QUANT_DATABASE_URL`` names another database (PostgreSQL works the same way). Tables are
 SQLModel classes declared by the modules that own them (e.g. the trial registry in
-:mod:`quantlib.backtest.trials`); :func:`create_tables` creates those that are imported.
+:mod:`quantlib.research.trials`); :func:`create_tables` creates those that are imported.
 
 SQLite gets three settings on every new connection:
 

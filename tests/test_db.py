@@ -92,7 +92,7 @@ def test_get_engine_is_shared_per_url_and_follows_the_settings(
 
 
 def test_create_tables_creates_only_the_tables_asked_for(tmp_path: Path) -> None:
-    from quantlib.backtest.trials import Trial
+    from quantlib.research.trials import Trial
 
     engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
     create_tables(engine, [Trial.__table__])  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quantlib.smc._events import build_events
+from quantlib.data.events import build_events
 from quantlib.testing import assert_no_lookahead, make_ohlcv
 
 

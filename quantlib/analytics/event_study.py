@@ -37,7 +37,7 @@ FORWARD_COLUMNS: tuple[str, ...] = (
 SUMMARY_COLUMNS: tuple[str, ...] = ("count", "mean", "median", "std", "hit_rate", "t_stat")
 """Columns of :func:`event_study_summary`, in order."""
 
-_PRODUCER = "quantlib.smc.detect_events(bars, ...)"
+_PRODUCER = "quantlib.confluence.detect_events(bars, ...)"
 _SIGN = {"bull": 1.0, "bear": -1.0, "neutral": 1.0}
 
 
@@ -56,7 +56,7 @@ def event_forward_returns(
         OHLCV contract frame the events were detected on.
     events : pandas.DataFrame
         Event frame (``kind``, ``direction``, ``anchor_time``, ``confirmed_at``), e.g. from
-        :func:`quantlib.smc.detect_events`. Events confirmed on a time not in ``bars`` are
+        :func:`quantlib.confluence.detect_events`. Events confirmed on a time not in ``bars`` are
         ignored.
     horizons : sequence of int
         Forward horizons in bars (each >= 1).

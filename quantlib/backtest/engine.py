@@ -17,12 +17,12 @@ import pandas as pd
 from quantlib._validation import ohlcv_arrays
 from quantlib.backtest import _kernels as kernels
 from quantlib.backtest.config import BacktestConfig
-from quantlib.backtest.funding import funding_per_bar
 from quantlib.backtest.result import BacktestResult
 from quantlib.backtest.simulation import Simulation, assemble
 from quantlib.data.calendars import annualisation
 from quantlib.data.timeframes import infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
+from quantlib.execution.funding import funding_per_bar
 from quantlib.risk.sizing import Kelly
 from quantlib.strategy.base import ORDER_TYPES, Strategy, check_signals
 

@@ -35,8 +35,8 @@ def smc_export(
     naive_tz: NaiveTzOpt = None,
 ) -> None:
     """Detect daily zones and Smart Money Concepts events; export one row per event."""
+    from quantlib.confluence.detect import detect_events, parse_kinds, write_events
     from quantlib.data import load_ohlcv
-    from quantlib.smc.detect import detect_events, parse_kinds, write_events
 
     with _user_errors():
         kinds = parse_kinds(kind)
@@ -73,9 +73,9 @@ def chart(
     ] = "zone,fvg,order_block,bos,choch,sweep",
 ) -> None:
     """Draw bars with their zone and SMC events, each from its confirmation on."""
+    from quantlib.confluence.detect import detect_events
     from quantlib.data import load_ohlcv
     from quantlib.reports.charts import event_chart, save_chart
-    from quantlib.smc.detect import detect_events
 
     with _user_errors():
         frame = load_ohlcv(source, timeframe)

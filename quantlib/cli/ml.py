@@ -139,7 +139,7 @@ def ml_evaluate(
         result = walk_forward_ml(bars, ml_config, device=device, scheduler=scheduler)
         filter_table = None
         if filter_base is not None:
-            from quantlib.backtest.ai_filter import ai_filter_comparison
+            from quantlib.research.ai_filter import ai_filter_comparison
             from quantlib.strategy.ai_confirmed import remember
 
             remember(bars, ml_config, result)  # the filter reuses these predictions

@@ -203,7 +203,7 @@ def sweep_command(
     recorded in the trial registry so deflated Sharpe ratios count it."""
     from quantlib._io import atomic_write_text
     from quantlib.backtest.runs import load_assets, parse_grid
-    from quantlib.backtest.sweeps import sweep
+    from quantlib.research.sweeps import sweep
 
     with _user_errors():
         bars = load_assets(data, timeframe)
@@ -260,7 +260,7 @@ def walkforward_command(
     out-of-sample equity; print the folds and the out-of-sample metrics."""
     from quantlib._io import atomic_write_text
     from quantlib.backtest.runs import load_assets, parse_grid, walkforward_record
-    from quantlib.backtest.walkforward import walk_forward
+    from quantlib.research.walkforward import walk_forward
 
     with _user_errors():
         bars = load_assets(data, timeframe)
@@ -382,8 +382,8 @@ def ai_filter_command(
     walk-forward's test windows, default MLConfig), costs on, deflated Sharpe charged with
     every variant."""
     from quantlib._io import atomic_write_text
-    from quantlib.backtest.ai_filter import ai_filter_comparison
     from quantlib.backtest.runs import load_assets
+    from quantlib.research.ai_filter import ai_filter_comparison
 
     with _user_errors():
         bars = load_assets(data, timeframe)

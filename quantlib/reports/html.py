@@ -114,8 +114,8 @@ def build_report(
         dividend-adjusted), or by ``attrs["note"]`` when given; a series without weekend
         marks is taken to be on an exchange calendar of 252 sessions a year.
     baselines : mapping label → BacktestResult or RandomEntryResult, optional
-        Baseline runs (:func:`quantlib.backtest.baselines.buy_and_hold`) and random-entry
-        distributions (:func:`quantlib.backtest.baselines.random_entry`) to compare with.
+        Baseline runs (:func:`quantlib.research.baselines.buy_and_hold`) and random-entry
+        distributions (:func:`quantlib.research.baselines.random_entry`) to compare with.
     walkforward : WalkForwardResult, optional
         A walk-forward validation: its fold table, stitched out-of-sample equity and
         out-of-sample headline figures are added.

@@ -1,7 +1,7 @@
 """``smc_confluence``: daily-zone signals kept only where smart-money evidence agrees.
 
 Also home of the confluence helpers the seed stack shares: :func:`confluence_scores` (the
-per-bar score of :func:`quantlib.smc.confluence` with its warm-up stated) and
+per-bar score of :func:`quantlib.confluence.confluence` with its warm-up stated) and
 :func:`confluence_tags` (the components written into a trade's tag).
 """
 
@@ -35,7 +35,7 @@ def confluence_scores(
     left: int = 5,
     right: int = 5,
 ) -> pd.DataFrame:
-    """:func:`quantlib.smc.confluence` of ``bars``, NaN on the first ``left + right`` bars.
+    """:func:`quantlib.confluence.confluence` of ``bars``, NaN on the first ``left + right`` bars.
 
     The swing-based components need ``left + right + 1`` bars before they can be computed at
     all, so the first ``left + right`` bars are a warm-up without a score, on any length of

@@ -16,8 +16,8 @@ import pytest
 
 from quantlib.analytics import PerformanceSummary, benchmark_stats, common_period_returns
 from quantlib.backtest import BacktestResult, run_strategy
-from quantlib.backtest.baselines import buy_and_hold, random_entry
-from quantlib.backtest.walkforward import walk_forward
+from quantlib.research.baselines import buy_and_hold, random_entry
+from quantlib.research.walkforward import walk_forward
 from quantlib.data import load_ohlcv
 from quantlib.exceptions import ConfigError
 from quantlib.reports import html as report

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from typer.testing import CliRunner
 
-from quantlib.backtest.trials import trial_count
+from quantlib.research.trials import trial_count
 from quantlib.cli import app
 from quantlib.reports.strategy_report import benchmark_series, strategy_report
 

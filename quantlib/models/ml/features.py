@@ -33,7 +33,7 @@ fvg_bear_open      the same for bearish gaps
 fvg_bull_touch     1 if bar ``t`` traded into an unfilled bullish gap (it is that gap's
                    ``mitigated_at``), else 0
 fvg_bear_touch     the same for bearish gaps
-conf_bull          confluence score of the bull side / 100 (:func:`quantlib.smc.confluence`
+conf_bull          confluence score of the bull side / 100 (:func:`quantlib.confluence.confluence`
                    with ``left = right = 5``; NaN on the first 10 bars)
 conf_bear          the same for the bear side
 conf_htf           daily trend from closed daily bars: +1 bull, -1 bear, 0 none
