@@ -13,10 +13,11 @@ def _():
     import plotly.graph_objects as go
 
     from quantlib.db import make_engine
-    from quantlib.stress import DEFAULT_WINDOWS, load_spec, run_stress
+    from quantlib.reports.stress_report import run_stress_report
+    from quantlib.stress import DEFAULT_WINDOWS, load_spec
     from quantlib.stress.config import parse_spec
 
-    return DEFAULT_WINDOWS, Path, go, load_spec, make_engine, mo, parse_spec, pd, run_stress
+    return DEFAULT_WINDOWS, Path, go, load_spec, make_engine, mo, parse_spec, pd, run_stress_report
 
 
 @app.cell
@@ -136,9 +137,9 @@ def _(
 
 
 @app.cell
-def _(Path, cli_out, cli_record, make_engine, pd, run_stress, spec):
+def _(Path, cli_out, cli_record, make_engine, pd, run_stress_report, spec):
     # The run time is read here, at the UI edge, and passed in (the library reads no clock).
-    outcome = run_stress(
+    outcome = run_stress_report(
         spec,
         Path(cli_out),
         now=pd.Timestamp.now(tz="UTC"),

@@ -11,7 +11,7 @@ def _():
     from plotly.subplots import make_subplots
 
     from quantlib.backtest import run_strategy
-    from quantlib.data import load_ohlcv
+    from quantlib.data import load_ohlcv, universe
     from quantlib.models import (
         GarchSpec,
         RegimeSpec,
@@ -40,6 +40,7 @@ def _():
         realized_volatility,
         regime_performance,
         run_strategy,
+        universe,
     )
 
 
@@ -72,8 +73,8 @@ def _(mo):
 
 
 @app.cell
-def _(cli_days, cli_symbol, mo):
-    symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "ADAUSDT", "LINKUSDT", "AVAXUSDT", "SPY"]
+def _(cli_days, cli_symbol, mo, universe):
+    symbols = [*universe(timeframe="1d", active=True), *universe("equity", quote=None)]
     symbol = mo.ui.dropdown(
         symbols, value=cli_symbol if cli_symbol in symbols else "BTCUSDT", label="Asset (1d)"
     )

@@ -10,6 +10,7 @@ import streamlit as st
 from quantlib.analytics.attribution import ATTRIBUTION_KEYS, attribute
 from quantlib.backtest import BacktestResult
 from quantlib.backtest.runs import load_assets, parse_params, run_named
+from quantlib.data import universe
 from quantlib.exceptions import QuantError
 from quantlib.models.regime import REGIME_COLUMN, RegimeSpec
 from quantlib.research.attribution import ablation, regime_at_close
@@ -62,7 +63,7 @@ left, middle, right = st.columns(3)
 strategy = left.selectbox(
     "Strategy", sorted(STRATEGIES), index=sorted(STRATEGIES).index("sma_cross"), key="strategy"
 )
-symbol = middle.selectbox("Symbol", ["BTCUSDT", "ETHUSDT", "SOLUSDT", "ADAUSDT"], key="symbol")
+symbol = middle.selectbox("Symbol", universe(), key="symbol")
 timeframe = right.selectbox("Timeframe", ["1d", "1h"], key="timeframe")
 params_text = st.text_area("Parameters (one name=value per line)", "", key="params")
 

@@ -1,7 +1,7 @@
 """Checks shared by the analytics functions: what an equity curve must be, and period ends.
 
-The return-series check is :func:`quantlib._validation.check_returns`, re-exported here for the
-analytics modules that import it from this module.
+The return-series check has one home, :func:`quantlib._validation.check_returns`; the equity
+check here is built on it.
 
 Every check raises :class:`~quantlib.exceptions.DataError` (bad data) or
 :class:`~quantlib.exceptions.ConfigError` (bad argument type) with a message naming the
@@ -17,7 +17,7 @@ from pandas.tseries.frequencies import to_offset
 from quantlib._validation import check_returns
 from quantlib.exceptions import ConfigError, DataError
 
-__all__ = ["as_float_array", "check_equity", "check_returns", "sample_period_ends"]
+__all__ = ["as_float_array", "check_equity", "sample_period_ends"]
 
 
 def check_equity(name: str, equity: object, *, positive: bool = True) -> pd.Series:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from quantlib._regimes import REGIME_COLUMN, UNKNOWN_REGIME, regime_label
 from quantlib.exceptions import ConfigError, DataError
 
 __all__ = [
@@ -151,7 +152,7 @@ def _group_table(pnl: pd.Series, returns: pd.Series, labels: pd.Series) -> pd.Da
 
 
 def _regime_labels(entry: pd.Series, regimes: pd.Series | pd.DataFrame) -> pd.Series:
-    labels = regimes["regime"] if isinstance(regimes, pd.DataFrame) else regimes
+    labels = regimes[REGIME_COLUMN] if isinstance(regimes, pd.DataFrame) else regimes
     if not isinstance(labels.index, pd.DatetimeIndex) or labels.index.tz is None:
         raise DataError(
             "regimes must be indexed by tz-aware timestamps (when each label became known). "
@@ -165,7 +166,9 @@ def _regime_labels(entry: pd.Series, regimes: pd.Series | pd.DataFrame) -> pd.Se
     # The last label stamped at or before the entry fill: known when the trade was opened.
     position = np.searchsorted(known, times, side="right") - 1
     values = labels.astype(object).to_numpy()
-    out = ["unknown" if p < 0 or pd.isna(values[p]) else f"regime {values[p]}" for p in position]
+    out = [
+        UNKNOWN_REGIME if p < 0 or pd.isna(values[p]) else regime_label(values[p]) for p in position
+    ]
     return pd.Series(out, index=entry.index)
 
 

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from quantlib._validation import check_int
-from quantlib.analytics._inputs import check_equity, check_returns, sample_period_ends
+from quantlib._validation import check_int, check_returns
+from quantlib.analytics._inputs import check_equity, sample_period_ends
 from quantlib.exceptions import DataError
 
 __all__ = ["BenchmarkStats", "align_on_common_dates", "benchmark_stats", "common_period_returns"]

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from quantlib._validation import check_float, check_int
-from quantlib.analytics._inputs import as_float_array, check_returns
+from quantlib._validation import check_float, check_int, check_returns
+from quantlib.analytics._inputs import as_float_array
 from quantlib.analytics.drawdown import DrawdownDuration, max_drawdown, max_drawdown_duration
 from quantlib.analytics.relative import BenchmarkStats, benchmark_stats, common_period_returns
 from quantlib.analytics.returns import (

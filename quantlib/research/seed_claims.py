@@ -25,6 +25,7 @@ import pandas as pd
 
 from quantlib.backtest.config import BacktestConfig
 from quantlib.backtest.result import SizingSummary
+from quantlib.data.universe import ROADMAP_ORDER
 
 __all__ = [
     "DEFAULT_GRID",
@@ -35,15 +36,8 @@ __all__ = [
     "seed_claims",
 ]
 
-SEED_ASSETS: tuple[str, ...] = (
-    "BTCUSDT",
-    "ETHUSDT",
-    "SOLUSDT",
-    "ADAUSDT",
-    "MATICUSDT",
-    "AVAXUSDT",
-    "LINKUSDT",
-)
+# The seed's seven assets are the roadmap's, in its order (the asset universe's one home).
+SEED_ASSETS: tuple[str, ...] = ROADMAP_ORDER
 DEFAULT_GRID: dict[str, list[Any]] = {
     "min_confluence": [40, 50, 60],
     "proximity": [0.001, 0.0015, 0.002],
