@@ -41,12 +41,13 @@ from quantlib.analytics.sharpe_inference import (
 )
 from quantlib.analytics.trades import TradeStats, trade_stats
 from quantlib.exceptions import ConfigError, DataError
+from quantlib.results import Summary
 
 __all__ = ["PerformanceSummary", "performance_summary", "turnover"]
 
 
 @dataclass(frozen=True)
-class PerformanceSummary:
+class PerformanceSummary(Summary):
     """Headline performance of one equity curve.
 
     Return-based figures use the period returns (``freq``, annualised with
@@ -179,20 +180,14 @@ class PerformanceSummary:
             for key, value in out.items()
         }
 
-    def to_frame(self) -> pd.DataFrame:
-        """:meth:`to_dict` as a one-column frame (index ``metric``, column ``value``)."""
-        items = self.to_dict()
-        return pd.DataFrame({"value": pd.Series(list(items.values()), dtype=object)}).set_axis(
-            pd.Index(list(items), name="metric")
-        )
+    def heading(self) -> str:
+        """The period covered: ``start .. end (n_periods x freq)``."""
+        return f"{self.start} .. {self.end} ({self.n_periods} x {self.freq})"
 
-    def summary(self) -> str:
-        """The dict as aligned ``name  value`` lines, with the period covered on top."""
-        lines = [f"{self.start} .. {self.end} ({self.n_periods} x {self.freq})"]
-        for key, value in self.to_dict().items():
-            shown = str(value) if isinstance(value, int) else f"{value:.6g}"
-            lines.append(f"{key:<32}{shown:>14}")
-        return "\n".join(lines)
+    def summary(self) -> PerformanceSummary:
+        """This object: a performance summary is already a :class:`~quantlib.results.Summary`
+        (``str()`` gives the period on top and one aligned ``name  value`` line per figure)."""
+        return self
 
 
 def turnover(trades: pd.DataFrame, equity: pd.Series, years: float) -> float:

@@ -323,7 +323,8 @@ class BacktestResult:
         trials_sharpe_variance: float | None = None,
     ) -> PerformanceSummary:
         """Performance metrics of the equity curve and the trade ledger (daily returns,
-        annualised with ``config.periods_per_year``)."""
+        annualised with ``config.periods_per_year``): a :class:`~quantlib.results.Summary`
+        whose ``str()`` is the aligned table and whose attributes keep the typed figures."""
         from quantlib.analytics.summary import performance_summary
 
         return performance_summary(
