@@ -163,7 +163,7 @@ def read_fault(exc: BaseException) -> LiveError | None:
     ccxt = sys.modules.get("ccxt")  # a ccxt error implies ccxt was imported by whoever raised it
     if ccxt is not None and isinstance(exc, ccxt.BaseError):
         # One classification of ccxt's errors, the adapter's, not a second copy here.
-        from quantlib.live.ccxt_exchange import _READ_RETRY, _classify, _Kind
+        from quantlib.live.ccxt_errors import _READ_RETRY, _classify, _Kind
 
         kind = _classify(exc)
         if kind not in _READ_RETRY and kind is not _Kind.MAINTENANCE:
