@@ -13,15 +13,15 @@ served from here, lazily.
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from quantlib._moved import moved
 from quantlib._regimes import REGIME_COLUMN, UNKNOWN_REGIME, regime_label
 from quantlib.exceptions import ConfigError, DataError
 
@@ -35,14 +35,10 @@ __all__ = [
     "session_of_hour",
 ]
 
-# Moved to quantlib.research.attribution (issue 15), served lazily by __getattr__ below.
-_MOVED = ("ABLATION_COLUMNS", "ablation", "regime_at_close")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        return getattr(importlib.import_module("quantlib.research.attribution"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Moved to the research layer (issue 15): served lazily to old imports, with no import edge.
+__getattr__, __dir__ = moved(
+    __name__, "quantlib.research.attribution", ("ABLATION_COLUMNS", "ablation", "regime_at_close")
+)
 
 
 class HasTrades(Protocol):
