@@ -143,7 +143,7 @@ def test_nothing_inside_quantlib_imports_an_old_path() -> None:
     shims = {
         ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         for path in PACKAGE.rglob("*.py")
-        if _is_shim(path)
+        if path.name != "_moved.py" and _is_shim(path)
     }
     assert "quantlib.backtest.sweeps" in shims
     uses = sorted(
