@@ -124,7 +124,7 @@ def _(evaluation, forecast, go, mo, realised):
                           template="plotly_white", yaxis_tickformat=".1%")  # fmt: skip
     mo.vstack(
         [
-            mo.md(f"```\n{forecast.summary()}\n```"),
+            mo.md(f"```\n{forecast.summary()!s}\n```"),
             vol_fig,
             mo.md("Losses (lower is better):"),
             evaluation.to_frame(),

@@ -199,7 +199,7 @@ def ml_train(
         target_folder(name or f"{ml_config.config_id}-{data_hash(bars)}", overwrite=overwrite)
         trained = train_final(bars, ml_config, device=device)
         folder = save(trained, name=name, overwrite=overwrite)
-    console.print(trained.summary(), highlight=False, markup=False)
+    console.print(str(trained.summary()), highlight=False, markup=False)
     console.print(str(folder), highlight=False, soft_wrap=True)
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from quantlib.exceptions import ConfigError, DataError
 from quantlib.models.garch_forecast import VolatilityForecast
 from quantlib.models.garch_spec import _VOL_NAMES
+from quantlib.results import ResultSummary
 
 __all__ = ["ForecastEvaluation", "evaluate_forecasts"]
 
@@ -38,15 +39,26 @@ class ForecastEvaluation:
         """The loss table (a copy)."""
         return self.table.copy()
 
-    def summary(self) -> str:
-        """The loss table as text, with the evaluation period; lower is better."""
+    def summary(self) -> ResultSummary:
+        """The evaluation period (heading); ``n_dates``, ``dropped`` and the mean QLIKE and
+        MSE of the model and of the baseline (figures: ``qlike_model``, ``qlike_baseline``,
+        ``mse_model``, ``mse_baseline``); a note naming the two forecasts. Lower is better."""
         idx = self.losses.index
-        head = (
+        means = self.losses.mean()
+        model, baseline = (str(label) for label in self.table.index)
+        return ResultSummary(
             f"OUT-OF-SAMPLE forecast evaluation on {len(idx)} dates, {idx[0]!s} .. {idx[-1]!s}"
-            f" ({self.dropped} zero-realised dates dropped); lower is better"
+            f" ({self.dropped} zero-realised dates dropped); lower is better",
+            {
+                "n_dates": len(idx),
+                "dropped": int(self.dropped),
+                "qlike_model": float(means["qlike_model"]),
+                "qlike_baseline": float(means["qlike_baseline"]),
+                "mse_model": float(means["mse_model"]),
+                "mse_baseline": float(means["mse_baseline"]),
+            },
+            remarks=(f"model: {model}; baseline: {baseline}",),
         )
-        body = self.table.to_string(float_format=lambda x: f"{x:.6g}")
-        return f"{head}\n{body}"
 
 
 def evaluate_forecasts(

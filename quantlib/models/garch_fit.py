@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from quantlib.models.garch_spec import MIN_FIT_OBS, GarchSpec, _arch, _check_returns, _spec
+from quantlib.results import ResultSummary
 
 __all__ = ["VolatilityFit", "fit_volatility"]
 
@@ -51,16 +52,25 @@ class VolatilityFit:
             }
         )
 
-    def summary(self) -> str:
-        """A plain-text summary: the model, the in-sample fit statistics and the parameters."""
-        lines = [
+    def summary(self) -> ResultSummary:
+        """The model (heading), ``nobs``, ``loglik``, ``aic``, ``bic`` and ``converged``
+        (figures), the parameter estimates of :meth:`to_frame` (table ``parameters``) and an
+        in-sample note (with a warning when the optimiser did not converge)."""
+        return ResultSummary(
             f"{self.spec.describe()} [config {self.spec.config_id}]",
-            f"IN-SAMPLE fit on {self.nobs} returns: log-likelihood {self.loglik:.2f}, "
-            f"AIC {self.aic:.2f}, BIC {self.bic:.2f}"
-            + ("" if self.converged else " (optimiser did NOT converge)"),
-            self.to_frame().to_string(float_format=lambda x: f"{x:.4f}"),
-        ]
-        return "\n".join(lines)
+            {
+                "nobs": int(self.nobs),
+                "loglik": float(self.loglik),
+                "aic": float(self.aic),
+                "bic": float(self.bic),
+                "converged": bool(self.converged),
+            },
+            {"parameters": self.to_frame()},
+            (
+                f"IN-SAMPLE fit on {self.nobs} returns"
+                + ("" if self.converged else " (optimiser did NOT converge)"),
+            ),
+        )
 
 
 def fit_volatility(returns: pd.Series, spec: GarchSpec | None = None) -> VolatilityFit:

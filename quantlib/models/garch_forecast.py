@@ -20,6 +20,7 @@ from quantlib.models.garch_spec import (
     _check_returns,
     _spec,
 )
+from quantlib.results import ResultSummary
 
 __all__ = ["VolatilityForecast", "forecast_volatility"]
 
@@ -67,20 +68,29 @@ class VolatilityForecast:
         """The forecasts table (a copy)."""
         return self.frame.copy()
 
-    def summary(self) -> str:
-        """A plain-text summary of the walk-forward schedule and the forecasts."""
+    def summary(self) -> ResultSummary:
+        """The model (heading); ``n_forecasts``, ``n_fits``, ``refit_every``, the mean, min
+        and max forecast volatility and ``next_volatility`` (figures, return units per period);
+        a note on the out-of-sample schedule (dates, window, refits)."""
         scheme = "expanding window" if self.window is None else f"rolling {self.window}-period"
         vol = self.frame["volatility"]
-        return "\n".join(
-            [
-                f"{self.spec.describe()} [config {self.spec.config_id}]",
+        return ResultSummary(
+            f"{self.spec.describe()} [config {self.spec.config_id}]",
+            {
+                "n_forecasts": len(vol),
+                "n_fits": len(self.params),
+                "refit_every": int(self.refit_every),
+                "mean_volatility": float(vol.mean()),
+                "min_volatility": float(vol.min()),
+                "max_volatility": float(vol.max()),
+                "next_volatility": float(self.next_volatility),
+            },
+            remarks=(
                 f"OUT-OF-SAMPLE one-step forecasts for {vol.index[0]!s} .. {vol.index[-1]!s} "
                 f"({len(vol)}): {scheme}, refit every {self.refit_every} periods "
                 f"({len(self.params)} fits)",
-                f"forecast volatility: mean {vol.mean():.4%}, min {vol.min():.4%}, "
-                f"max {vol.max():.4%}; next period ({self.next_origin!s} + 1): "
-                f"{self.next_volatility:.4%}",
-            ]
+                f"next_volatility is for the period after {self.next_origin!s}",
+            ),
         )
 
 

@@ -46,6 +46,7 @@ from quantlib._validation import check_returns
 from quantlib.exceptions import ConfigError, DataError
 from quantlib.models.regime_hmm import RawFit, filter_arrays, fit_hmm, fit_markov
 from quantlib.models.regime_performance import regime_performance
+from quantlib.results import ResultSummary
 
 __all__ = [
     "PROB_PREFIX",
@@ -271,19 +272,25 @@ class RegimeFit:
             index=pd.RangeIndex(k, name=REGIME_COLUMN),
         )
 
-    def summary(self) -> str:
-        """A plain-text report of the fit."""
-        lines = [
+    def summary(self) -> ResultSummary:
+        """The fit at a glance: the method and number of regimes (heading), ``n_obs``,
+        ``fitted_at``, ``loglik`` and ``converged`` (figures), the per-regime table of
+        :meth:`to_frame` and the transition matrix (tables), and an in-sample note."""
+        return ResultSummary(
             f"Regime model: {self.spec.method}, {self.k_regimes} regimes "
             f"(config {self.spec.config_id}), ordered by variance",
-            f"sample: {self.n_obs} periods to {self.fitted_at}; log-likelihood "
-            f"{self.loglik:.2f}; converged {self.converged}",
-            "in-sample fit: parameters use the whole sample",
-            self.to_frame().to_string(float_format=lambda v: f"{v:.6g}"),
-            "transition P(to | from):",
-            self.transition_matrix.to_string(float_format=lambda v: f"{v:.4f}"),
-        ]
-        return "\n".join(lines)
+            {
+                "n_obs": self.n_obs,
+                "fitted_at": self.fitted_at,
+                "loglik": float(self.loglik),
+                "converged": bool(self.converged),
+            },
+            {
+                "regimes": self.to_frame(),
+                "transition P(to | from)": self.transition_matrix,
+            },
+            ("in-sample fit: parameters use the whole sample",),
+        )
 
 
 def _probability_frame(probs: np.ndarray, index: pd.Index) -> pd.DataFrame:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from quantlib._validation import check_float, check_int, check_returns_frame
 from quantlib.exceptions import ConfigError, DataError
+from quantlib.results import ResultSummary
 
 __all__ = [
     "RiskDecomposition",
@@ -211,11 +212,18 @@ class ShrunkCovariance:
         """The shrunk covariance matrix."""
         return self.covariance
 
-    def summary(self) -> str:
-        """One line for a console or a report."""
-        return (
+    def summary(self) -> ResultSummary:
+        """The estimate in one line (heading); ``n_assets``, ``n_obs``, ``shrinkage`` and
+        ``target_variance`` (figures)."""
+        return ResultSummary(
             f"Ledoit-Wolf covariance of {self.covariance.shape[0]} assets from {self.n_obs} "
-            f"periods: shrinkage {self.shrinkage:.4f} towards {self.target_variance:.3g} * I"
+            f"periods: shrinkage {self.shrinkage:.4f} towards {self.target_variance:.3g} * I",
+            {
+                "n_assets": int(self.covariance.shape[0]),
+                "n_obs": int(self.n_obs),
+                "shrinkage": float(self.shrinkage),
+                "target_variance": float(self.target_variance),
+            },
         )
 
 
@@ -306,14 +314,22 @@ class RiskDecomposition:
         """The per-asset contributions."""
         return self.contributions
 
-    def summary(self) -> str:
-        """A few lines for a console or a report."""
+    def summary(self) -> ResultSummary:
+        """The portfolio figures in one line (heading); ``portfolio_volatility``,
+        ``portfolio_var``, ``portfolio_es`` and ``level`` (figures); each asset's share of the
+        volatility, largest first (note)."""
         top = self.contributions["percent_volatility"].sort_values(ascending=False)
         shares = ", ".join(f"{asset}: {share:.1%}" for asset, share in top.items())
-        return (
+        return ResultSummary(
             f"portfolio volatility {self.portfolio_volatility:.4%}, VaR {self.portfolio_var:.4%}"
-            f", ES {self.portfolio_es:.4%} at {self.level:.2%}\n"
-            f"share of volatility: {shares}"
+            f", ES {self.portfolio_es:.4%} at {self.level:.2%}",
+            {
+                "portfolio_volatility": float(self.portfolio_volatility),
+                "portfolio_var": float(self.portfolio_var),
+                "portfolio_es": float(self.portfolio_es),
+                "level": float(self.level),
+            },
+            remarks=(f"share of volatility: {shares}",),
         )
 
 

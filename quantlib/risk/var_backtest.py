@@ -27,6 +27,7 @@ import pandas as pd
 
 from quantlib._validation import check_float, check_int
 from quantlib.exceptions import ConfigError, DataError
+from quantlib.results import ResultSummary
 from quantlib.risk.measures import ReturnsLike, returns_array
 
 __all__ = ["VaRBacktest", "christoffersen_test", "kupiec_test", "var_backtest"]
@@ -76,16 +77,22 @@ class VaRBacktest:
     transitions: tuple[int, int, int, int]
     breaches: pd.Series = field(repr=False, compare=False)
 
-    def summary(self) -> str:
-        """A few lines for a console or a report."""
-        return (
+    def summary(self) -> ResultSummary:
+        """The level and breach count (heading); ``level``, ``n_obs``, ``n_breaches``,
+        ``breach_rate``, ``expected_breaches`` (figures); the three likelihood-ratio tests of
+        :meth:`to_frame` (table ``tests``: Kupiec POF, Christoffersen independence,
+        conditional coverage)."""
+        return ResultSummary(
             f"VaR backtest at {self.level:.2%}: {self.n_breaches} breaches in {self.n_obs} "
-            f"periods ({self.breach_rate:.2%}; expected {self.expected_breaches:.1f})\n"
-            f"Kupiec POF              LR {self.kupiec_lr:8.3f}   p {self.kupiec_pvalue:.4f}\n"
-            f"Christoffersen ind.     LR {self.independence_lr:8.3f}   "
-            f"p {self.independence_pvalue:.4f}\n"
-            f"Conditional coverage    LR {self.conditional_coverage_lr:8.3f}   "
-            f"p {self.conditional_coverage_pvalue:.4f}"
+            f"periods ({self.breach_rate:.2%}; expected {self.expected_breaches:.1f})",
+            {
+                "level": float(self.level),
+                "n_obs": int(self.n_obs),
+                "n_breaches": int(self.n_breaches),
+                "breach_rate": float(self.breach_rate),
+                "expected_breaches": float(self.expected_breaches),
+            },
+            {"tests": self.to_frame()},
         )
 
     def to_frame(self) -> pd.DataFrame:

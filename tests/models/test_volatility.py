@@ -143,7 +143,7 @@ def test_fit_matches_arch_on_percent_returns_and_reports_volatility_in_return_un
 
 def test_fit_summary_says_in_sample_and_names_the_model(btc_returns: pd.Series) -> None:
     fit = fit_volatility(btc_returns, GarchSpec(model="egarch"))
-    text = fit.summary()
+    text = str(fit.summary())
     assert "IN-SAMPLE fit on 700 returns" in text
     assert "EGARCH(p=1, o=1, q=1)" in text
     assert list(fit.to_frame().columns) == ["estimate", "std_error", "t_stat"]
@@ -264,8 +264,8 @@ def test_rolling_window_fits_on_window_returns(btc_returns: pd.Series) -> None:
     )
     assert fc.frame.index[0] == btc_returns.index[250]
     assert fc.params["nobs"].tolist() == [250, 250, 250]
-    assert "OUT-OF-SAMPLE one-step forecasts" in fc.summary()
-    assert "rolling 250-period" in fc.summary()
+    assert "OUT-OF-SAMPLE one-step forecasts" in str(fc.summary())
+    assert "rolling 250-period" in str(fc.summary())
 
 
 def test_refit_every_one_refits_before_each_forecast(btc_returns: pd.Series) -> None:
@@ -364,7 +364,7 @@ def test_evaluation_drops_zero_realised_dates_and_counts_them() -> None:
 
     assert result.dropped == 1
     assert result.table.loc["GARCH", "qlike"] == pytest.approx(0.0)
-    assert "1 zero-realised dates dropped" in result.summary()
+    assert "1 zero-realised dates dropped" in str(result.summary())
 
 
 def test_evaluation_without_common_dates_is_refused() -> None:
@@ -382,4 +382,4 @@ def test_evaluation_on_real_data_scores_both_forecasts_on_the_same_dates(
     assert result.table["n"].iloc[0] + result.dropped == 400
     assert result.losses.index.isin(btc_forecast.frame.index).all()
     assert (result.losses[["qlike_model", "qlike_baseline"]] >= 0).all().all()
-    assert "OUT-OF-SAMPLE forecast evaluation" in result.summary()
+    assert "OUT-OF-SAMPLE forecast evaluation" in str(result.summary())

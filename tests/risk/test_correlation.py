@@ -114,7 +114,7 @@ def test_ledoit_wolf_does_not_shrink_an_identity_shaped_sample() -> None:
 
     assert got.shrinkage == 0.0
     np.testing.assert_allclose(got.covariance.to_numpy(), np.eye(2))
-    assert "shrinkage 0.0000" in got.summary()
+    assert "shrinkage 0.0000" in str(got.summary())
 
 
 # --------------------------------------------------------------------------- contributions
@@ -181,7 +181,7 @@ def test_contributions_of_uncorrelated_assets_are_weighted_variances() -> None:
     # sigma_p^2 = 0.25*0.04 + 0.25*0.01 = 0.0125; shares 0.01/0.0125 and 0.0025/0.0125.
     assert result.portfolio_volatility == pytest.approx(math.sqrt(0.0125))
     assert result.contributions["percent_volatility"].tolist() == pytest.approx([0.8, 0.2])
-    assert "a: 80.0%" in result.summary()
+    assert "a: 80.0%" in str(result.summary())
 
 
 def test_covariance_is_reordered_to_the_weights_assets(returns: pd.DataFrame) -> None:

@@ -174,7 +174,7 @@ def test_result_is_frozen_and_summarised() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.n_breaches = 0  # type: ignore[misc]
     assert isinstance(result, VaRBacktest)
-    assert "100 breaches in 1000 periods (10.00%; expected 10.0)" in result.summary()
+    assert "100 breaches in 1000 periods (10.00%; expected 10.0)" in str(result.summary())
     frame = result.to_frame()
     assert frame.loc["conditional_coverage", "dof"] == 2
     assert frame.loc["kupiec_pof", "statistic"] == pytest.approx(result.kupiec_lr)

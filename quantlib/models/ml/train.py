@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from quantlib.exceptions import ConfigError, DataError
 from quantlib.models.ml.nets import Baseline, Model, ModelSpec
+from quantlib.results import ResultSummary
 
 __all__ = [
     "FitResult",
@@ -108,13 +109,25 @@ class FitResult:
             }
         )
 
-    def summary(self) -> str:
-        """A few lines for logs and reports."""
+    def summary(self) -> ResultSummary:
+        """For logs and reports: the model (heading); ``epochs_run``, ``best_epoch``,
+        ``best_val_loss``, ``stopped_early``, ``seconds`` and ``device`` (figures); the same
+        in one line (note)."""
         stop = "early stop" if self.stopped_early else "all epochs"
-        return (
-            f"{self.spec.describe()} [config {self.spec.config_id}]\n"
-            f"epochs run {self.epochs_run} ({stop}), best epoch {self.best_epoch}, "
-            f"val log-loss {self.best_val_loss:.4f}, {self.seconds:.1f}s on {self.device}"
+        return ResultSummary(
+            f"{self.spec.describe()} [config {self.spec.config_id}]",
+            {
+                "epochs_run": int(self.epochs_run),
+                "best_epoch": int(self.best_epoch),
+                "best_val_loss": float(self.best_val_loss),
+                "stopped_early": bool(self.stopped_early),
+                "seconds": float(self.seconds),
+                "device": str(self.device),
+            },
+            remarks=(
+                f"epochs run {self.epochs_run} ({stop}), best epoch {self.best_epoch}, "
+                f"val log-loss {self.best_val_loss:.4f}, {self.seconds:.1f}s on {self.device}",
+            ),
         )
 
 

@@ -24,6 +24,7 @@ from quantlib.models.ml.labels import sign_label, targets
 from quantlib.models.ml.nets import Model
 from quantlib.models.ml.train import fit, predict_proba
 from quantlib.models.ml.walkforward import ENSEMBLE, MLConfig
+from quantlib.results import ResultSummary
 
 __all__ = ["N_CLASSES", "TrainedModels", "data_hash", "train_final"]
 
@@ -133,15 +134,23 @@ class TrainedModels:
         out["agreement"] = agreement(members, chosen_weights)
         return out
 
-    def summary(self) -> str:
-        """A few lines for logs: members, window, data hash, config id."""
-        members = "\n".join(
-            f"  {name}: {self.config.members[name].describe()}" for name in self.models
-        )
-        return (
+    def summary(self) -> ResultSummary:
+        """For logs: config id, data hash, horizon and window (heading); ``horizon``,
+        ``window``, ``window_start``, ``window_end``, ``n_members`` and ``data_hash``
+        (figures); the fitting period and one line per member (notes)."""
+        members = tuple(f"  {name}: {self.config.members[name].describe()}" for name in self.models)
+        return ResultSummary(
             f"ML models [config {self.config.config_id}, data {self.data_hash}], horizon "
-            f"{self.config.horizon} bars, window {self.config.window}\n"
-            f"fitted on {self.window_start} .. {self.window_end}\n{members}"
+            f"{self.config.horizon} bars, window {self.config.window}",
+            {
+                "horizon": int(self.config.horizon),
+                "window": int(self.config.window),
+                "window_start": self.window_start,
+                "window_end": self.window_end,
+                "n_members": len(self.models),
+                "data_hash": self.data_hash,
+            },
+            remarks=(f"fitted on {self.window_start} .. {self.window_end}", *members),
         )
 
 

@@ -100,7 +100,7 @@ def test_early_stopping_keeps_patience_epochs_after_the_best_and_restores_it(
     frame = result.to_frame()
     assert list(frame.columns) == ["epoch", "train_loss", "val_loss", "best"]
     assert frame["best"].tolist() == [e == result.best_epoch for e in seen]
-    assert f"best epoch {result.best_epoch}" in result.summary()
+    assert f"best epoch {result.best_epoch}" in str(result.summary())
 
 
 def test_fit_restores_the_global_determinism_switch(
