@@ -153,7 +153,7 @@ def _(mo, outcome):
     mo.vstack(
         [
             mo.md(f"### Scenarios\n\nReport written to `{outcome.report}`"),
-            outcome.summary(),
+            outcome.scenarios(),
             mo.md("**Limit breaches:** " + ("; ".join(outcome.breaches.values()) or "none")),
         ]
     )
@@ -186,7 +186,12 @@ def _(go, mo, outcome):
 
 @app.cell
 def _(mo, outcome):
-    mo.vstack([mo.md("### Monte Carlo"), *[mc.summary() for mc in outcome.montecarlo.values()]])
+    mo.vstack(
+        [
+            mo.md("### Monte Carlo"),
+            *[mo.plain_text(str(mc.summary())) for mc in outcome.montecarlo.values()],
+        ]
+    )
     return
 
 

@@ -44,7 +44,7 @@ def live_run(
         summary = run_live(config, stop=stop, max_bars=max_bars, exit_at_end=exit_at_end)
     console.print(
         f"stopped after {summary.bars} bars; state {summary.state}; "
-        f"reconciliation: {summary.reconcile.summary()}"
+        f"reconciliation: {summary.reconcile.summary().heading()}"
     )
 
 

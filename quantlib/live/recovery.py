@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from quantlib.live.alerts import Alert, AlertKind
 from quantlib.live.engine import LiveEngine
 from quantlib.live.types import OrderStatus
+from quantlib.results import ResultSummary
 
 __all__ = ["ReconcileReport", "reconcile"]
 
@@ -45,11 +46,22 @@ class ReconcileReport:
     mismatches: list[str] = field(default_factory=list)
     halted: bool = False
 
-    def summary(self) -> str:
+    def summary(self) -> ResultSummary:
+        """The one-line account as the title (``2 order(s) resolved, 0 external``, then any
+        ``position mismatch: …`` and ``→ HALTED``; what :meth:`~ResultSummary.heading` gives),
+        and the counts ``resolved``, ``external``, ``mismatches`` and the flag ``halted``."""
         parts = [f"{len(self.resolved)} order(s) resolved", f"{len(self.external)} external"]
         if self.mismatches:
             parts.append("position mismatch: " + "; ".join(self.mismatches))
-        return ", ".join(parts) + (" → HALTED" if self.halted else "")
+        return ResultSummary(
+            ", ".join(parts) + (" → HALTED" if self.halted else ""),
+            {
+                "resolved": len(self.resolved),
+                "external": len(self.external),
+                "mismatches": len(self.mismatches),
+                "halted": self.halted,
+            },
+        )
 
 
 def reconcile(engine: LiveEngine, *, tolerance: float = 1e-9) -> ReconcileReport:

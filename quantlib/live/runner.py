@@ -261,7 +261,7 @@ def run_live(
         report = _reconcile(engine, lock, stop)
         if report is None:  # stopped while the exchange was unreachable: nothing ran
             return RunSummary(0, ReconcileReport(), engine.gate.state.value)
-        log.info("reconciled: %s", report.summary())
+        log.info("reconciled: %s", report.summary().heading())
         engine.start()
         if on_ready is not None:
             on_ready(engine)

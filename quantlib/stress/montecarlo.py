@@ -32,6 +32,7 @@ from dask.delayed import delayed
 
 from quantlib._validation import check_choice, check_float, check_int
 from quantlib.exceptions import ConfigError, DataError
+from quantlib.results import ResultSummary
 from quantlib.stress import _kernels as kernels
 
 __all__ = [
@@ -130,22 +131,36 @@ class MonteCarloResult:
         """Share of paths whose maximum drawdown went beyond ``drawdown_limit``."""
         return float(np.mean(self.max_drawdown < -self.drawdown_limit))
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> ResultSummary:
         """Terminal P&L (mean, median, 5% and 1% quantiles, expected shortfall of the worst 5%),
-        maximum drawdown (median, 5% quantile) and the two probabilities, as fractions."""
+        maximum drawdown (median, 5% quantile) and the two probabilities, as fractions; the
+        title names the method, paths and horizon, the remarks the limits the probabilities
+        refer to."""
         pnl = self.terminal - 1.0
         tail = np.sort(pnl)[: max(1, math.ceil(0.05 * len(pnl)))]
-        return {
-            "pnl_mean": float(pnl.mean()),
-            "pnl_median": float(np.median(pnl)),
-            "pnl_p5": float(np.quantile(pnl, 0.05)),
-            "pnl_p1": float(np.quantile(pnl, 0.01)),
-            "pnl_es5": float(tail.mean()),
-            "max_drawdown_median": float(np.median(self.max_drawdown)),
-            "max_drawdown_p5": float(np.quantile(self.max_drawdown, 0.05)),
-            "p_ruin": self.p_ruin,
-            "p_drawdown_breach": self.p_drawdown_breach,
-        }
+        block = (
+            f", mean block length {self.mean_block_length:g}"
+            if self.mean_block_length is not None
+            else ""
+        )
+        return ResultSummary(
+            f"Monte Carlo {self.method}: {self.n_paths} paths x {self.horizon_days} days{block}",
+            {
+                "pnl_mean": float(pnl.mean()),
+                "pnl_median": float(np.median(pnl)),
+                "pnl_p5": float(np.quantile(pnl, 0.05)),
+                "pnl_p1": float(np.quantile(pnl, 0.01)),
+                "pnl_es5": float(tail.mean()),
+                "max_drawdown_median": float(np.median(self.max_drawdown)),
+                "max_drawdown_p5": float(np.quantile(self.max_drawdown, 0.05)),
+                "p_ruin": self.p_ruin,
+                "p_drawdown_breach": self.p_drawdown_breach,
+            },
+            remarks=(
+                f"ruin: equity below {self.ruin_level:g} on any day; drawdown limit "
+                f"{self.drawdown_limit:g} (fractions of the starting equity)",
+            ),
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """One row per path: ``terminal_pnl``, ``max_drawdown``, ``ruined``."""

@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ from sqlalchemy import Engine
 from quantlib._io import atomic_write_text
 from quantlib._typing import PathLike
 from quantlib.exceptions import ConfigError, DataError
+from quantlib.results import ResultSummary
 from quantlib.stress.config import StressSpec
 from quantlib.stress.history import record_run
 from quantlib.stress.montecarlo import MonteCarloResult, monte_carlo
@@ -81,10 +83,49 @@ class StressOutcome:
     def config_id(self) -> str:
         return self.spec.config_id
 
-    def summary(self) -> pd.DataFrame:
-        """One row per scenario: historical windows then shocks (fractions of equity)."""
-        rows = [w.summary() for w in self.windows] + [s.summary() for s in self.shocks]
+    def scenarios(self) -> pd.DataFrame:
+        """One row per scenario: historical windows then shocks (fractions of equity), the
+        figures of each :meth:`WindowResult.summary` and :meth:`ShockResult.summary`."""
+        rows = [w.summary().to_dict() for w in self.windows]
+        rows += [s.summary().to_dict() for s in self.shocks]
         return pd.DataFrame(rows)
+
+    def summary(self) -> ResultSummary:
+        """The run's headline figures (fractions of equity): the worst historical window (its
+        name and P&L), the deepest drawdown and worst day over the windows, the worst shock
+        (by stressed loss) with its stressed loss and the worst P&L after exit, then per Monte
+        Carlo method ``<method>_pnl_median``, ``_pnl_p5``, ``_p_ruin`` and
+        ``_p_drawdown_breach``, and ``n_breaches``. The :meth:`scenarios` frame is the table
+        ``"scenarios"``; the limit breaches and the stored run are the remarks."""
+        figures: dict[str, Any] = {}
+        if self.windows:
+            worst = min(self.windows, key=lambda w: w.pnl)
+            figures["worst_window"] = worst.window.name
+            figures["worst_window_pnl"] = worst.pnl
+            figures["worst_drawdown"] = min(w.max_drawdown for w in self.windows)
+            figures["worst_day"] = min(w.worst_day for w in self.windows)
+        if self.shocks:
+            shock = max(self.shocks, key=lambda s: s.stressed_loss)
+            figures["worst_shock"] = shock.shock.name
+            figures["worst_stressed_loss"] = shock.stressed_loss
+            figures["worst_shock_pnl_after_exit"] = min(s.pnl - s.exit_cost for s in self.shocks)
+        for method, mc in self.montecarlo.items():
+            mc_figures = mc.summary()
+            for key in ("pnl_median", "pnl_p5", "p_ruin", "p_drawdown_breach"):
+                figures[f"{method}_{key}"] = mc_figures[key]
+        figures["n_breaches"] = len(self.breaches)
+        state = (
+            "recorded as run" if self.created else "already recorded (same config and data): run"
+        )
+        return ResultSummary(
+            f"Stress {self.spec.name} (config {self.config_id}, data {self.data_hash[:12]})",
+            figures,
+            {"scenarios": self.scenarios()},
+            (
+                *(f"breach: {message}" for message in self.breaches.values()),
+                f"{state} {self.run_id} at {self.run_at}; report {self.report}",
+            ),
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """The metrics as a frame (``metric``, ``value``)."""

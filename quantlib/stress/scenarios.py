@@ -40,6 +40,7 @@ from quantlib._validation import check_float, check_int
 from quantlib.analytics.drawdown import drawdown_values
 from quantlib.backtest.config import BacktestConfig
 from quantlib.exceptions import ConfigError, DataError
+from quantlib.results import ResultSummary
 
 __all__ = [
     "DEFAULT_WINDOWS",
@@ -135,20 +136,25 @@ class WindowResult:
     missing: tuple[str, ...] = ()
     n_trades: int | None = None
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "scenario": self.window.name,
-            "kind": "historical",
-            "mode": self.mode,
-            "start": self.window.start,
-            "end": self.window.end,
-            "pnl": self.pnl,
-            "max_drawdown": self.max_drawdown,
-            "worst_day": self.worst_day,
-            "worst_day_at": self.worst_day_at,
-            "missing": ", ".join(self.missing),
-            "n_trades": self.n_trades,
-        }
+    def summary(self) -> ResultSummary:
+        """The window's figures (``scenario``, ``pnl``, ``max_drawdown``, ``worst_day``…)."""
+        w = self.window
+        return ResultSummary(
+            f"Historical window {w.name} ({self.mode}): {w.start:%Y-%m-%d} to {w.end:%Y-%m-%d}",
+            {
+                "scenario": w.name,
+                "kind": "historical",
+                "mode": self.mode,
+                "start": w.start,
+                "end": w.end,
+                "pnl": self.pnl,
+                "max_drawdown": self.max_drawdown,
+                "worst_day": self.worst_day,
+                "worst_day_at": self.worst_day_at,
+                "missing": ", ".join(self.missing),
+                "n_trades": self.n_trades,
+            },
+        )
 
 
 def closes_frame(bars: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -426,25 +432,27 @@ class ShockResult:
     def stressed_loss(self) -> float:
         return -(self.pnl - self.exit_cost) + self.var_99
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "scenario": self.shock.name,
-            "kind": "hypothetical",
-            "as_of": self.as_of,
-            "pnl": self.pnl,
-            "exit_cost": self.exit_cost,
-            "pnl_after_exit": self.pnl - self.exit_cost,
-            "stressed_vol": self.stressed_vol,
-            "var_99": self.var_99,
-            "stressed_loss": self.stressed_loss,
-        }
+    def summary(self) -> ResultSummary:
+        """The shock's row of figures (``pnl``, ``exit_cost``, ``var_99``, ``stressed_loss``…)."""
+        return ResultSummary(
+            f"Hypothetical shock {self.shock.name} as of {self.as_of:%Y-%m-%d}",
+            {
+                "scenario": self.shock.name,
+                "kind": "hypothetical",
+                "as_of": self.as_of,
+                "pnl": self.pnl,
+                "exit_cost": self.exit_cost,
+                "pnl_after_exit": self.pnl - self.exit_cost,
+                "stressed_vol": self.stressed_vol,
+                "var_99": self.var_99,
+                "stressed_loss": self.stressed_loss,
+            },
+        )
 
 
 def _daily_returns(closes: pd.DataFrame, as_of: pd.Timestamp, lookback_days: int) -> pd.DataFrame:
     index = pd.DatetimeIndex(closes.index)
-    # Bars stamped before as_of − 1 day have closed by as_of: nothing after the shock is used.
-    # A daily bar is known once it has closed (open time + 1 day <= as_of): nothing after the
-    # shock date enters the estimate.
+    # A daily bar is known once it has closed (open + 1 day <= as_of): nothing after the shock.
     first = as_of - pd.Timedelta(days=lookback_days + 1)
     known = closes.loc[(index + _DAY <= as_of) & (index >= first)]
     return known.pct_change(fill_method=None).iloc[1:]
