@@ -64,3 +64,39 @@ def test_a_summary_is_frozen_and_names_what_is_missing() -> None:
 )
 def test_values_are_formatted_by_kind(value: object, shown: str) -> None:
     assert format_value(value) == shown
+
+
+def _classes_with_a_summary() -> list[type]:
+    import ast
+    import importlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "quantlib"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and any(
+                isinstance(item, ast.FunctionDef) and item.name == "summary" for item in node.body
+            ):
+                parts = path.relative_to(root.parent).with_suffix("").parts
+                module = importlib.import_module(".".join(parts).removesuffix(".__init__"))
+                found.append(getattr(module, node.name))
+    return found
+
+
+def test_every_summary_method_in_quantlib_returns_a_summary() -> None:
+    import typing
+
+    from quantlib.analytics.summary import PerformanceSummary
+
+    # Names some modules import only under TYPE_CHECKING.
+    names = {"PerformanceSummary": PerformanceSummary, "ResultSummary": ResultSummary}
+    classes = _classes_with_a_summary()
+    assert len(classes) >= 15
+    wrong = []
+    for cls in classes:
+        returned = typing.get_type_hints(cls.summary, localns=names).get("return")
+        if not (isinstance(returned, type) and issubclass(returned, Summary)):
+            wrong.append(f"{cls.__module__}.{cls.__qualname__}.summary -> {returned}")
+    assert wrong == []
