@@ -42,16 +42,11 @@ def strategy_report(
 ) -> Path:
     """Backtest ``strategy`` on ``sources`` and write the offline HTML report to ``out``.
 
-    The headline is the in-sample run with ``params``; beside it: BTC buy-and-hold and SPY
-    (where the data covers the period), a buy-and-hold baseline with the same costs, a
-    random-entry distribution (single asset), and, when ``grid`` is given, a walk-forward whose
-    every trial is recorded in the trial registry. The deflated Sharpe ratio is charged with the
-    registry's count of trials of this strategy on these assets and timeframe (at least 1).
-    Returns are annualised with the data's calendar
-    (:func:`quantlib.data.calendars.annualisation`) unless ``config`` sets ``periods_per_year``.
-    The measuring is :func:`quantlib.research.evaluation.evaluate_strategy`'s; the git commit and
-    the data files' hashes (:func:`quantlib.reports.provenance.collect_provenance`) are added to
-    ``provenance``.
+    What is run and measured (the in-sample run, its benchmarks and baselines, the optional
+    walk-forward, the trial count behind the deflated Sharpe ratio) is
+    :func:`quantlib.research.evaluation.evaluate_strategy`'s, with the same arguments; this
+    function renders it, adding the git commit and the data files' hashes
+    (:func:`quantlib.reports.provenance.collect_provenance`) to ``provenance``.
     """
     from quantlib.reports.html import render_report
     from quantlib.reports.provenance import collect_provenance
