@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from quantlib.analytics.sharpe_inference import deflated_sharpe_label
-from quantlib.analytics.summary import PerformanceSummary
 from quantlib.backtest.result import BacktestResult, SizingSummary
 from quantlib.reports import figures
 from quantlib.reports._format import format_count, format_number, format_percent
@@ -28,9 +26,11 @@ from quantlib.research.evaluation import (
     BenchmarkComparison,
     RandomEntrySummary,
     StrategyEvaluation,
+    deflation_label,
 )
 
 if TYPE_CHECKING:
+    from quantlib.analytics.summary import PerformanceSummary  # annotations only
     from quantlib.research.walkforward import WalkForwardResult
 
 _ATTRIBUTION = {
@@ -74,7 +74,7 @@ class _Kpi:
 
 def _kpis(s: PerformanceSummary) -> list[_Kpi]:
     """The headline cards, in reading order, from one summary."""
-    deflation = deflated_sharpe_label(s.expected_max_sharpe, s.n_trials)
+    deflation = deflation_label(s)
     if s.n_trials == 1:
         deflation += ": equals the probabilistic Sharpe"
     under_water = f"longest under water {format_number(s.max_drawdown_duration.days, 0)} days"
@@ -197,7 +197,7 @@ def _baselines(
     for label, baseline in evaluation.baselines.items():
         if isinstance(baseline, BaselineRun):
             runs.append(_run_row(label, baseline.summary))
-            curves[f"{label} (same costs)"] = baseline.equity
+            curves[f"{label} (same costs)"] = evaluation.curves.baselines[label]
             continue
         randoms.append(_random_row(label, baseline))
         descriptions.append(f"{label}: {baseline.description}.")

@@ -1,30 +1,37 @@
 """Interactive plotly figures of a backtest, one small function per figure.
 
-Every number drawn comes from :mod:`quantlib.analytics` (drawdowns, period and monthly returns,
-Sharpe ratio, volatility) or straight from the backtest's own series (equity, exposure, the
-trade ledger); nothing is re-derived here. The figures are meant for the offline HTML report
+Every series drawn is measured in :mod:`quantlib.research.evaluation` (drawdowns, monthly
+returns, rolling Sharpe ratio and volatility, normalised benchmarks: the report passes those of
+its :class:`~quantlib.research.evaluation.Curves`; given only an equity curve, a figure asks
+evaluation for them) or comes straight from the backtest's own series (equity, exposure, the
+trade ledger); nothing is measured here. The figures are meant for the offline HTML report
 (:mod:`quantlib.reports.html`), which embeds them without plotly.js and adds the library once.
 
 Benchmarks are *level* series (a close price, an equity curve). For display only they are
 rescaled to the strategy's equity at the first timestamp both share and carried forward to
-the strategy's marks (:func:`normalise_benchmark`); metrics never see the filled values.
+the strategy's marks (:func:`~quantlib.research.evaluation.normalise_benchmark`); metrics
+never see the filled values.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go  # type: ignore[import-untyped]
-from numpy.lib.stride_tricks import sliding_window_view
 
 from quantlib._validation import check_int
-from quantlib.analytics.drawdown import drawdown_series
-from quantlib.analytics.returns import monthly_returns, period_returns, sharpe, volatility
-from quantlib.exceptions import DataError
+from quantlib.research.evaluation import (
+    monthly_table,
+    normalise_benchmark,
+    rolling_metric,
+    rolling_sharpe,
+    rolling_volatility,
+    underwater,
+)
 
 __all__ = [
     "MONTH_NAMES",
@@ -74,70 +81,17 @@ def _closed(trades: pd.DataFrame) -> pd.DataFrame:
     return trades.loc[trades["exit_time"].notna()]
 
 
-def normalise_benchmark(equity: pd.Series, benchmark: pd.Series) -> pd.Series:
-    r"""A benchmark level series rescaled to the strategy's equity, on the strategy's marks,
-    **for display only**.
-
-    Parameters
-    ----------
-    equity : pandas.Series
-        The strategy's equity curve (tz-aware DatetimeIndex).
-    benchmark : pandas.Series
-        A positive level series (close price or equity) on a tz-aware DatetimeIndex, on any
-        calendar (an exchange's sessions, 24/7).
-
-    Returns
-    -------
-    pandas.Series
-        On the strategy's marks from the first common timestamp :math:`t_0` to the
-        benchmark's last mark: the last benchmark value at or before each mark (carried
-        forward over the benchmark's closed sessions), times :math:`E_{t_0} / B_{t_0}`.
-
-    Raises
-    ------
-    DataError
-        If the two series share no timestamp.
-
-    Notes
-    -----
-    .. math:: \tilde B_t = B_{s(t)} \, \frac{E_{t_0}}{B_{t_0}}, \qquad
-        s(t) = \max\{s \le t : B_s \text{ observed}\}
-
-    The carried-forward values are a drawing aid; benchmark metrics pair the two series on
-    the periods both observe (:func:`quantlib.analytics.common_period_returns`).
-
-    Examples
-    --------
-    >>> days = pd.date_range("2024-01-05", periods=4, freq="D", tz="UTC")  # Fri..Mon
-    >>> equity = pd.Series([100.0, 101.0, 102.0, 103.0], index=days)
-    >>> spy = pd.Series([50.0, 55.0], index=days[[0, 3]])  # no weekend sessions
-    >>> normalise_benchmark(equity, spy).tolist()
-    [100.0, 100.0, 100.0, 110.0]
-    """
-    common = equity.index.intersection(benchmark.index)
-    if len(common) == 0:
-        raise DataError(
-            f"benchmark {benchmark.name!r} shares no timestamp with the equity curve "
-            f"({benchmark.index[0]} .. {benchmark.index[-1]} vs {equity.index[0]} .. "
-            f"{equity.index[-1]}). Fix: pass a benchmark that covers the backtest's period "
-            "on the same time stamps (e.g. daily bars opening at 00:00 UTC)",
-            rule="no common timestamp",
-        )
-    start = common[0]
-    scale = float(equity.loc[start]) / float(benchmark.loc[start])
-    marks = equity.index[(equity.index >= start) & (equity.index <= benchmark.index[-1])]
-    values = benchmark.loc[start:].reindex(marks, method="ffill").to_numpy(np.float64) * scale
-    return pd.Series(values, index=marks, name=benchmark.name)
-
-
 def equity_figure(
     equity: pd.Series,
     benchmarks: Mapping[str, pd.Series] | None = None,
     *,
     title: str = "Equity",
     name: str = "Strategy",
+    normalised: bool = False,
 ) -> Figure:
-    """The strategy's equity (log scale) with each benchmark normalised to it.
+    """The strategy's equity (log scale) with each benchmark normalised to it
+    (:func:`~quantlib.research.evaluation.normalise_benchmark`), or drawn as given when
+    ``normalised`` (e.g. :attr:`~quantlib.research.evaluation.Curves.benchmarks`).
 
     Examples
     --------
@@ -158,7 +112,7 @@ def equity_figure(
         )
     )
     for i, (label, series) in enumerate((benchmarks or {}).items()):
-        shown = normalise_benchmark(equity, series)
+        shown = series if normalised else normalise_benchmark(equity, series)
         fig.add_trace(
             go.Scatter(
                 x=shown.index,
@@ -172,9 +126,15 @@ def equity_figure(
     return _layout(fig, title, height=420)
 
 
-def drawdown_figure(equity: pd.Series, *, title: str = "Underwater (drawdown from peak)") -> Figure:
-    """Drawdown from the running peak at every mark
-    (:func:`quantlib.analytics.drawdown_series`).
+def drawdown_figure(
+    equity: pd.Series,
+    *,
+    title: str = "Underwater (drawdown from peak)",
+    drawdown: pd.Series | None = None,
+) -> Figure:
+    """Drawdown from the running peak at every mark: ``drawdown`` when given (e.g.
+    :attr:`~quantlib.research.evaluation.Curves.drawdown`), else
+    :func:`~quantlib.research.evaluation.underwater` of ``equity``.
 
     Examples
     --------
@@ -182,7 +142,8 @@ def drawdown_figure(equity: pd.Series, *, title: str = "Underwater (drawdown fro
     >>> drawdown_figure(pd.Series([100.0, 120.0, 90.0, 130.0], index=idx)).data[0].y.tolist()
     [0.0, 0.0, -0.25, 0.0]
     """
-    drawdown = drawdown_series(equity)
+    if drawdown is None:
+        drawdown = underwater(equity)
     fig = go.Figure(
         go.Scatter(
             x=drawdown.index,
@@ -197,9 +158,14 @@ def drawdown_figure(equity: pd.Series, *, title: str = "Underwater (drawdown fro
 
 
 def monthly_returns_figure(
-    equity: pd.Series, *, title: str = "Monthly returns (UTC calendar months)"
+    equity: pd.Series,
+    *,
+    title: str = "Monthly returns (UTC calendar months)",
+    table: pd.DataFrame | None = None,
 ) -> Figure:
-    """Heatmap of each calendar month's compounded return, years down, months across.
+    """Heatmap of each calendar month's compounded return, years down, months across:
+    ``table`` when given (e.g. :attr:`~quantlib.research.evaluation.Curves.monthly_returns`),
+    else :func:`~quantlib.research.evaluation.monthly_table` of ``equity``.
 
     Months without data are blank (NaN), not flat.
 
@@ -210,7 +176,8 @@ def monthly_returns_figure(
     >>> fig.data[0].y, len(fig.data[0].x)
     (('2024',), 12)
     """
-    table = monthly_returns(period_returns(equity, "1D"))
+    if table is None:
+        table = monthly_table(equity)
     z = table.to_numpy(np.float64)
     text = [["" if math.isnan(v) else f"{v:.1%}" for v in row] for row in z]
     limit = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
@@ -232,36 +199,7 @@ def monthly_returns_figure(
     return _layout(fig, title, height=max(220, 60 + 28 * len(table)))
 
 
-def rolling_metric(
-    returns: pd.Series, window: int, metric: Callable[[pd.Series], float]
-) -> pd.Series:
-    """``metric`` of each trailing ``window`` of ``returns``, labelled at the window's last
-    period (the first ``window - 1`` periods have none and are left out).
-
-    Examples
-    --------
-    >>> r = pd.Series([0.01, 0.02, 0.03, 0.04])
-    >>> rolling_metric(r, 2, lambda w: float(w.sum())).round(12).tolist()
-    [0.03, 0.05, 0.07]
-    """
-    size = check_int("window", window, minimum=2)
-    if len(returns) < size:
-        return pd.Series([], index=returns.index[:0], dtype=np.float64)
-    views = sliding_window_view(returns.to_numpy(np.float64), size)
-    values = [metric(pd.Series(view)) for view in views]
-    return pd.Series(values, index=returns.index[size - 1 :], dtype=np.float64)
-
-
-def _rolling_figure(
-    equity: pd.Series,
-    window: int,
-    metric: Callable[[pd.Series], float],
-    *,
-    name: str,
-    title: str,
-    y_format: str | None,
-) -> Figure:
-    values = rolling_metric(period_returns(equity, "1D"), window, metric)
+def _rolling_figure(values: pd.Series, *, name: str, title: str, y_format: str | None) -> Figure:
     fig = go.Figure(
         go.Scatter(
             x=values.index,
@@ -275,10 +213,15 @@ def _rolling_figure(
 
 
 def rolling_sharpe_figure(
-    equity: pd.Series, window: int = 90, periods_per_year: int = 365
+    equity: pd.Series,
+    window: int = 90,
+    periods_per_year: int = 365,
+    *,
+    values: pd.Series | None = None,
 ) -> Figure:
-    """Annualised Sharpe ratio of the trailing ``window`` daily returns
-    (:func:`quantlib.analytics.sharpe` on each window).
+    """Annualised Sharpe ratio of the trailing ``window`` daily returns: ``values`` when given
+    (e.g. :attr:`~quantlib.research.evaluation.RollingCurves.sharpe`), else
+    :func:`~quantlib.research.evaluation.rolling_sharpe` of ``equity``.
 
     Examples
     --------
@@ -288,10 +231,10 @@ def rolling_sharpe_figure(
     31
     """
     ppy = check_int("periods_per_year", periods_per_year, minimum=1)
+    if values is None:
+        values = rolling_sharpe(equity, window, ppy)
     return _rolling_figure(
-        equity,
-        window,
-        lambda r: sharpe(r, ppy),
+        values,
         name="rolling Sharpe",
         title=f"Rolling Sharpe ratio ({window}-day window, daily returns, annualised ×√{ppy})",
         y_format=".2f",
@@ -299,10 +242,15 @@ def rolling_sharpe_figure(
 
 
 def rolling_volatility_figure(
-    equity: pd.Series, window: int = 90, periods_per_year: int = 365
+    equity: pd.Series,
+    window: int = 90,
+    periods_per_year: int = 365,
+    *,
+    values: pd.Series | None = None,
 ) -> Figure:
-    """Annualised volatility of the trailing ``window`` daily returns
-    (:func:`quantlib.analytics.volatility` on each window).
+    """Annualised volatility of the trailing ``window`` daily returns: ``values`` when given
+    (e.g. :attr:`~quantlib.research.evaluation.RollingCurves.volatility`), else
+    :func:`~quantlib.research.evaluation.rolling_volatility` of ``equity``.
 
     Examples
     --------
@@ -312,10 +260,10 @@ def rolling_volatility_figure(
     31
     """
     ppy = check_int("periods_per_year", periods_per_year, minimum=1)
+    if values is None:
+        values = rolling_volatility(equity, window, ppy)
     return _rolling_figure(
-        equity,
-        window,
-        lambda r: volatility(r, ppy),
+        values,
         name="rolling volatility",
         title=f"Rolling volatility ({window}-day window, daily returns, annualised ×√{ppy})",
         y_format=".0%",

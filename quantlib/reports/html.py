@@ -56,7 +56,7 @@ from quantlib.reports.provenance import (
     _provenance,
     collect_provenance,
 )
-from quantlib.research.evaluation import StrategyEvaluation, evaluate_backtest
+from quantlib.research.evaluation import StrategyEvaluation, evaluate_backtest, rolling_curves
 
 if TYPE_CHECKING:
     from quantlib.research.baselines import RandomEntryResult
@@ -76,8 +76,6 @@ __all__ = [
 
 SAMPLES: tuple[str, ...] = ("in-sample", "out-of-sample", "walk-forward out-of-sample")
 """What the headline figures describe; printed next to them."""
-
-_ROLLING_DAYS = 90
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,6 +171,7 @@ def build_report(
         walkforward=walkforward,
         n_trials=n_trials,
         trials_sharpe_variance=trials_sharpe_variance,
+        rolling_window=rolling_window,
     )
     return render_report(
         evaluation, sample=sample, provenance=provenance, rolling_window=rolling_window
@@ -187,7 +186,10 @@ def render_report(
     rolling_window: int | None = None,
 ) -> str:
     """The HTML page of a finished evaluation (:func:`build_report` without the measuring):
-    ``sample``, ``provenance`` and ``rolling_window`` as there.
+    ``sample``, ``provenance`` and ``rolling_window`` as there. The figures draw the
+    evaluation's :class:`~quantlib.research.evaluation.Curves`; a ``rolling_window`` other
+    than the one they were measured with has its rolling curves measured by
+    :func:`quantlib.research.evaluation.rolling_curves`.
 
     Examples
     --------
@@ -203,35 +205,47 @@ def render_report(
     sample = check_choice("sample", sample, list(SAMPLES))
     result = evaluation.result
     summary = evaluation.summary
-    days = summary.n_periods
-    if rolling_window is None:
-        window = _ROLLING_DAYS if days >= 3 * _ROLLING_DAYS else max(5, days // 3)
-    else:
+    drawn = evaluation.curves
+    rolling = drawn.rolling
+    if rolling_window is not None:
         window = check_int("rolling_window", rolling_window, minimum=2)
-    ppy = result.config.periods_per_year
+        if window != rolling.window:
+            rolling = rolling_curves(result.equity, window, rolling.periods_per_year)
+    window, ppy = rolling.window, rolling.periods_per_year
     equity = result.equity
     figs = _Figures()
 
     benchmarks = evaluation.benchmarks
-    shown_benchmarks = {label: c.series for label, c in benchmarks.items()}
     baseline_tables, baseline_notes, baseline_curves = _baselines(evaluation, figs)
     figs.add(
         "equity",
         figures.equity_figure(
-            equity, shown_benchmarks, title=f"Equity ({sample}) against benchmarks"
+            equity,
+            drawn.benchmarks,
+            title=f"Equity ({sample}) against benchmarks",
+            normalised=True,
         ),
     )
     if baseline_curves:
         figs.add(
             "baseline-equity",
             figures.equity_figure(
-                equity, baseline_curves, title="Equity against baseline runs (same costs)"
+                equity,
+                baseline_curves,
+                title="Equity against baseline runs (same costs)",
+                normalised=True,
             ),
         )
-    figs.add("drawdown", figures.drawdown_figure(equity))
-    figs.add("monthly", figures.monthly_returns_figure(equity))
-    figs.add("rolling-sharpe", figures.rolling_sharpe_figure(equity, window, ppy))
-    figs.add("rolling-volatility", figures.rolling_volatility_figure(equity, window, ppy))
+    figs.add("drawdown", figures.drawdown_figure(equity, drawdown=drawn.drawdown))
+    figs.add("monthly", figures.monthly_returns_figure(equity, table=drawn.monthly_returns))
+    figs.add(
+        "rolling-sharpe",
+        figures.rolling_sharpe_figure(equity, window, ppy, values=rolling.sharpe),
+    )
+    figs.add(
+        "rolling-volatility",
+        figures.rolling_volatility_figure(equity, window, ppy, values=rolling.volatility),
+    )
     figs.add("trade-returns", figures.trade_returns_figure(result.trades))
     figs.add("r-multiples", figures.r_multiple_figure(result.trades))
     figs.add("exposure", figures.exposure_figure(result.exposure))

@@ -25,7 +25,6 @@ import plotly.graph_objects as go  # type: ignore[import-untyped]
 
 from quantlib._io import atomic_write_text
 from quantlib._typing import PathLike
-from quantlib.models.ml.calibration import expected_calibration_error
 from quantlib.models.ml.ensemble import DEFAULT_TAU
 from quantlib.models.ml.walkforward import ENSEMBLE
 from quantlib.reports._format import format_count, format_number, format_percent
@@ -75,10 +74,6 @@ def _colour(i: int, model: str) -> str:
     return _ENSEMBLE_COLOUR if model == ENSEMBLE else _COLOURS[i % len(_COLOURS)]
 
 
-def _scored(result: MLResult, model: str) -> bool:
-    return bool(result.predictions.dropna(subset=["y", f"p_{model}"]).shape[0])
-
-
 def reliability_figure(result: MLResult, bins: int = 10) -> Figure:
     """Reliability diagram: hit rate against mean confidence per bin, every model, OOS."""
     fig = go.Figure()
@@ -87,7 +82,7 @@ def reliability_figure(result: MLResult, bins: int = 10) -> Figure:
                    line={"dash": "dot", "color": "#999999"})
     )  # fmt: skip
     for i, model in enumerate(_models(result)):
-        if not _scored(result, model):
+        if not result.is_scored(model):
             continue
         curve = result.calibration(model, bins=bins)
         curve = curve[curve["count"] > 0]
@@ -114,7 +109,7 @@ def confidence_figure(result: MLResult) -> Figure:
     """Out-of-sample accuracy per confidence bucket, one bar group per model."""
     fig = go.Figure()
     for i, model in enumerate(_models(result)):
-        if not _scored(result, model):
+        if not result.is_scored(model):
             continue
         table = result.by_confidence(model)
         fig.add_trace(
@@ -140,13 +135,6 @@ def _overall(result: MLResult) -> dict[str, dict[str, Any]]:
     return records
 
 
-def _z(record: dict[str, Any]) -> float:
-    """Effective standard errors between the accuracy and 50% (NaN without samples)."""
-    if not record["n"]:
-        return float("nan")
-    return (float(record["accuracy"]) - 0.5) / float(record["se"])
-
-
 def honest_note(result: MLResult, model: str = ENSEMBLE) -> str:
     """One sentence: how many effective standard errors ``model``'s accuracy lies from 50%.
 
@@ -157,7 +145,7 @@ def honest_note(result: MLResult, model: str = ENSEMBLE) -> str:
     if record is None or not record["n"]:
         return f"{model} has no scored out-of-sample prediction."
     accuracy, se, n = float(record["accuracy"]), float(record["se"]), int(record["n"])
-    z = _z(record)
+    z = result.accuracy_z(model)
     horizon = result.config.horizon
     basis = (
         f"effective standard error {format_percent(se)}: {n:,} labels over {horizon}-bar "
@@ -174,21 +162,13 @@ def honest_note(result: MLResult, model: str = ENSEMBLE) -> str:
     return f"Out of sample, the {model} accuracy of {format_percent(accuracy)} {verdict}."
 
 
-def _ece(result: MLResult, model: str) -> float:
-    rows = result.predictions.dropna(subset=["y", f"p_{model}"])
-    if rows.empty:
-        return float("nan")
-    p = rows[f"p_{model}"].to_numpy(float)
-    probs = np.column_stack([1.0 - p, p])
-    return expected_calibration_error(probs, rows["y"].to_numpy(int))
-
-
 def _overall_table(result: MLResult) -> _Table:
     overall = _overall(result)
     rows = [
-        [model, format_percent(r["accuracy"]), format_percent(r["se"]), format_number(_z(r), 1),
-         format_number(r["log_loss"], 4), format_number(r["brier"], 4),
-         format_percent(_ece(result, model)), format_count(r["n"])]
+        [model, format_percent(r["accuracy"]), format_percent(r["se"]),
+         format_number(result.accuracy_z(model), 1), format_number(r["log_loss"], 4),
+         format_number(r["brier"], 4),
+         format_percent(result.calibration_error(model)), format_count(r["n"])]
         for model in _models(result)
         if (r := overall.get(model)) is not None
     ]  # fmt: skip
@@ -260,7 +240,7 @@ def _confidence_table(result: MLResult) -> _Table:
         [model, _bucket(r["lower"], r["upper"]), format_percent(r["accuracy"]),
          format_count(r["count"]), format_percent(r["share"], 1)]
         for model in _models(result)
-        if _scored(result, model)
+        if result.is_scored(model)
         for r in result.by_confidence(model).to_dict("records")
     ]  # fmt: skip
     return _Table(

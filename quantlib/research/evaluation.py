@@ -16,16 +16,26 @@ trials are recorded, and the registry's honest trial count.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
+from quantlib._validation import check_int
+from quantlib.analytics.drawdown import drawdown_series
 from quantlib.analytics.relative import BenchmarkStats, benchmark_stats, common_period_returns
-from quantlib.analytics.returns import total_return
+from quantlib.analytics.returns import (
+    monthly_returns,
+    period_returns,
+    sharpe,
+    total_return,
+    volatility,
+)
+from quantlib.analytics.sharpe_inference import deflated_sharpe_label
 from quantlib.analytics.summary import PerformanceSummary
 from quantlib.analytics.trades import TradeStats, trade_stats
 from quantlib.backtest.config import BacktestConfig
@@ -40,13 +50,26 @@ if TYPE_CHECKING:
 __all__ = [
     "ATTRIBUTION",
     "BENCHMARKS",
+    "ROLLING_DAYS",
     "BaselineRun",
     "BenchmarkComparison",
+    "Curves",
     "RandomEntrySummary",
+    "RollingCurves",
     "StrategyEvaluation",
     "benchmark_series",
+    "curves",
+    "deflation_label",
     "evaluate_backtest",
     "evaluate_strategy",
+    "monthly_table",
+    "normalise_benchmark",
+    "rolling_curves",
+    "rolling_days",
+    "rolling_metric",
+    "rolling_sharpe",
+    "rolling_volatility",
+    "underwater",
 ]
 
 # Benchmarks drawn beside every strategy when the data covers its period.
@@ -54,6 +77,9 @@ BENCHMARKS: tuple[tuple[str, str], ...] = (("BTC buy-and-hold", "BTCUSDT"), ("SP
 
 ATTRIBUTION: tuple[str, ...] = ("strategy", "asset", "side", "exit_reason")
 """Trade-ledger columns the trade statistics are grouped by."""
+
+ROLLING_DAYS = 90
+"""Days in the rolling Sharpe and volatility windows of a run of at least 270 days."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +176,9 @@ class StrategyEvaluation:
         Trade statistics by each of :data:`ATTRIBUTION` that the ledger holds.
     sizing : SizingSummary
         Entries taken, capped and blocked, and realised against intended risk.
+    curves : Curves
+        The series the figures draw: drawdown, monthly returns, rolling Sharpe ratio and
+        volatility, benchmarks and baseline runs normalised to the equity curve.
     data_paths : tuple of str
         The data files the run read (relative to the working directory where inside it).
     """
@@ -162,7 +191,199 @@ class StrategyEvaluation:
     walkforward_summary: PerformanceSummary | None
     attribution: Mapping[str, tuple[tuple[str, TradeStats], ...]]
     sizing: SizingSummary
+    curves: Curves
     data_paths: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------------------------
+# The series the report's figures draw
+
+
+def normalise_benchmark(equity: pd.Series, benchmark: pd.Series) -> pd.Series:
+    r"""A benchmark level series rescaled to the strategy's equity, on the strategy's marks,
+    **for display only**.
+
+    Parameters
+    ----------
+    equity : pandas.Series
+        The strategy's equity curve (tz-aware DatetimeIndex).
+    benchmark : pandas.Series
+        A positive level series (close price or equity) on a tz-aware DatetimeIndex, on any
+        calendar (an exchange's sessions, 24/7).
+
+    Returns
+    -------
+    pandas.Series
+        On the strategy's marks from the first common timestamp :math:`t_0` to the
+        benchmark's last mark: the last benchmark value at or before each mark (carried
+        forward over the benchmark's closed sessions), times :math:`E_{t_0} / B_{t_0}`.
+
+    Raises
+    ------
+    DataError
+        If the two series share no timestamp.
+
+    Notes
+    -----
+    .. math:: \tilde B_t = B_{s(t)} \, \frac{E_{t_0}}{B_{t_0}}, \qquad
+        s(t) = \max\{s \le t : B_s \text{ observed}\}
+
+    The carried-forward values are a drawing aid; benchmark metrics pair the two series on
+    the periods both observe (:func:`quantlib.analytics.common_period_returns`).
+
+    Examples
+    --------
+    >>> days = pd.date_range("2024-01-05", periods=4, freq="D", tz="UTC")  # Fri..Mon
+    >>> equity = pd.Series([100.0, 101.0, 102.0, 103.0], index=days)
+    >>> spy = pd.Series([50.0, 55.0], index=days[[0, 3]])  # no weekend sessions
+    >>> normalise_benchmark(equity, spy).tolist()
+    [100.0, 100.0, 100.0, 110.0]
+    """
+    common = equity.index.intersection(benchmark.index)
+    if len(common) == 0:
+        raise DataError(
+            f"benchmark {benchmark.name!r} shares no timestamp with the equity curve "
+            f"({benchmark.index[0]} .. {benchmark.index[-1]} vs {equity.index[0]} .. "
+            f"{equity.index[-1]}). Fix: pass a benchmark that covers the backtest's period "
+            "on the same time stamps (e.g. daily bars opening at 00:00 UTC)",
+            rule="no common timestamp",
+        )
+    start = common[0]
+    scale = float(equity.loc[start]) / float(benchmark.loc[start])
+    marks = equity.index[(equity.index >= start) & (equity.index <= benchmark.index[-1])]
+    values = benchmark.loc[start:].reindex(marks, method="ffill").to_numpy(np.float64) * scale
+    return pd.Series(values, index=marks, name=benchmark.name)
+
+
+def rolling_metric(
+    returns: pd.Series, window: int, metric: Callable[[pd.Series], float]
+) -> pd.Series:
+    """``metric`` of each trailing ``window`` of ``returns``, labelled at the window's last
+    period (the first ``window - 1`` periods have none and are left out).
+
+    Examples
+    --------
+    >>> r = pd.Series([0.01, 0.02, 0.03, 0.04])
+    >>> rolling_metric(r, 2, lambda w: float(w.sum())).round(12).tolist()
+    [0.03, 0.05, 0.07]
+    """
+    size = check_int("window", window, minimum=2)
+    if len(returns) < size:
+        return pd.Series([], index=returns.index[:0], dtype=np.float64)
+    views = sliding_window_view(returns.to_numpy(np.float64), size)
+    values = [metric(pd.Series(view)) for view in views]
+    return pd.Series(values, index=returns.index[size - 1 :], dtype=np.float64)
+
+
+def underwater(equity: pd.Series) -> pd.Series:
+    """Drawdown from the running peak at every mark
+    (:func:`quantlib.analytics.drawdown_series`)."""
+    return drawdown_series(equity)
+
+
+def monthly_table(equity: pd.Series) -> pd.DataFrame:
+    """Each UTC calendar month's compounded return of the daily returns, years down, months
+    across (:func:`quantlib.analytics.monthly_returns`); months without data are NaN."""
+    return monthly_returns(period_returns(equity, "1D"))
+
+
+def rolling_sharpe(equity: pd.Series, window: int = 90, periods_per_year: int = 365) -> pd.Series:
+    """Annualised Sharpe ratio of the trailing ``window`` daily returns
+    (:func:`quantlib.analytics.sharpe` on each window, :func:`rolling_metric`)."""
+    ppy = check_int("periods_per_year", periods_per_year, minimum=1)
+    return rolling_metric(period_returns(equity, "1D"), window, lambda r: sharpe(r, ppy))
+
+
+def rolling_volatility(
+    equity: pd.Series, window: int = 90, periods_per_year: int = 365
+) -> pd.Series:
+    """Annualised volatility of the trailing ``window`` daily returns
+    (:func:`quantlib.analytics.volatility` on each window, :func:`rolling_metric`)."""
+    ppy = check_int("periods_per_year", periods_per_year, minimum=1)
+    return rolling_metric(period_returns(equity, "1D"), window, lambda r: volatility(r, ppy))
+
+
+def rolling_days(n_days: int, window: int | None = None) -> int:
+    """Days in the rolling Sharpe and volatility windows: ``window`` when given (at least 2),
+    else :data:`ROLLING_DAYS`, or a third of the run's ``n_days`` (at least 5) when it is
+    shorter than three windows.
+
+    Examples
+    --------
+    >>> rolling_days(400), rolling_days(200), rolling_days(200, 30)
+    (90, 66, 30)
+    """
+    if window is None:
+        return ROLLING_DAYS if n_days >= 3 * ROLLING_DAYS else max(5, n_days // 3)
+    return check_int("rolling_window", window, minimum=2)
+
+
+@dataclass(frozen=True)
+class RollingCurves:
+    """Rolling Sharpe ratio and volatility of a run's daily returns over ``window`` days,
+    annualised with ``periods_per_year``."""
+
+    window: int
+    periods_per_year: int
+    sharpe: pd.Series
+    volatility: pd.Series
+
+
+def rolling_curves(equity: pd.Series, window: int, periods_per_year: int) -> RollingCurves:
+    """:func:`rolling_sharpe` and :func:`rolling_volatility` of ``equity``."""
+    return RollingCurves(
+        window,
+        periods_per_year,
+        rolling_sharpe(equity, window, periods_per_year),
+        rolling_volatility(equity, window, periods_per_year),
+    )
+
+
+@dataclass(frozen=True)
+class Curves:
+    """The series the report's figures draw, measured once.
+
+    Attributes
+    ----------
+    drawdown : Series
+        :func:`underwater` of the equity curve.
+    monthly_returns : DataFrame
+        :func:`monthly_table` of the equity curve.
+    rolling : RollingCurves
+        Rolling Sharpe ratio and volatility.
+    benchmarks, baselines : mapping label → Series
+        Each benchmark's level series and each baseline run's equity,
+        :func:`normalise_benchmark` -ed to the equity curve (for display only).
+    """
+
+    drawdown: pd.Series
+    monthly_returns: pd.DataFrame
+    rolling: RollingCurves
+    benchmarks: Mapping[str, pd.Series]
+    baselines: Mapping[str, pd.Series]
+
+
+def curves(
+    equity: pd.Series,
+    rolling: RollingCurves,
+    benchmarks: Mapping[str, pd.Series],
+    baselines: Mapping[str, pd.Series],
+) -> Curves:
+    """The :class:`Curves` of ``equity`` with its ``rolling`` curves, ``benchmarks`` and
+    ``baselines`` (baseline equity curves) normalised to it."""
+    return Curves(
+        drawdown=underwater(equity),
+        monthly_returns=monthly_table(equity),
+        rolling=rolling,
+        benchmarks={label: normalise_benchmark(equity, s) for label, s in benchmarks.items()},
+        baselines={label: normalise_benchmark(equity, s) for label, s in baselines.items()},
+    )
+
+
+def deflation_label(summary: PerformanceSummary) -> str:
+    """What ``summary``'s deflated Sharpe ratio is the probability of
+    (:func:`quantlib.analytics.deflated_sharpe_label`)."""
+    return deflated_sharpe_label(summary.expected_max_sharpe, summary.n_trials)
 
 
 def _own_btc(result: BacktestResult) -> dict[str, pd.Series]:
@@ -211,6 +432,7 @@ def evaluate_backtest(
     n_trials: int = 1,
     trials_sharpe_variance: float | None = None,
     data_paths: Sequence[str] = (),
+    rolling_window: int | None = None,
 ) -> StrategyEvaluation:
     """Every figure the report of ``result`` shows (see
     :func:`quantlib.reports.html.build_report` for the parameters).
@@ -218,7 +440,9 @@ def evaluate_backtest(
     Raises
     ------
     ConfigError
-        For ``n_trials > 1`` without ``trials_sharpe_variance``.
+        For ``n_trials > 1`` without ``trials_sharpe_variance``, or a bad ``rolling_window``.
+    DataError
+        If a benchmark shares no timestamp with the equity curve.
     """
     summary = result.summary(n_trials=n_trials, trials_sharpe_variance=trials_sharpe_variance)
     equity = result.equity
@@ -229,15 +453,27 @@ def evaluate_backtest(
             runs[label] = BaselineRun(baseline.summary(), baseline.equity)
         else:
             runs[label] = RandomEntrySummary.from_result(baseline)
+    compared = {label: _compare(equity, series) for label, series in shown.items()}
+    wf_summary = walkforward.summary() if walkforward is not None else None
+    attribution = _attribution(result.trades)
+    sizing = result.sizing()
+    window = rolling_days(summary.n_periods, rolling_window)
+    drawn = curves(
+        equity,
+        rolling_curves(equity, window, result.config.periods_per_year),
+        shown,
+        {label: run.equity for label, run in runs.items() if isinstance(run, BaselineRun)},
+    )
     return StrategyEvaluation(
         result=result,
         summary=summary,
-        benchmarks={label: _compare(equity, series) for label, series in shown.items()},
+        benchmarks=compared,
         baselines=runs,
         walkforward=walkforward,
-        walkforward_summary=walkforward.summary() if walkforward is not None else None,
-        attribution=_attribution(result.trades),
-        sizing=result.sizing(),
+        walkforward_summary=wf_summary,
+        attribution=attribution,
+        sizing=sizing,
+        curves=drawn,
         data_paths=tuple(data_paths),
     )
 

@@ -38,6 +38,7 @@ from quantlib.models.ml.calibration import (
     brier,
     calibrate,
     calibration_curve,
+    expected_calibration_error,
     log_loss,
 )
 from quantlib.models.ml.dataset import WindowDataset
@@ -140,6 +141,14 @@ class MLResult:
         table["se"] = [effective_se(int(n), self.config.horizon) for n in table["n"]]
         return table
 
+    def accuracy_z(self, model: str = ENSEMBLE) -> float:
+        """Effective standard errors (:func:`effective_se`) between ``model``'s pooled
+        out-of-sample accuracy and 50%; NaN without samples."""
+        record = self.overall().loc[model]
+        if not record["n"]:
+            return float("nan")
+        return (float(record["accuracy"]) - 0.5) / float(record["se"])
+
     def calibration(self, model: str = ENSEMBLE, bins: int = 10) -> pd.DataFrame:
         probs, y = self._scored(model)
         return calibration_curve(probs, y, bins=bins)
@@ -147,6 +156,19 @@ class MLResult:
     def by_confidence(self, model: str = ENSEMBLE) -> pd.DataFrame:
         probs, y = self._scored(model)
         return accuracy_by_confidence(probs, y, CONFIDENCE_EDGES)
+
+    def calibration_error(self, model: str = ENSEMBLE, bins: int = 10) -> float:
+        """Expected calibration error of ``model``'s out-of-sample probabilities
+        (:func:`~quantlib.models.ml.calibration.expected_calibration_error`); NaN when no
+        prediction of it is scored."""
+        probs, y = self._scored(model)
+        if not len(y):
+            return float("nan")
+        return expected_calibration_error(probs, y, bins=bins)
+
+    def is_scored(self, model: str) -> bool:
+        """Whether ``model`` has an out-of-sample prediction with a known label."""
+        return bool(len(self._scored(model)[1]))
 
     def _scored(self, model: str) -> tuple[np.ndarray, np.ndarray]:
         rows = self.predictions.dropna(subset=["y", f"p_{model}"])
