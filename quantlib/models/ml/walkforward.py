@@ -144,7 +144,7 @@ class MLResult:
     def accuracy_z(self, model: str = ENSEMBLE) -> float:
         """Effective standard errors (:func:`effective_se`) between ``model``'s pooled
         out-of-sample accuracy and 50%; NaN without samples."""
-        record = self.overall().loc[model]
+        record = self.overall().to_dict("index")[model]
         if not record["n"]:
             return float("nan")
         return (float(record["accuracy"]) - 0.5) / float(record["se"])
