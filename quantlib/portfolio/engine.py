@@ -1,0 +1,281 @@
+"""``run_portfolio``: bars of several assets + a frame of target weights → a rebalanced book.
+
+The loop (numba, :mod:`quantlib.portfolio._kernels`) walks the bars once over the union of the
+assets' timestamps with one cash balance; this module checks the inputs, builds the
+point-in-time universe and turns the loop's arrays into a :class:`PortfolioResult`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quantlib._validation import ohlcv_arrays
+from quantlib.data.calendars import annualisation
+from quantlib.data.timeframes import infer_timeframe, parse_timeframe
+from quantlib.exceptions import ConfigError
+from quantlib.portfolio import _kernels as kernels
+from quantlib.portfolio.config import PortfolioConfig
+from quantlib.portfolio.rebalance import calendar_weights
+from quantlib.portfolio.result import ORDER_COLUMNS, PortfolioResult
+
+__all__ = ["run_portfolio"]
+
+_YEAR = pd.Timedelta(days=365)
+
+
+def run_portfolio(
+    bars: Mapping[str, pd.DataFrame],
+    weights: pd.DataFrame,
+    config: PortfolioConfig | None = None,
+    *,
+    validated: bool = False,
+    timeframe: str | None = None,
+) -> PortfolioResult:
+    """Hold a book at target weights: trade each decision, with costs, over a point-in-time
+    universe.
+
+    Parameters
+    ----------
+    bars : mapping asset → DataFrame
+        OHLCV frames (the data contract), one per asset; they share cash over the union of
+        their timestamps.
+    weights : DataFrame
+        Target weights decided at each bar's close: rows are bar open times of the grid,
+        columns assets (a subset of ``bars``; a missing asset has weight 0). An all-NaN row is
+        no decision; a NaN inside a decision row is weight 0. Weights are fractions of the
+        book's value; their sum is the invested fraction (the rest is cash).
+    config : PortfolioConfig, optional
+        Settings; the default has costs on (0.1% taker fee, 1 bp slippage, rebalance at every
+        decision row).
+    validated : bool, default False
+        The bars have already passed :func:`quantlib.data.validate`.
+    timeframe : str, optional
+        The bars' timeframe (else inferred from the timestamps).
+
+    Returns
+    -------
+    PortfolioResult
+
+    Notes
+    -----
+    **Decisions and fills.** A decision at bar t's close trades at bar t+1's open
+    (``fill="next_open"``), or at t's close (``fill="close"``, labelled). With a calendar
+    ``rebalance`` (``"1D"``, ``"1W"``, ``"1M"``) the decisions are the closes of
+    :func:`~quantlib.portfolio.rebalance.rebalance_times`, each holding the latest weights row
+    known then; with ``rebalance=None`` the book trades when an actual weight at a close is
+    more than ``drift_band`` from its (latest) target.
+
+    **Orders** (vectorbt's ``size_type="targetpercent"`` with ``cash_sharing=True`` and
+    ``call_seq="auto"``). With V the book's value before the rebalance at the trading price p
+    (this rebalance's fees not deducted), asset a is traded to ``w_a V / p_a`` units. The
+    orders run in ascending order value ``w_a V − q_a p_a`` (sells first, then the smallest
+    buys); each pays its fee ``fee × units × fill`` on top; a buy that costs more than the
+    cash left (fee included) is shrunk to ``cash / (1 + fee)`` of notional. So cash is never
+    negative and the last buy absorbs the shortfall the fees cause. Fills pay ``slippage``
+    basis points against the taker (:func:`quantlib.execution.costs.slipped`); with a
+    ``tick_size`` the fill price is rounded against the taker, with a ``lot_size`` the units
+    are floored to the lot, and an order under ``min_notional`` is not sent (sizes are
+    fractional otherwise). An asset without a bar at the trading time is not traded; its
+    value is its last close.
+
+    **Point-in-time universe.** An asset is in the universe from its first bar to its last.
+    An asset whose data ends before the grid's (or whose series carries a ``delisted_at``,
+    as :func:`quantlib.data.load_ohlcv` sets for MATICUSDT) leaves after its last bar: its
+    position is closed at that bar's close (fee and slippage charged), and the weight a later
+    decision gives it goes to the assets in the universe, in proportion to their gross weight
+    (as does the weight of an asset not yet listed). Gross weight above
+    ``max_gross_leverage`` is scaled down to it.
+
+    **Shorts** (``allow_short=True``) sell units the book does not hold; the proceeds join the
+    cash, and the short notional at each close pays ``borrow_rate`` a year pro rata to the
+    bar's length.
+
+    Examples
+    --------
+    >>> from quantlib.testing import make_ohlcv
+    >>> a = make_ohlcv([100.0, 100.0, 110.0, 121.0])
+    >>> b = make_ohlcv([50.0, 50.0, 50.0, 50.0])
+    >>> w = pd.DataFrame({"A": [0.5, np.nan, np.nan, np.nan], "B": [0.5, np.nan, np.nan, np.nan]},
+    ...                  index=a.index)
+    >>> cfg = PortfolioConfig(fee=0.0, slippage=0.0, initial_cash=1000.0)
+    >>> result = run_portfolio({"A": a, "B": b}, w, cfg)
+    >>> round(result.final_equity, 6), result.n_orders
+    (1105.0, 2)
+    """
+    config = config or PortfolioConfig()
+    bar_map = _as_mapping(bars)
+    assets = list(bar_map)
+    if config.periods_per_year is None:
+        ppy = annualisation(dict(bar_map)).periods_per_year
+        config = config.model_copy(update={"periods_per_year": ppy})
+    for asset, frame in bar_map.items():
+        if not validated:
+            ohlcv_arrays(frame, f"run_portfolio[{asset}]", min_bars=1)
+    grid = pd.DatetimeIndex(bar_map[assets[0]].index)
+    for asset in assets[1:]:
+        grid = pd.DatetimeIndex(grid.union(pd.DatetimeIndex(bar_map[asset].index)))
+    grid = grid.as_unit("ns")
+    if len(grid) < 2:
+        raise ConfigError("run_portfolio needs at least 2 bars. Fix: pass longer series")
+    bar_tf = parse_timeframe(timeframe) if timeframe is not None else infer_timeframe(grid)
+    n_bars, n_assets = len(grid), len(assets)
+
+    open_ = np.full((n_bars, n_assets), np.nan)
+    close = np.full((n_bars, n_assets), np.nan)
+    alive = np.zeros((n_bars, n_assets), dtype=np.bool_)
+    exit_bar = np.full(n_assets, -1, dtype=np.int64)
+    for i, asset in enumerate(assets):
+        frame = bar_map[asset]
+        where = grid.get_indexer(pd.DatetimeIndex(frame.index).as_unit("ns"))
+        open_[where, i] = frame["open"].to_numpy(np.float64)
+        close[where, i] = frame["close"].to_numpy(np.float64)
+        alive[where[0] : where[-1] + 1, i] = True
+        delisted = getattr(frame.attrs.get("series"), "delisted_at", None) is not None
+        if where[-1] < n_bars - 1 or delisted:
+            exit_bar[i] = where[-1]
+    mark = pd.DataFrame(close).ffill().to_numpy()
+
+    target = _decisions(weights, grid, assets, config, str(bar_tf))
+    lot, tick, min_notional = (
+        np.array([float(getattr(config, name).get(a, 0.0)) for a in assets])
+        for name in ("lot_size", "tick_size", "min_notional")
+    )
+    for name in ("lot_size", "tick_size", "min_notional"):
+        _check_assets(getattr(config, name), assets, f"config.{name}")
+    knobs = np.array(
+        [
+            config.initial_cash,
+            config.fee,
+            config.slippage,
+            np.nan if config.drift_band is None else config.drift_band,
+            config.borrow_rate * (bar_tf.delta / _YEAR),
+            config.max_gross_leverage,
+        ]
+    )
+    int_knobs = np.array([int(config.fill == "close"), int(config.rebalance is None)])
+    n_decisions = n_bars if config.rebalance is None else int(np.isfinite(target).any(1).sum())
+    max_orders = (n_decisions + 1) * n_assets
+    run: Any = kernels.run
+    equity, cash, pos, traded, turnover, o_int, o_float, costs = run(
+        open_, close, mark, alive, exit_bar, target, lot, tick, min_notional, knobs, int_knobs,
+        max_orders,
+    )  # fmt: skip
+    return _assemble(
+        config, assets, grid, mark, alive, equity, cash, pos, traded, turnover, o_int, o_float,
+        costs,
+    )  # fmt: skip
+
+
+def _as_mapping(bars: Any) -> dict[str, pd.DataFrame]:
+    if isinstance(bars, Mapping) and bars:
+        return {str(k): v for k, v in bars.items()}
+    raise ConfigError(
+        f"bars must be a non-empty mapping asset → OHLCV DataFrame, got {type(bars).__name__}. "
+        'Fix: pass e.g. {"BTCUSDT": load_ohlcv("BTCUSDT", "1d"), ...}'
+    )
+
+
+def _check_assets(names: Any, assets: list[str], what: str) -> None:
+    for name in names:
+        if name not in assets:
+            close = difflib.get_close_matches(str(name), assets, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; the assets are {assets}"
+            raise ConfigError(f"{what} names asset {name!r}, which is not in bars{hint}")
+
+
+def _decisions(
+    weights: pd.DataFrame,
+    grid: pd.DatetimeIndex,
+    assets: list[str],
+    config: PortfolioConfig,
+    timeframe: str,
+) -> np.ndarray:
+    """The ``(n_bars, n_assets)`` decision rows the loop trades (NaN rows: none)."""
+    if not isinstance(weights, pd.DataFrame):
+        raise ConfigError(
+            f"weights must be a DataFrame (rows: decision closes, columns: assets), got "
+            f"{type(weights).__name__}"
+        )
+    _check_assets(weights.columns, assets, "weights")
+    index = pd.DatetimeIndex(weights.index)
+    if index.tz is None:
+        raise ConfigError("weights' index must be tz-aware UTC bar open times, like the bars'")
+    outside = index.as_unit("ns").difference(grid)
+    if len(outside):
+        raise ConfigError(
+            f"weights has {len(outside)} row(s) at times no asset has a bar (first "
+            f"{outside[0]}). Fix: index the weights by the bars' open times"
+        )
+    values = weights.reindex(columns=assets).astype(np.float64)
+    if np.isinf(values.to_numpy()).any():
+        raise ConfigError("weights hold an infinite value. Fix: pass finite weights or NaN")
+    if not config.allow_short and (values < 0).any().any():
+        row, col = np.argwhere(values.to_numpy() < 0)[0]
+        raise ConfigError(
+            f"weights: {assets[col]!r} has a negative weight at {values.index[row]} but "
+            "allow_short=False. "
+            "Fix: pass PortfolioConfig(allow_short=True), or clip the weights at 0"
+        )
+    frame = values.reindex(grid.tz_convert(index.tz) if index.tz != grid.tz else grid)
+    decided = frame.notna().any(axis=1)
+    frame[decided] = frame[decided].fillna(0.0)
+    if config.rebalance is None:
+        frame = frame.ffill()
+    elif config.rebalance != "bar":
+        frame = calendar_weights(frame, config.rebalance, timeframe=timeframe)
+    return np.ascontiguousarray(frame.to_numpy(np.float64))
+
+
+def _assemble(
+    config: PortfolioConfig,
+    assets: list[str],
+    grid: pd.DatetimeIndex,
+    mark: np.ndarray,
+    alive: np.ndarray,
+    equity: np.ndarray,
+    cash: np.ndarray,
+    pos: np.ndarray,
+    traded: np.ndarray,
+    turnover: np.ndarray,
+    o_int: np.ndarray,
+    o_float: np.ndarray,
+    costs: np.ndarray,
+) -> PortfolioResult:
+    index = pd.DatetimeIndex(grid, name="timestamp")
+    held = np.where(pos != 0.0, pos * np.nan_to_num(mark), 0.0)
+    orders = pd.DataFrame(
+        {
+            "time": index[o_int[:, kernels.O_BAR]],
+            "asset": pd.Categorical.from_codes(o_int[:, kernels.O_ASSET], categories=assets),
+            "side": np.where(o_int[:, kernels.O_SIDE] > 0, "buy", "sell"),
+            "size": o_float[:, kernels.F_SIZE],
+            "price": o_float[:, kernels.F_PRICE],
+            "fee": o_float[:, kernels.F_FEE],
+            "reason": np.where(
+                o_int[:, kernels.O_REASON] == kernels.DELISTING, "delisting", "rebalance"
+            ),
+        },
+        columns=list(ORDER_COLUMNS),
+    )
+    by_asset = pd.DataFrame(
+        {"fees": costs[0], "slippage": costs[1], "borrow": costs[2]},
+        index=pd.Index(assets, name="asset"),
+    )
+    by_asset["total"] = by_asset.sum(axis=1)
+    return PortfolioResult(
+        equity=pd.Series(equity, index=index, name="equity"),
+        cash=pd.Series(cash, index=index, name="cash"),
+        target_weights=pd.DataFrame(traded, index=index, columns=assets),
+        weights=pd.DataFrame(held / equity[:, None], index=index, columns=assets),
+        positions=pd.DataFrame(pos, index=index, columns=assets),
+        orders=orders,
+        turnover=pd.Series(turnover, index=index, name="turnover"),
+        costs_by_asset=by_asset,
+        universe=pd.DataFrame(alive, index=index, columns=assets),
+        config=config,
+    )
