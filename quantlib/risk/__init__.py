@@ -4,6 +4,16 @@ decomposition."""
 
 from __future__ import annotations
 
+from quantlib.risk.contributions import (
+    BETS_METHODS,
+    BetsMethod,
+    RiskDistribution,
+    average_correlation,
+    concentration,
+    diversification_ratio,
+    effective_number_of_bets,
+    risk_distribution,
+)
 from quantlib.risk.correlation import (
     RiskDecomposition,
     ShrunkCovariance,
@@ -44,10 +54,13 @@ from quantlib.risk.sizing import (
 from quantlib.risk.var_backtest import VaRBacktest, christoffersen_test, kupiec_test, var_backtest
 
 __all__ = [
+    "BETS_METHODS",
     "VAR_METHODS",
+    "BetsMethod",
     "FixedFraction",
     "Kelly",
     "RiskDecomposition",
+    "RiskDistribution",
     "RiskPerTrade",
     "ShrunkCovariance",
     "Sizer",
@@ -55,11 +68,15 @@ __all__ = [
     "VaRBacktest",
     "VaRMethod",
     "VolTarget",
+    "average_correlation",
     "check_levels",
     "christoffersen_test",
+    "concentration",
     "day_loss",
+    "diversification_ratio",
     "drawdown_from_peak",
     "drawdown_scale",
+    "effective_number_of_bets",
     "ewma_correlation",
     "ewma_covariance",
     "exceeds",
@@ -70,6 +87,7 @@ __all__ = [
     "open_heat",
     "reached",
     "risk_contributions",
+    "risk_distribution",
     "rolling_correlation",
     "rolling_covariance",
     "rolling_expected_shortfall",
