@@ -19,7 +19,7 @@ from quantlib.data.gaps import fill_gaps, find_gaps
 from quantlib.data.resample import ResampleInfo, resample
 from quantlib.data.schema import validate
 from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
-from quantlib.data.universe import universe
+from quantlib.data.universe import sectors, universe
 from quantlib.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ __all__ = [
     "normalize_symbol",
     "parse_timeframe",
     "resample",
+    "sectors",
     "series_info",
     "to_cube",
     "universe",
