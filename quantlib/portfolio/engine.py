@@ -135,7 +135,10 @@ def run_portfolio(
         open_[where, i] = frame["open"].to_numpy(np.float64)
         close[where, i] = frame["close"].to_numpy(np.float64)
         alive[where[0] : where[-1] + 1, i] = True
-        delisted = getattr(frame.attrs.get("series"), "delisted_at", None) is not None
+        # A series that says it was delisted ends there only if its bars reach the delisting
+        # (a series cut earlier, e.g. to test for look-ahead, has not been delisted yet).
+        delisted_at = getattr(frame.attrs.get("series"), "delisted_at", None)
+        delisted = delisted_at is not None and grid[where[-1]] + bar_tf.delta >= delisted_at
         if where[-1] < n_bars - 1 or delisted:
             exit_bar[i] = where[-1]
     mark = pd.DataFrame(close).ffill().to_numpy()
@@ -246,7 +249,7 @@ def _assemble(
     o_float: np.ndarray,
     costs: np.ndarray,
 ) -> PortfolioResult:
-    index = pd.DatetimeIndex(grid, name="timestamp")
+    index = pd.DatetimeIndex(grid, name="timestamp", freq=None)  # one index, however cut
     held = np.where(pos != 0.0, pos * np.nan_to_num(mark), 0.0)
     orders = pd.DataFrame(
         {
