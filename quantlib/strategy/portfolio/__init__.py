@@ -7,7 +7,7 @@ from __future__ import annotations
 from quantlib.strategy.portfolio._panel import decision_mask
 from quantlib.strategy.portfolio.allocator import AllocatorStrategy
 from quantlib.strategy.portfolio.base import PortfolioStrategy, check_weights, empty_weights
-from quantlib.strategy.portfolio.regime import CorrelationRegimeSwitch, average_correlation
+from quantlib.strategy.portfolio.regime import CorrelationRegimeSwitch, pairwise_average_correlation
 from quantlib.strategy.portfolio.registry import PORTFOLIO_STRATEGIES, make_portfolio_strategy
 from quantlib.strategy.portfolio.rotation import MomentumRotation, RelativeStrength, SectorMomentum
 from quantlib.strategy.portfolio.timeseries import TimeSeriesMomentum
@@ -21,9 +21,9 @@ __all__ = [
     "RelativeStrength",
     "SectorMomentum",
     "TimeSeriesMomentum",
-    "average_correlation",
     "check_weights",
     "decision_mask",
     "empty_weights",
     "make_portfolio_strategy",
+    "pairwise_average_correlation",
 ]

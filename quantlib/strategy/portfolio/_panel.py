@@ -138,6 +138,7 @@ class Panel:
                 ". Fix: {'BTCUSDT': load_ohlcv('BTCUSDT', '1d'), ...}"
             )
         columns = {}
+        times: list[pd.DatetimeIndex] = []
         for asset, frame in bars.items():
             if not isinstance(asset, str):
                 raise ConfigError(f"{where}: asset names must be strings, got {asset!r}")
@@ -156,7 +157,11 @@ class Panel:
                     "quantlib.data.validate() it"
                 )
             columns[asset] = frame["close"].astype(np.float64)
-        index = reduce(lambda a, b: a.union(b), (c.index.as_unit("ns") for c in columns.values()))
+            times.append(frame.index.as_unit("ns"))
+        union = reduce(lambda a, b: a.union(b), times)
+        # Bar times are data, not a calendar: no ``freq``, whatever the union happened to infer
+        # (pandas takes freq=None to mean none; its stubs do not say so).
+        index = pd.DatetimeIndex(union, freq=None)  # type: ignore[arg-type]
         close = pd.DataFrame({a: c.reindex(index) for a, c in columns.items()}, index=index)
         close.index.name = INDEX_NAME
         return cls(close)

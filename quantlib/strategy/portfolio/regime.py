@@ -23,10 +23,10 @@ from quantlib.exceptions import ConfigError
 from quantlib.strategy.portfolio._panel import Panel, RebalancedSpec, decision_mask, to_frame
 from quantlib.strategy.portfolio.base import PortfolioStrategy, check_weights
 
-__all__ = ["CorrelationRegimeSwitch", "average_correlation"]
+__all__ = ["CorrelationRegimeSwitch", "pairwise_average_correlation"]
 
 
-def average_correlation(
+def pairwise_average_correlation(
     returns: pd.DataFrame, decay: float = 0.94, *, min_periods: int = 20
 ) -> pd.Series:
     r"""EWMA average pairwise correlation of the assets at every date (causal).
@@ -39,8 +39,10 @@ def average_correlation(
     where ``s`` runs over the joint observations up to ``t`` and ``k(t, s)`` counts the joint
     observations after ``s`` (assets with different listing dates are paired over their common
     history). The average at ``t`` is over the pairs whose both returns exist at ``t`` and that
-    have at least ``min_periods`` joint observations; NaN when no pair qualifies. Without NaN
-    the pairwise matrix equals :func:`quantlib.risk.ewma_correlation`.
+    have at least ``min_periods`` joint observations; NaN when no pair qualifies. This is
+    :func:`quantlib.risk.average_correlation` (EWMA, zero mean) for assets with different
+    histories: without NaN and with ``min_periods=1`` the two agree, and the pairwise matrix is
+    :func:`quantlib.risk.ewma_correlation`'s.
 
     Parameters
     ----------
@@ -54,7 +56,7 @@ def average_correlation(
     Examples
     --------
     >>> r = pd.DataFrame({"a": [0.01, -0.02, 0.01], "b": [0.02, -0.01, 0.0]})
-    >>> average_correlation(r, 0.5, min_periods=2).round(6).tolist()
+    >>> pairwise_average_correlation(r, 0.5, min_periods=2).round(6).tolist()
     [nan, 0.816497, 0.679366]
     """
     if not isinstance(returns, pd.DataFrame):
@@ -95,11 +97,13 @@ class CorrelationRegimeSwitch(RebalancedSpec):
 
     The book is ``base``'s weight frame (its latest decision stands until its next one), or
     without a base the equal-weight book of the assets with a bar at the decision. At each
-    decision the weights are multiplied by ``factor`` when :func:`average_correlation` of the
-    one-bar returns is above ``threshold``, by 1 otherwise (no signal yet counts as low).
+    decision the weights are multiplied by ``factor`` when
+    :func:`pairwise_average_correlation` of the one-bar returns is above ``threshold``, by 1
+    otherwise (no signal yet counts as low).
 
     Decisions: ``every``'s calendar, ``base``'s own decisions, and (``on_switch``) the bar at
-    which the regime changes.
+    which the regime changes. An asset without a bar at a decision (delisted since ``base``
+    decided) gets 0, and its weight stays in cash.
 
     Parameters
     ----------
@@ -152,7 +156,9 @@ class CorrelationRegimeSwitch(RebalancedSpec):
         return pd.Series(self._high(panel), index=panel.index, name="high_correlation")
 
     def _high(self, panel: Panel) -> np.ndarray:
-        average = average_correlation(panel.returns(), self.decay, min_periods=self.min_periods)
+        average = pairwise_average_correlation(
+            panel.returns(), self.decay, min_periods=self.min_periods
+        )
         high: np.ndarray = (average > self.threshold).to_numpy()
         return high
 

@@ -77,7 +77,7 @@ def test_the_weekly_calendar_decides_on_the_first_bar_and_each_sunday_close() ->
     decided = days[decision_mask(days, "1W")]
     # 2024-01-07, 14 and 21 are Sundays: their daily bar closes at Monday 00:00.
     assert [d.day for d in decided] == [3, 7, 14, 21]
-    assert (decided[1:].dayofweek == 6).all()
+    assert (decided[1:].day_of_week == 6).all()
 
 
 def test_the_monthly_calendar_decides_at_the_last_daily_bar_of_each_month() -> None:

@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 
 from quantlib.exceptions import ConfigError
-from quantlib.risk import ewma_correlation
+from quantlib.risk import average_correlation, ewma_correlation
 from quantlib.strategy.portfolio import (
     CorrelationRegimeSwitch,
     MomentumRotation,
     TimeSeriesMomentum,
-    average_correlation,
     check_weights,
     make_portfolio_strategy,
+    pairwise_average_correlation,
 )
 from quantlib.testing import make_ohlcv
 
@@ -80,18 +80,20 @@ def _random_returns(seed: int, n: int = 60) -> pd.DataFrame:
 
 def test_average_correlation_equals_the_riskmetrics_matrix_without_gaps() -> None:
     returns = _random_returns(7)
-    average = average_correlation(returns, 0.9, min_periods=1)
+    average = pairwise_average_correlation(returns, 0.9, min_periods=1)
     matrices = ewma_correlation(returns, 0.9)
     for t in (0, 1, 10, 59):
         rho = matrices.loc[t].to_numpy()
         expected = rho[np.triu_indices(3, k=1)].mean()
         assert average.iloc[t] == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    # quantlib.risk's average over complete data is the same series.
+    np.testing.assert_allclose(average, average_correlation(returns, decay=0.9), rtol=1e-12)
 
 
 def test_average_correlation_pairs_assets_over_their_common_history() -> None:
     returns = _random_returns(11)
     returns.loc[:29, "c"] = np.nan  # c lists at row 30
-    average = average_correlation(returns, 0.9, min_periods=5)
+    average = pairwise_average_correlation(returns, 0.9, min_periods=5)
     # Before c has 5 joint returns, only the pair (a, b) counts.
     ab = ewma_correlation(returns[["a", "b"]], 0.9)
     assert average.iloc[33] == pytest.approx(ab.loc[(33, "a"), "b"], rel=1e-12)
@@ -105,9 +107,9 @@ def test_average_correlation_pairs_assets_over_their_common_history() -> None:
 
 def test_average_correlation_refuses_bad_arguments() -> None:
     with pytest.raises(ConfigError, match="DataFrame"):
-        average_correlation(pd.Series([0.1, 0.2]))  # type: ignore[arg-type]
+        pairwise_average_correlation(pd.Series([0.1, 0.2]))  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="decay"):
-        average_correlation(_random_returns(1), 1.5)
+        pairwise_average_correlation(_random_returns(1), 1.5)
 
 
 def _moving_together(n: int = 40) -> dict[str, pd.DataFrame]:
@@ -124,7 +126,7 @@ def test_the_switch_de_grosses_when_correlation_is_high() -> None:
     bars = _moving_together()
     strategy = CorrelationRegimeSwitch(decay=0.8, threshold=0.6, factor=0.25, min_periods=5)
     high = strategy.regime(bars)
-    average = average_correlation(
+    average = pairwise_average_correlation(
         pd.concat({s: b["close"].pct_change() for s, b in bars.items()}, axis=1),
         0.8,
         min_periods=5,
