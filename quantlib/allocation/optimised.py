@@ -7,7 +7,7 @@ Clarabel; riskfolio-lib 7 also pulls in vectorbt, astropy and several solvers), 
 are plain objects we configure per call, and its covariance estimators (empirical,
 Ledoit-Wolf) match ours. skfolio is imported on first use, so ``import quantlib`` stays fast.
 
-The solver's tolerances are tightened (gap and feasibility 1e-12) so that, where a closed form
+The solver's tolerances are tightened (gap and feasibility 1e-10) so that, where a closed form
 exists (minimum variance with no binding bound), the weights agree with it to about 1e-8.
 Returns are rescaled to unit standard deviation before
 solving (the solutions do not change; the absolute tolerances then mean the same on every
@@ -44,14 +44,15 @@ __all__ = ["CVAR_OBJECTIVES", "CVaRObjective", "mean_cvar", "minimum_variance"]
 CVaRObjective = Literal["min_risk", "max_ratio", "utility"]
 CVAR_OBJECTIVES: tuple[str, ...] = get_args(CVaRObjective)
 
-_SOLVER_PARAMS = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}
+_SOLVER_PARAMS = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 
 
 def _fit(model: Any, x: np.ndarray, columns: pd.Index, what: str) -> np.ndarray:
     from skfolio.exceptions import OptimizationError  # type: ignore[import-untyped]
 
     try:
-        raw = np.asarray(model.fit(x).weights_, dtype=np.float64)
+        # One memory layout on every path, so allocate() and rolling_weights() agree exactly.
+        raw = np.asarray(model.fit(np.ascontiguousarray(x)).weights_, dtype=np.float64)
     except OptimizationError as exc:
         raise DataError(
             f"{what}: the optimiser found no solution on this window of {x.shape[0]} rows and "
@@ -99,6 +100,7 @@ def _min_variance_core(
         objective_function=ObjectiveFunction.MINIMIZE_RISK,
         prior_estimator=_prior(method),
         min_weights=0.0 if long_only else None,
+        max_weights=1.0 if long_only else None,
         solver_params=_SOLVER_PARAMS,
     )
     raw = _fit(model, x * _unit_scale(x), columns, "minimum_variance")
@@ -158,7 +160,7 @@ def minimum_variance(
         The covariance estimate (skfolio's ``EmpiricalCovariance`` or ``LedoitWolf``, both
         projected to the nearest positive-definite matrix when they are not).
     long_only : bool, default True
-        False allows negative weights (the sum is still 1).
+        False allows negative weights and weights above 1 (the sum is still 1).
 
     Returns
     -------
