@@ -249,12 +249,15 @@ def _assemble(
     o_float: np.ndarray,
     costs: np.ndarray,
 ) -> PortfolioResult:
-    index = pd.DatetimeIndex(grid, name="timestamp", freq=None)  # one index, however cut
+    # No freq: the same index however the bars are cut (a union may infer one).
+    index = pd.DatetimeIndex(grid.asi8, name="timestamp").tz_localize("UTC").tz_convert(grid.tz)
     held = np.where(pos != 0.0, pos * np.nan_to_num(mark), 0.0)
     orders = pd.DataFrame(
         {
             "time": index[o_int[:, kernels.O_BAR]],
-            "asset": pd.Categorical.from_codes(o_int[:, kernels.O_ASSET], categories=assets),
+            "asset": pd.Categorical.from_codes(
+                o_int[:, kernels.O_ASSET].astype(np.int64), categories=pd.Index(assets)
+            ),
             "side": np.where(o_int[:, kernels.O_SIDE] > 0, "buy", "sell"),
             "size": o_float[:, kernels.F_SIZE],
             "price": o_float[:, kernels.F_PRICE],

@@ -84,7 +84,7 @@ def rebalance_times(
     next_later = np.append(key[1:] != key[:-1], False)
     last = closes_past | next_later
     last[0] = True
-    return index[last]
+    return pd.DatetimeIndex(index[last])
 
 
 def calendar_weights(
