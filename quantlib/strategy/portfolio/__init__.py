@@ -4,7 +4,6 @@ the signal frame. See :mod:`quantlib.strategy.portfolio.base` for the weight fra
 
 from __future__ import annotations
 
-from quantlib.strategy.portfolio._panel import decision_mask
 from quantlib.strategy.portfolio.allocator import AllocatorStrategy
 from quantlib.strategy.portfolio.base import PortfolioStrategy, check_weights, empty_weights
 from quantlib.strategy.portfolio.regime import CorrelationRegimeSwitch, pairwise_average_correlation
@@ -22,7 +21,6 @@ __all__ = [
     "SectorMomentum",
     "TimeSeriesMomentum",
     "check_weights",
-    "decision_mask",
     "empty_weights",
     "make_portfolio_strategy",
     "pairwise_average_correlation",

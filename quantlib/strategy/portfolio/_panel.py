@@ -7,7 +7,6 @@ strategy built from them is truncation-invariant by construction.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import reduce
@@ -20,106 +19,63 @@ from quantlib._typing import INDEX_NAME
 from quantlib.exceptions import ConfigError
 from quantlib.strategy.portfolio.base import empty_weights
 
-__all__ = ["Panel", "RebalancedSpec", "decision_mask", "parse_every", "pick_top", "to_frame"]
-
-_EVERY = re.compile(r"^(\d*)\s*(h|d|D|w|W|M)$")
-_UNIT_NS = {"h": 3_600 * 10**9, "D": 86_400 * 10**9, "W": 7 * 86_400 * 10**9}
-# 1970-01-05 was a Monday: weeks run Monday 00:00 to Monday 00:00 UTC.
-_MONDAY_NS = 4 * 86_400 * 10**9
+__all__ = ["Panel", "RebalancedSpec", "check_every", "decision_mask", "pick_top", "to_frame"]
 
 
-def parse_every(every: object) -> tuple[str, int]:
-    """``every`` as ``(unit, n)``: ``("bar", n)`` for every n-th bar, else a calendar unit of
-    ``"h"``, ``"D"``, ``"W"`` or ``"M"`` (month) and a multiple.
-
-    Examples
-    --------
-    >>> parse_every("1W"), parse_every("bar"), parse_every(5), parse_every("5"), parse_every("4h")
-    (('W', 1), ('bar', 1), ('bar', 5), ('bar', 5), ('h', 4))
-    """
-    if isinstance(every, bool):
-        pass
-    elif isinstance(every, int | np.integer):
-        if every >= 1:
-            return "bar", int(every)
-    elif isinstance(every, str):
-        text = every.strip()
-        if text == "bar":
-            return "bar", 1
-        if text.isdigit() and int(text) >= 1:
-            return "bar", int(text)
-        match = _EVERY.match(text)
-        if match:
-            n = int(match.group(1) or 1)
-            unit = match.group(2)
-            unit = unit if unit in ("h", "M") else unit.upper()
-            if n >= 1:
-                return unit, n
-    raise ConfigError(
-        f"every must be 'bar', a number of bars (>= 1) or a calendar period such as '1D', "
-        f"'1W', '1M' or '4h'; got {every!r}"
-    )
-
-
-def decision_mask(index: pd.DatetimeIndex, every: object) -> np.ndarray:
-    """True at the bars whose close is a rebalance decision.
-
-    The first bar decides; after it, a calendar rule decides at the close of the last bar of
-    each period: bar ``t`` decides when its close, ``t`` plus the bar's length, falls in a later
-    period than its open. The bar's length is the smallest spacing of the index up to ``t``
-    (so a gap before ``t`` does not stretch it), which keeps the rule causal. ``"bar"`` decides
-    at every bar, an integer ``n`` at every n-th bar counted from the first. Weeks run Monday
-    to Monday (UTC), months are calendar months.
+def decision_mask(index: pd.DatetimeIndex, every: str | int) -> np.ndarray:
+    """True at the bars whose close is a rebalance decision: the calendar of
+    :func:`quantlib.allocation.decision_mask`, so allocators and portfolio strategies decide on
+    the same bars (the first bar, then the last bar of each UTC day, Monday-to-Monday week or
+    month, judged by the bar's close and not by a later bar; or every n-th bar).
 
     Examples
     --------
     >>> days = pd.date_range("2024-01-05", periods=6, freq="D", tz="UTC")  # Fri .. Wed
     >>> decision_mask(days, "1W").tolist()
     [True, False, True, False, False, False]
-    >>> decision_mask(days, 2).tolist()
-    [True, False, True, False, True, False]
     """
-    unit, n = parse_every(every)
-    size = len(index)
-    if unit == "bar":
-        out: np.ndarray = np.arange(size) % n == 0
-        return out
-    mask = np.zeros(size, dtype=bool)
-    if size == 0:
-        return mask
-    stamps = index.as_unit("ns").asi8
-    step = np.minimum.accumulate(np.diff(stamps)) if size > 1 else np.empty(0, np.int64)
-    opens, closes = stamps[1:], stamps[1:] + step
-    mask[0] = True
-    mask[1:] = _period(opens, unit, n) != _period(closes, unit, n)
+    # Imported on first use: quantlib.allocation loads scipy's clustering on import.
+    from quantlib.allocation import decision_mask as calendar
+
+    mask: np.ndarray = calendar(index, every)
     return mask
 
 
-def _period(ns: np.ndarray, unit: str, n: int) -> np.ndarray:
-    if unit == "M":
-        months = pd.DatetimeIndex(ns, tz="UTC")
-        out: np.ndarray = (months.year.to_numpy() * 12 + months.month.to_numpy() - 1) // n
-        return out
-    offset = _MONDAY_NS if unit == "W" else 0
-    return (ns - offset) // (n * _UNIT_NS[unit])
+def check_every(every: object) -> str | int:
+    """``every`` as the calendar reads it (a string of digits is a number of bars, as a command
+    line passes it); a ConfigError if the calendar does not know it.
+
+    Examples
+    --------
+    >>> check_every("1W"), check_every("5"), check_every(2)
+    ('1W', 5, 2)
+    """
+    if isinstance(every, str) and every.strip().isdigit():
+        every = int(every)
+    if not isinstance(every, str | int) or isinstance(every, bool):
+        raise ConfigError(
+            f"every must be 'bar', '1D', '1W', '1M' or a whole number of bars, got {every!r}"
+        )
+    decision_mask(pd.DatetimeIndex([], tz="UTC"), every)
+    return every
 
 
 class RebalancedSpec(BaseModel):
     """Parameters every calendar-rebalanced portfolio strategy shares (frozen, no unknown
-    fields): ``every``, the rebalance calendar of :func:`decision_mask`."""
+    fields): ``every``, the rebalance calendar (``"bar"``, ``"1D"``, ``"1W"``, ``"1M"`` or a
+    number of bars; see :func:`quantlib.allocation.decision_mask`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     every: str | int = "1W"
 
-    @field_validator("every")
+    @field_validator("every", mode="before")
     @classmethod
-    def _every(cls, value: str | int) -> str | int:
+    def _every(cls, value: object) -> str | int:
         try:
-            parse_every(value)
+            return check_every(value)
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
-        return value
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,8 @@ class MomentumRotation(RebalancedSpec):
         Hold only assets whose trailing return is positive (dual momentum); the slots of the
         others stay in cash.
     every : str or int, default "1W"
-        Rebalance calendar (see :func:`quantlib.strategy.portfolio.decision_mask`).
+        Rebalance calendar: ``"bar"``, ``"1D"``, ``"1W"``, ``"1M"`` or a number of bars
+        (see :func:`quantlib.allocation.decision_mask`).
 
     Examples
     --------

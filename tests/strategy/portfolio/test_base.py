@@ -7,13 +7,8 @@ import pandas as pd
 import pytest
 
 from quantlib.exceptions import ConfigError
-from quantlib.strategy.portfolio import (
-    PortfolioStrategy,
-    check_weights,
-    decision_mask,
-    empty_weights,
-)
-from quantlib.strategy.portfolio._panel import Panel, parse_every
+from quantlib.strategy.portfolio import PortfolioStrategy, check_weights, empty_weights
+from quantlib.strategy.portfolio._panel import Panel, check_every, decision_mask
 from quantlib.testing import make_ohlcv
 
 TIMES = pd.date_range("2024-01-01", periods=3, freq="D", tz="UTC", name="timestamp")
@@ -99,8 +94,6 @@ def test_the_daily_calendar_on_hourly_bars_decides_at_the_23h_bar() -> None:
         "2024-01-01 23:00:00+00:00",
         "2024-01-02 23:00:00+00:00",
     ]
-    four = hours[decision_mask(hours, "4h")]
-    assert [t.hour for t in four[1:4]] == [23, 3, 7]
 
 
 def test_a_gap_does_not_stretch_the_bar_length() -> None:
@@ -118,17 +111,37 @@ def test_bar_counts_and_every_bar() -> None:
     assert decision_mask(index[:0], "1W").tolist() == []
 
 
-@pytest.mark.parametrize("every", ["2X", "0D", 0, -1, True, 1.5, "week", ""])
+@pytest.mark.parametrize("every", ["2X", "4h", "0D", True, 1.5, "week", "", None])
 def test_an_unknown_calendar_is_refused(every: object) -> None:
-    with pytest.raises(ConfigError, match="every must be 'bar', a number of bars"):
-        parse_every(every)
+    with pytest.raises(ConfigError, match="every must be 'bar', '1D', '1W', '1M' or a whole"):
+        check_every(every)
 
 
-def test_parse_every_reads_units_and_multiples() -> None:
-    assert parse_every("1d") == ("D", 1)
-    assert parse_every("2w") == ("W", 2)
-    assert parse_every("M") == ("M", 1)
-    assert parse_every(np.int64(4)) == ("bar", 4)
+@pytest.mark.parametrize("every", [0, -1, "0"])
+def test_a_bar_count_below_one_is_refused(every: object) -> None:
+    with pytest.raises(ConfigError, match="every"):
+        check_every(every)
+
+
+def test_a_bar_count_from_a_command_line_is_a_number() -> None:
+    assert check_every("3") == 3
+    assert check_every(" 1W") == " 1W"
+    from quantlib.strategy.portfolio import make_portfolio_strategy
+
+    assert make_portfolio_strategy("momentum_rotation", every="3").every == 3  # type: ignore[attr-defined]
+
+
+def test_strategies_allocators_and_the_engine_share_one_calendar() -> None:
+    from quantlib.allocation import decision_mask as allocation_calendar
+    from quantlib.portfolio import rebalance_times
+
+    hours = pd.date_range("2024-01-29", periods=24 * 40, freq="h", tz="UTC")
+    days = pd.date_range("2023-12-20", periods=90, freq="D", tz="UTC")
+    for index in (hours, days):
+        for every in ("bar", "1D", "1W", "1M"):
+            mask = decision_mask(index, every)
+            np.testing.assert_array_equal(mask, allocation_calendar(index, every))
+            assert index[mask].equals(rebalance_times(index, every))
 
 
 def test_the_panel_is_on_the_union_of_bar_times() -> None:
