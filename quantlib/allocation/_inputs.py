@@ -46,7 +46,7 @@ def check_covariance_method(method: object) -> str:
 def positive_variances(variances: np.ndarray, columns: pd.Index) -> None:
     """Refuse assets whose variance over the window is zero (a flat price): their weight under
     an inverse-risk rule would be infinite."""
-    flat = [columns[i] for i in np.flatnonzero(~(variances > 0.0))]
+    flat = [columns[int(i)] for i in np.flatnonzero(~(variances > 0.0))]
     if flat:
         raise DataError(
             f"returns: asset(s) {flat} have zero variance over the window, so their risk-based "

@@ -122,7 +122,7 @@ def _mean_cvar_core(
     target = None if min_return is None else check_float("min_return", min_return)
     if x.shape[1] == 1:
         return np.ones(1)
-    from skfolio import RiskMeasure
+    from skfolio import RiskMeasure  # type: ignore[import-untyped]
     from skfolio.optimization import MeanRisk, ObjectiveFunction
 
     scale = _unit_scale(x)

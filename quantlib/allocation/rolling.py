@@ -79,7 +79,8 @@ def decision_mask(
     n = len(index)
     if isinstance(every, int | np.integer) and not isinstance(every, bool):
         step = check_int("every", every, minimum=1)
-        return np.arange(n) % step == 0
+        bars: np.ndarray = np.arange(n) % step == 0
+        return bars
     if not isinstance(every, str):
         raise ConfigError(
             f"every must be 'bar', '1D', '1W', '1M' or a whole number of bars, got {every!r}"
@@ -231,8 +232,8 @@ def rolling_weights(
                 row[eligible] = allocator.core(x, columns[eligible], **params)
             except DataError as exc:
                 raise DataError(
-                    f"rolling_weights({allocator.name!r}) at the decision of {frame.index[t]}: "
-                    f"{exc}",
+                    f"rolling_weights({allocator.name!r}) at the decision of "
+                    f"{frame.index[int(t)]}: {exc}",
                     rule=exc.rule,
                     position=int(t),
                 ) from None
