@@ -116,10 +116,11 @@ def run_portfolio(
     for asset, frame in bar_map.items():
         if not validated:
             ohlcv_arrays(frame, f"run_portfolio[{asset}]", min_bars=1)
-    grid = pd.DatetimeIndex(bar_map[assets[0]].index)
+    grid = pd.DatetimeIndex(bar_map[assets[0]].index).as_unit("ns")
     for asset in assets[1:]:
-        grid = pd.DatetimeIndex(grid.union(pd.DatetimeIndex(bar_map[asset].index)))
-    grid = grid.as_unit("ns")
+        other = pd.DatetimeIndex(bar_map[asset].index).as_unit("ns")
+        if not grid.equals(other):
+            grid = pd.DatetimeIndex(grid.union(other))
     if len(grid) < 2:
         raise ConfigError("run_portfolio needs at least 2 bars. Fix: pass longer series")
     bar_tf = parse_timeframe(timeframe) if timeframe is not None else infer_timeframe(grid)
@@ -131,7 +132,8 @@ def run_portfolio(
     exit_bar = np.full(n_assets, -1, dtype=np.int64)
     for i, asset in enumerate(assets):
         frame = bar_map[asset]
-        where = grid.get_indexer(pd.DatetimeIndex(frame.index).as_unit("ns"))
+        # The grid holds every bar of every asset, sorted: positions by binary search.
+        where = np.searchsorted(grid.asi8, pd.DatetimeIndex(frame.index).as_unit("ns").asi8)
         open_[where, i] = frame["open"].to_numpy(np.float64)
         close[where, i] = frame["close"].to_numpy(np.float64)
         alive[where[0] : where[-1] + 1, i] = True
@@ -208,6 +210,11 @@ def _decisions(
     index = pd.DatetimeIndex(weights.index)
     if index.tz is None:
         raise ConfigError("weights' index must be tz-aware UTC bar open times, like the bars'")
+    if not (index.is_unique and index.is_monotonic_increasing):
+        raise ConfigError(
+            "weights' index must be strictly increasing bar open times. Fix: "
+            "weights.sort_index() and drop duplicated rows"
+        )
     outside = index.as_unit("ns").difference(grid)
     if len(outside):
         raise ConfigError(
@@ -276,12 +283,12 @@ def _assemble(
     return PortfolioResult(
         equity=pd.Series(equity, index=index, name="equity"),
         cash=pd.Series(cash, index=index, name="cash"),
-        target_weights=pd.DataFrame(traded, index=index, columns=assets),
-        weights=pd.DataFrame(held / equity[:, None], index=index, columns=assets),
-        positions=pd.DataFrame(pos, index=index, columns=assets),
+        target_weights=pd.DataFrame(traded, index=index, columns=assets, copy=False),
+        weights=pd.DataFrame(held / equity[:, None], index=index, columns=assets, copy=False),
+        positions=pd.DataFrame(pos, index=index, columns=assets, copy=False),
         orders=orders,
         turnover=pd.Series(turnover, index=index, name="turnover"),
         costs_by_asset=by_asset,
-        universe=pd.DataFrame(alive, index=index, columns=assets),
+        universe=pd.DataFrame(alive, index=index, columns=assets, copy=False),
         config=config,
     )

@@ -296,6 +296,15 @@ def test_weights_off_the_bar_grid_are_refused() -> None:
         run_portfolio(bars, w)
 
 
+def test_duplicated_weight_rows_are_refused() -> None:
+    bars = two_assets()
+    index = bars["A"].index[[0, 0, 1]]
+    w = pd.DataFrame({"A": [0.5, 0.4, 0.3]}, index=index)
+
+    with pytest.raises(ConfigError, match="strictly increasing"):
+        run_portfolio(bars, w)
+
+
 def test_config_refuses_unknown_and_inconsistent_settings() -> None:
     with pytest.raises(ConfigError, match="did you mean 'drift_band'"):
         make_portfolio_config(drift_bnd=0.1)
