@@ -32,7 +32,9 @@ to ``WARMUP`` + 1 after the restart (a restarted engine resumes after its last b
 re-reading the strategy's warm-up, so its signals match again once ``lookback`` bars have
 closed), from one before to three after the outage and to two after each fault the runner
 survived (a step that failed); from the first kill or halt command to one slot after its
-re-arm. A round trip (flat → position → flat, in time order) is affected when it has an
+re-arm, and from a pause to one slot after the resume when the strategy exited before the kill
+(a paused strategy misses its signals for as many bars as the pause lasts). A round trip
+(flat → position → flat, in time order) is affected when it has an
 affected order or spans an affected slot; a round trip of one run is also affected (it
 depends on the position) when it overlaps an affected round trip of the other run. Every
 other round trip is compared exactly: the same fills at the same slots, sides and prices in
@@ -246,7 +248,12 @@ class Operator:
                 self._send(ADMIN, "set_limits", {"limits": TIGHT.to_json()})
                 self.stage = "halted"
         elif stage in ("kill1_unpause", "halt2_unpause") and self._finished():
-            self.pending, self.stage = [], stage.removesuffix("_unpause")
+            base = stage.removesuffix("_unpause")
+            # The strategy was paused from the mark to here (longer on a loaded machine, where
+            # the engine runs more bars between two of these checks): its missed signals are
+            # the pause's doing, not a fault's.
+            self.run.windows.append((self.mark[base], slot + 1, "paused, strategy exited first"))
+            self.pending, self.stage = [], base
         elif stage == "kill1_ack" and self._finished():
             command = self._commands()[self.pending[-1]]
             self.run.kills.append(
@@ -639,6 +646,7 @@ def test_engine_survives_faults_crashes_kills_and_a_database_outage(
         "kills": len(run.kills),
         "outages": kinds["outage"],
         "outage": [e.get("how") for e in run.events if e["kind"] == "outage"],
+        "windows": [list(w) for w in run.windows],
         "duplicates": duplicates,
         "lost_fills": lost,
         "unresolved_orders": unresolved,
