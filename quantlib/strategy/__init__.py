@@ -1,4 +1,6 @@
-"""Strategies: signal rules over bars (the reference SMA cross, daily zones, SMC, the seed)."""
+"""Strategies: signal rules over bars (the reference SMA cross, daily zones, SMC, the seed); the
+portfolio strategies, which return weight frames over several assets, are in
+:mod:`quantlib.strategy.portfolio`."""
 
 from __future__ import annotations
 
