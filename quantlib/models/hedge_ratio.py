@@ -202,8 +202,8 @@ def kalman_hedge_ratio(
     >>> x = pd.Series([1.0, 2.0, 1.0])
     >>> y = pd.Series([2.0, 3.0, 1.0])
     >>> kf = kalman_hedge_ratio(y, x, delta=1 / 3, r=1.0)
-    >>> kf.loc[1, "beta"] * 33  # 34/33, worked by hand in the tests
-    34.0...
+    >>> round(float(kf.loc[1, "beta"]) * 33, 12)  # 34/33, worked by hand in the tests
+    34.0
     """
     delta = check_float("delta", delta, minimum=0.0, maximum=1.0, inclusive=False)
     r = check_float("r", r, minimum=0.0, inclusive=False)

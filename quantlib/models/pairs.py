@@ -308,7 +308,7 @@ def johansen(
 
     Examples
     --------
-    >>> rng = np.random.default_rng(1)
+    >>> rng = np.random.default_rng(0)
     >>> common = np.cumsum(rng.normal(size=600))
     >>> prices = pd.DataFrame({"a": common + rng.normal(size=600),
     ...                        "b": 0.5 * common + rng.normal(size=600),
@@ -349,7 +349,7 @@ def johansen(
             rule="too few observations",
         )
     res = coint_johansen(frame.to_numpy(dtype=np.float64), det_order, k_ar_diff)
-    column = _LEVELS[level]
+    level_col = _LEVELS[level]
     table = pd.DataFrame(
         {
             "eigenvalue": res.eig,
@@ -363,8 +363,8 @@ def johansen(
     return Johansen(
         table=table,
         eigenvectors=pd.DataFrame(res.evec, index=frame.columns),
-        rank_trace=_rank(res.lr1, res.cvt[:, column]),
-        rank_max_eig=_rank(res.lr2, res.cvm[:, column]),
+        rank_trace=_rank(res.lr1, res.cvt[:, level_col]),
+        rank_max_eig=_rank(res.lr2, res.cvm[:, level_col]),
         level=level,
         det_order=int(det_order),
         k_ar_diff=k_ar_diff,

@@ -223,7 +223,7 @@ def _closes(closes: object, train: object, log_prices: bool) -> pd.DataFrame:
             "log_prices=False or clean the data",
             rule="non-positive price",
         )
-    return np.log(frame) if log_prices else frame
+    return frame.apply(np.log) if log_prices else frame
 
 
 def _test_pair(a: pd.Series, b: pd.Series, kw: dict[str, Any]) -> dict[str, Any]:

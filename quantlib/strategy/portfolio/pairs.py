@@ -172,7 +172,7 @@ class PairsTrading(BaseModel):
         Every value at ``t`` uses the pair's data up to ``t`` only.
         """
         _, both = self._pair(bars)
-        prices = np.log(both) if self.log_prices else both
+        prices = both.apply(np.log) if self.log_prices else both
         py, px = prices[self.y], prices[self.x]
         z_window = self.z_window or self.window
         if self.hedge == "ols":
