@@ -33,9 +33,9 @@ from quantlib.strategy.portfolio.base import PortfolioStrategy
 __all__ = [
     "BASELINES",
     "METRIC_COLUMNS",
-    "book_metrics",
     "REBALANCE_CHOICES",
     "PortfolioRun",
+    "book_metrics",
     "data_sha256",
     "portfolio_baselines",
     "portfolio_config_id",

@@ -364,8 +364,9 @@ class PortfolioWalkForwardResult:
     Attributes
     ----------
     folds : DataFrame
-        One row per fold: the windows (as :func:`quantlib.research.walkforward.walk_forward_windows`),
-        the chosen grid row (one column per key), ``label``, ``config_id``, ``n_trials`` and
+        One row per fold: the windows (as
+        :func:`quantlib.research.walkforward.walk_forward_windows`), the chosen grid row (one
+        column per key), ``label``, ``config_id``, ``n_trials`` and
         ``n_invalid`` of the fold's sweep, ``is_*`` (chosen trial in sample) and ``oos_*`` (its
         test run), ``oos_final_equity`` and ``closed_at_end``.
     equity : Series
