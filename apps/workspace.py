@@ -53,6 +53,7 @@ navigation = st.navigation(
             st.Page(
                 "app_pages/benchmarking.py", title="Benchmarking", icon=":material/leaderboard:"
             ),
+            st.Page("app_pages/portfolio.py", title="Portfolio", icon=":material/pie_chart:"),
         ],
         "Reports": [
             st.Page("app_pages/reports.py", title="Reports", icon=":material/description:"),

@@ -134,9 +134,9 @@ def _headline(ev: PortfolioEvaluation) -> Table:
         ["Final equity", format_number(ev.result.final_equity), *["" for _ in names[1:]]],
         ["Orders", format_count(ev.result.n_orders), *["" for _ in names[1:]]],
         ["Rebalances", format_count(len(ev.result.rebalance_times)), *["" for _ in names[1:]]],
-        ["Turnover a year", format_number(float(table.loc["book", "turnover_per_year"])),
+        ["Turnover a year", format_number(float(table["turnover_per_year"]["book"])),
          *["" for _ in names[1:]]],
-        ["Costs paid (of initial cash)", format_percent(float(table.loc["book", "costs_share"])),
+        ["Costs paid (of initial cash)", format_percent(float(table["costs_share"]["book"])),
          *["" for _ in names[1:]]],
     ]  # fmt: skip
     return Table(("Figure", *names), rows, key="headline")

@@ -1,0 +1,75 @@
+"""The Portfolio page through the workspace entrypoint (AppTest + switch_page): it renders the
+book beside equal weight and BTC, shows the evaluation's own numbers, follows the controls and
+reports a bad choice without a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from quantlib.data import load_ohlcv
+from quantlib.portfolio import make_portfolio_config, run_portfolio
+from quantlib.research.portfolio_evaluation import close_returns, evaluate_portfolio
+from quantlib.strategy.portfolio import make_portfolio_strategy
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRY = ROOT / "apps" / "workspace.py"
+PAGE = ROOT / "apps" / "app_pages" / "portfolio.py"
+
+
+@pytest.fixture(autouse=True)
+def _workspace_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh reports folder and database per test (bundled data stays where it is)."""
+    monkeypatch.setenv("QUANT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("QUANT_REPORTS_DIR", str(tmp_path / "reports"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "reports").mkdir()
+
+
+def open_page() -> AppTest:
+    app = AppTest.from_file(str(ENTRY), default_timeout=120)
+    app.run()
+    app.switch_page(str(PAGE))
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_page_shows_the_book_its_benchmarks_and_follows_the_controls() -> None:
+    app = open_page()
+    assert [t.value for t in app.title] == ["Portfolio"]
+    assert [s.value for s in app.subheader][1:] == [
+        "Equity against equal weight and BTC (growth of 1)",
+        "Weights over time (actual, at each close)",
+        "Euler shares of volatility (ewma(0.94) covariance)",
+        "Turnover, costs and contribution by asset",
+    ]
+    assets = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "ADAUSDT"]
+    table = app.dataframe[0].value
+    assert list(table.index) == [*assets, "costs and timing", "book"]
+    # The page shows the library's numbers: the same book computed here.
+    bars = {a: load_ohlcv(a, "1d") for a in assets}
+    spec = make_portfolio_strategy("allocator", method="inverse_vol", lookback=60, every="1W")
+    book = run_portfolio(bars, spec.weights(bars), make_portfolio_config(rebalance="1W"))
+    expected = evaluate_portfolio(book, returns=close_returns(bars))
+    assert app.metric[0].value == f"{expected.summary.sharpe:.2f}"
+    assert table.loc["book", "costs"] == pytest.approx(book.costs_by_asset["total"].sum())
+
+    app.selectbox(key="weights").select("momentum_rotation").run()
+    assert not app.exception
+    assert "momentum_rotation" in app.metric[0].help
+    app.multiselect(key="assets").set_value(["BTCUSDT", "ETHUSDT"]).run()
+    assert list(app.dataframe[0].value.index) == ["BTCUSDT", "ETHUSDT", "costs and timing", "book"]
+
+
+def test_page_reports_a_bad_choice_without_a_traceback() -> None:
+    app = open_page()
+    app.multiselect(key="assets").set_value(["ETHUSDT", "SOLUSDT"])
+    app.selectbox(key="weights").select("relative_strength").run()
+    assert not app.exception
+    assert "Cannot run relative_strength" in app.error[0].value
+    assert "BTCUSDT" in app.error[0].value
+    app.multiselect(key="assets").set_value(["ETHUSDT"]).run()
+    assert "Choose at least two assets." in [i.value for i in app.info]
