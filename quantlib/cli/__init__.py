@@ -26,6 +26,7 @@ from quantlib.cli.data import data_app
 from quantlib.cli.events import chart, smc_export
 from quantlib.cli.live import audit_app, live_app
 from quantlib.cli.ml import ml_app
+from quantlib.cli.portfolio import portfolio_app
 from quantlib.cli.research import (
     ai_filter_command,
     backtest,
@@ -58,6 +59,7 @@ app.add_typer(live_app, name="live")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(ml_app, name="ml")
+app.add_typer(portfolio_app, name="portfolio")
 
 
 def main() -> None:  # pragma: no cover - console entry point
