@@ -82,7 +82,8 @@ def test_spec_run_is_the_engine_on_the_strategy_weights_and_the_record_has_the_f
         assert key in record
     assert record["n_orders"] == direct.n_orders
     assert len(record["rebalance_times"]) == len(record["target_weights"])
-    assert record["params"]["every"] == "1W" and record["params"]["lookback"] == 20
+    assert record["params"]["every"] == "1W"
+    assert record["params"]["lookback"] == 20
     metrics = portfolio_metrics(run.result)
     assert metrics["total_return"] == pytest.approx(direct.final_equity / 10_000 - 1, rel=1e-12)
     assert metrics["sharpe"] == pytest.approx(direct.summary().sharpe, rel=1e-9)
@@ -108,7 +109,8 @@ def test_sweep_rows_are_the_single_runs_and_every_trial_is_recorded() -> None:
     engine = make_engine("sqlite://")
     grid = {"allocator": ["equal", "inverse_vol"], "lookback": [1, 10, 20]}
     result = portfolio_sweep(bars, grid, record=True, run_id="t-sweep", engine=engine)
-    assert result.n_trials == 4 and result.n_invalid == 2  # lookback 1 < 2 is refused
+    assert result.n_trials == 4
+    assert result.n_invalid == 2
     for trial, params in enumerate(result.params):
         spec = portfolio_strategy(allocator=params["allocator"], lookback=params["lookback"])
         single = run_portfolio_spec(bars, spec)
@@ -148,7 +150,8 @@ def test_walk_forward_chooses_on_in_sample_data_only() -> None:
         "test": "50D",
     }
     full = portfolio_walk_forward(bars, grid, **kwargs)
-    assert full.n_folds == 4 and full.n_trials == 8
+    assert full.n_folds == 4
+    assert full.n_trials == 8
     end = full.folds["test_end"].iloc[0]
     cut = {a: f.loc[f.index < end] for a, f in bars.items()}
     short = portfolio_walk_forward(cut, grid, **kwargs)
