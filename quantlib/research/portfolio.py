@@ -348,8 +348,15 @@ def portfolio_record(
             "metrics": summary,
             "rebalance_times": [t.isoformat() for t in result.rebalance_times],
             "target_weights": [
-                {"time": t.isoformat(), "weights": {str(a): float(v) for a, v in row.items()}}
-                for t, row in targets.iterrows()
+                {
+                    "time": t.isoformat(),
+                    "weights": {
+                        str(a): float(v) for a, v in zip(targets.columns, row, strict=True)
+                    },
+                }
+                for t, row in zip(
+                    pd.DatetimeIndex(targets.index), targets.to_numpy(np.float64), strict=True
+                )
             ],
         }
     )

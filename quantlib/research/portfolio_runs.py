@@ -81,7 +81,9 @@ def _strategies(
     rebalance: str,
 ) -> tuple[list[dict[str, Any]], list[PortfolioStrategy], pd.DataFrame]:
     combos = parameter_grid(grid) if grid else [{}]
-    valid, built, invalid = [], [], []
+    valid: list[dict[str, Any]] = []
+    built: list[PortfolioStrategy] = []
+    invalid: list[dict[str, Any]] = []
     for row in combos:
         spec, rest = spec_params(row)
         if "strategy" in spec:
