@@ -206,3 +206,23 @@ def test_walk_forward_stitches_closes_and_records() -> None:
 def test_walk_forward_errors() -> None:
     with pytest.raises(ConfigError, match="train"):
         portfolio_walk_forward(_bars(50), {"lookback": [5]}, allocator="equal", train="365D")
+
+
+def test_table_charges_every_configuration_and_sets_the_baselines_beside() -> None:
+    from quantlib.research.portfolio_table import TableSpec, portfolio_table, table_markdown
+
+    specs = (
+        TableSpec("equal", None, "equal", (10, 20)),
+        TableSpec("momentum_rotation", "momentum_rotation", None, (5, 10)),
+    )
+    table = portfolio_table(_bars(260), specs=specs, train="100D", test="50D")
+    # 2 specs x 2 lookbacks in sample + 2 specs x 4 folds x 2 lookbacks walk-forward.
+    assert set(table["n_trials"].dropna()) == {4 + 16}
+    assert list(table["sample"]).count("walk-forward OOS") == 4
+    baselines = table.loc[table["chosen"] == "baseline", "strategy"].tolist()
+    assert baselines == ["equal_weight", "btc_buy_and_hold"] * 2
+    selected = table.loc[table["chosen"] != "baseline"]
+    for column in ("deflated_sharpe", "deflated_sharpe_folds"):
+        assert selected[column].between(0.0, 1.0).all()
+    text = table_markdown(table)
+    assert text.count("\n| ") == len(table) + 2  # header, separator, rows
