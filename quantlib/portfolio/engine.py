@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quantlib._kernels import DISABLED, njit
 from quantlib._validation import ohlcv_arrays
 from quantlib.data.calendars import annualisation
+from quantlib.data.schema import validate
 from quantlib.data.timeframes import infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.portfolio import _kernels as kernels
@@ -115,12 +117,9 @@ def run_portfolio(
         config = config.model_copy(update={"periods_per_year": ppy})
     for asset, frame in bar_map.items():
         if not validated:
-            ohlcv_arrays(frame, f"run_portfolio[{asset}]", min_bars=1)
-    grid = pd.DatetimeIndex(bar_map[assets[0]].index).as_unit("ns")
-    for asset in assets[1:]:
-        other = pd.DatetimeIndex(bar_map[asset].index).as_unit("ns")
-        if not grid.equals(other):
-            grid = pd.DatetimeIndex(grid.union(other))
+            _check_bars(frame, f"run_portfolio[{asset}]")
+    indexes = [pd.DatetimeIndex(bar_map[a].index).as_unit("ns") for a in assets]
+    grid, places = _union_grid(indexes)
     if len(grid) < 2:
         raise ConfigError("run_portfolio needs at least 2 bars. Fix: pass longer series")
     bar_tf = parse_timeframe(timeframe) if timeframe is not None else infer_timeframe(grid)
@@ -132,8 +131,7 @@ def run_portfolio(
     exit_bar = np.full(n_assets, -1, dtype=np.int64)
     for i, asset in enumerate(assets):
         frame = bar_map[asset]
-        # The grid holds every bar of every asset, sorted: positions by binary search.
-        where = np.searchsorted(grid.asi8, pd.DatetimeIndex(frame.index).as_unit("ns").asi8)
+        where = places[i]  # the grid holds every bar of every asset
         open_[where, i] = frame["open"].to_numpy(np.float64)
         close[where, i] = frame["close"].to_numpy(np.float64)
         alive[where[0] : where[-1] + 1, i] = True
@@ -143,7 +141,7 @@ def run_portfolio(
         delisted = delisted_at is not None and grid[where[-1]] + bar_tf.delta >= delisted_at
         if where[-1] < n_bars - 1 or delisted:
             exit_bar[i] = where[-1]
-    mark = pd.DataFrame(close).ffill().to_numpy()
+    mark = _ffill(close)
 
     target = _decisions(weights, grid, assets, config, str(bar_tf))
     lot, tick, min_notional = (
@@ -174,6 +172,89 @@ def run_portfolio(
         config, assets, grid, mark, alive, equity, cash, pos, traded, turnover, o_int, o_float,
         costs,
     )  # fmt: skip
+
+
+def _check_bars(frame: pd.DataFrame, caller: str) -> None:
+    """The OHLCV contract (as :func:`quantlib._validation.ohlcv_arrays` checks it, without
+    building the arrays the loop does not read)."""
+    validate(frame, f"{caller} input")
+    if len(frame) < 1:
+        ohlcv_arrays(frame, caller, min_bars=1)  # raises the contract's "too few bars" error
+
+
+def _union_grid(
+    indexes: list[pd.DatetimeIndex],
+) -> tuple[pd.DatetimeIndex, list[np.ndarray]]:
+    """The sorted union of the assets' bar times (ns) and each asset's rows on it, without
+    pandas' frequency inference: usually one asset's index holds every other's bar times."""
+    grid = indexes[0]
+    if any(other.tz != grid.tz for other in indexes[1:]):  # pandas' rules for mixed zones
+        for other in indexes[1:]:
+            grid = pd.DatetimeIndex(grid.union(other))
+    else:
+        longest = max(indexes, key=len)
+        places = [_places(longest.asi8, index.asi8) for index in indexes]
+        if all(found for _, found in places):
+            return longest, [where for where, _ in places]
+        values = np.sort(np.concatenate([np.asarray(index.asi8) for index in indexes]))
+        values = values[np.append(True, values[1:] != values[:-1])]
+        union = pd.DatetimeIndex(values.view("M8[ns]"))
+        grid = union.tz_localize("UTC").tz_convert(grid.tz) if grid.tz is not None else union
+    return grid, [_places(grid.asi8, index.asi8)[0] for index in indexes]
+
+
+def _places(grid: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Rows of sorted ``times`` on the sorted ``grid`` (``searchsorted``), and whether every
+    time is on it."""
+    if len(times) == len(grid) and np.array_equal(times, grid):
+        return np.arange(len(grid)), True
+    if not DISABLED:
+        where, found, ordered = _merge_places(grid, times)
+        if ordered:
+            return where, bool(found)
+    where = np.searchsorted(grid, times)
+    return where, bool((grid[np.minimum(where, len(grid) - 1)] == times).all())
+
+
+@njit
+def _merge_places(grid: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, bool, bool]:
+    """``searchsorted`` by one merge pass over two sorted arrays (False if ``times`` is not
+    sorted)."""
+    where = np.empty(len(times), dtype=np.int64)
+    found, j = True, 0
+    for i in range(len(times)):
+        t = times[i]
+        if i > 0 and t < times[i - 1]:
+            return where, False, False
+        while j < len(grid) and grid[j] < t:
+            j += 1
+        where[i] = j
+        if j == len(grid) or grid[j] != t:
+            found = False
+    return where, found, True
+
+
+def _ffill(values: np.ndarray) -> np.ndarray:
+    """Each column's last non-NaN value at or before each row (NaN before the first)."""
+    if not DISABLED:
+        filled: np.ndarray = _ffill_columns(values)
+        return filled
+    rows = np.where(np.isnan(values), 0, np.arange(len(values))[:, None])
+    np.maximum.accumulate(rows, axis=0, out=rows)
+    filled = values[rows, np.arange(values.shape[1])]
+    return filled
+
+
+@njit
+def _ffill_columns(values: np.ndarray) -> np.ndarray:
+    out = np.empty_like(values)
+    for j in range(values.shape[1]):
+        last = np.nan
+        for i in range(values.shape[0]):
+            if not np.isnan(values[i, j]):
+                last = values[i, j]
+            out[i, j] = last
+    return out
 
 
 def _as_mapping(bars: Any) -> dict[str, pd.DataFrame]:
@@ -215,30 +296,42 @@ def _decisions(
             "weights' index must be strictly increasing bar open times. Fix: "
             "weights.sort_index() and drop duplicated rows"
         )
-    outside = index.as_unit("ns").difference(grid)
+    # Both sorted: each weights row's place on the grid by binary search.
+    times, grid_ns = index.as_unit("ns").asi8, grid.asi8
+    rows = np.searchsorted(grid_ns, times)
+    outside = np.flatnonzero(grid_ns[np.minimum(rows, len(grid_ns) - 1)] != times)
     if len(outside):
         raise ConfigError(
             f"weights has {len(outside)} row(s) at times no asset has a bar (first "
-            f"{outside[0]}). Fix: index the weights by the bars' open times"
+            f"{index[outside[0]]}). Fix: index the weights by the bars' open times"
         )
     values = weights.reindex(columns=assets).astype(np.float64)
-    if np.isinf(values.to_numpy()).any():
+    array = values.to_numpy()
+    if np.isinf(array).any():
         raise ConfigError("weights hold an infinite value. Fix: pass finite weights or NaN")
-    if not config.allow_short and (values < 0).any().any():
-        row, col = np.argwhere(values.to_numpy() < 0)[0]
+    if not config.allow_short and (array < 0).any():
+        row, col = np.argwhere(array < 0)[0]
         raise ConfigError(
             f"weights: {assets[col]!r} has a negative weight at {values.index[row]} but "
             "allow_short=False. "
             "Fix: pass PortfolioConfig(allow_short=True), or clip the weights at 0"
         )
-    frame = values.reindex(grid.tz_convert(index.tz) if index.tz != grid.tz else grid)
-    decided = frame.notna().any(axis=1)
-    frame[decided] = frame[decided].fillna(0.0)
+    target = np.full((len(grid_ns), len(assets)), np.nan)
+    target[rows] = array
+    # A decision row (any weight given) holds 0 for the assets it leaves out.
+    decided = ~np.isnan(target).all(axis=1)
+    target[decided] = np.where(np.isnan(target[decided]), 0.0, target[decided])
     if config.rebalance is None:
-        frame = frame.ffill()
+        target = _ffill(target)
     elif config.rebalance != "bar":
+        frame = pd.DataFrame(
+            target,
+            index=grid.tz_convert(index.tz) if index.tz != grid.tz else grid,
+            columns=values.columns,
+        )
         frame = calendar_weights(frame, config.rebalance, timeframe=timeframe)
-    return np.ascontiguousarray(frame.to_numpy(np.float64))
+        target = frame.to_numpy(np.float64)
+    return np.ascontiguousarray(target)
 
 
 def _assemble(
@@ -258,19 +351,23 @@ def _assemble(
 ) -> PortfolioResult:
     # No freq: the same index however the bars are cut (a union may infer one).
     index = pd.DatetimeIndex(grid.asi8, name="timestamp").tz_localize("UTC").tz_convert(grid.tz)
-    held = np.where(pos != 0.0, pos * np.nan_to_num(mark), 0.0)
+    # Units × mark (a held asset always has a mark: it is NaN only before its first bar).
+    held = np.multiply(pos, mark, out=np.zeros_like(pos), where=pos != 0.0)
+    # Labels by code: one small string array taken by index (no per-row string conversion).
+    side = pd.array(np.array(["sell", "buy"], dtype=object), dtype="str")
+    reason = pd.array(np.array(["rebalance", "delisting"], dtype=object), dtype="str")
     orders = pd.DataFrame(
         {
             "time": index[o_int[:, kernels.O_BAR]],
             "asset": pd.Categorical.from_codes(
                 o_int[:, kernels.O_ASSET].astype(np.int64), categories=pd.Index(assets)
             ),
-            "side": np.where(o_int[:, kernels.O_SIDE] > 0, "buy", "sell"),
+            "side": side.take((o_int[:, kernels.O_SIDE] > 0).astype(np.intp)),
             "size": o_float[:, kernels.F_SIZE],
             "price": o_float[:, kernels.F_PRICE],
             "fee": o_float[:, kernels.F_FEE],
-            "reason": np.where(
-                o_int[:, kernels.O_REASON] == kernels.DELISTING, "delisting", "rebalance"
+            "reason": reason.take(
+                (o_int[:, kernels.O_REASON] == kernels.DELISTING).astype(np.intp)
             ),
         },
         columns=list(ORDER_COLUMNS),
