@@ -1,7 +1,7 @@
 import marimo
 
 __generated_with = "0.25.2"
-app = marimo.App(width="medium", app_title="Portfolio")
+app = marimo.App(width="medium", app_title="Portfolio lab")
 
 
 @app.cell
@@ -14,25 +14,45 @@ def _():
 
     from quantlib.data import load_ohlcv, to_cube, universe
     from quantlib.models import realized_volatility
+    from quantlib.portfolio import make_portfolio_config, run_portfolio
+    from quantlib.research.pairs import screen_pairs
+    from quantlib.research.portfolio_evaluation import close_returns, evaluate_portfolio
     from quantlib.risk.correlation import rolling_correlation
+    from quantlib.strategy.portfolio import make_portfolio_strategy
 
     # Inline: panel/bokeh JavaScript is embedded, so the views render with no network.
     pn.extension(inline=True)
-    return load_ohlcv, mo, pd, pn, realized_volatility, rolling_correlation, to_cube, universe
+    return (
+        close_returns,
+        evaluate_portfolio,
+        load_ohlcv,
+        make_portfolio_config,
+        make_portfolio_strategy,
+        mo,
+        pd,
+        pn,
+        realized_volatility,
+        rolling_correlation,
+        run_portfolio,
+        screen_pairs,
+        to_cube,
+        universe,
+    )
 
 
 @app.cell
 def _(mo):
     mo.md("""
-    # Several assets on one time axis
+    # Portfolio lab
 
-    The daily bars of the chosen assets are aligned in an `xarray` cube (`asset × time`,
-    NaN before a listing). Correlations use the daily close-to-close returns of the last
-    `window` days (days on which every asset traded); relative strength is each asset's close
-    divided by the benchmark's, both set to 1 on the first common day; rolling volatility is
-    close to close, annualised with 365 days.
+    Several assets on one time axis, then books built from them with the library: allocators
+    side by side, rotation strategies, and a cointegrated pair. Every book runs through
+    `quantlib.portfolio.run_portfolio` with costs on (0.1% taker fee, 1 bp slippage, fills at
+    the next open) and is measured by `quantlib.research.portfolio_evaluation` (weights, risk
+    contributions, costs). All figures are **in-sample** on the chosen period, except the
+    pair, which trades only after the period its screen was run on.
 
-    Headless: `python workbooks/portfolio.py -- --start 2023-01-01 --window 60`.
+    Headless: `python workbooks/portfolio.py -- --start 2023-01-01 --window 60 --rebalance 1M`.
     """)
     return
 
@@ -43,30 +63,34 @@ def _(mo):
         cli = mo.cli_args()
         cli_start = str(cli.get("start", "2022-01-01"))
         cli_window = int(cli.get("window", 90))
+        cli_rebalance = str(cli.get("rebalance", "1W"))
     except Exception:
-        cli_start, cli_window = "2022-01-01", 90
-    return cli_start, cli_window
+        cli_start, cli_window, cli_rebalance = "2022-01-01", 90, "1W"
+    return cli_rebalance, cli_start, cli_window
 
 
 @app.cell
-def _(cli_start, cli_window, mo, universe):
-    symbols = list(universe(timeframe="1d", active=True))
+def _(cli_rebalance, cli_start, cli_window, mo, universe):
+    symbols = list(universe(timeframe="1d"))
     assets = mo.ui.multiselect(symbols, value=symbols, label="Assets (1d)")
     start = mo.ui.text(value=cli_start, label="From (UTC date)")
     window = mo.ui.slider(20, 365, step=5, value=min(max(cli_window, 20), 365),
-                          label="Window (days)")  # fmt: skip
+                          label="Window / lookback (days)")  # fmt: skip
     benchmark = mo.ui.dropdown(symbols, value="BTCUSDT", label="Relative to")
-    mo.hstack([assets, start, window, benchmark])
-    return assets, benchmark, start, window
+    rebalance = mo.ui.dropdown(["1D", "1W", "1M"], value=cli_rebalance, label="Rebalance")
+    mo.hstack([assets, start, window, benchmark, rebalance])
+    return assets, benchmark, rebalance, start, window
 
 
 @app.cell
-def _(assets, benchmark, mo, start, to_cube):
+def _(assets, benchmark, load_ohlcv, mo, start, to_cube):
     chosen = sorted(set(assets.value) | {benchmark.value})
     mo.stop(len(chosen) < 2, mo.md("**Pick at least two assets.**"))
     cube = to_cube(chosen, "1d", start=start.value)
+    bars = {a: load_ohlcv(a, "1d").loc[start.value :] for a in chosen}
+    bars = {a: f for a, f in bars.items() if len(f)}
     mo.output.replace(cube)
-    return chosen, cube
+    return bars, chosen, cube
 
 
 @app.cell
@@ -117,6 +141,193 @@ def _(chosen, load_ohlcv, pd, realized_volatility, start, window):
 
 
 @app.cell
+def _(
+    bars,
+    benchmark,
+    close_returns,
+    evaluate_portfolio,
+    make_portfolio_config,
+    make_portfolio_strategy,
+    pd,
+    rebalance,
+    run_portfolio,
+    window,
+):
+    def run_book(name, book_bars, config=None, label=None, **params):
+        """One book from a portfolio strategy (or an allocator), run and measured."""
+        timing = {} if name == "pairs" else {"every": rebalance.value}  # pairs decide every bar
+        spec = make_portfolio_strategy(name, **timing, **params)
+        result = run_portfolio(
+            book_bars,
+            spec.weights(book_bars),
+            config or make_portfolio_config(rebalance=rebalance.value),
+        )
+        return evaluate_portfolio(
+            result, returns=close_returns(book_bars), name=label or params.get("method", name)
+        )
+
+    def scoreboard(books):
+        rows = {}
+        for label, ev in books.items():
+            s, table = ev.summary, ev.asset_table()
+            rows[label] = {
+                "total_return": s.total_return, "cagr": s.cagr, "sharpe": s.sharpe,
+                "max_drawdown": s.max_drawdown,
+                "turnover_per_year": table.loc["book", "turnover_per_year"],
+                "costs_share": table.loc["book", "costs_share"],
+            }  # fmt: skip
+        return pd.DataFrame(rows).T
+
+    btc_book = run_book("allocator", {benchmark.value: bars[benchmark.value]}, method="equal",
+                        lookback=window.value)  # fmt: skip
+    return btc_book, run_book, scoreboard
+
+
+@app.cell
+def _(mo):
+    mo.md("""
+    ## Allocators side by side
+
+    Each allocator refits at every rebalance on the last `window` daily returns (assets with a
+    shorter history wait); the book holds the whole chosen universe at its weights.
+    """)
+    return
+
+
+@app.cell
+def _(bars, btc_book, pd, run_book, scoreboard, window):
+    allocators = ("equal", "inverse_vol", "erc", "hrp", "min_variance")
+    allocated = {m: run_book("allocator", bars, method=m, lookback=window.value)
+                 for m in allocators}  # fmt: skip
+    allocated_curves = pd.DataFrame(
+        {m: ev.result.equity / ev.result.equity.iloc[0] for m, ev in allocated.items()}
+        | {f"{btc_book.result.weights.columns[0]} buy-and-hold":
+           btc_book.result.equity / btc_book.result.equity.iloc[0]}
+    )  # fmt: skip
+    allocator_table = scoreboard(allocated | {"BTC buy-and-hold": btc_book})
+    allocated_curves.hvplot.line(
+        logy=True, title="Growth of 1 by allocator (in-sample, costs on)", height=380, width=900
+    )
+    return allocated, allocator_table
+
+
+@app.cell
+def _(allocator_table):
+    allocator_table.style.format("{:.2%}", subset=["total_return", "cagr", "max_drawdown",
+                                                   "costs_share"]).format(
+        "{:.2f}", subset=["sharpe", "turnover_per_year"]
+    )  # fmt: skip
+    return
+
+
+@app.cell
+def _(allocated, mo):
+    picked = mo.ui.dropdown(list(allocated), value="hrp", label="Look inside")
+    mo.output.replace(picked)
+    return (picked,)
+
+
+@app.cell
+def _(allocated, picked, pn):
+    inside = allocated[picked.value]
+    pn.Column(
+        inside.weights.hvplot.area(stacked=True, title=f"{picked.value}: actual weights",
+                                   height=320, width=900),
+        inside.risk.contributions.dropna(how="all").hvplot.area(
+            stacked=True, height=320, width=900,
+            title=f"{picked.value}: Euler shares of volatility ({inside.risk.estimator})",
+        ),
+        inside.contributions.cumsum().hvplot.line(
+            title=f"{picked.value}: cumulative contribution to return (not compounded)",
+            height=320, width=900,
+        ),
+    )  # fmt: skip
+    return (inside,)
+
+
+@app.cell
+def _(mo):
+    mo.md("""
+    ## Rotation
+
+    Cross-sectional momentum (the `top_k` best trailing returns), relative strength against
+    the benchmark, sector momentum and time-series momentum (each asset long while its trend
+    is up, scaled to a volatility target), each on a `window`-day lookback.
+    """)
+    return
+
+
+@app.cell
+def _(bars, benchmark, btc_book, pd, run_book, scoreboard, window):
+    rotation = {
+        "momentum_rotation": run_book("momentum_rotation", bars, lookback=window.value),
+        "relative_strength": run_book("relative_strength", bars, lookback=window.value,
+                                      benchmark=benchmark.value),
+        "sector_momentum": run_book("sector_momentum", bars, lookback=window.value),
+        "ts_momentum": run_book("ts_momentum", bars, lookback=window.value),
+    }  # fmt: skip
+    rotation_curves = pd.DataFrame(
+        {k: ev.result.equity / ev.result.equity.iloc[0] for k, ev in rotation.items()}
+    )
+    rotation_table = scoreboard(rotation | {"BTC buy-and-hold": btc_book})
+    rotation_curves.hvplot.line(
+        logy=True, title="Growth of 1 by rotation strategy (in-sample, costs on)",
+        height=380, width=900,
+    )  # fmt: skip
+    return rotation, rotation_table
+
+
+@app.cell
+def _(mo, rotation_table):
+    mo.output.replace(rotation_table)
+    return
+
+
+@app.cell
+def _(mo):
+    mo.md("""
+    ## A cointegrated pair
+
+    Every pair of the chosen assets is tested (Engle–Granger on log closes) over the first
+    half of the period, with the Benjamini–Hochberg correction over all the pairs tried. The
+    best pair (the lowest adjusted p-value, selected or not: the table says which) then trades
+    its z-score over the second half only, long/short with gross exposure 1, rebalanced when
+    a weight drifts 5 points from its target.
+    """)
+    return
+
+
+@app.cell
+def _(bars, make_portfolio_config, pd, run_book, screen_pairs):
+    closes = pd.DataFrame({a: f["close"] for a, f in bars.items()})
+    middle = closes.index[len(closes) // 2]
+    screen = screen_pairs(closes, train=(closes.index[0], middle))
+    best = screen.table.sort_values("p_adjusted").iloc[0]
+    after = {a: f.loc[middle:].iloc[1:] for a, f in bars.items()
+             if a in (best["asset_a"], best["asset_b"])}  # fmt: skip
+    pair_book = run_book(
+        "pairs", after,
+        make_portfolio_config(rebalance=None, drift_band=0.05, allow_short=True),
+        label=f"{best['asset_a']}/{best['asset_b']}", y=best["asset_a"], x=best["asset_b"],
+        window=60,
+    )  # fmt: skip
+    screen.table.head(10)
+    return middle, pair_book, screen
+
+
+@app.cell
+def _(middle, pair_book, pn):
+    pn.Column(
+        pair_book.result.equity.hvplot.line(
+            title=f"Pair {pair_book.name} after {middle:%Y-%m-%d} (out-of-sample, costs on)",
+            height=320, width=900,
+        ),
+        pair_book.weights.hvplot.line(title="Leg weights", height=260, width=900),
+    )  # fmt: skip
+    return
+
+
+@app.cell
 def test_cube_views_are_consistent(benchmark, latest, relative, returns, vols):
     # Correlation matrix: symmetric with a unit diagonal, entries in [-1, 1].
     _m = latest.to_numpy()
@@ -129,6 +340,22 @@ def test_cube_views_are_consistent(benchmark, latest, relative, returns, vols):
     # Returns are joint (no NaN) and the volatilities are positive where defined.
     assert not returns.isna().any().any()
     assert (vols.dropna(how="all").fillna(1.0).to_numpy() > 0).all()
+    return
+
+
+@app.cell
+def test_books_add_up(allocated, inside, pair_book, rotation, screen):
+    for _ev in [*allocated.values(), *rotation.values(), pair_book]:
+        # Contributions (with costs and timing) sum to the book's return at every bar, and the
+        # assets' turnovers to the book's turnover.
+        assert (_ev.contributions.sum(axis=1) - _ev.book_returns).abs().max() < 1e-12
+        assert (_ev.turnover_by_asset.sum(axis=1) - _ev.result.turnover).abs().max() < 1e-12
+    # Long-only allocators never hold more than the book.
+    for _ev in allocated.values():
+        assert (_ev.weights.sum(axis=1) <= 1.0 + 1e-9).all()
+    _shares = inside.risk.contributions.dropna()
+    assert (_shares.sum(axis=1) - 1.0).abs().max() < 1e-9
+    assert screen.n_tested >= 1
     return
 
 

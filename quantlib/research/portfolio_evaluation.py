@@ -15,9 +15,10 @@ Definitions
   what trading costs and the fill timing (orders fill at the open, not the close) did that bar:
   the column ``"costs and timing"`` holds :math:`R_t - \sum_i c_{i,t}`, so each row sums to the
   book's return exactly. Totals are arithmetic sums over the bars (not compounded).
-* **Turnover by asset** at a trading bar: the asset's traded notional over the same pre-trade
-  book value the engine divides by, so the assets' turnovers add up to the book's
-  ``turnover``.
+* **Turnover by asset** at a trading bar: the asset's rebalance notional over the same
+  pre-trade book value the engine divides by, so the assets' turnovers add up to the book's
+  ``turnover``. Delisting close-outs are not turnover (as in the engine); their fees and
+  slippage are in the costs.
 * **Risk contributions**: :func:`quantlib.risk.risk_distribution` of the actual (drifted)
   weights at each close and a causal covariance (EWMA by default).
 
@@ -100,7 +101,7 @@ class PortfolioEvaluation:
         Per bar: each asset's contribution to the return and :data:`RESIDUAL`; rows sum to
         ``book_returns``.
     turnover_by_asset : DataFrame
-        Per bar and asset: traded notional over the pre-trade book value (rows sum to
+        Per bar and asset: rebalance notional over the pre-trade book value (rows sum to
         ``result.turnover``).
     risk : RiskDistribution
         Euler shares of volatility and diversification figures at every bar.
@@ -187,7 +188,7 @@ class PortfolioEvaluation:
 def _turnover_by_asset(result: PortfolioResult) -> pd.DataFrame:
     index = result.turnover.index
     assets = list(result.weights.columns)
-    orders = result.orders
+    orders = result.orders[result.orders["reason"] == "rebalance"]
     if orders.empty:
         return pd.DataFrame(0.0, index=index, columns=assets)
     notional = (orders["size"] * orders["price"]).abs()
@@ -198,12 +199,10 @@ def _turnover_by_asset(result: PortfolioResult) -> pd.DataFrame:
         .fillna(0.0)
     )
     total = traded.sum(axis=1)
-    # The engine's denominator (pre-trade book value), recovered from its own turnover; where
-    # it reported none (a bar with only delisting close-outs), the previous close's equity.
+    # The engine's denominator (the pre-trade book value), recovered from its own turnover.
     turnover = result.turnover.reindex(index).fillna(0.0)
     base = (total / turnover).where(turnover > 0.0)
-    base = base.fillna(result.equity.shift(1).reindex(index)).fillna(result.config.initial_cash)
-    out: pd.DataFrame = traded.div(base, axis=0)
+    out: pd.DataFrame = traded.div(base, axis=0).fillna(0.0)
     return out
 
 

@@ -221,3 +221,22 @@ def test_write_is_deterministic(evaluation: PortfolioEvaluation, html: str, tmp_
     path = write_portfolio_report(evaluation, tmp_path / "p.html", sample="out-of-sample")
     assert path == tmp_path / "p.html"
     assert path.read_text(encoding="utf-8") == html
+
+
+def test_a_delisting_is_a_cost_but_not_turnover() -> None:
+    bars = _synthetic({"A": [10, 11, 12, 11, 12, 13], "B": [20, 19, 20, 21, 20, 22]})
+    bars["B"] = bars["B"].iloc[:4]  # B's last bar is the fourth: delisted
+    idx = bars["A"].index
+    w = pd.DataFrame({"A": [0.5] + [np.nan] * 5, "B": [0.5] + [np.nan] * 5}, index=idx)
+    ev = evaluate_portfolio(run_portfolio(bars, w), returns=close_returns(bars))
+    orders = ev.result.orders
+    assert orders["reason"].tolist() == ["rebalance", "rebalance", "delisting"]
+    assert (ev.turnover_by_asset.sum(axis=1) - ev.result.turnover).abs().max() < 1e-12
+    assert ev.turnover_by_asset["B"].iloc[3] == 0.0
+    delisting_fee = orders.loc[orders["reason"] == "delisting", "fee"].iloc[0]
+    assert ev.asset_table().loc["B", "fees"] == pytest.approx(
+        orders.loc[orders["asset"] == "B", "fee"].sum(), rel=1e-12
+    )
+    assert delisting_fee > 0.0
+    assert ev.n_listed.tolist() == [2, 2, 2, 2, 1, 1]
+    assert (ev.contributions.sum(axis=1) - ev.book_returns).abs().max() < 1e-12
