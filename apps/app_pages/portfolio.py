@@ -9,31 +9,19 @@ import streamlit as st
 from quantlib.allocation import ALLOCATORS
 from quantlib.data import load_ohlcv, universe
 from quantlib.exceptions import QuantError
-from quantlib.portfolio import PortfolioResult, make_portfolio_config, run_portfolio
+from quantlib.research.portfolio import portfolio_baselines, portfolio_strategy, run_portfolio_spec
 from quantlib.research.portfolio_evaluation import (
     PortfolioEvaluation,
     close_returns,
     evaluate_portfolio,
 )
-from quantlib.strategy.portfolio import PORTFOLIO_STRATEGIES, make_portfolio_strategy
+from quantlib.strategy.portfolio import PORTFOLIO_STRATEGIES
 
 TIMEFRAME = "1d"
 #: Weight-frame strategies offered beside the allocators (pairs needs a chosen pair: not here).
 STRATEGIES = ("momentum_rotation", "relative_strength", "sector_momentum", "ts_momentum",
               "correlation_regime")  # fmt: skip
-BENCHMARK = "BTCUSDT"
-
-
-def _book(
-    bars: dict[str, pd.DataFrame], name: str, rebalance: str, lookback: int
-) -> PortfolioResult:
-    if name in ALLOCATORS:
-        spec = make_portfolio_strategy("allocator", method=name, lookback=lookback, every=rebalance)
-    elif "lookback" in PORTFOLIO_STRATEGIES[name].model_fields:
-        spec = make_portfolio_strategy(name, lookback=lookback, every=rebalance)
-    else:
-        spec = make_portfolio_strategy(name, every=rebalance)
-    return run_portfolio(bars, spec.weights(bars), make_portfolio_config(rebalance=rebalance))
+BTC = "BTCUSDT"
 
 
 @st.cache_resource(show_spinner="Running the book and its benchmarks…")
@@ -41,14 +29,23 @@ def _evaluate(
     assets: tuple[str, ...], name: str, rebalance: str, lookback: int
 ) -> PortfolioEvaluation:
     bars = {a: load_ohlcv(a, TIMEFRAME) for a in assets}
-    btc = {BENCHMARK: load_ohlcv(BENCHMARK, TIMEFRAME)}
+    if name in ALLOCATORS:
+        spec = portfolio_strategy(allocator=name, rebalance=rebalance, lookback=lookback)
+    else:
+        takes_lookback = "lookback" in PORTFOLIO_STRATEGIES[name].model_fields
+        spec = portfolio_strategy(
+            name, rebalance=rebalance, lookback=lookback if takes_lookback else None
+        )
+    run = run_portfolio_spec(bars, spec)
+    btc = portfolio_baselines({BTC: load_ohlcv(BTC, TIMEFRAME)}, rebalance=rebalance)
     benchmarks = {
-        "equal weight": _book(bars, "equal", rebalance, lookback).equity,
-        "BTC buy-and-hold": _book(btc, "equal", rebalance, lookback).equity,
+        "equal weight": portfolio_baselines(bars, rebalance=rebalance)["equal_weight"].equity,
+        "BTC buy-and-hold": btc["btc_buy_and_hold"].equity,
     }
-    label = f"{name}, {lookback}-bar lookback, rebalance {rebalance}"
-    book = _book(bars, name, rebalance, lookback)
-    return evaluate_portfolio(book, returns=close_returns(bars), benchmarks=benchmarks, name=label)
+    label = f"{run.label}, lookback {lookback}, rebalance {rebalance}"
+    return evaluate_portfolio(
+        run.result, returns=close_returns(bars), benchmarks=benchmarks, name=label
+    )
 
 
 st.title("Portfolio")

@@ -55,11 +55,15 @@ def test_page_shows_the_book_its_benchmarks_and_follows_the_controls() -> None:
     book = run_portfolio(bars, spec.weights(bars), make_portfolio_config(rebalance="1W"))
     expected = evaluate_portfolio(book, returns=close_returns(bars))
     assert app.metric[0].value == f"{expected.summary.sharpe:.2f}"
+    assert app.metric[0].help.startswith("allocator:inverse_vol")
     assert table.loc["book", "costs"] == pytest.approx(book.costs_by_asset["total"].sum())
 
     app.selectbox(key="weights").select("momentum_rotation").run()
     assert not app.exception
     assert "momentum_rotation" in app.metric[0].help
+    app.selectbox(key="weights").select("correlation_regime").run()  # takes no lookback
+    assert not app.exception
+    assert app.metric[0].help.startswith("correlation_regime")
     app.multiselect(key="assets").set_value(["BTCUSDT", "ETHUSDT"]).run()
     assert list(app.dataframe[0].value.index) == ["BTCUSDT", "ETHUSDT", "costs and timing", "book"]
 
