@@ -174,7 +174,7 @@ def _(
                 "total_return": s.total_return, "cagr": s.cagr, "sharpe": s.sharpe,
                 "max_drawdown": s.max_drawdown,
                 "turnover_per_year": table.loc["book", "turnover_per_year"],
-                "costs_share": table.loc["book", "costs_share"],
+                "cost_drag": table.loc["book", "cost_drag"],
             }  # fmt: skip
         return pd.DataFrame(rows).T
 
@@ -214,7 +214,7 @@ def _(bars, btc_book, pd, run_book, scoreboard, window):
 @app.cell
 def _(allocator_table):
     allocator_table.style.format("{:.2%}", subset=["total_return", "cagr", "max_drawdown",
-                                                   "costs_share"]).format(
+                                                   "cost_drag"]).format(
         "{:.2f}", subset=["sharpe", "turnover_per_year"]
     )  # fmt: skip
     return

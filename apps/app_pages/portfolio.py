@@ -89,9 +89,9 @@ a.metric("Sharpe", f"{s.sharpe:.2f}", help=ev.name)
 b.metric("Total return", f"{s.total_return:.1%}")
 c.metric("Max drawdown", f"{s.max_drawdown:.1%}")
 d.metric(
-    "Costs paid",
-    f"{table.loc['book', 'costs_share']:.2%}",
-    help=f"Of the initial cash. {ev.result.config.describe_costs()}",
+    "Cost drag a year",
+    f"{table.loc['book', 'cost_drag']:.2%}",
+    help=f"Costs paid over the mean equity, per year. {ev.result.config.describe_costs()}",
 )
 st.subheader("Equity against equal weight and BTC (growth of 1)")
 curves = pd.DataFrame({ev.name: ev.result.equity, **ev.benchmarks})
@@ -109,7 +109,7 @@ st.dataframe(
         "contribution": st.column_config.NumberColumn("contribution", format="percent"),
         "turnover": st.column_config.NumberColumn("turnover", format="%.2f"),
         "turnover_per_year": st.column_config.NumberColumn("turnover / year", format="%.2f"),
-        "costs_share": st.column_config.NumberColumn("costs / initial cash", format="percent"),
+        "cost_drag": st.column_config.NumberColumn("cost drag / year", format="percent"),
         "risk_share": st.column_config.NumberColumn("mean risk share", format="percent"),
     },
 )

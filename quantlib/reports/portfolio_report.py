@@ -136,7 +136,8 @@ def _headline(ev: PortfolioEvaluation) -> Table:
         ["Rebalances", format_count(len(ev.result.rebalance_times)), *["" for _ in names[1:]]],
         ["Turnover a year", format_number(float(table["turnover_per_year"]["book"])),
          *["" for _ in names[1:]]],
-        ["Costs paid (of initial cash)", format_percent(float(table["costs_share"]["book"])),
+        ["Cost drag a year (costs / mean equity)",
+         format_percent(float(table["cost_drag"]["book"])),
          *["" for _ in names[1:]]],
     ]  # fmt: skip
     return Table(("Figure", *names), rows, key="headline")
@@ -151,12 +152,12 @@ def _asset_table(ev: PortfolioEvaluation) -> Table:
              format_number(row["turnover"]), format_number(row["turnover_per_year"]),
              format_number(row["fees"]), format_number(row["slippage"]),
              format_number(row["borrow"]), format_number(row["costs"]),
-             format_percent(row["costs_share"]), format_percent(row["risk_share"]),
+             format_percent(row["cost_drag"]), format_percent(row["risk_share"]),
              format_count(row["bars_listed"])]
         )  # fmt: skip
     return Table(
         ("Asset", "Mean weight", "Contribution to return", "Turnover", "Turnover a year", "Fees",
-         "Slippage", "Borrow", "Costs", "Costs / initial cash", "Mean share of risk",
+         "Slippage", "Borrow", "Costs", "Cost drag a year", "Mean share of risk",
          "Bars listed"),
         rows,
         key="assets",

@@ -139,8 +139,8 @@ class PortfolioEvaluation:
 
     def asset_table(self) -> pd.DataFrame:
         """Per asset: mean weight, total contribution, turnover (total and a year), costs
-        (fees, slippage, borrow, total, and total as a fraction of the initial cash), mean share
-        of volatility, bars listed. The last row is the whole book.
+        (fees, slippage, borrow, total, and ``cost_drag``: the total over the mean equity, per
+        year), mean share of volatility, bars listed. The last row is the whole book.
 
         Examples
         --------
@@ -152,6 +152,7 @@ class PortfolioEvaluation:
         costs = result.costs_by_asset.reindex(assets).fillna(0.0)
         turnover = self.turnover_by_asset.sum()
         shares = self.risk.contributions.dropna().mean().reindex(assets)
+        mean_equity = float(result.equity.mean())
         table = pd.DataFrame(
             {
                 "mean_weight": result.weights.mean(),
@@ -162,7 +163,7 @@ class PortfolioEvaluation:
                 "slippage": costs["slippage"],
                 "borrow": costs["borrow"],
                 "costs": costs["total"],
-                "costs_share": costs["total"] / result.config.initial_cash,
+                "cost_drag": costs["total"] / mean_equity / self.years,
                 "risk_share": shares,
                 "bars_listed": result.universe.sum().astype(int),
             },
@@ -175,7 +176,7 @@ class PortfolioEvaluation:
             "turnover_per_year": float(result.turnover.sum()) / self.years,
             **{k: float(costs[k].sum()) for k in ("fees", "slippage", "borrow")},
             "costs": float(costs["total"].sum()),
-            "costs_share": float(costs["total"].sum()) / result.config.initial_cash,
+            "cost_drag": float(costs["total"].sum()) / mean_equity / self.years,
             "risk_share": float(shares.sum()) if shares.notna().any() else np.nan,
             "bars_listed": len(result.universe),
         }

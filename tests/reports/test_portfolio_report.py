@@ -199,8 +199,10 @@ def test_headline_numbers_are_the_results(evaluation: PortfolioEvaluation, html:
         assert f">{text}<" in table, text
     btc = evaluation.benchmark_summaries["BTC buy-and-hold"]
     assert f">{format_percent(btc.total_return)}<" in table
-    costs = evaluation.result.costs_by_asset["total"].sum() / 10_000.0
-    assert f">{format_percent(costs)}<" in table
+    result = evaluation.result
+    years = (len(result.equity) - 1) / 365
+    drag = result.costs_by_asset["total"].sum() / result.equity.mean() / years
+    assert f">{format_percent(drag)}<" in table
     assets = html.split('id="table-assets"')[1].split("</table>")[0]
     fees = evaluation.result.costs_by_asset.loc["ETHUSDT", "fees"]
     assert f">{format_number(fees)}<" in assets
