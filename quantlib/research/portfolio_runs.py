@@ -33,6 +33,7 @@ from quantlib.research.portfolio import (
     portfolio_strategy,
     spec_params,
 )
+from quantlib.research.sweeps import _union_index as _union
 from quantlib.research.sweeps import parameter_grid
 from quantlib.research.sweeps_metrics import SELECTION_METRICS, day_ends
 from quantlib.research.trials import TRIAL_COLUMNS, record_trials
@@ -63,14 +64,6 @@ def _bar_map(bars: object, where: str) -> dict[str, pd.DataFrame]:
     for asset, frame in out.items():
         ohlcv_arrays(frame, f"{where}[{asset}]", min_bars=2)
     return out
-
-
-def _union(bar_map: Mapping[str, pd.DataFrame]) -> pd.DatetimeIndex:
-    frames = list(bar_map.values())
-    index = pd.DatetimeIndex(frames[0].index)
-    for frame in frames[1:]:
-        index = pd.DatetimeIndex(index.union(pd.DatetimeIndex(frame.index)))
-    return index
 
 
 def _strategies(
