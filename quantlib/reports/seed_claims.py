@@ -12,6 +12,7 @@ and stay importable from here.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 from quantlib._io import atomic_write_text
@@ -45,6 +46,7 @@ CLAIMS: tuple[tuple[str, str, str], ...] = (
     ("Sharpe ratio", "sharpe", "above 15"),
 )
 MARKER = "seed-claims"
+ASSET_WIN_RATE_ROW = "Lowest and highest win rate of an asset"
 
 
 def _percent(value: float | int) -> str:
@@ -53,6 +55,36 @@ def _percent(value: float | int) -> str:
 
 def _number(value: float | int) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.2f}"
+
+
+def _asset_range(rates: Mapping[str, float]) -> str:
+    finite = {asset: rate for asset, rate in rates.items() if math.isfinite(rate)}
+    if not finite:
+        return "n/a"
+    low = min(finite, key=lambda asset: finite[asset])
+    high = max(finite, key=lambda asset: finite[asset])
+    return f"{_percent(finite[low])} ({low}) to {_percent(finite[high])} ({high})"
+
+
+def _portfolio_note(claims: SeedClaims) -> str:
+    if not claims.portfolio:
+        return ""
+    starts = " and ".join(
+        f"{book.equity.index[0]:%Y-%m-%d}" for book in claims.portfolio.values() if len(book.equity)
+    )
+    return (
+        "\n\nPortfolio columns (the roadmap's portfolio targets: a win rate per asset, the "
+        "portfolio's Sharpe ratio and drawdown; the seed states no drawdown figure): the seed "
+        "stack runs on each asset alone (its own account, the same rules, sizing and costs; "
+        "walk-forward: each asset's own, with the grid, train and test above, trials summed "
+        "over the assets), and the assets' daily strategy returns are combined by "
+        f"{claims.portfolio_method}. The combination is causal: weights decided at a day's "
+        "close apply from the next day, each reading only the returns up to that close; a "
+        "strategy that did not trade over the window (zero variance) gets weight 0. Costs are "
+        "already inside each asset's run, so moving capital between the assets' accounts is "
+        "not charged again. The books start at the first decision after the warm-up "
+        f"({starts}); their win rates are over the trades entered from then on."
+    )
 
 
 def _periods(claims: SeedClaims) -> str:
@@ -70,6 +102,9 @@ def claims_markdown(claims: SeedClaims) -> str:
         shown = _number if key == "sharpe" else _percent
         cells = " | ".join(shown(claims.columns[c][key]) for c in labels)
         lines.append(f"| {label} | {claimed} | {cells} |")
+        if key == "win_rate" and claims.asset_win_rates:
+            cells = " | ".join(_asset_range(claims.asset_win_rates.get(c, {})) for c in labels)
+            lines.append(f"| {ASSET_WIN_RATE_ROW} | {claimed} each | {cells} |")
     extras = (
         (
             "Deflated Sharpe: P(true Sharpe > SR0), SR0 from the trials below",
@@ -104,7 +139,7 @@ def claims_markdown(claims: SeedClaims) -> str:
         "above); liquidation modelled; funding not modelled (spot data). Costs: "
         f"{claims.costs}. Walk-forward: {claims.walkforward}; {claims.n_trials} trials charged "
         "to the deflated Sharpe ratio. Win rate is over closed trades; returns are daily and "
-        f"annualised with {_periods(claims)} periods a year.",
+        f"annualised with {_periods(claims)} periods a year.{_portfolio_note(claims)}",
     ]
     return "\n".join(lines)
 

@@ -12,6 +12,11 @@ on isolated margin up to ``SEED_LEVERAGE`` (10x) so that the stated risk fits (a
 2.5% risk is a notional of 2.08 × equity, which 1x cash would cap at about 1 ×). Liquidation is
 modelled; funding is not (the bundled data is spot). The table shows the realised risk per
 trade so a reader can see the rule was applied, and how many entries a cap still shrank.
+
+The **portfolio columns** (issue 16) measure the roadmap's portfolio targets (a win rate per
+asset, a portfolio Sharpe ratio and drawdown): the seed stack runs on each asset alone (its own
+account, the same rules and costs), and the per-asset strategy returns are combined by equal risk
+contribution (:func:`combine_by_risk_parity`), in sample and walk-forward out of sample.
 """
 
 from __future__ import annotations
@@ -29,10 +34,14 @@ from quantlib.data.universe import ROADMAP_ORDER
 
 __all__ = [
     "DEFAULT_GRID",
+    "PORTFOLIO_EVERY",
+    "PORTFOLIO_LOOKBACK",
     "SEED_ASSETS",
     "SEED_CONFIG",
     "SEED_LEVERAGE",
+    "PortfolioColumn",
     "SeedClaims",
+    "combine_by_risk_parity",
     "seed_claims",
 ]
 
@@ -45,6 +54,35 @@ DEFAULT_GRID: dict[str, list[Any]] = {
 # The margin cap under which the seed's 2.5% risk per trade fits on the bundled spot data.
 SEED_LEVERAGE = 10.0
 SEED_CONFIG = BacktestConfig(leverage=SEED_LEVERAGE)
+# The risk-parity combination: ERC on the last 90 daily strategy returns, decided weekly.
+PORTFOLIO_LOOKBACK = 90
+PORTFOLIO_EVERY = "1W"
+PORTFOLIO_LABELS: tuple[str, str] = (
+    "portfolio in-sample: per-asset seed stacks, risk parity",
+    "portfolio walk-forward out-of-sample, risk parity",
+)
+
+
+@dataclass(frozen=True)
+class PortfolioColumn:
+    """One portfolio column: the combined book and what each asset's run measured.
+
+    Attributes
+    ----------
+    equity : Series
+        The combined book's value at each daily close (from the first decision).
+    weights : DataFrame
+        The risk-parity weights at each decision close (NaN rows between decisions).
+    win_rates : Series
+        Each asset's win rate over its closed trades entered while the book held it.
+    sharpes : Series
+        Each asset's own run's (annualised, daily) Sharpe ratio.
+    """
+
+    equity: pd.Series
+    weights: pd.DataFrame
+    win_rates: pd.Series
+    sharpes: pd.Series
 
 
 @dataclass(frozen=True)
@@ -62,6 +100,11 @@ class SeedClaims:
     sizing: Mapping[str, SizingSummary] = field(default_factory=dict)
     leverage: float = SEED_LEVERAGE
     risk: float = 0.025
+    # Each column's win rate per asset (label → asset → win rate), and the portfolio columns'
+    # books (label → PortfolioColumn; empty when the portfolio was not run).
+    asset_win_rates: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    portfolio: Mapping[str, PortfolioColumn] = field(default_factory=dict)
+    portfolio_method: str = ""
 
 
 def seed_claims(
@@ -73,11 +116,16 @@ def seed_claims(
     test: str = "90D",
     config: BacktestConfig | None = None,
     progress: bool = False,
+    portfolio: bool = True,
+    lookback: int = PORTFOLIO_LOOKBACK,
+    every: str | int = PORTFOLIO_EVERY,
 ) -> SeedClaims:
     """Run the seed stack in-sample (gate on and off) and walk-forward (gate on, ``grid``
     optimised on each training window); ``bars`` default to the bundled seven assets and
     ``config`` to ``SEED_CONFIG`` (costs on, isolated margin up to 10x; the seed's account
-    rules come from the strategy)."""
+    rules come from the strategy). With ``portfolio`` (default), also the two portfolio
+    columns: the seed stack on each asset alone, in-sample and walk-forward, combined by
+    :func:`combine_by_risk_parity` (``lookback`` daily returns, decided ``every``)."""
     from quantlib.backtest.runs import load_assets, run_named
     from quantlib.research.walkforward import walk_forward
 
@@ -107,7 +155,29 @@ def seed_claims(
             wf.trades, pd.concat(wf_blocks, ignore_index=True) if wf_blocks else gated.blocks[:0]
         ),
     }
+    asset_win_rates = {
+        label: _win_rates(ledger)
+        for label, ledger in zip(columns, (gated.trades, plain.trades, wf.trades), strict=True)
+    }
+    books: dict[str, PortfolioColumn] = {}
+    if portfolio:
+        grid_used = dict(grid or DEFAULT_GRID)
+        for label, column, book, sized in _portfolio_columns(
+            bars, config, grid_used, train, test, lookback, every, progress
+        ):
+            columns[label] = column
+            books[label] = book
+            sizing[label] = sized
+            asset_win_rates[label] = {str(a): float(v) for a, v in book.win_rates.items()}
     return SeedClaims(
+        asset_win_rates=asset_win_rates,
+        portfolio=books,
+        portfolio_method=(
+            f"equal risk contribution on the last {lookback} daily strategy returns, decided "
+            f"{'weekly' if every == '1W' else f'every {every}'}"
+        )
+        if portfolio
+        else "",
         columns=columns,
         sizing=sizing,
         leverage=gated.config.leverage,
@@ -119,3 +189,190 @@ def seed_claims(
         walkforward=f"rolling, train {train}, test {test}, grid {dict(grid or DEFAULT_GRID)}",
         n_trials=wf.n_trials,
     )
+
+
+def _win_rates(trades: pd.DataFrame) -> dict[str, float]:
+    """Win rate over each asset's closed trades (as the summaries count them)."""
+    from quantlib.analytics.trades import trade_stats
+
+    return {
+        str(asset): float(trade_stats(group).win_rate)
+        for asset, group in trades.groupby("asset", observed=True, sort=False)
+    }
+
+
+def _daily_returns(equity: pd.Series) -> pd.Series:
+    """Close-to-close daily returns of an equity curve (NaN once the account is empty)."""
+    daily = equity.resample("1D").last().dropna()
+    returns = daily.pct_change(fill_method=None)
+    return returns.where(daily.shift(1) > 0.0)
+
+
+def combine_by_risk_parity(
+    returns: pd.DataFrame,
+    *,
+    lookback: int = PORTFOLIO_LOOKBACK,
+    every: str | int = PORTFOLIO_EVERY,
+    initial: float = 10_000.0,
+) -> tuple[pd.Series, pd.DataFrame]:
+    r"""A book of strategy sleeves held at equal-risk-contribution weights, causally.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Daily returns of each sleeve (a strategy's equity on one asset), NaN where the sleeve
+        has no data (before its asset lists, after it delists or its account is empty).
+    lookback : int
+        Daily returns in each estimation window.
+    every : str or int
+        Decision days (:func:`quantlib.allocation.decision_mask`): ``"1W"`` for the last day of
+        each week.
+    initial : float
+        The book's value at its first decision.
+
+    Returns
+    -------
+    equity : Series
+        The book's value at each daily close, from the first decision at which a sleeve is
+        eligible.
+    weights : DataFrame
+        The weights decided at each decision close (NaN rows between decisions).
+
+    Notes
+    -----
+    At a decision close :math:`t` a sleeve is eligible when its last ``lookback`` returns up
+    to :math:`t` are all present and not all equal (zero variance: a sleeve that did not
+    trade); the eligible sleeves get ERC weights (:func:`quantlib.allocation.
+    equal_risk_contribution` on that window), the others 0. Capital moves to those weights at
+    :math:`t`'s close and each sleeve then earns its own returns from :math:`t+1` (its value
+    drifts until the next decision); a missing return counts as 0 (the sleeve is flat). The
+    weights at :math:`t` read nothing after :math:`t`. No cost is charged for moving capital
+    between sleeves: each sleeve's trading costs are already inside its returns.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=8, freq="D", tz="UTC")
+    >>> r = pd.DataFrame({"a": [0.01, -0.01] * 4, "b": [0.02, -0.02] * 4}, index=idx)
+    >>> equity, weights = combine_by_risk_parity(r, lookback=4, every=2)
+    >>> weights.dropna().round(4).to_numpy().tolist()
+    [[0.6667, 0.3333], [0.6667, 0.3333]]
+    >>> round(float(equity.iloc[-1]), 4)
+    9864.6933
+    """
+    import numpy as np
+
+    from quantlib.allocation import decision_mask, equal_risk_contribution
+
+    values = returns.to_numpy(np.float64)
+    n, k = values.shape
+    decide = decision_mask(returns.index, every, timeframe="1d")
+    finite = np.isfinite(values)
+    runs = np.zeros(k, dtype=np.int64)
+    weights = np.full((n, k), np.nan)
+    equity = np.full(n, np.nan)
+    sleeves: np.ndarray | None = None
+    cash = 0.0
+    for t in range(n):
+        runs = np.where(finite[t], runs + 1, 0)
+        if sleeves is not None:
+            sleeves = sleeves * (1.0 + np.where(finite[t], values[t], 0.0))
+            equity[t] = cash + sleeves.sum()
+        if not decide[t]:
+            continue
+        window = values[max(t - lookback + 1, 0) : t + 1]
+        eligible = np.flatnonzero((runs >= lookback) & (np.ptp(window, axis=0) > 0.0))
+        if len(eligible) == 0 and sleeves is None:
+            continue
+        row = np.zeros(k)
+        if len(eligible) == 1:
+            row[eligible] = 1.0
+        elif len(eligible) > 1:
+            frame = pd.DataFrame(window[:, eligible], columns=returns.columns[eligible])
+            row[eligible] = equal_risk_contribution(frame).to_numpy()
+        value = initial if sleeves is None else float(equity[t])
+        equity[t] = value
+        weights[t] = row
+        sleeves = row * value
+        cash = value - float(sleeves.sum())
+    first = int(np.flatnonzero(np.isfinite(equity))[0]) if np.isfinite(equity).any() else n
+    index = returns.index[first:]
+    return (
+        pd.Series(equity[first:], index=index, name="equity"),
+        pd.DataFrame(weights[first:], index=index, columns=returns.columns),
+    )
+
+
+def _portfolio_columns(
+    bars: Mapping[str, pd.DataFrame],
+    config: BacktestConfig,
+    grid: dict[str, Any],
+    train: str,
+    test: str,
+    lookback: int,
+    every: str | int,
+    progress: bool,
+) -> list[tuple[str, dict[str, float | int], PortfolioColumn, SizingSummary]]:
+    """The seed stack on each asset alone, in-sample and walk-forward, combined by ERC."""
+    import numpy as np
+
+    from quantlib.analytics.summary import performance_summary
+    from quantlib.backtest.runs import run_named
+    from quantlib.research.walkforward import walk_forward
+
+    in_sample = {a: run_named("seed_stack", {a: f}, {}, config) for a, f in bars.items()}
+    walked = {
+        a: walk_forward(
+            "seed_stack", grid, {a: f}, config, train=train, test=test, progress=progress
+        )
+        for a, f in bars.items()
+    }
+    ppy = next(iter(in_sample.values())).config.periods_per_year or 365
+    out: list[tuple[str, dict[str, float | int], PortfolioColumn, SizingSummary]] = []
+    pairs: list[tuple[str, Mapping[str, Any]]] = [
+        (PORTFOLIO_LABELS[0], in_sample),
+        (PORTFOLIO_LABELS[1], walked),
+    ]
+    for label, runs in pairs:
+        returns = pd.DataFrame({a: _daily_returns(r.equity) for a, r in runs.items()})
+        equity, weights = combine_by_risk_parity(
+            returns, lookback=lookback, every=every, initial=config.initial_cash
+        )
+        trades: pd.DataFrame = pd.concat([r.trades for r in runs.values()], ignore_index=True)
+        if len(equity):  # the trades made while the book held its sleeves
+            trades = trades[trades["entry_time"] > equity.index[0]]
+        if runs is walked:
+            n_trials = int(sum(r.n_trials for r in walked.values()))
+            variances = [r.trials_sharpe_variance for r in walked.values()]
+            finite = [v for v in variances if math.isfinite(v)]
+            variance = max(finite) if finite else 0.0
+            blocks = [b.blocks for r in walked.values() for b in r.results if len(b.blocks)]
+        else:
+            n_trials, variance = 1, None
+            blocks = [r.blocks for r in in_sample.values() if len(r.blocks)]
+        held = weights.ffill().fillna(0.0).sum(axis=1)
+        summary = performance_summary(
+            equity,
+            trades,
+            periods_per_year=ppy,
+            n_trials=n_trials,
+            trials_sharpe_variance=variance,
+            exposure=held,
+        ).to_dict()
+        book = PortfolioColumn(
+            equity=equity,
+            weights=weights,
+            win_rates=pd.Series(_win_rates(trades), name="win_rate", dtype=np.float64),
+            sharpes=pd.Series(
+                {a: float(r.summary().to_dict()["sharpe"]) for a, r in runs.items()},
+                name="sharpe",
+                dtype=np.float64,
+            ),
+        )
+        sized = SizingSummary.from_ledgers(
+            trades,
+            pd.concat(blocks, ignore_index=True)
+            if blocks
+            else next(iter(in_sample.values())).blocks[:0],
+        )
+        out.append((label, summary, book, sized))
+    return out
