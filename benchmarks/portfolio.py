@@ -27,7 +27,9 @@ Cases:
   summarised (``summary()``: Sharpe, drawdown, ...). Two worker processes (the machine's two
   cores), each warmed up (numba's disk cache) before the clock starts; the bars are validated
   once and passed ``validated=True``. The table also gives each method's time per
-  configuration and per decision (on one process).
+  configuration (weights, book and summary, on one process) and that time divided by the
+  configuration's decisions; and one HRP decision on its own, the numba kernel beside its
+  Python twin (numpy + scipy).
 * **solver-based allocators**, timed apart: ``min_variance`` and ``mean_cvar`` (scipy/cvxpy
   solvers), 3 configurations each (lookback 60, 120, 250 days, weekly), one process; time
   per decision and the estimate for 250 configurations.
@@ -86,7 +88,7 @@ def hourly_case() -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
 def vectorbt_book(
     bars: dict[str, pd.DataFrame], weights: pd.DataFrame
 ) -> Callable[[], tuple[float, int]]:
-    import vectorbt as vbt
+    import vectorbt as vbt  # type: ignore[import-untyped]
 
     close = pd.DataFrame({s: f["close"] for s, f in bars.items()}).reindex(weights.index)
     open_ = pd.DataFrame({s: f["open"] for s, f in bars.items()}).reindex(weights.index)
@@ -234,6 +236,18 @@ def solvers() -> dict[str, Any]:
     return out
 
 
+def hrp_decision() -> dict[str, float]:
+    """One HRP decision (7 assets x 250 daily returns): the Python twin and the kernel."""
+    from quantlib.allocation.hrp import _hrp_core, _hrp_python
+
+    returns = _daily()["returns"].dropna().iloc[-250:]
+    x, columns = np.ascontiguousarray(returns.to_numpy()), returns.columns
+    _hrp_core(x, columns)
+    python_s = best_of(lambda: [_hrp_python(x, columns) for _ in range(100)]) / 100
+    kernel_s = best_of(lambda: [_hrp_core(x, columns) for _ in range(1000)]) / 1000
+    return {"python_ms": 1e3 * python_s, "kernel_ms": 1e3 * kernel_s}
+
+
 def main() -> None:
     warnings.simplefilter("ignore")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}, ")
@@ -258,12 +272,17 @@ def main() -> None:
         f"\n{swept['configs']:,}-configuration sweep (daily bars, {swept['workers']} "
         f"processes): {swept['wall_s']:.1f} s wall"
     )
-    print(f"{'method':<14} {'configs':>8} {'s/config':>9} {'ms/decision':>12}")
+    print(f"{'method':<14} {'configs':>8} {'s/config':>9} {'ms/decision':>12}  (whole config)")
     for method, entry in swept["per_method"].items():
         print(
             f"{method:<14} {entry['configs']:>8} {entry['seconds'] / entry['configs']:9.3f} "
             f"{1e3 * entry['seconds'] / entry['decisions']:12.3f}"
         )
+    hrp = hrp_decision()
+    print(
+        f"one HRP decision (7 assets x 250 days): Python twin {hrp['python_ms']:.3f} ms, "
+        f"kernel {hrp['kernel_ms']:.3f} ms ({hrp['python_ms'] / hrp['kernel_ms']:.0f}x)"
+    )
     solved = solvers()
     print("\nsolver-based allocators (one process, weekly decisions)")
     for method, entry in solved.items():
@@ -273,7 +292,7 @@ def main() -> None:
             f"{1e3 * entry['seconds'] / entry['decisions']:12.3f}   "
             f"(250 configurations ~ {250 * per_config / WORKERS:.0f} s on {WORKERS} processes)"
         )
-    print(json.dumps({"book": book, "sweep": swept, "solvers": solved}))
+    print(json.dumps({"book": book, "sweep": swept, "hrp": hrp, "solvers": solved}))
 
 
 if __name__ == "__main__":
