@@ -51,6 +51,7 @@ PAGES = {
     "overview": "Overview",
     "attribution": "Attribution",
     "benchmarking": "Benchmarking",
+    "portfolio": "Portfolio",
     "reports": "Reports",
     "control": "Control panel",
 }
