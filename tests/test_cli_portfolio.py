@@ -1,4 +1,4 @@
-"""`quant portfolio run | sweep | walkforward` through typer's CliRunner."""
+"""`quant portfolio run | sweep | walkforward | report` through typer's CliRunner."""
 
 from __future__ import annotations
 
@@ -101,3 +101,18 @@ def test_bad_input_is_one_clear_line(args: list[str], message: str) -> None:
     assert "error:" in result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_report_writes_the_offline_page_of_the_same_book(tmp_path: Path) -> None:
+    page = tmp_path / "book.html"
+    args = ["portfolio", "report", *DATA, "--allocator", "erc", "--lookback", "30"]
+    result = runner.invoke(app, [*args, "--rebalance", "1M", "--out", str(page)])
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    assert "in-sample" in html
+    assert "equal weight" in html
+    assert "BTC buy-and-hold" in html
+    bars = {s: load_ohlcv(s, "1d") for s in ("BTCUSDT", "ETHUSDT")}
+    spec = portfolio_strategy(allocator="erc", rebalance="1M", lookback=30)
+    final = run_portfolio_spec(bars, spec, PortfolioConfig()).result.final_equity
+    assert f"{final:,.0f}" in html or f"{final:,.2f}" in html

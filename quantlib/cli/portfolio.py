@@ -1,4 +1,4 @@
-"""``quant portfolio run | sweep | walkforward | table``: books of several assets held at a
+"""``quant portfolio run | sweep | walkforward | report | table``: books of several assets held at a
 portfolio strategy's or an allocator's weights, rebalanced with costs (on by default)."""
 
 from __future__ import annotations
@@ -293,3 +293,54 @@ def table_command(
         if out_path is not None:
             atomic_write_text(out_path, text + "\n")
     out.print(text, highlight=False, soft_wrap=True)
+
+
+@portfolio_app.command("report")
+def report_command(
+    data: DataOpt,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Where to write the HTML report.")],
+    allocator: AllocatorOpt = None,
+    strategy: StrategyOpt = None,
+    param: ParamOpt = None,
+    rebalance: RebalanceOpt = "1W",
+    lookback: LookbackOpt = None,
+    timeframe: TimeframeOpt = None,
+    fee: FeeOpt = None,
+    slippage: SlippageOpt = None,
+    initial_cash: CashOpt = None,
+) -> None:
+    """Run one book (costs on) and write its offline HTML report (in-sample): weights over time,
+    turnover and costs, risk contributions, contribution to return by asset, the universe, beside
+    equal weight and BTC buy-and-hold."""
+    from quantlib.backtest.runs import load_assets, parse_params
+    from quantlib.reports.portfolio_report import write_portfolio_report
+    from quantlib.research.portfolio import (
+        portfolio_baselines,
+        portfolio_strategy,
+        run_portfolio_spec,
+    )
+    from quantlib.research.portfolio_evaluation import close_returns, evaluate_portfolio
+
+    with _user_errors():
+        bars = load_assets(data, timeframe)
+        spec = portfolio_strategy(
+            strategy,
+            allocator=allocator,
+            params=parse_params(param or []),
+            rebalance=rebalance,
+            lookback=lookback,
+        )
+        config = _config(fee, slippage, initial_cash)
+        run = run_portfolio_spec(bars, spec, config)
+        baselines = portfolio_baselines(bars, config, rebalance=rebalance)
+        names = {"equal_weight": "equal weight", "btc_buy_and_hold": "BTC buy-and-hold"}
+        evaluation = evaluate_portfolio(
+            run.result,
+            returns=close_returns(bars),
+            name=run.label,
+            benchmarks={
+                label: baselines[key].equity for key, label in names.items() if key in baselines
+            },
+        )
+        path = write_portfolio_report(evaluation, out_path, sample="in-sample")
+    out.print(f"report written to {path}", highlight=False, soft_wrap=True)
