@@ -34,7 +34,7 @@ Cases:
   solvers), 3 configurations each (lookback 60, 120, 250 days, weekly), one process; time
   per decision and the estimate for 250 configurations.
 
-Warm timings of single calls are the best of five runs.
+Warm timings of single calls are the best of ten runs.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ SOLVER_LOOKBACKS = (60, 120, 250)
 WORKERS = 2
 
 
-def best_of(func: Callable[[], Any], runs: int = 5) -> float:
+def best_of(func: Callable[[], Any], runs: int = 10) -> float:
     best = float("inf")
     for _ in range(runs):
         start = time.perf_counter()

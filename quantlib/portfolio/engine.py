@@ -316,11 +316,10 @@ def _decisions(
             "allow_short=False. "
             "Fix: pass PortfolioConfig(allow_short=True), or clip the weights at 0"
         )
-    target = np.full((len(grid_ns), len(assets)), np.nan)
-    target[rows] = array
     # A decision row (any weight given) holds 0 for the assets it leaves out.
-    decided = ~np.isnan(target).all(axis=1)
-    target[decided] = np.where(np.isnan(target[decided]), 0.0, target[decided])
+    decided = ~np.isnan(array).all(axis=1)
+    target = np.full((len(grid_ns), len(assets)), np.nan)
+    target[rows[decided]] = np.where(np.isnan(array[decided]), 0.0, array[decided])
     if config.rebalance is None:
         target = _ffill(target)
     elif config.rebalance != "bar":
