@@ -152,7 +152,7 @@ def test_portfolio_columns_beside_the_unchanged_columns(small: dict) -> None:
     for key in ("sharpe", "max_drawdown", "cagr"):
         assert claims.columns[PORTFOLIO_LABELS[0]][key] == pytest.approx(measured[key])
     row = next(line for line in table.splitlines() if line.startswith(f"| {ASSET_WIN_RATE_ROW}"))
-    assert "| 82.1% each |" in row
+    assert "| 80%+ on every asset (roadmap) |" in row
     assert "BTCUSDT" in row
     assert "ETHUSDT" in row
     assert "Costs are already inside each asset's run" in table
