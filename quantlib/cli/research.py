@@ -358,7 +358,8 @@ def seed_claims_command(
     out_path: Annotated[Path | None, typer.Option("--out", help="Also write it here.")] = None,
 ) -> None:
     """Measure the seed stack on the bundled hourly data of its seven assets (in-sample with
-    the gate on and off, walk-forward out of sample) beside the seed's claims."""
+    the gate on and off, walk-forward out of sample, and each asset's own run combined by risk
+    parity, in and out of sample) beside the seed's and the roadmap's claims."""
     from quantlib._io import atomic_write_text
     from quantlib.reports.seed_claims import claims_markdown, seed_claims, update_marked_block
 
