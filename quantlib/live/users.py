@@ -335,17 +335,35 @@ class UserStore(TotpSecrets):
     def _succeed(
         self, username: str, now: int, password: str, *, rehash: bool = False
     ) -> LiveUser | None:
+        # Blind UPDATEs, never read-then-write in one transaction: on SQLite (WAL) a transaction
+        # that read before a concurrent login's write cannot then write (SQLITE_BUSY at once,
+        # no busy wait), which would fail the one login that won its TOTP step.
+        with session(self._engine) as db:
+            cleared = db.exec(
+                update(LiveUser)
+                .where(col(LiveUser.username) == username)
+                .values(failed_attempts=0, locked_until=None, last_login_at=now)
+            )
+            if int(cleared.rowcount or 0) != 1:  # deleted meanwhile
+                return None
         with session(self._engine) as db:
             fresh = db.get(LiveUser, username)
-            if fresh is None:  # deleted meanwhile
-                return None
-            fresh.failed_attempts = 0
-            fresh.locked_until = None
-            fresh.last_login_at = now
-            if rehash or self._hasher.check_needs_rehash(fresh.password_hash):
-                with _hash_slot():
-                    fresh.password_hash = self._hasher.hash(password)
-            db.add(fresh)
+        if fresh is None:
+            return None
+        if rehash or self._hasher.check_needs_rehash(fresh.password_hash):
+            with _hash_slot():
+                new_hash = self._hasher.hash(password)
+            with session(self._engine) as db:  # compare-and-set: a concurrent change wins
+                db.exec(
+                    update(LiveUser)
+                    .where(
+                        col(LiveUser.username) == username,
+                        col(LiveUser.password_hash) == fresh.password_hash,
+                    )
+                    .values(password_hash=new_hash)
+                )
+            with session(self._engine) as db:
+                fresh = db.get(LiveUser, username)
         return fresh
 
     def authenticate(self, username: str, password: str, totp_code: str | None = None) -> User:
