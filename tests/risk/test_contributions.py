@@ -68,7 +68,11 @@ def test_effective_bets_refuses_hedges_with_euler_shares() -> None:
     hedge = np.array([1.5, -0.5])
     with pytest.raises(DataError, match="negative risk shares.*method='pca'"):
         effective_number_of_bets(hedge, cov, method="contributions")
-    assert 1.0 <= effective_number_of_bets(hedge, cov) <= 2.0
+    # Meucci's PCA bets by hand: eigenvalues 0.04 * (1.9, 0.1) on (1, 1)/√2 and (1, -1)/√2; the
+    # hedge loads 1/√2 and 2/√2 on them, so the variance shares are 0.038 and 0.008 of 0.046.
+    shares = np.array([0.038, 0.008]) / 0.046
+    by_hand = math.exp(-float((shares * np.log(shares)).sum()))
+    assert effective_number_of_bets(hedge, cov) == pytest.approx(by_hand, rel=1e-12)
     with pytest.raises(ConfigError, match="did you mean 'pca'"):
         effective_number_of_bets(hedge, cov, method="pcaa")  # type: ignore[arg-type]
 
