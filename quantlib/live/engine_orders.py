@@ -36,6 +36,7 @@ from quantlib.live.errors import (
     RiskDenied,
 )
 from quantlib.live.journal import JournalOrder
+from quantlib.live.redact import redact
 from quantlib.live.risk_gate import OrderCheck
 from quantlib.live.status import K
 from quantlib.live.types import (
@@ -268,18 +269,18 @@ class OrderFlow(EngineBase):
             placed = self.exchange.create_order(request)
         except OrderRejected as exc:
             self._alert(AlertKind.ORDER_REJECTED, f"{cid} rejected: {exc}")
-            return self.journal.record_outcome(cid, OrderStatus.REJECTED, error=str(exc))
+            return self.journal.record_outcome(cid, OrderStatus.REJECTED, error=redact(str(exc)))
         except (RateLimited, ExchangeDown) as exc:
             # Refused before the exchange accepted anything: not placed, not retried blindly.
             self._errors += 1
             return self.journal.record_outcome(
-                cid, OrderStatus.REJECTED, error=f"not placed: {exc}"
+                cid, OrderStatus.REJECTED, error=f"not placed: {redact(str(exc))}"
             )
         except OrderStateUnknown as exc:
             self._errors += 1
-            return self.journal.record_outcome(cid, OrderStatus.UNKNOWN, error=str(exc))
+            return self.journal.record_outcome(cid, OrderStatus.UNKNOWN, error=redact(str(exc)))
         except AuthFailed as exc:
-            self.journal.record_outcome(cid, OrderStatus.REJECTED, error=str(exc))
+            self.journal.record_outcome(cid, OrderStatus.REJECTED, error=redact(str(exc)))
             self.halt(f"exchange refused the API keys: {exc}")
             return self.journal.order(cid)
         self._latency_ms = (time.perf_counter() - started) * 1000.0
