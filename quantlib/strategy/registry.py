@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -19,41 +19,44 @@ from quantlib.strategy.smc_confluence import SmcConfluence
 __all__ = ["STRATEGIES", "make_strategy"]
 
 
-class _Registry(dict[str, type[BaseModel]]):
-    """Strategy classes by name; the ML-backed ones are imported on first use, so that naming a
-    strategy does not import torch."""
+class LazyRegistry(dict[str, type[BaseModel]]):
+    """Strategy classes by name, some imported only on first use (``lazy``: name to module and
+    attribute), so that naming a strategy does not import what it needs (torch, statsmodels)."""
 
-    _LAZY: ClassVar[dict[str, tuple[str, str]]] = {
-        "ai_confirmed": ("quantlib.strategy.ai_confirmed", "AiConfirmed"),
-    }
+    def __init__(
+        self, eager: Mapping[str, type[BaseModel]], lazy: Mapping[str, tuple[str, str]]
+    ) -> None:
+        super().__init__(eager)
+        self._lazy = dict(lazy)
 
     def __missing__(self, name: str) -> type[BaseModel]:
-        if name not in self._LAZY:
+        if name not in self._lazy:
             raise KeyError(name)
-        module, attribute = self._LAZY[name]
+        module, attribute = self._lazy[name]
         cls: type[BaseModel] = getattr(importlib.import_module(module), attribute)
         self[name] = cls
         return cls
 
     def __contains__(self, name: object) -> bool:
-        return dict.__contains__(self, name) or name in self._LAZY
+        return dict.__contains__(self, name) or name in self._lazy
 
     def __iter__(self) -> Iterator[str]:
         yield from dict.__iter__(self)
-        yield from (name for name in self._LAZY if not dict.__contains__(self, name))
+        yield from (name for name in self._lazy if not dict.__contains__(self, name))
 
     def __len__(self) -> int:
         return len(list(iter(self)))
 
 
-STRATEGIES: dict[str, type[BaseModel]] = _Registry(
+STRATEGIES: dict[str, type[BaseModel]] = LazyRegistry(
     {
         SmaCross.name: SmaCross,
         ZoneFade.name: ZoneFade,
         ZoneBreakout.name: ZoneBreakout,
         SmcConfluence.name: SmcConfluence,
         SeedStack.name: SeedStack,
-    }
+    },
+    {"ai_confirmed": ("quantlib.strategy.ai_confirmed", "AiConfirmed")},
 )
 
 

@@ -4,9 +4,7 @@ mean"); the counterpart of :mod:`quantlib.strategy.registry` for weight frames."
 from __future__ import annotations
 
 import difflib
-import importlib
-from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -16,38 +14,12 @@ from quantlib.strategy.portfolio.base import PortfolioStrategy
 from quantlib.strategy.portfolio.regime import CorrelationRegimeSwitch
 from quantlib.strategy.portfolio.rotation import MomentumRotation, RelativeStrength, SectorMomentum
 from quantlib.strategy.portfolio.timeseries import TimeSeriesMomentum
+from quantlib.strategy.registry import LazyRegistry
 
 __all__ = ["PORTFOLIO_STRATEGIES", "make_portfolio_strategy"]
 
 
-class _Registry(dict[str, type[BaseModel]]):
-    """Portfolio-strategy classes by name; the pairs strategy (statsmodels-backed models) is
-    imported on first use."""
-
-    _LAZY: ClassVar[dict[str, tuple[str, str]]] = {
-        "pairs": ("quantlib.strategy.portfolio.pairs", "PairsTrading"),
-    }
-
-    def __missing__(self, name: str) -> type[BaseModel]:
-        if name not in self._LAZY:
-            raise KeyError(name)
-        module, attribute = self._LAZY[name]
-        cls: type[BaseModel] = getattr(importlib.import_module(module), attribute)
-        self[name] = cls
-        return cls
-
-    def __contains__(self, name: object) -> bool:
-        return dict.__contains__(self, name) or name in self._LAZY
-
-    def __iter__(self) -> Iterator[str]:
-        yield from dict.__iter__(self)
-        yield from (name for name in self._LAZY if not dict.__contains__(self, name))
-
-    def __len__(self) -> int:
-        return len(list(iter(self)))
-
-
-PORTFOLIO_STRATEGIES: dict[str, type[BaseModel]] = _Registry(
+PORTFOLIO_STRATEGIES: dict[str, type[BaseModel]] = LazyRegistry(
     {
         cls.name: cls
         for cls in (
@@ -58,7 +30,9 @@ PORTFOLIO_STRATEGIES: dict[str, type[BaseModel]] = _Registry(
             CorrelationRegimeSwitch,
             AllocatorStrategy,
         )
-    }
+    },
+    # The pairs strategy (statsmodels-backed models) is imported on first use.
+    {"pairs": ("quantlib.strategy.portfolio.pairs", "PairsTrading")},
 )
 
 
