@@ -25,6 +25,7 @@ __all__ = [
     "check_returns",
     "check_returns_frame",
     "check_time_index",
+    "describe_settings_errors",
     "describe_spec_errors",
     "ohlcv_arrays",
 ]
@@ -144,6 +145,22 @@ def describe_spec_errors(exc: ValidationError, spec: type[BaseModel]) -> str:
             problems.append(f"{name}.{field}={value!r}: {error['msg']}")
         else:
             problems.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)
+
+
+def describe_settings_errors(exc: ValidationError, model: type[BaseModel], what: str) -> str:
+    """One message for every problem pydantic found in an engine's settings (``what``:
+    "backtest", "portfolio"): an unknown setting gets the closest known name."""
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(field, list(model.model_fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(f"{what} setting {field!r} is unknown{hint}")
+        else:
+            where = f"{what} setting {field!r}: " if field else f"{what} settings: "
+            problems.append(f"{where}{error['msg']}")
     return "; ".join(problems)
 
 

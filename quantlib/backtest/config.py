@@ -13,6 +13,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from quantlib._hashing import stable_hash
+from quantlib._validation import describe_settings_errors
 from quantlib.exceptions import ConfigError
 from quantlib.risk.limits import check_levels
 from quantlib.risk.sizing import FixedFraction, Kelly, RiskPerTrade, VolTarget
@@ -210,18 +211,7 @@ def make_config(**settings: Any) -> BacktestConfig:
     ...
     quantlib.exceptions.ConfigError: backtest setting 'fees' is unknown; did you mean 'fee'?
     """
-    import difflib
-
     try:
         return BacktestConfig(**settings)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            if error["type"] == "extra_forbidden":
-                close = difflib.get_close_matches(field, list(BacktestConfig.model_fields), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                problems.append(f"backtest setting {field!r} is unknown{hint}")
-            else:
-                problems.append(f"backtest setting {field!r}: {error['msg']}")
-        raise ConfigError("; ".join(problems)) from None
+        raise ConfigError(describe_settings_errors(exc, BacktestConfig, "backtest")) from None

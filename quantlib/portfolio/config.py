@@ -7,12 +7,12 @@ of 0.1% of each order's notional and 1 bp of slippage; short spot legs pay a bor
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from quantlib._hashing import stable_hash
+from quantlib._validation import describe_settings_errors
 from quantlib.exceptions import ConfigError
 
 __all__ = ["DEFAULT_BORROW_RATE", "REBALANCE_RULES", "PortfolioConfig", "make_portfolio_config"]
@@ -169,14 +169,4 @@ def make_portfolio_config(**settings: Any) -> PortfolioConfig:
     try:
         return PortfolioConfig(**settings)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            if error["type"] == "extra_forbidden":
-                close = difflib.get_close_matches(field, list(PortfolioConfig.model_fields), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                problems.append(f"portfolio setting {field!r} is unknown{hint}")
-            else:
-                where = f"portfolio setting {field!r}: " if field else "portfolio settings: "
-                problems.append(f"{where}{error['msg']}")
-        raise ConfigError("; ".join(problems)) from None
+        raise ConfigError(describe_settings_errors(exc, PortfolioConfig, "portfolio")) from None
