@@ -78,6 +78,30 @@ def _metrics_lines(metrics: dict[str, Any]) -> str:
     return "; ".join(str(s) for s in shown)
 
 
+def _book(
+    data: list[str],
+    timeframe: str | None,
+    strategy: str | None,
+    allocator: str | None,
+    param: list[str] | None,
+    rebalance: str,
+    lookback: int | None,
+) -> tuple[dict[str, pd.DataFrame], Any]:
+    """The bars and the portfolio strategy that ``run`` and ``report`` hold."""
+    from quantlib.backtest.runs import load_assets, parse_params
+    from quantlib.research.portfolio import portfolio_strategy
+
+    bars = load_assets(data, timeframe)
+    spec = portfolio_strategy(
+        strategy,
+        allocator=allocator,
+        params=parse_params(param or []),
+        rebalance=rebalance,
+        lookback=lookback,
+    )
+    return bars, spec
+
+
 @portfolio_app.command("run")
 def run_command(
     data: DataOpt,
@@ -94,22 +118,10 @@ def run_command(
 ) -> None:
     """Run one book (costs on) and print its metrics; --json writes the run record (the fields
     of `quant backtest --json` plus n_orders, rebalance_times and target_weights)."""
-    from quantlib.backtest.runs import load_assets, parse_params
-    from quantlib.research.portfolio import (
-        portfolio_record,
-        portfolio_strategy,
-        run_portfolio_spec,
-    )
+    from quantlib.research.portfolio import portfolio_record, run_portfolio_spec
 
     with _user_errors():
-        bars = load_assets(data, timeframe)
-        spec = portfolio_strategy(
-            strategy,
-            allocator=allocator,
-            params=parse_params(param or []),
-            rebalance=rebalance,
-            lookback=lookback,
-        )
+        bars, spec = _book(data, timeframe, strategy, allocator, param, rebalance, lookback)
         run = run_portfolio_spec(bars, spec, _config(fee, slippage, initial_cash))
         record = portfolio_record(run, bars)
         _write(json_out, record)
@@ -312,24 +324,12 @@ def report_command(
     """Run one book (costs on) and write its offline HTML report (in-sample): weights over time,
     turnover and costs, risk contributions, contribution to return by asset, the universe, beside
     equal weight and BTC buy-and-hold."""
-    from quantlib.backtest.runs import load_assets, parse_params
     from quantlib.reports.portfolio_report import write_portfolio_report
-    from quantlib.research.portfolio import (
-        portfolio_baselines,
-        portfolio_strategy,
-        run_portfolio_spec,
-    )
+    from quantlib.research.portfolio import portfolio_baselines, run_portfolio_spec
     from quantlib.research.portfolio_evaluation import close_returns, evaluate_portfolio
 
     with _user_errors():
-        bars = load_assets(data, timeframe)
-        spec = portfolio_strategy(
-            strategy,
-            allocator=allocator,
-            params=parse_params(param or []),
-            rebalance=rebalance,
-            lookback=lookback,
-        )
+        bars, spec = _book(data, timeframe, strategy, allocator, param, rebalance, lookback)
         config = _config(fee, slippage, initial_cash)
         run = run_portfolio_spec(bars, spec, config)
         baselines = portfolio_baselines(bars, config, rebalance=rebalance)
