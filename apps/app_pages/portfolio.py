@@ -9,12 +9,8 @@ import streamlit as st
 from quantlib.allocation import ALLOCATORS
 from quantlib.data import load_ohlcv, universe
 from quantlib.exceptions import QuantError
-from quantlib.research.portfolio import portfolio_baselines, portfolio_strategy, run_portfolio_spec
-from quantlib.research.portfolio_evaluation import (
-    PortfolioEvaluation,
-    close_returns,
-    evaluate_portfolio,
-)
+from quantlib.research.portfolio import portfolio_strategy
+from quantlib.research.portfolio_evaluation import PortfolioEvaluation, evaluate_book
 from quantlib.strategy.portfolio import PORTFOLIO_STRATEGIES
 
 TIMEFRAME = "1d"
@@ -36,15 +32,12 @@ def _evaluate(
         spec = portfolio_strategy(
             name, rebalance=rebalance, lookback=lookback if takes_lookback else None
         )
-    run = run_portfolio_spec(bars, spec)
-    btc = portfolio_baselines({BTC: load_ohlcv(BTC, TIMEFRAME)}, rebalance=rebalance)
-    benchmarks = {
-        "equal weight": portfolio_baselines(bars, rebalance=rebalance)["equal_weight"].equity,
-        "BTC buy-and-hold": btc["btc_buy_and_hold"].equity,
-    }
-    label = f"{run.label}, lookback {lookback}, rebalance {rebalance}"
-    return evaluate_portfolio(
-        run.result, returns=close_returns(bars), benchmarks=benchmarks, name=label
+    return evaluate_book(
+        bars,
+        spec,
+        rebalance=rebalance,
+        btc_bars=load_ohlcv(BTC, TIMEFRAME),
+        suffix=f", lookback {lookback}, rebalance {rebalance}",
     )
 
 

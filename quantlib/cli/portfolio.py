@@ -325,22 +325,11 @@ def report_command(
     turnover and costs, risk contributions, contribution to return by asset, the universe, beside
     equal weight and BTC buy-and-hold."""
     from quantlib.reports.portfolio_report import write_portfolio_report
-    from quantlib.research.portfolio import portfolio_baselines, run_portfolio_spec
-    from quantlib.research.portfolio_evaluation import close_returns, evaluate_portfolio
+    from quantlib.research.portfolio_evaluation import evaluate_book
 
     with _user_errors():
         bars, spec = _book(data, timeframe, strategy, allocator, param, rebalance, lookback)
         config = _config(fee, slippage, initial_cash)
-        run = run_portfolio_spec(bars, spec, config)
-        baselines = portfolio_baselines(bars, config, rebalance=rebalance)
-        names = {"equal_weight": "equal weight", "btc_buy_and_hold": "BTC buy-and-hold"}
-        evaluation = evaluate_portfolio(
-            run.result,
-            returns=close_returns(bars),
-            name=run.label,
-            benchmarks={
-                label: baselines[key].equity for key, label in names.items() if key in baselines
-            },
-        )
+        evaluation = evaluate_book(bars, spec, config, rebalance=rebalance)
         path = write_portfolio_report(evaluation, out_path, sample="in-sample")
     out.print(f"report written to {path}", highlight=False, soft_wrap=True)

@@ -51,8 +51,16 @@ from quantlib.risk.contributions import RiskDistribution, risk_distribution
 
 if TYPE_CHECKING:
     from quantlib.analytics.summary import PerformanceSummary
+    from quantlib.portfolio.config import PortfolioConfig
+    from quantlib.strategy.portfolio.base import PortfolioStrategy
 
-__all__ = ["RESIDUAL", "PortfolioEvaluation", "close_returns", "evaluate_portfolio"]
+__all__ = [
+    "RESIDUAL",
+    "PortfolioEvaluation",
+    "close_returns",
+    "evaluate_book",
+    "evaluate_portfolio",
+]
 
 RESIDUAL = "costs and timing"
 """The column of :attr:`PortfolioEvaluation.contributions` that is not an asset: the book's
@@ -302,4 +310,32 @@ def evaluate_portfolio(
         contributions=parts,
         turnover_by_asset=_turnover_by_asset(result),
         risk=risk,
+    )
+
+
+def evaluate_book(
+    bars: Mapping[str, pd.DataFrame],
+    strategy: PortfolioStrategy,
+    config: PortfolioConfig | None = None,
+    *,
+    rebalance: str = "1W",
+    btc_bars: pd.DataFrame | None = None,
+    suffix: str = "",
+) -> PortfolioEvaluation:
+    """Run one book (costs on) and measure it beside equal weight and BTC buy-and-hold, both
+    run through the same engine with the same costs (what ``quant portfolio report`` and the
+    workspace's Portfolio page show). The BTC benchmark is BTCUSDT's own book when ``btc_bars``
+    is given, else the baseline of ``bars`` when they hold BTCUSDT, else left out. The
+    evaluation is named after the strategy, plus ``suffix``."""
+    from quantlib.research.portfolio import portfolio_baselines, run_portfolio_spec
+
+    run = run_portfolio_spec(bars, strategy, config)
+    baselines = portfolio_baselines(bars, config, rebalance=rebalance)
+    benchmarks = {"equal weight": baselines["equal_weight"].equity}
+    if btc_bars is not None:
+        baselines = portfolio_baselines({"BTCUSDT": btc_bars}, config, rebalance=rebalance)
+    if "btc_buy_and_hold" in baselines:
+        benchmarks["BTC buy-and-hold"] = baselines["btc_buy_and_hold"].equity
+    return evaluate_portfolio(
+        run.result, returns=close_returns(bars), benchmarks=benchmarks, name=run.label + suffix
     )
