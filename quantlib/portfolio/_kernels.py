@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from quantlib._kernels import njit
-from quantlib.execution.costs import fill_fee, slipped
+from quantlib.execution.costs import fill_fee, funding_payment, slipped
 
 # Knob positions (float ``knobs``).
 K_CASH, K_FEE, K_SLIP, K_BAND, K_BORROW, K_GROSS = range(6)
@@ -295,11 +295,16 @@ def run(
     knobs: np.ndarray,
     int_knobs: np.ndarray,
     max_orders: int,
+    perp: np.ndarray,
+    funding: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
-    """Walk the bars once: trade each decision, close delisted assets, charge borrow, mark.
+    """Walk the bars once: trade each decision, close delisted assets, charge borrow on short
+    spot legs and funding on perpetual legs, mark.
 
-    Returns ``equity, cash, pos, traded_targets, turnover, order_ints, order_floats, costs``
-    where ``costs`` is ``(3, n_assets)``: fees, slippage and borrow paid per asset.
+    ``perp[a]`` marks a perpetual leg; ``funding[t, a]`` is the summed rate of the funding
+    times in bar t (0 for spot legs). Returns ``equity, cash, pos, traded_targets, turnover,
+    order_ints, order_floats, costs`` where ``costs`` is ``(4, n_assets)``: fees, slippage,
+    borrow and funding (signed: negative is received) per asset.
     """
     n_bars, n_assets = close.shape
     fill_close = int_knobs[I_FILL_CLOSE] == 1
@@ -316,7 +321,7 @@ def run(
     turnover = np.zeros(n_bars)
     ints = np.zeros((max_orders, 4), dtype=np.int64)
     floats = np.zeros((max_orders, 4))
-    costs = np.zeros((3, n_assets))
+    costs = np.zeros((4, n_assets))
     n_orders = 0
     pending = -1
     decided = False
@@ -371,13 +376,19 @@ def run(
                 n_orders += 1
                 costs[0, a] += fee
                 costs[1, a] += slip
-        # Borrow on short legs, for the bar just held.
-        if borrow > 0.0:
-            for a in range(n_assets):
-                if pos[a] < 0.0:
-                    charge = -pos[a] * last_mark[a] * borrow
+        # Funding on perpetual legs and borrow on short spot legs, for the bar just held.
+        for a in range(n_assets):
+            if pos[a] == 0.0:
+                continue
+            if perp[a]:
+                if funding[t, a] != 0.0:
+                    charge = funding_payment(1.0, funding[t, a], pos[a], last_mark[a])
                     cash -= charge
-                    costs[2, a] += charge
+                    costs[3, a] += charge
+            elif pos[a] < 0.0 and borrow > 0.0:
+                charge = -pos[a] * last_mark[a] * borrow
+                cash -= charge
+                costs[2, a] += charge
         equity[t] = book_value(cash, pos, last_mark, last_mark)
         cash_out[t] = cash
         pos_out[t] = pos

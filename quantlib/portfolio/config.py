@@ -2,13 +2,15 @@
 
 Costs are on by default, as in :class:`~quantlib.backtest.config.BacktestConfig`: a taker fee
 of 0.1% of each order's notional and 1 bp of slippage; short spot legs pay a borrow rate of
-10% a year.
+10% a year; perpetual legs (``perpetual=``) pay or receive funding instead of borrow, from a
+funding series given to the run or a constant ``funding_rate`` (never a silent zero).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from quantlib._hashing import stable_hash
@@ -69,6 +71,18 @@ class PortfolioConfig(BaseModel):
     periods_per_year: int | None = Field(
         None, ge=1, description="annualisation of daily returns (None: the data's calendar)"
     )
+    perpetual: tuple[str, ...] = Field(
+        (),
+        description="assets traded as linear perpetual futures: they pay funding (longs pay a "
+        "positive rate, shorts receive it) and no borrow",
+    )
+    funding_rate: float | None = Field(
+        None,
+        gt=-1.0,
+        lt=1.0,
+        description="constant rate per funding_interval for perpetual legs without a series",
+    )
+    funding_interval: str = Field("8h", description="funding period of funding_rate")
 
     @field_validator("fill", mode="before")
     @classmethod
@@ -83,8 +97,36 @@ class PortfolioConfig(BaseModel):
                 raise ValueError(f"{asset!r}: {step!r} must be a number >= 0")
         return value
 
+    @field_validator("perpetual", mode="before")
+    @classmethod
+    def _asset_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list | tuple | set | frozenset):
+            names = sorted({str(name) for name in value})
+            if any(not name for name in names):
+                raise ValueError("an empty asset name; list the perpetual assets by name")
+            return tuple(names)
+        return value
+
+    @field_validator("funding_interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        try:
+            step = pd.Timedelta(value)
+        except ValueError:
+            step = pd.Timedelta(0)
+        if step <= pd.Timedelta(0):
+            raise ValueError(f"{value!r} is not a positive duration (e.g. '8h', '4h', '1h')")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> PortfolioConfig:
+        if self.funding_rate is not None and not self.perpetual:
+            raise ValueError(
+                "funding_rate applies to perpetual legs only and no asset is perpetual. Fix: "
+                "name them, e.g. perpetual=('BTCUSDT',), or drop funding_rate"
+            )
         if self.rebalance is None and self.drift_band is None:
             raise ValueError(
                 "rebalance=None rebalances on drift and needs drift_band (e.g. 0.05); or set "
@@ -108,10 +150,28 @@ class PortfolioConfig(BaseModel):
         return stable_hash(self.model_dump(mode="json"))
 
     def describe_costs(self) -> str:
-        """One line stating the fill policy and every cost, for every output."""
-        return (
+        """One line stating the fill policy and every cost, for every output.
+
+        Examples
+        --------
+        >>> PortfolioConfig(perpetual=("BTCUSDT",), funding_rate=0.0001).describe_costs()
+        ... # doctest: +NORMALIZE_WHITESPACE
+        'fill next_open; taker fee 0.100% per order; slippage 1.0 bps; borrow 10.00% a year on
+        short spot legs; funding 0.0100% per 8h on perpetual legs (BTCUSDT)'
+        """
+        text = (
             f"fill {self.fill}; taker fee {self.fee:.3%} per order; slippage "
-            f"{self.slippage:.1f} bps; borrow {self.borrow_rate:.2%} a year on short legs"
+            f"{self.slippage:.1f} bps; borrow {self.borrow_rate:.2%} a year on short "
+            + ("spot legs" if self.perpetual else "legs")
+        )
+        if not self.perpetual:
+            return text
+        legs = ", ".join(self.perpetual)
+        if self.funding_rate is None:
+            return f"{text}; funding from the series given to the run on perpetual legs ({legs})"
+        return (
+            f"{text}; funding {self.funding_rate:.4%} per {self.funding_interval} on perpetual "
+            f"legs ({legs})"
         )
 
     def describe_rules(self) -> tuple[str, ...]:
@@ -152,6 +212,21 @@ class PortfolioConfig(BaseModel):
             "goes to the rest in proportion to their gross weight.",
             f"Gross weight is capped at {self.max_gross_leverage:g}; "
             + ("short legs allowed." if self.allow_short else "long only."),
+            *self._perpetual_rules(),
+        )
+
+    def _perpetual_rules(self) -> tuple[str, ...]:
+        if not self.perpetual:
+            return ()
+        return (
+            "Perpetual legs ("
+            + ", ".join(self.perpetual)
+            + ") are linear contracts held at 1x: a long's notional is set aside from cash and "
+            "a short's proceeds join it (margin leverage is not modelled here); they pay no "
+            "borrow.",
+            "A perpetual position held at a bar's close pays units × that close × the summed "
+            "rate of the funding times in (bar open, next bar open] (longs pay a positive "
+            "rate, shorts receive it), as in run_backtest.",
         )
 
 

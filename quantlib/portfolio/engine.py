@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from quantlib.data.calendars import annualisation
 from quantlib.data.schema import validate
 from quantlib.data.timeframes import infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
+from quantlib.execution.funding import funding_per_bar
 from quantlib.portfolio import _kernels as kernels
 from quantlib.portfolio.config import PortfolioConfig
 from quantlib.portfolio.rebalance import calendar_weights
@@ -37,6 +39,7 @@ def run_portfolio(
     *,
     validated: bool = False,
     timeframe: str | None = None,
+    funding: pd.Series | Mapping[str, pd.Series] | None = None,
 ) -> PortfolioResult:
     """Hold a book at target weights: trade each decision, with costs, over a point-in-time
     universe.
@@ -58,6 +61,10 @@ def run_portfolio(
         The bars have already passed :func:`quantlib.data.validate`.
     timeframe : str, optional
         The bars' timeframe (else inferred from the timestamps).
+    funding : Series or mapping asset → Series, optional
+        Funding rates per funding event, indexed by funding time, for the assets of
+        ``config.perpetual`` (a Series applies to every perpetual leg); a perpetual leg without
+        a series is charged ``config.funding_rate``, and without either the run is refused.
 
     Returns
     -------
@@ -96,6 +103,13 @@ def run_portfolio(
     **Shorts** (``allow_short=True``) sell units the book does not hold; the proceeds join the
     cash, and the short notional at each close pays ``borrow_rate`` a year pro rata to the
     bar's length.
+
+    **Perpetual legs** (``config.perpetual``) are linear contracts at 1x: their P&L is units ×
+    price change as for spot, a short pays no borrow, and a position held at bar t's close pays
+    ``units × close_t × Σ rate`` over the funding times in ``(t, t + bar]`` (a positive rate:
+    longs pay, shorts receive; :func:`quantlib.execution.funding.funding_per_bar`, as
+    :func:`~quantlib.backtest.run_backtest` charges it). ``costs_by_asset["funding"]`` is the
+    signed total (negative: received).
 
     Examples
     --------
@@ -160,18 +174,97 @@ def run_portfolio(
             config.max_gross_leverage,
         ]
     )
+    perp, fund = _funding(config, assets, grid, bar_tf.delta, funding)
     int_knobs = np.array([int(config.fill == "close"), int(config.rebalance is None)])
     n_decisions = n_bars if config.rebalance is None else int(np.isfinite(target).any(1).sum())
     max_orders = (n_decisions + 1) * n_assets
     run: Any = kernels.run
     equity, cash, pos, traded, turnover, o_int, o_float, costs = run(
         open_, close, mark, alive, exit_bar, target, lot, tick, min_notional, knobs, int_knobs,
-        max_orders,
+        max_orders, perp, fund,
     )  # fmt: skip
     return _assemble(
         config, assets, grid, mark, alive, equity, cash, pos, traded, turnover, o_int, o_float,
         costs,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _PerpetualTerms:
+    """The funding terms of the perpetual legs, as :func:`funding_per_bar` reads them."""
+
+    funding_rate: float | None
+    funding_interval: str
+    market: str = "perpetual"
+
+
+def _funding(
+    config: PortfolioConfig,
+    assets: list[str],
+    grid: pd.DatetimeIndex,
+    bar: pd.Timedelta,
+    rates: pd.Series | Mapping[str, pd.Series] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which assets are perpetual legs, and ``(n_bars, n_assets)`` summed funding rates of the
+    times in each bar (0 for spot legs)."""
+    _check_assets(config.perpetual, assets, "config.perpetual")
+    perp = np.array([a in config.perpetual for a in assets], dtype=np.bool_)
+    fund = np.zeros((len(grid), len(assets)))
+    if rates is not None and not config.perpetual:
+        raise ConfigError(
+            "funding rates were given but no asset is perpetual. Fix: name the perpetual legs, "
+            "e.g. PortfolioConfig(perpetual=('BTCUSDT',)), or drop funding"
+        )
+    if isinstance(rates, Mapping):
+        _check_assets(rates, assets, "funding")
+        spot = [name for name in rates if name not in config.perpetual]
+        if spot:
+            raise ConfigError(
+                f"funding names {spot[0]!r}, which is not a perpetual leg (spot legs pay no "
+                f"funding). Fix: add it to perpetual= or drop its series"
+            )
+        for name, series in rates.items():
+            _check_funding(series, f"funding[{name!r}]")
+    elif rates is not None:
+        _check_funding(rates, "funding")
+    if not config.perpetual:
+        return perp, fund
+    legs = [a for a in assets if a in config.perpetual]
+    if config.funding_rate is None and isinstance(rates, Mapping):
+        missing = [a for a in legs if a not in rates]
+        if missing:
+            raise ConfigError(
+                f"perpetual leg {missing[0]!r} has no funding series and no funding_rate is "
+                "set. Fix: pass its rates in funding= (quantlib.data.load_funding or quant data "
+                "fetch), or set PortfolioConfig(funding_rate=...)"
+            )
+    terms = _PerpetualTerms(config.funding_rate, config.funding_interval)
+    try:
+        per_bar = funding_per_bar(terms, grid, bar, legs, rates)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{exc}. Perpetual legs: {legs}; pass funding= to run_portfolio or set "
+            "PortfolioConfig(funding_rate=...)"
+        ) from None
+    fund[:, perp] = per_bar.T
+    return perp, np.ascontiguousarray(fund)
+
+
+def _check_funding(series: Any, what: str) -> None:
+    if not isinstance(series, pd.Series) or not isinstance(series.index, pd.DatetimeIndex):
+        raise ConfigError(
+            f"{what} must be a pandas Series of rates indexed by UTC funding times, got "
+            f"{type(series).__name__}. Fix: quantlib.data.load_funding(symbol)"
+        )
+    if series.index.tz is None:
+        raise ConfigError(f"{what}: the funding times must be tz-aware UTC")
+    values = series.to_numpy(np.float64)
+    if not np.isfinite(values).all():
+        where = series.index[~np.isfinite(values)][0]
+        raise ConfigError(f"{what} holds a missing or infinite rate at {where}. Fix: drop it")
+    if not series.index.is_unique:
+        where = series.index[series.index.duplicated()][0]
+        raise ConfigError(f"{what} has two rates at {where}. Fix: keep one per funding time")
 
 
 def _check_bars(frame: pd.DataFrame, caller: str) -> None:
@@ -372,7 +465,7 @@ def _assemble(
         columns=list(ORDER_COLUMNS),
     )
     by_asset = pd.DataFrame(
-        {"fees": costs[0], "slippage": costs[1], "borrow": costs[2]},
+        {"fees": costs[0], "slippage": costs[1], "borrow": costs[2], "funding": costs[3]},
         index=pd.Index(assets, name="asset"),
     )
     by_asset["total"] = by_asset.sum(axis=1)

@@ -1,5 +1,6 @@
 """Properties of every book: weights sum to the invested fraction, the fees paid are the fee
-rate on the traded notional, and the change in equity is the assets' P&L minus the costs."""
+rate on the traded notional, and the change in equity is the assets' P&L minus the costs
+(funding included when a leg is perpetual)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ ASSETS = ("A", "B", "C")
 
 
 @st.composite
-def books(draw: st.DrawFn) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, PortfolioConfig]:
+def books(
+    draw: st.DrawFn,
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, PortfolioConfig, pd.Series | None]:
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     bars = {
@@ -35,28 +38,34 @@ def books(draw: st.DrawFn) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, Portf
         slippage=draw(st.floats(0.0, 30.0)),
         fill=draw(st.sampled_from(["next_open", "close"])),
         rebalance=draw(st.sampled_from(["bar", "1D"])),
+        perpetual=draw(st.sampled_from([(), ("A",), ("A", "C")])),
     )
-    return bars, weights, config
+    funding = None
+    if config.perpetual:  # hourly bars: a funding time every 8 h, rates of either sign
+        times = pd.date_range(bars["A"].index[0], bars["A"].index[-1], freq="8h")
+        funding = pd.Series(rng.normal(0.0, 1e-3, len(times)), index=times)
+    return bars, weights, config, funding
 
 
 @settings(max_examples=60, deadline=None)
 @given(books())
 def test_weights_sum_to_the_invested_fraction(book) -> None:
-    bars, weights, config = book
+    bars, weights, config, funding = book
 
-    result = run_portfolio(bars, weights, config)
+    result = run_portfolio(bars, weights, config, funding=funding)
 
     invested = 1.0 - result.cash / result.equity
     np.testing.assert_allclose(result.weights.sum(axis=1), invested, rtol=0, atol=1e-9)
-    assert (result.cash >= -1e-9 * result.equity).all()  # cash is never negative
+    if not config.perpetual:  # funding paid after a fully invested rebalance may go below 0
+        assert (result.cash >= -1e-9 * result.equity).all()  # cash is never negative
 
 
 @settings(max_examples=60, deadline=None)
 @given(books())
 def test_fees_paid_are_the_fee_rate_on_the_traded_notional(book) -> None:
-    bars, weights, config = book
+    bars, weights, config, funding = book
 
-    result = run_portfolio(bars, weights, config)
+    result = run_portfolio(bars, weights, config, funding=funding)
 
     orders = result.orders
     notional = (orders["size"] * orders["price"]).sum()
@@ -73,9 +82,9 @@ def test_fees_paid_are_the_fee_rate_on_the_traded_notional(book) -> None:
 @settings(max_examples=60, deadline=None)
 @given(books())
 def test_equity_change_is_the_assets_pnl_minus_costs(book) -> None:
-    bars, weights, config = book
+    bars, weights, config, funding = book
 
-    result = run_portfolio(bars, weights, config)
+    result = run_portfolio(bars, weights, config, funding=funding)
 
     orders = result.orders
     signed = np.where(orders["side"] == "buy", 1.0, -1.0) * orders["size"]
@@ -91,7 +100,9 @@ def test_equity_change_is_the_assets_pnl_minus_costs(book) -> None:
     costs = result.costs_by_asset
     change = result.final_equity - config.initial_cash
     assert change == pytest.approx(
-        (held - paid.reindex(list(ASSETS), fill_value=0.0)).sum() - costs["fees"].sum(),
+        (held - paid.reindex(list(ASSETS), fill_value=0.0)).sum()
+        - costs["fees"].sum()
+        - costs["funding"].sum(),
         rel=1e-9,
         abs=1e-7 * config.initial_cash,
     )
