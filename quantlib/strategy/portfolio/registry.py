@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from quantlib.exceptions import ConfigError
 from quantlib.strategy.portfolio.allocator import AllocatorStrategy
 from quantlib.strategy.portfolio.base import PortfolioStrategy
+from quantlib.strategy.portfolio.carry import CashAndCarry
 from quantlib.strategy.portfolio.regime import CorrelationRegimeSwitch
 from quantlib.strategy.portfolio.rotation import MomentumRotation, RelativeStrength, SectorMomentum
 from quantlib.strategy.portfolio.timeseries import TimeSeriesMomentum
@@ -29,6 +30,7 @@ PORTFOLIO_STRATEGIES: dict[str, type[BaseModel]] = LazyRegistry(
             TimeSeriesMomentum,
             CorrelationRegimeSwitch,
             AllocatorStrategy,
+            CashAndCarry,
         )
     },
     # The pairs strategy (statsmodels-backed models) is imported on first use.
