@@ -3,6 +3,7 @@ data."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -20,32 +21,45 @@ from quantlib.cli._console import (
     err,
     out,
 )
-from quantlib.exceptions import QuantError
+from quantlib.exceptions import ConfigError, QuantError
 
 __all__ = ["data_app"]
 
 data_app = typer.Typer(help="Bundled and stored market data.", no_args_is_help=True)
 
 
-@data_app.command("list")
-def data_list() -> None:
-    """List every series: symbol, timeframe, origin, first and last bar, rows, gaps."""
-    from quantlib.data.catalog import available_series
-    from quantlib.data.overview import describe_series
+_FETCH_KINDS = ("ohlcv", "mark", "funding", "current-funding")
+_MARKET_LABELS = {"ohlcv": "", "mark": " mark", "funding": " funding"}
 
-    with _user_errors():
-        series = available_series()
-        rows = []
-        seen: set[tuple[str | None, str | None]] = set()
-        with _progress() as bar:
-            task = bar.add_task("reading series", total=len(series))
-            for info in series:
-                key = (info.symbol, info.timeframe)
-                rows.append(describe_series(info, shadowed=key in seen))
-                seen.add(key)
-                bar.advance(task)
-    table = Table(title="Market series (times are UTC bar opens)")
-    for name in ("symbol", "tf", "origin", "first bar", "last bar", "rows", "gaps / bars", "notes"):
+
+@data_app.command("list")
+def data_list(
+    market: Annotated[
+        str,
+        typer.Option(
+            "--market",
+            "-m",
+            help="spot, perpetual, mark, funding or all (default: all).",
+        ),
+    ] = "all",
+) -> None:
+    """List every series: symbol, timeframe, origin, market, first and last bar, rows, gaps.
+
+    Perpetual futures show as market "perpetual" (last-price bars), "perpetual mark"
+    (mark-price bars) and "perpetual funding" (funding events: rows are events, first and last
+    bar are the first and last funding time).
+    """
+    from quantlib.data.overview import overview
+
+    with _user_errors(), _progress() as bar:
+        task = bar.add_task("reading series", total=None)
+        table_rows = overview(progress=lambda _: bar.advance(task), market=market)
+    rows = table_rows.to_dict("records")
+    table = Table(title="Market series (times are UTC bar opens; funding: event times)")
+    for name in (
+        "symbol", "tf", "origin", "market", "first bar", "last bar", "rows", "gaps / bars",
+        "notes",
+    ):  # fmt: skip
         table.add_column(name, justify="right" if name in ("rows", "gaps / bars") else "left")
     for row in rows:
         notes = []
@@ -55,11 +69,13 @@ def data_list() -> None:
             notes.append(f"partial {row['partial_bars']}")
         if row["shadowed"]:
             notes.append("shadowed by store")
-        gaps = "n/a" if row["gaps"] is None else f"{row['gaps']} / {row['missing_bars']}"
+        gaps = "n/a" if pd.isna(row["gaps"]) else f"{int(row['gaps'])} / {int(row['missing_bars'])}"
+        kind = str(row["kind"])
         table.add_row(
             str(row["symbol"]),
-            str(row["timeframe"]),
+            "-" if kind == "funding" else str(row["timeframe"]),
             str(row["origin"]),
+            f"{row['market'] or '-'}{_MARKET_LABELS.get(kind, '')}",
             _stamp(row["first_bar"]),
             _stamp(row["last_bar"]),
             str(row["rows"]),
@@ -121,35 +137,85 @@ def data_import(
 @data_app.command("fetch")
 def data_fetch(
     exchange: Annotated[str, typer.Argument(help="ccxt exchange id, e.g. binance.")],
-    symbol: Annotated[str, typer.Argument(help="Market, e.g. BTC/USDT.")],
-    timeframe: Annotated[str, typer.Argument(help="Bar length, e.g. 1h.")],
+    symbol: Annotated[
+        str, typer.Argument(help="Market, e.g. BTC/USDT (spot) or BTC/USDT:USDT (perpetual).")
+    ],
+    timeframe: Annotated[
+        str | None, typer.Argument(help="Bar length, e.g. 1h (not for --kind funding).")
+    ] = None,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            "-k",
+            help="ohlcv: last-price bars (spot, or a perpetual's when SYMBOL is a swap); "
+            "mark: a perpetual's mark-price bars; funding: its funding-rate history; "
+            "current-funding: print its current funding rate (venues without a history).",
+        ),
+    ] = "ohlcv",
     since: Annotated[
-        str | None, typer.Option(help="First bar (UTC); default: after the last stored bar.")
+        str | None,
+        typer.Option(help="First bar or event (UTC); default: after the last stored one."),
     ] = None,
     until: Annotated[str | None, typer.Option(help="End, exclusive (UTC); default: now.")] = None,
 ) -> None:
-    """Download closed bars through ccxt and append them to the store."""
-    from quantlib.data.fetch import fetch_ohlcv
+    """Download closed bars, mark-price bars or funding history through ccxt into the store."""
+    from quantlib.data.fetch import fetch_mark_ohlcv, fetch_ohlcv
+    from quantlib.data.fetch_funding import fetch_current_funding, fetch_funding
 
-    with _user_errors(), _progress() as bar:
-        task = bar.add_task(f"{exchange} {symbol} {timeframe}", total=None)
-        on_page: Callable[[int, int], None] = lambda done, total: bar.update(  # noqa: E731
-            task, completed=done, total=total
-        )
-        result = fetch_ohlcv(
-            exchange,
-            symbol,
-            timeframe,
-            since,
-            until,
-            now=pd.Timestamp.now(tz="UTC"),
-            progress=on_page,
-        )
+    with _user_errors():
+        if kind not in _FETCH_KINDS:
+            close = difflib.get_close_matches(kind, _FETCH_KINDS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"--kind must be one of {', '.join(_FETCH_KINDS)}, got {kind!r}{hint}"
+            )
+        bars = kind in ("ohlcv", "mark")
+        if bars != (timeframe is not None):
+            raise ConfigError(
+                f"--kind {kind} needs a timeframe, e.g. quant data fetch {exchange} {symbol} 1h"
+                if bars
+                else f"funding events have no timeframe: drop {timeframe!r} (quant data fetch "
+                f"{exchange} {symbol} --kind {kind})"
+            )
+        if kind == "current-funding":
+            snap = fetch_current_funding(exchange, symbol)
+            rate = "-" if snap.funding_rate is None else f"{snap.funding_rate:.8f}"
+            out.print(
+                f"{snap.exchange} {snap.symbol}: funding rate {rate} per event at "
+                f"{_stamp(snap.funding_time)} UTC (next {_stamp(snap.next_funding_time)}, "
+                f"interval {snap.interval or '-'}), mark price {snap.mark_price or '-'}, "
+                f"as of {_stamp(snap.time)} UTC; nothing stored",
+                highlight=False,
+            )
+            return
+        with _progress() as bar:
+            label = f"{exchange} {symbol} {timeframe or ''} {'' if kind == 'ohlcv' else kind}"
+            task = bar.add_task(" ".join(label.split()), total=None)
+            on_page: Callable[[int, int], None] = lambda done, total: bar.update(  # noqa: E731
+                task, completed=done, total=total
+            )
+            now = pd.Timestamp.now(tz="UTC")
+            if kind == "funding":
+                got = fetch_funding(exchange, symbol, since, until, now=now, progress=on_page)
+                stored = got.write.rows_after if got.write else 0
+                out.print(
+                    f"fetched {len(got.rates)} funding events of {got.symbol} from "
+                    f"{got.exchange} in {got.pages} pages ({got.retries} retries); {stored} "
+                    f"stored as {got.name} (load_funding({got.name!r}))",
+                    highlight=False,
+                )
+                return
+            fetch = fetch_mark_ohlcv if kind == "mark" else fetch_ohlcv
+            assert timeframe is not None  # checked above
+            result = fetch(exchange, symbol, timeframe, since, until, now=now, progress=on_page)
     stored = result.write.rows_after if result.write else 0
+    what = "closed bars" if result.market == "spot" else f"closed {result.market} bars"
+    where = "" if result.market == "spot" else f" as {result.name} (market={result.market!r})"
     out.print(
-        f"fetched {len(result.bars)} closed bars of {result.symbol} {result.timeframe} from "
+        f"fetched {len(result.bars)} {what} of {result.symbol} {result.timeframe} from "
         f"{result.exchange} in {result.pages} pages ({result.retries} retries); "
-        f"{stored} stored",
+        f"{stored} stored{where}",
         highlight=False,
     )
 

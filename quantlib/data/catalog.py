@@ -9,38 +9,66 @@ Two origins hold named series:
 A series in the store shadows a bundled series of the same symbol and timeframe, so imported
 or freshly fetched data is what :func:`load_ohlcv` returns; pass ``origin="bundled"`` to get the
 shipped copy.
+
+Series belong to one of four markets (the ``market`` argument): ``"spot"`` (the cash market:
+spot crypto and equities, the default), ``"perpetual"`` (perpetual futures, last-price klines),
+``"mark"`` (their mark-price klines) and ``"funding"`` (their funding events, read by
+:func:`quantlib.data.funding.load_funding`). A perpetual carries the same symbol as its spot
+series (``BTCUSDT``); the manifest's ``[perpetuals.BTCUSDT]`` table links the two and names the
+perpetual's files (:mod:`quantlib.data.contracts`).
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, TypeAlias
 
 import pandas as pd
 
 from quantlib._typing import Origin, PathLike
 from quantlib.config import Settings, get_settings
 from quantlib.data.calendars import normalize_calendar
+from quantlib.data.contracts import PerpetualContract, PerpetualFiles, parse_perpetual_table
 from quantlib.data.io import is_data_file, read_ohlcv_file
+from quantlib.data.manifest import MANIFEST_NAME, manifest_tables
 from quantlib.data.timeframes import parse_timeframe
 from quantlib.exceptions import ConfigError, DataError
 
 __all__ = [
+    "MARKETS",
+    "Market",
     "SeriesInfo",
+    "SeriesKind",
     "available_series",
     "bundled_manifest",
+    "bundled_perpetuals",
     "load_ohlcv",
     "normalize_symbol",
+    "perpetual_contract",
     "series_info",
 ]
 
+Market: TypeAlias = Literal["spot", "perpetual", "mark"]
+"""Which bars :func:`load_ohlcv` reads: the cash market, a perpetual's last price, its mark."""
+SeriesKind: TypeAlias = Literal["ohlcv", "mark", "funding"]
+MARKETS: tuple[str, ...] = ("spot", "perpetual", "mark")
+_LISTABLE = (*MARKETS, "funding", "all")
+
 _BUNDLED_SUFFIX = ".csv.gz"
 _STORE_FILE = "bars.parquet"
+FUNDING_STORE_FILE = "funding.parquet"
+STORE_SUBDIRS: dict[str, str] = {
+    "spot": "",
+    "perpetual": "perpetual",
+    "mark": "mark",
+    "funding": "funding",
+}
+"""Sub-folder of the store per market: spot series keep the original layout at the top."""
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9._-]*$")
 
 
@@ -65,6 +93,11 @@ class SeriesInfo:
     partial_bars : tuple of pandas.Timestamp
         Open times of bars that cover only part of their period because the symbol was
         listed or delisted inside them. Filled in by :func:`load_ohlcv`.
+    kind : {"ohlcv", "mark", "funding"}
+        Last-price bars, mark-price bars (``volume`` is 0.0: a mark price is computed, not
+        traded), or funding events (``timeframe`` is None).
+    contract : PerpetualContract or None
+        The contract terms and links of a bundled perpetual (None for spot and stored series).
     """
 
     symbol: str | None
@@ -78,10 +111,20 @@ class SeriesInfo:
     listed_at: pd.Timestamp | None = None
     delisted_at: pd.Timestamp | None = None
     partial_bars: tuple[pd.Timestamp, ...] = ()
+    kind: SeriesKind = "ohlcv"
+    contract: PerpetualContract | None = None
 
     def __deepcopy__(self, memo: dict[int, object]) -> SeriesInfo:
         # Immutable, so sharing is safe; pandas deep-copies ``attrs`` on every column access.
         return self
+
+    @property
+    def dataset(self) -> str:
+        """``"spot"``, ``"perpetual"``, ``"mark"`` or ``"funding"``: the ``market`` argument
+        that finds this series."""
+        if self.kind != "ohlcv":
+            return self.kind
+        return "perpetual" if self.market == "perpetual" else "spot"
 
     @property
     def ended(self) -> bool:
@@ -132,36 +175,64 @@ def normalize_symbol(symbol: str) -> str:
     return name
 
 
-@lru_cache(maxsize=8)
-def _manifest(path: Path, mtime_ns: int) -> dict[str, dict[str, object]]:
-    with open(path, "rb") as handle:
-        table = tomllib.load(handle)
-    symbols = table.get("symbols", {})
-    if not isinstance(symbols, dict):
-        raise DataError(f"{path}: [symbols] must be a table", source=str(path), rule="manifest")
-    return symbols
-
-
-def _bundled_meta(bundled_dir: Path, symbol: str) -> dict[str, object]:
-    path = bundled_dir / "manifest.toml"
-    if not path.is_file():
-        return {}
-    return dict(_manifest(path, path.stat().st_mtime_ns).get(symbol, {}))
-
-
 def bundled_manifest(settings: Settings | None = None) -> dict[str, dict[str, object]]:
     """The ``[symbols]`` tables of the bundled data's ``manifest.toml``, in the file's order
     (symbol → its facts: venue, quote, market, calendar, listing times); empty without one.
+
+    Perpetual contracts are in ``[perpetuals]``: see :func:`bundled_perpetuals`.
 
     Examples
     --------
     >>> bundled_manifest()["MATICUSDT"]["delisted_at"]
     '2024-09-10T03:00:00Z'
     """
-    path = (settings or get_settings()).bundled_dir / "manifest.toml"
-    if not path.is_file():
-        return {}
-    return {k: dict(v) for k, v in _manifest(path, path.stat().st_mtime_ns).items()}
+    return manifest_tables((settings or get_settings()).bundled_dir, "symbols")
+
+
+def _perpetual_entries(folder: Path) -> dict[str, tuple[PerpetualContract, PerpetualFiles]]:
+    spot = set(manifest_tables(folder, "symbols"))
+    return {
+        symbol: parse_perpetual_table(symbol, table, folder / MANIFEST_NAME, spot)
+        for symbol, table in manifest_tables(folder, "perpetuals").items()
+    }
+
+
+def bundled_perpetuals(settings: Settings | None = None) -> dict[str, PerpetualContract]:
+    """The perpetual contracts of the manifest's ``[perpetuals]`` tables, in the file's order.
+
+    Raises
+    ------
+    DataError
+        If a table breaks the rules of :func:`quantlib.data.contracts.parse_perpetual_table`.
+
+    Examples
+    --------
+    >>> btc = bundled_perpetuals()["BTCUSDT"]
+    >>> btc.contract, btc.settle, btc.funding_interval, btc.spot
+    ('linear', 'USDT', '8h', 'BTCUSDT')
+    """
+    folder = (settings or get_settings()).bundled_dir
+    return {symbol: terms for symbol, (terms, _) in _perpetual_entries(folder).items()}
+
+
+def perpetual_contract(symbol: str, settings: Settings | None = None) -> PerpetualContract:
+    """The terms of one bundled perpetual (see :class:`PerpetualContract`).
+
+    Raises
+    ------
+    DataError
+        If the manifest has no ``[perpetuals]`` table for ``symbol`` (with close matches).
+
+    Examples
+    --------
+    >>> perpetual_contract("btc/usdt").tick_size
+    0.1
+    """
+    name = normalize_symbol(symbol)
+    known = bundled_perpetuals(settings)
+    if name in known:
+        return known[name]
+    raise _unknown(symbol, name, sorted(known), "perpetual", None)
 
 
 def _timestamp(value: object) -> pd.Timestamp | None:
@@ -175,12 +246,13 @@ def _bundled(settings: Settings) -> Iterator[SeriesInfo]:
     folder = settings.bundled_dir
     if not folder.is_dir():
         return
+    table = manifest_tables(folder, "symbols")
     for path in sorted(folder.glob(f"*{_BUNDLED_SUFFIX}")):
         stem = path.name[: -len(_BUNDLED_SUFFIX)]
         if "-" not in stem:
             continue
         symbol, timeframe = stem.rsplit("-", 1)
-        meta = _bundled_meta(folder, symbol)
+        meta = table.get(symbol, {})
         yield SeriesInfo(
             symbol=symbol,
             timeframe=parse_timeframe(timeframe).name,
@@ -193,6 +265,30 @@ def _bundled(settings: Settings) -> Iterator[SeriesInfo]:
             listed_at=_timestamp(meta.get("listed_at")),
             delisted_at=_timestamp(meta.get("delisted_at")),
         )
+
+
+def _bundled_perpetual(settings: Settings) -> Iterator[SeriesInfo]:
+    folder = settings.bundled_dir
+    for symbol, (terms, files) in _perpetual_entries(folder).items():
+        base = SeriesInfo(
+            symbol=symbol,
+            timeframe=None,
+            origin="bundled",
+            path=folder / files.funding,
+            venue=terms.venue,
+            quote=terms.quote,
+            market="perpetual",
+            calendar=terms.calendar,
+            listed_at=terms.listed_at,
+            delisted_at=terms.delisted_at,
+            kind="funding",
+            contract=terms,
+        )
+        for kind in ("ohlcv", "mark"):
+            for timeframe, path in files.klines(folder, kind).items():
+                yield replace(base, timeframe=timeframe, path=path, kind=kind)
+        if base.path.is_file():
+            yield base
 
 
 def _calendar(value: object, manifest: Path, symbol: str) -> str | None:
@@ -220,19 +316,85 @@ def _stored(settings: Settings) -> Iterator[SeriesInfo]:
         symbol = path.parent.parent.name.split("=", 1)[1]
         timeframe = path.parent.name.split("=", 1)[1]
         yield SeriesInfo(symbol=symbol, timeframe=timeframe, origin="store", path=path)
+    for kind in ("perpetual", "mark"):
+        pattern = f"{STORE_SUBDIRS[kind]}/symbol=*/timeframe=*/{_STORE_FILE}"
+        for path in sorted(folder.glob(pattern)):
+            yield SeriesInfo(
+                symbol=path.parent.parent.name.split("=", 1)[1],
+                timeframe=path.parent.name.split("=", 1)[1],
+                origin="store",
+                path=path,
+                market="perpetual",
+                kind="mark" if kind == "mark" else "ohlcv",
+            )
+    for path in sorted(folder.glob(f"{STORE_SUBDIRS['funding']}/symbol=*/{FUNDING_STORE_FILE}")):
+        symbol = path.parent.name.split("=", 1)[1]
+        yield SeriesInfo(
+            symbol=symbol,
+            timeframe=None,
+            origin="store",
+            path=path,
+            market="perpetual",
+            kind="funding",
+        )
 
 
-def available_series(settings: Settings | None = None) -> list[SeriesInfo]:
-    """Every named series, store first, then bundled (sorted by symbol and bar length)."""
+def check_market(market: str, allowed: tuple[str, ...]) -> str:
+    if market in allowed:
+        return market
+    close = difflib.get_close_matches(str(market), allowed, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"market must be one of {list(allowed)}, got {market!r}{hint}")
+
+
+def available_series(settings: Settings | None = None, *, market: str = "spot") -> list[SeriesInfo]:
+    """Every named series of one market, store first, then bundled (sorted by symbol and bar
+    length).
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Where to look; by default read from the environment.
+    market : {"spot", "perpetual", "mark", "funding", "all"}, default "spot"
+        ``"spot"``: the cash-market series (spot crypto, equities: everything that is not a
+        perpetual). ``"all"``: every series of every market.
+    """
+    check_market(market, _LISTABLE)
     settings = settings or get_settings()
-    found = [*_stored(settings), *_bundled(settings)]
+    found = [*_stored(settings), *_bundled(settings), *_bundled_perpetual(settings)]
+    if market != "all":
+        found = [s for s in found if s.dataset == market]
     return sorted(
         found,
         key=lambda s: (
             s.symbol or "",
+            _LISTABLE.index(s.dataset),
             parse_timeframe(s.timeframe or "1m").delta,
             s.origin != "store",
         ),
+    )
+
+
+def _unknown(
+    symbol: str, name: str, known: list[str], market: str, origin: Origin | None
+) -> DataError:
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    where = f" in origin {origin!r}" if origin else ""
+    if market == "spot":
+        return DataError(
+            f"{symbol}: unknown symbol{where}.{hint} Known symbols: {', '.join(known)}. "
+            "Fix: pick one of these, import a file (quant data import), or pass a file path",
+            source=str(symbol),
+            rule="unknown symbol",
+        )
+    return DataError(
+        f"{symbol}: no {market} series{where}.{hint} Known {market} symbols: "
+        f"{', '.join(known) or 'none'}. Fix: pick one of these, fetch it (quant data fetch "
+        f"EXCHANGE SYMBOL ... --kind {'ohlcv' if market == 'perpetual' else market}), "
+        "or pass a file path",
+        source=str(symbol),
+        rule="unknown symbol",
     )
 
 
@@ -240,32 +402,32 @@ def series_info(
     symbol: str,
     timeframe: str | None = None,
     *,
+    market: str = "spot",
     origin: Origin | None = None,
     settings: Settings | None = None,
 ) -> SeriesInfo:
-    """Find a named series; see :func:`load_ohlcv` for the rules and errors."""
+    """Find a named series; see :func:`load_ohlcv` for the rules and errors.
+
+    ``market="funding"`` finds a funding series (``timeframe`` must then be None).
+    """
+    check_market(market, (*MARKETS, "funding"))
     name = normalize_symbol(symbol)
-    everything = available_series(settings)
+    everything = available_series(settings, market=market)
     if origin is not None:
         everything = [s for s in everything if s.origin == origin]
     matches = [s for s in everything if s.symbol == name]
     if not matches:
         known = sorted({s.symbol for s in everything if s.symbol})
-        close = difflib.get_close_matches(name, known, n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        where = f" in origin {origin!r}" if origin else ""
-        raise DataError(
-            f"{symbol}: unknown symbol{where}.{hint} Known symbols: {', '.join(known)}. "
-            "Fix: pick one of these, import a file (quant data import), or pass a file path",
-            source=str(symbol),
-            rule="unknown symbol",
-        )
+        raise _unknown(symbol, name, known, market, origin)
+    if market == "funding":
+        return matches[0]  # store first: it shadows the bundled series
     frames = sorted({s.timeframe for s in matches if s.timeframe}, key=_tf_key)
+    extra = "" if market == "spot" else f", market={market!r}"
     if timeframe is None:
         if len(frames) > 1:
             raise DataError(
                 f"{name}: several timeframes are available ({', '.join(frames)}); "
-                f"pass timeframe=, e.g. load_ohlcv({name!r}, {frames[0]!r})",
+                f"pass timeframe=, e.g. load_ohlcv({name!r}, {frames[0]!r}{extra})",
                 source=name,
                 rule="timeframe required",
             )
@@ -278,12 +440,15 @@ def series_info(
     target = parse_timeframe(tf_name).delta
     finer = [f for f in frames if target % parse_timeframe(f).delta == pd.Timedelta(0)]
     hint = (
-        f"resample a finer series, e.g. resample(load_ohlcv({name!r}, {finer[-1]!r}), {tf_name!r})"
+        f"resample a finer series, e.g. resample(load_ohlcv({name!r}, {finer[-1]!r}{extra}), "
+        f"{tf_name!r})"
         if finer
         else "pick one of them"
     )
+    what = "" if market == "spot" else f" {market}"
     raise DataError(
-        f"{name}: no {tf_name} series; available timeframes: {', '.join(frames)}. Fix: {hint}",
+        f"{name}: no {tf_name}{what} series; available timeframes: {', '.join(frames)}. "
+        f"Fix: {hint}",
         source=name,
         rule="timeframe not available",
     )
@@ -295,15 +460,23 @@ def _tf_key(name: str) -> pd.Timedelta:
 
 @lru_cache(maxsize=32)
 def _read_cached(
-    path: str, mtime_ns: int, size: int, timeframe: str | None, naive_tz: str | None
+    path: str,
+    mtime_ns: int,
+    size: int,
+    timeframe: str | None,
+    naive_tz: str | None,
+    empty_volume: bool = False,
 ) -> pd.DataFrame:
-    return read_ohlcv_file(path, timeframe=timeframe, naive_tz=naive_tz)
+    return read_ohlcv_file(
+        path, timeframe=timeframe, naive_tz=naive_tz, allow_empty_volume=empty_volume
+    )
 
 
 def load_ohlcv(
     source: PathLike,
     timeframe: str | None = None,
     *,
+    market: Market = "spot",
     origin: Origin | None = None,
     naive_tz: str | None = None,
     settings: Settings | None = None,
@@ -318,6 +491,13 @@ def load_ohlcv(
     timeframe : str, optional
         Required for a symbol with several timeframes. For a file it is checked: every bar
         must lie on that timeframe's grid.
+    market : {"spot", "perpetual", "mark"}, default "spot"
+        Which bars of the symbol: the cash market's (spot crypto, equities), the perpetual
+        futures contract's last-price klines, or its mark-price klines. Every market is held
+        to the same contract, with one exception: a mark-price file's ``volume`` column may be
+        empty (a mark price is computed, not traded) and then reads as ``0.0``, so the frame
+        still passes :func:`quantlib.data.validate` and volume sums stay finite. For a file
+        path, ``market`` says what the file holds.
     origin : {"store", "bundled"}, optional
         Restrict a symbol lookup to one origin. By default the store shadows the bundled data.
     naive_tz : str, optional
@@ -329,7 +509,8 @@ def load_ohlcv(
     -------
     pandas.DataFrame
         Contract frame. ``df.attrs["series"]`` is a :class:`SeriesInfo` saying where the
-        bars came from, whether the symbol has been delisted, and which bars are partial.
+        bars came from, whether the symbol has been delisted, which bars are partial, and
+        for a bundled perpetual its contract terms (``.contract``).
 
     Raises
     ------
@@ -344,7 +525,11 @@ def load_ohlcv(
     'Binance spot'
     >>> load_ohlcv("MATICUSDT", "1d").attrs["series"].ended
     True
+    >>> mark = load_ohlcv("BTCUSDT", "1h", market="mark")
+    >>> mark.attrs["series"].kind, float(mark["volume"].max())
+    ('mark', 0.0)
     """
+    check_market(market, MARKETS)
     path = Path(source)
     if is_data_file(path):
         info = SeriesInfo(
@@ -352,15 +537,21 @@ def load_ohlcv(
             timeframe=None if timeframe is None else parse_timeframe(timeframe).name,
             origin="file",
             path=path,
+            market=None if market == "spot" else "perpetual",
+            kind="mark" if market == "mark" else "ohlcv",
         )
         if not path.is_file():
             return read_ohlcv_file(path)  # raises the "no such file" DataError
         stat = path.stat()
-        frame = _read_cached(str(path), stat.st_mtime_ns, stat.st_size, info.timeframe, naive_tz)
+        frame = _read_cached(
+            str(path), stat.st_mtime_ns, stat.st_size, info.timeframe, naive_tz, market == "mark"
+        )
     else:
-        info = series_info(str(source), timeframe, origin=origin, settings=settings)
+        info = series_info(str(source), timeframe, market=market, origin=origin, settings=settings)
         stat = info.path.stat()
-        frame = _read_cached(str(info.path), stat.st_mtime_ns, stat.st_size, info.timeframe, None)
+        frame = _read_cached(
+            str(info.path), stat.st_mtime_ns, stat.st_size, info.timeframe, None, market == "mark"
+        )
     result = frame.copy()
     result.attrs = {"series": info.with_partial_bars(pd.DatetimeIndex(result.index))}
     return result

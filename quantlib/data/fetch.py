@@ -1,10 +1,14 @@
 """Downloading OHLCV bars from an exchange through ccxt into the local store.
 
-ccxt is imported inside the function, so ``import quantlib.data`` stays light.
+:func:`fetch_ohlcv` downloads last-price bars of a spot market or of a perpetual swap (stored
+under the ``perpetual`` market); :func:`fetch_mark_ohlcv` the mark-price bars of a perpetual
+(``fetchMarkOHLCV``). Funding history is :mod:`quantlib.data.fetch_funding`. ccxt is imported
+inside the functions, so ``import quantlib.data`` stays light.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
@@ -17,7 +21,7 @@ import pandas as pd
 
 from quantlib._typing import INDEX_NAME, OHLCV_COLUMNS
 from quantlib.config import Settings
-from quantlib.data.catalog import normalize_symbol
+from quantlib.data.catalog import Market, normalize_symbol
 from quantlib.data.schema import validate
 from quantlib.data.store import WriteResult, read_stored, write_bars
 from quantlib.data.timeframes import parse_timeframe
@@ -26,7 +30,7 @@ from quantlib.exceptions import ConfigError, FetchError
 if TYPE_CHECKING:
     import ccxt
 
-__all__ = ["FetchResult", "fetch_ohlcv"]
+__all__ = ["FetchResult", "fetch_mark_ohlcv", "fetch_ohlcv", "require_capability"]
 
 ProgressCallback = Callable[[int, int], None]
 """Called after each page with (bars received so far, bars expected in the range)."""
@@ -40,6 +44,11 @@ class FetchResult:
     ----------
     exchange, symbol, timeframe : str
         ccxt exchange id, the exchange's unified symbol (``"BTC/USDT"``) and the timeframe.
+    market : {"spot", "perpetual", "mark"}
+        What the bars are: a spot market's, a perpetual's last price, or its mark price.
+    name : str
+        The series name they are stored under (``"BTCUSDT"`` for both ``BTC/USDT`` and the
+        perpetual ``BTC/USDT:USDT``; the market keeps them apart).
     bars : pandas.DataFrame
         Closed bars received in ``[since, until)``, as a contract frame.
     pages, retries : int
@@ -55,6 +64,8 @@ class FetchResult:
     pages: int
     retries: int
     write: WriteResult | None
+    market: Market = "spot"
+    name: str = ""
 
 
 def _utc_ms(value: str | pd.Timestamp) -> int:
@@ -130,6 +141,120 @@ def _unified_symbol(exchange: Any, symbol: str, call: _Caller) -> str:
     )
 
 
+_CAPABILITIES = {
+    "fetchFundingRateHistory": ("past funding rates", "quantlib.data.fetch_funding"),
+    "fetchFundingRate": (
+        "the current funding rate",
+        "quantlib.data.fetch_current_funding or quant data fetch ... --kind current-funding",
+    ),
+    "fetchFundingRates": ("the current funding rates of all its perpetuals", ""),
+    "fetchFundingHistory": ("your account's own funding payments, with API keys", ""),
+    "fetchPositions": ("your open positions, with API keys", ""),
+    "fetchMarkOHLCV": ("mark-price klines", "quantlib.data.fetch_mark_ohlcv"),
+    "fetchLeverageTiers": ("maintenance-margin tiers", ""),
+}
+
+
+def require_capability(exchange: Any, method: str) -> None:
+    """Raise a :class:`ConfigError` if ccxt's class of ``exchange`` lacks ``method``, naming
+    what the venue does offer instead (from ``exchange.has``).
+
+    Examples
+    --------
+    >>> import ccxt
+    >>> require_capability(ccxt.delta(), "fetchFundingRateHistory")
+    Traceback (most recent call last):
+    ...
+    quantlib.exceptions.ConfigError: delta: ccxt's delta class has no fetchFundingRateHistory ...
+    """
+    has = getattr(exchange, "has", {}) or {}
+    if has.get(method):
+        return
+    import ccxt
+
+    offered = [
+        f"{name} ({what}{': ' + how if how else ''})"
+        for name, (what, how) in _CAPABILITIES.items()
+        if has.get(name)
+    ]
+    raise ConfigError(
+        f"{exchange.id}: ccxt's {exchange.id} class has no {method} (exchange.has[{method!r}] "
+        f"is {has.get(method)!r} in ccxt {ccxt.__version__}), so {_CAPABILITIES[method][0]} "
+        f"cannot be downloaded from it. It offers: "
+        f"{'; '.join(offered) or 'none of the funding calls'}. Fix: fetch from a venue that has "
+        "it (e.g. binance), or bundle or import a file and load it by path (load_funding(PATH), "
+        "load_ohlcv(PATH, TF, market='mark'))"
+    )
+
+
+def perpetual_name(market: dict[str, Any]) -> str:
+    """Series name of a ccxt swap market: base + quote (``BTC/USDT:USDT`` → ``BTCUSDT``), with
+    ``-SETTLE`` appended when it settles in another asset (inverse ``BTC/USD:BTC`` →
+    ``BTCUSD-BTC``)."""
+    name = normalize_symbol(f"{market['base']}/{market['quote']}")
+    settle = market.get("settle")
+    return name if not settle or settle == market["quote"] else f"{name}-{normalize_symbol(settle)}"
+
+
+def perpetual_symbol(exchange: Any, symbol: str, call: _Caller) -> str:
+    """The unified symbol of the perpetual swap ``symbol`` names: itself when it is one, else
+    the swap whose unified symbol, exchange id or series name matches (linear first), so that
+    ``BTCUSDT`` or ``BTC/USDT`` find ``BTC/USDT:USDT``."""
+    call("load_markets", exchange.load_markets)
+    markets = exchange.markets
+    if symbol in markets and markets[symbol].get("swap"):
+        return symbol
+    wanted = normalize_symbol(symbol)
+    found = []
+    for market in markets.values():
+        if not market.get("swap"):
+            continue
+        names = {normalize_symbol(market["symbol"]), perpetual_name(market)}
+        with contextlib.suppress(ConfigError):  # an id that is no usable series name
+            names.add(normalize_symbol(str(market["id"])))
+        if wanted in names:
+            found.append(market)
+    if not found:
+        raise ConfigError(
+            f"{exchange.id} has no perpetual swap {symbol!r}; use its unified symbol, e.g. "
+            "'BTC/USDT:USDT' (linear, USDT-margined)"
+        )
+    found.sort(key=lambda m: not m.get("linear"))
+    return str(found[0]["symbol"])
+
+
+def _page_bars(
+    call: _Caller,
+    fetch_page: Callable[[int], list[list[float]]],
+    what: str,
+    start_ms: int,
+    end_ms: int,
+    step_ms: int,
+    closed_before: int,
+    progress: ProgressCallback | None,
+) -> tuple[list[list[float]], int]:
+    """Request pages from ``start_ms`` on until ``end_ms``; keep closed bars in the range."""
+    expected = max(0, math.ceil((end_ms - start_ms) / step_ms))
+    rows: list[list[float]] = []
+    cursor, pages = start_ms, 0
+    # Every page moves the cursor forward by at least one bar, so this bound always holds,
+    # even when the exchange caps a page below `limit` (Binance: 1000 bars).
+    max_pages = expected + 2
+    while cursor < end_ms and pages < max_pages:
+        page = call(f"{what}, since={cursor})", functools.partial(fetch_page, cursor))
+        if not page:
+            break
+        pages += 1
+        rows.extend(r for r in page if start_ms <= r[0] < end_ms and r[0] <= closed_before)
+        if progress is not None:
+            progress(len(rows), expected)
+        last = int(page[-1][0])
+        if last + step_ms <= cursor:
+            break
+        cursor = last + step_ms
+    return rows, pages
+
+
 def fetch_ohlcv(
     exchange_id: str,
     symbol: str,
@@ -191,55 +316,123 @@ def fetch_ohlcv(
     ConfigError
         Unknown exchange, symbol or timeframe, or no start time.
     """
+    return _fetch_bars(
+        "ohlcv", exchange_id, symbol, timeframe, since, until, now=now, exchange=exchange,
+        store=store, limit=limit, max_retries=max_retries, backoff=backoff, sleep=sleep,
+        progress=progress, settings=settings,
+    )  # fmt: skip
+
+
+def fetch_mark_ohlcv(
+    exchange_id: str,
+    symbol: str,
+    timeframe: str,
+    since: str | pd.Timestamp | None = None,
+    until: str | pd.Timestamp | None = None,
+    *,
+    now: pd.Timestamp | None = None,
+    exchange: Any = None,
+    store: bool = True,
+    limit: int = 1000,
+    max_retries: int = 5,
+    backoff: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: ProgressCallback | None = None,
+    settings: Settings | None = None,
+) -> FetchResult:
+    """Download closed mark-price bars of a perpetual (ccxt ``fetchMarkOHLCV``) page by page
+    and (by default) merge them into the store's ``mark`` market.
+
+    Parameters, paging, retries and the incremental default of ``since`` are those of
+    :func:`fetch_ohlcv`. ``symbol`` may name the perpetual by its unified symbol
+    (``"BTC/USDT:USDT"``), its exchange id or its series name (``"BTCUSDT"``). The bars are
+    stored under the series name, read back with ``load_ohlcv(name, tf, market="mark")``;
+    their ``volume`` is what the venue sends (0 on Binance: a mark price is not traded).
+
+    Raises
+    ------
+    ConfigError
+        If ccxt's class for the venue has no ``fetchMarkOHLCV`` (the message lists what it
+        offers), or the venue has no such perpetual; see :func:`fetch_ohlcv` for the rest.
+    FetchError
+        When the exchange refuses a request, or retries are exhausted.
+    """
+    return _fetch_bars(
+        "mark", exchange_id, symbol, timeframe, since, until, now=now, exchange=exchange,
+        store=store, limit=limit, max_retries=max_retries, backoff=backoff, sleep=sleep,
+        progress=progress, settings=settings,
+    )  # fmt: skip
+
+
+def _fetch_bars(
+    kind: str,
+    exchange_id: str,
+    symbol: str,
+    timeframe: str,
+    since: str | pd.Timestamp | None,
+    until: str | pd.Timestamp | None,
+    *,
+    now: pd.Timestamp | None,
+    exchange: Any,
+    store: bool,
+    limit: int,
+    max_retries: int,
+    backoff: float,
+    sleep: Callable[[float], None],
+    progress: ProgressCallback | None,
+    settings: Settings | None,
+) -> FetchResult:
     tf = parse_timeframe(timeframe)
     if limit < 1:
         raise ConfigError(f"limit must be >= 1, got {limit}")
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     exchange = exchange if exchange is not None else _make_exchange(exchange_id)
+    if kind == "mark":
+        require_capability(exchange, "fetchMarkOHLCV")
     call = _Caller(exchange, max_retries, backoff, sleep)
-    unified = _unified_symbol(exchange, symbol, call)
+    if kind == "mark":
+        unified = perpetual_symbol(exchange, symbol, call)
+    else:
+        unified = _unified_symbol(exchange, symbol, call)
     offered = getattr(exchange, "timeframes", None) or {}
     if tf.name not in offered:
         raise ConfigError(
             f"{exchange.id} does not offer timeframe {tf.name!r}; it offers {sorted(offered)}"
         )
-    name = normalize_symbol(unified)
+    swap = bool((exchange.markets.get(unified) or {}).get("swap"))
+    market: Market = "mark" if kind == "mark" else "perpetual" if swap else "spot"
+    name = perpetual_name(exchange.markets[unified]) if swap else normalize_symbol(unified)
     if since is None:
-        stored = read_stored(name, tf.name, settings)
+        stored = read_stored(name, tf.name, settings, market=market)
         if stored.empty:
             raise ConfigError(
-                f"nothing stored for {name} {tf.name} yet; pass since= (e.g. '2024-01-01')"
+                f"nothing stored for {name} {tf.name} ({market}) yet; pass since= "
+                "(e.g. '2024-01-01')"
+                if market != "spot"
+                else f"nothing stored for {name} {tf.name} yet; pass since= (e.g. '2024-01-01')"
             )
         since = stored.index[-1] + tf.delta
     step_ms = int(tf.delta / pd.Timedelta(milliseconds=1))
     start_ms = _utc_ms(since)
     end_ms = min(_utc_ms(until if until is not None else now), _utc_ms(now))
+    method = exchange.fetch_mark_ohlcv if kind == "mark" else exchange.fetch_ohlcv
+    what = f"{'fetch_mark_ohlcv' if kind == 'mark' else 'fetch_ohlcv'}({unified}, {tf.name}"
+
+    def fetch_page(cursor: int) -> list[list[float]]:
+        page: list[list[float]] = method(unified, tf.name, since=cursor, limit=limit)
+        return page
+
     closed_before = _utc_ms(now) - step_ms  # bars opened after this are still forming
-    expected = max(0, math.ceil((end_ms - start_ms) / step_ms))
-    rows: list[list[float]] = []
-    cursor, pages = start_ms, 0
-    # Every page moves the cursor forward by at least one bar, so this bound always holds,
-    # even when the exchange caps a page below `limit` (Binance: 1000 bars).
-    max_pages = expected + 2
-    while cursor < end_ms and pages < max_pages:
-        page = call(
-            f"fetch_ohlcv({unified}, {tf.name}, since={cursor})",
-            functools.partial(exchange.fetch_ohlcv, unified, tf.name, since=cursor, limit=limit),
-        )
-        if not page:
-            break
-        pages += 1
-        rows.extend(r for r in page if start_ms <= r[0] < end_ms and r[0] <= closed_before)
-        if progress is not None:
-            progress(len(rows), expected)
-        last = int(page[-1][0])
-        if last + step_ms <= cursor:
-            break
-        cursor = last + step_ms
+    rows, pages = _page_bars(
+        call, fetch_page, what, start_ms, end_ms, step_ms, closed_before, progress
+    )
     bars = _to_frame(rows, f"{exchange.id} {unified} {tf.name}", tf.name)
     write = None
     if store and not bars.empty:
-        write = write_bars(bars, name, tf.name, source=f"{exchange.id}:{unified}", settings=settings)
+        write = write_bars(
+            bars, name, tf.name, source=f"{exchange.id}:{unified}", settings=settings,
+            market=market,
+        )  # fmt: skip
     return FetchResult(
         exchange=str(exchange.id),
         symbol=unified,
@@ -248,6 +441,8 @@ def fetch_ohlcv(
         pages=pages,
         retries=call.retries,
         write=write,
+        market=market,
+        name=name,
     )
 
 

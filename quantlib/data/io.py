@@ -186,11 +186,26 @@ def _read_raw(path: Path) -> tuple[pd.DataFrame, int | None]:
     return pd.read_csv(path, skip_blank_lines=False), 2
 
 
+def _fill_empty_volume(frame: pd.DataFrame) -> pd.DataFrame:
+    """A missing or wholly empty volume column becomes 0.0 (mark-price klines carry none)."""
+    names = [
+        c
+        for c in frame.columns
+        if _ALIASES.get(str(c).strip().lower(), str(c).strip().lower()) == "volume"
+    ]
+    if not names:
+        return frame.assign(volume=0.0)
+    if len(names) == 1 and frame[names[0]].isna().all():
+        return frame.assign(**{str(names[0]): 0.0})
+    return frame
+
+
 def read_ohlcv_file(
     path: PathLike,
     *,
     timeframe: str | Timeframe | None = None,
     naive_tz: str | None = None,
+    allow_empty_volume: bool = False,
 ) -> pd.DataFrame:
     """Read and validate one OHLCV file.
 
@@ -203,6 +218,9 @@ def read_ohlcv_file(
     naive_tz : str, optional
         Time zone of timestamps written without one. By default such timestamps are an
         error, because guessing the zone shifts every bar.
+    allow_empty_volume : bool, default False
+        Read a missing or wholly empty ``volume`` column as 0.0 (mark-price klines, whose
+        prices are computed, not traded). A column empty on some rows only is still an error.
 
     Returns
     -------
@@ -239,6 +257,8 @@ def read_ohlcv_file(
             source=source,
             rule="unreadable file",
         ) from exc
+    if allow_empty_volume:
+        frame = _fill_empty_volume(frame)
     mapping = _match_columns(frame, source)
     index = _parse_time(frame[mapping[INDEX_NAME]], source, first_line, naive_tz)
     numbers = _parse_numbers(frame, mapping, source, first_line)

@@ -1,4 +1,9 @@
-"""A table of every named series: coverage, rows, gaps and listing facts (``quant data list``)."""
+"""A table of every named series: coverage, rows, gaps and listing facts (``quant data list``).
+
+Funding series are listed too (``kind`` ``"funding"``): their rows are events, ``first_bar`` and
+``last_bar`` the first and last funding time, and gaps are not counted (the venue's funding
+interval may change; :func:`quantlib.data.funding.funding_intervals` shows how).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ from collections.abc import Callable
 import pandas as pd
 
 from quantlib.config import Settings
-from quantlib.data.catalog import SeriesInfo, available_series, load_ohlcv
+from quantlib.data.catalog import Market, SeriesInfo, available_series, load_ohlcv
+from quantlib.data.funding import load_funding
 from quantlib.data.gaps import find_gaps
 
 __all__ = ["OVERVIEW_COLUMNS", "describe_series", "overview"]
@@ -24,6 +30,7 @@ OVERVIEW_COLUMNS = (
     "partial_bars",
     "venue",
     "market",
+    "kind",
     "ended",
     "shadowed",
     "path",
@@ -36,7 +43,26 @@ def describe_series(info: SeriesInfo, *, shadowed: bool = False) -> dict[str, ob
     ``gaps`` and ``missing_bars`` are ``None`` for markets with sessions (equities), where
     nights and weekends are not gaps. ``partial_bars`` lists the open times (UTC) of bars cut
     by a listing or delisting; ``ended`` is the delisting time, empty while the market trades.
+    ``kind`` is ``"ohlcv"`` (last-price bars), ``"mark"`` (mark-price bars) or ``"funding"``
+    (funding events: ``rows`` counts events, gaps are None).
     """
+    if info.kind == "funding":
+        rates = load_funding(info.path)
+        return {
+            **dict.fromkeys(OVERVIEW_COLUMNS),
+            "symbol": info.symbol,
+            "origin": info.origin,
+            "first_bar": rates.index[0] if len(rates) else pd.NaT,
+            "last_bar": rates.index[-1] if len(rates) else pd.NaT,
+            "rows": len(rates),
+            "partial_bars": "",
+            "venue": info.venue,
+            "market": info.market,
+            "kind": info.kind,
+            "ended": _short(info.delisted_at) if info.delisted_at is not None else "",
+            "shadowed": shadowed,
+            "path": str(info.path),
+        }
     frame = _load(info)
     loaded: SeriesInfo = frame.attrs["series"]
     gaps = find_gaps(frame, info.timeframe) if info.is_24_7 else None
@@ -52,6 +78,7 @@ def describe_series(info: SeriesInfo, *, shadowed: bool = False) -> dict[str, ob
         "partial_bars": ", ".join(_short(ts) for ts in loaded.partial_bars),
         "venue": info.venue,
         "market": info.market,
+        "kind": info.kind,
         "ended": _short(info.delisted_at) if info.delisted_at is not None else "",
         "shadowed": shadowed,
         "path": str(info.path),
@@ -65,7 +92,8 @@ def _short(stamp: pd.Timestamp) -> str:
 
 def _load(info: SeriesInfo) -> pd.DataFrame:
     # Load by path so that a shadowed bundled series is read from its own file.
-    frame = load_ohlcv(info.path, info.timeframe)
+    market: Market = "mark" if info.kind == "mark" else "spot"  # a path reads the same either way
+    frame = load_ohlcv(info.path, info.timeframe, market=market)
     frame.attrs = {"series": info.with_partial_bars(pd.DatetimeIndex(frame.index))}
     return frame
 
@@ -73,11 +101,14 @@ def _load(info: SeriesInfo) -> pd.DataFrame:
 def overview(
     settings: Settings | None = None,
     progress: Callable[[SeriesInfo], None] | None = None,
+    *,
+    market: str = "spot",
 ) -> pd.DataFrame:
-    """Describe every named series (store and bundled), one row each.
+    """Describe every named series (store and bundled) of one market, one row each.
 
-    A bundled series that a stored one of the same symbol and timeframe shadows is listed
-    with ``shadowed=True``.
+    A bundled series that a stored one of the same symbol, timeframe and market shadows is
+    listed with ``shadowed=True``. ``market`` is one of ``"spot"`` (the default: the cash
+    market), ``"perpetual"``, ``"mark"``, ``"funding"`` or ``"all"``.
 
     Returns
     -------
@@ -85,9 +116,9 @@ def overview(
         Columns :data:`OVERVIEW_COLUMNS`.
     """
     rows = []
-    seen: set[tuple[str | None, str | None]] = set()
-    for info in available_series(settings):
-        key = (info.symbol, info.timeframe)
+    seen: set[tuple[str | None, str | None, str]] = set()
+    for info in available_series(settings, market=market):
+        key = (info.symbol, info.timeframe, info.dataset)
         rows.append(describe_series(info, shadowed=key in seen))
         seen.add(key)
         if progress is not None:

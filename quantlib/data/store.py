@@ -2,7 +2,11 @@
 
 Layout (Hive-style, so DuckDB sees ``symbol`` and ``timeframe`` as columns)::
 
-    <data_dir>/store/symbol=BTCUSDT/timeframe=1h/bars.parquet
+    <data_dir>/store/symbol=BTCUSDT/timeframe=1h/bars.parquet            spot (the cash market)
+    <data_dir>/store/perpetual/symbol=BTCUSDT/timeframe=1h/bars.parquet  perpetual, last price
+    <data_dir>/store/mark/symbol=BTCUSDT/timeframe=1h/bars.parquet       perpetual, mark price
+    <data_dir>/store/funding/symbol=BTCUSDT/funding.parquet              funding events
+                                                                         (quantlib.data.funding)
 
 A write validates everything first, merges with what is stored (new bars replace stored bars
 with the same open time), and replaces the file atomically, so a failed or bad import leaves
@@ -20,7 +24,7 @@ import pandas as pd
 from quantlib._io import atomic_write
 from quantlib._typing import INDEX_NAME, OHLCV_COLUMNS, PathLike
 from quantlib.config import Settings, get_settings
-from quantlib.data.catalog import normalize_symbol
+from quantlib.data.catalog import STORE_SUBDIRS, Market, check_market, normalize_symbol
 from quantlib.data.io import read_ohlcv_file
 from quantlib.data.schema import validate
 from quantlib.data.timeframes import parse_timeframe
@@ -55,18 +59,21 @@ class WriteResult:
     changed: int
 
 
-def store_path(symbol: str, timeframe: str, settings: Settings | None = None) -> Path:
-    """Path of the Parquet file holding ``symbol`` at ``timeframe``."""
+def store_path(
+    symbol: str, timeframe: str, settings: Settings | None = None, *, market: Market = "spot"
+) -> Path:
+    """Path of the Parquet file holding ``symbol`` at ``timeframe`` in ``market``."""
     settings = settings or get_settings()
     tf = parse_timeframe(timeframe).name
-    return settings.store_dir / f"symbol={normalize_symbol(symbol)}" / f"timeframe={tf}" / (
-        "bars.parquet"
-    )
+    folder = settings.store_dir / STORE_SUBDIRS[check_market(market, ("spot", "perpetual", "mark"))]
+    return folder / f"symbol={normalize_symbol(symbol)}" / f"timeframe={tf}" / "bars.parquet"
 
 
-def read_stored(symbol: str, timeframe: str, settings: Settings | None = None) -> pd.DataFrame:
+def read_stored(
+    symbol: str, timeframe: str, settings: Settings | None = None, *, market: Market = "spot"
+) -> pd.DataFrame:
     """Stored bars of one series (an empty contract frame if none are stored)."""
-    path = store_path(symbol, timeframe, settings)
+    path = store_path(symbol, timeframe, settings, market=market)
     if not path.is_file():
         index = pd.DatetimeIndex([], tz="UTC", name=INDEX_NAME).as_unit("ns")
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in OHLCV_COLUMNS}, index=index)
@@ -80,6 +87,7 @@ def write_bars(
     *,
     source: str = "<DataFrame>",
     settings: Settings | None = None,
+    market: Market = "spot",
 ) -> WriteResult:
     """Merge bars into the store atomically.
 
@@ -94,6 +102,8 @@ def write_bars(
         Name of the data in error messages.
     settings : Settings, optional
         Which data directory; by default from the environment.
+    market : {"spot", "perpetual", "mark"}, default "spot"
+        Which part of the store (see the module docstring).
 
     Returns
     -------
@@ -103,7 +113,7 @@ def write_bars(
     validate(df, source, timeframe=tf)
     new = df[list(OHLCV_COLUMNS)].copy()
     new.index = pd.DatetimeIndex(new.index).as_unit("ns")
-    stored = read_stored(symbol, tf, settings)
+    stored = read_stored(symbol, tf, settings, market=market)
     overlap = stored.index.intersection(new.index)
     changed = int(
         (stored.loc[overlap, list(OHLCV_COLUMNS)] != new.loc[overlap, list(OHLCV_COLUMNS)])
@@ -113,7 +123,7 @@ def write_bars(
     merged = pd.concat([stored.drop(index=overlap), new]).sort_index()
     merged.index.name = INDEX_NAME
     validate(merged, f"{source} merged with the store", timeframe=tf)
-    path = store_path(symbol, tf, settings)
+    path = store_path(symbol, tf, settings, market=market)
     atomic_write(path, lambda tmp: merged.to_parquet(tmp, engine="pyarrow"))
     return WriteResult(
         path=path,
@@ -163,8 +173,8 @@ def query(sql: str, *, settings: Settings | None = None) -> pd.DataFrame:
         if files:
             listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
             con.execute(
-                "CREATE VIEW ohlcv AS SELECT CAST(timestamp AS TIMESTAMPTZ) AS timestamp, open, high, "
-                "low, close, volume, "
+                "CREATE VIEW ohlcv AS SELECT CAST(timestamp AS TIMESTAMPTZ) AS timestamp, "
+                "open, high, low, close, volume, "
                 f"symbol, timeframe FROM read_parquet([{listing}], hive_partitioning = true)"
             )
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from quantlib.config import Settings, get_settings
-from quantlib.data.catalog import bundled_manifest, normalize_symbol
+from quantlib.data.catalog import available_series, bundled_manifest, normalize_symbol
 from quantlib.data.timeframes import parse_timeframe
 from quantlib.exceptions import ConfigError
 
@@ -46,9 +46,11 @@ def universe(
     Parameters
     ----------
     kind : {"spot", "perpetual", "equity", "all"}, default "spot"
-        The manifest's ``market`` of the symbols ("all": any market).
+        The manifest's ``market`` of the symbols ("all": any market). ``"perpetual"``: the
+        contracts of the manifest's ``[perpetuals]`` tables (named like their spot series).
     timeframe : str, optional
-        Only symbols with a bundled file of this timeframe (``SYMBOL-TF.csv.gz``).
+        Only symbols with a bundled file of this timeframe (``SYMBOL-TF.csv.gz``; for
+        perpetuals a last-price kline file).
     quote : str or None, default "USDT"
         Only symbols quoted in this currency (None: any quote).
     active : bool, default False
@@ -74,6 +76,8 @@ def universe(
     (('BTCUSDT', 'ETHUSDT'), ('AVAXUSDT', 'LINKUSDT'))
     >>> universe("equity", quote=None)
     ('SPY',)
+    >>> universe("perpetual", timeframe="4h")
+    ('LINKUSDT',)
     """
     if kind not in _KINDS:
         raise ConfigError(f"kind must be one of {', '.join(map(repr, _KINDS))}, got {kind!r}")
@@ -82,6 +86,19 @@ def universe(
     folder = settings.bundled_dir
     tf = parse_timeframe(timeframe).name if timeframe is not None else None
     found = []
+    if kind == "perpetual":
+        table = {}  # perpetuals live in their own tables
+        for info in available_series(settings, market="perpetual"):
+            terms = info.contract
+            if info.origin != "bundled" or terms is None or info.symbol in found:
+                continue
+            if quote is not None and terms.quote != quote:
+                continue
+            if active and terms.delisted_at is not None:
+                continue
+            if tf is not None and info.timeframe != tf:
+                continue
+            found.append(terms.symbol)
     for symbol, meta in table.items():
         if kind != "all" and meta.get("market") != kind:
             continue
