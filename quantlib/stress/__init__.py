@@ -1,5 +1,6 @@
 """Stress tests: historical windows and hypothetical shocks replayed on a portfolio or a
-strategy, Monte Carlo paths (block bootstrap, GARCH), one-shot runs with a history, schedules.
+strategy, Monte Carlo paths (block bootstrap, GARCH), one-shot runs with a history, schedules,
+and perpetual-futures scenarios (funding shocks, basis blow-outs) on a perpetual position.
 
 Heavy modules (Dask, SQLModel, APScheduler, plotly) load only when their names are first used.
 """
@@ -27,6 +28,13 @@ _LAZY = {
     "StressOutcome": "quantlib.stress.run",
     "run_stress": "quantlib.stress.run",
     "schedule_stress": "quantlib.stress.schedule",
+    "DEFAULT_PERP_SCENARIOS": "quantlib.stress.perpetual",
+    "BasisBlowout": "quantlib.stress.perpetual",
+    "FundingShock": "quantlib.stress.perpetual",
+    "PerpPosition": "quantlib.stress.perpetual",
+    "PerpScenarioResult": "quantlib.stress.perpetual",
+    "perp_scenario_pnl": "quantlib.stress.perpetual",
+    "perp_scenarios": "quantlib.stress.perpetual",
 }
 
 __all__ = sorted(_LAZY)

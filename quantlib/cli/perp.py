@@ -1,0 +1,171 @@
+"""``quant perp ...``: funding and basis of perpetual futures, thin commands over
+:mod:`quantlib.analytics.funding_cost`, :mod:`quantlib.analytics.funding_events` and
+:mod:`quantlib.stress.perpetual` (registered by quantlib.cli with
+``app.add_typer(perp_app, name="perp")``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from quantlib.cli._console import _user_errors
+from quantlib.cli._console import out as console
+
+__all__ = ["perp_app"]
+
+perp_app = typer.Typer(
+    help="Perpetual futures: funding cost by year, returns after extreme funding, stress.",
+    no_args_is_help=True,
+)
+
+SymbolsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--symbol", "-s", help="Bundled perpetual (repeat); default BTCUSDT, ETHUSDT."),
+]
+
+
+def _pct(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"{value:.2%}"
+
+
+def funding_cost_markdown(table: pd.DataFrame, command: str) -> str:
+    """The README table of :func:`quantlib.analytics.funding_cost.bundled_funding_cost`."""
+    lines = [
+        "| perpetual | year | funding events | Σ rates: 1x long, constant notional | "
+        "annualised | fixed units, % of average notional (mark) | fixed units, % of notional "
+        "at the year's first event | priced on mark / stand-in |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in table.reset_index().to_dict("records"):
+        lines.append(
+            f"| {row['symbol']} | {row['year']} | {row['events']} | {row['sum_rate']:.2%} | "
+            f"{row['annualised']:.2%} | {_pct(row['notional_weighted'])} | "
+            f"{_pct(row['cost_fixed_units'])} | {row['mark_events']} / "
+            f"{row['stand_in_events']} |"
+        )
+    notes = " ".join(f"{note}." for note in table.attrs.get("notes", ()))
+    lines += [
+        "",
+        f"Positive = paid by a long (a short received it); Binance USDⓈ-M funding events by "
+        f"calendar year (UTC) of the funding time, part years as they are. {notes} "
+        f"Produced by `{command}`.",
+    ]
+    return "\n".join(lines)
+
+
+@perp_app.command("funding-cost")
+def funding_cost_command(
+    symbol: SymbolsOpt = None,
+    timeframe: Annotated[str, typer.Option("--timeframe", "-t", help="Mark-price bars")] = "1h",
+    markdown: Annotated[bool, typer.Option(help="Print the README's markdown table")] = False,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Also write it here")] = None,
+) -> None:
+    """Funding paid by a 1x long on each bundled perpetual, per calendar year."""
+    from quantlib._io import atomic_write_text
+    from quantlib.analytics.funding_cost import bundled_funding_cost
+
+    symbols = tuple(symbol or ("BTCUSDT", "ETHUSDT"))
+    command = "quant perp funding-cost --markdown" + "".join(f" -s {s}" for s in symbol or ())
+    with _user_errors():
+        table = bundled_funding_cost(symbols, timeframe)
+    if markdown or out_path is not None:
+        text = funding_cost_markdown(table, command)
+        if out_path is not None:
+            atomic_write_text(out_path, text + "\n")
+        if markdown:
+            console.print(text, highlight=False, soft_wrap=True, markup=False)
+            return
+    view = Table(title="Funding paid by a 1x long perpetual (positive = paid)")
+    for name in ("perpetual", "year", "events", "Σ rates", "annualised",
+                 "fixed units / avg notional", "fixed units / first notional",
+                 "mark / stand-in"):  # fmt: skip
+        view.add_column(name, justify="left" if name == "perpetual" else "right")
+    for row in table.reset_index().to_dict("records"):
+        view.add_row(
+            str(row["symbol"]), str(row["year"]), str(row["events"]), f"{row['sum_rate']:.2%}",
+            f"{row['annualised']:.2%}", _pct(row["notional_weighted"]),
+            _pct(row["cost_fixed_units"]), f"{row['mark_events']} / {row['stand_in_events']}",
+        )  # fmt: skip
+    console.print(view)
+    for note in table.attrs.get("notes", ()):
+        console.print(note, highlight=False, soft_wrap=True)
+
+
+@perp_app.command("funding-events")
+def funding_events_command(
+    symbol: Annotated[str, typer.Option("--symbol", "-s", help="Bundled perpetual")] = "BTCUSDT",
+    horizon: Annotated[
+        list[str] | None, typer.Option("--horizon", help="Forward window (repeat); 8h 24h 72h")
+    ] = None,
+    low: Annotated[float, typer.Option(help="Lower quantile of past rates")] = 0.1,
+    high: Annotated[float, typer.Option(help="Upper quantile of past rates")] = 0.9,
+    overlap: Annotated[
+        bool, typer.Option("--overlap", help="Keep overlapping windows (no declustering)")
+    ] = False,
+) -> None:
+    """Spot and perpetual returns after extreme funding (hourly bars), with the caveats."""
+    from quantlib.analytics.funding_events import funding_event_study
+    from quantlib.data import load_ohlcv
+    from quantlib.data.funding import load_funding
+
+    with _user_errors():
+        bars = {
+            "spot": load_ohlcv(symbol, "1h"),
+            "perp": load_ohlcv(symbol, "1h", market="perpetual"),
+        }
+        study = funding_event_study(
+            bars,
+            load_funding(symbol),
+            horizons=tuple(horizon or ("8h", "24h", "72h")),
+            quantiles=(low, high),
+            decluster=not overlap,
+        )
+    console.print(str(study.summary()), highlight=False, soft_wrap=True, markup=False)
+
+
+@perp_app.command("stress")
+def stress_command(
+    units: Annotated[float, typer.Option(help="Perpetual units, signed (-1: short one)")],
+    price: Annotated[float, typer.Option(help="Spot price at the start")],
+    spot_units: Annotated[float, typer.Option(help="Spot units held beside it")] = 0.0,
+    margin: Annotated[
+        float | None, typer.Option(help="Isolated margin of the perpetual leg (quote)")
+    ] = None,
+    maintenance: Annotated[
+        float, typer.Option(help="Maintenance margin rate of the notional")
+    ] = 0.005,
+) -> None:
+    """The default funding-shock and basis blow-out scenarios on one perpetual position."""
+    from quantlib.stress.perpetual import PerpPosition, perp_scenarios
+
+    with _user_errors():
+        position = PerpPosition(
+            units=units,
+            price=price,
+            spot_units=spot_units,
+            margin=margin,
+            maintenance_margin_rate=maintenance,
+        )
+        table = perp_scenarios(position)
+    view = Table(title=f"Perpetual scenarios on {units:+g} units (spot {spot_units:+g})")
+    for name in ("scenario", "final P&L", "% notional", "worst P&L", "worst at",
+                 "funding paid", "liquidated at"):  # fmt: skip
+        view.add_column(name, justify="left" if name == "scenario" else "right")
+    for row in table.reset_index().to_dict("records"):
+        liquidated = row["liquidated_at"]
+        view.add_row(
+            str(row["scenario"]), f"{row['final_pnl']:,.2f}", f"{row['final_pnl_pct']:.2%}",
+            f"{row['worst_pnl']:,.2f}", str(row["worst_at"]), f"{row['funding_paid']:,.2f}",
+            "-" if liquidated is None or pd.isna(liquidated) else str(liquidated),
+        )  # fmt: skip
+    console.print(view)
+    console.print(
+        "Hypothetical: spot held still; funding and the premium move (see "
+        "quantlib.stress.perpetual).",
+        highlight=False,
+        soft_wrap=True,
+    )
