@@ -38,6 +38,7 @@ from quantlib.research.portfolio_evaluation import RESIDUAL, PortfolioEvaluation
 
 if TYPE_CHECKING:
     from quantlib.analytics.summary import PerformanceSummary
+    from quantlib.portfolio import PortfolioResult
 
 __all__ = ["PORTFOLIO_SAMPLES", "build_portfolio_report", "write_portfolio_report"]
 
@@ -95,10 +96,17 @@ def _lines(frame: pd.DataFrame, title: str, *, percent: bool = False, step: bool
     return fig
 
 
-def _costs_figure(table: pd.DataFrame) -> Any:
+def _costs(result: PortfolioResult) -> pd.DataFrame:
+    """The engine's costs by asset, one column per kind it books (fees, slippage, borrow, and
+    funding on perpetual legs when the run charged it), in the engine's order; no total."""
+    costs = result.costs_by_asset.reindex(list(result.weights.columns)).fillna(0.0)
+    return costs.drop(columns=["total"], errors="ignore")
+
+
+def _costs_figure(costs: pd.DataFrame) -> Any:
     fig = go.Figure()
-    for kind in ("fees", "slippage", "borrow"):
-        fig.add_trace(go.Bar(x=list(table.index), y=table[kind].to_numpy(), name=kind))
+    for kind in costs.columns:
+        fig.add_trace(go.Bar(x=list(costs.index), y=costs[kind].to_numpy(), name=str(kind)))
     fig.update_layout(
         title=_title("Costs paid by asset (quote currency)"), barmode="stack", **_LAYOUT
     )
@@ -145,19 +153,25 @@ def _headline(ev: PortfolioEvaluation) -> Table:
 
 def _asset_table(ev: PortfolioEvaluation) -> Table:
     table = ev.asset_table()
+    costs = _costs(ev.result)
+    kinds = [str(k) for k in costs.columns]
+    # Each kind of cost in its own column, whatever the engine booked (asset rows, the book's
+    # sum; the residual row has none).
+    frame = costs.reindex(table.index)
+    frame.loc["book"] = costs.sum()
+    by_kind = frame.to_dict("index")
     rows = []
     for asset, row in table.iterrows():
         rows.append(
             [str(asset), format_percent(row["mean_weight"]), format_percent(row["contribution"]),
              format_number(row["turnover"]), format_number(row["turnover_per_year"]),
-             format_number(row["fees"]), format_number(row["slippage"]),
-             format_number(row["borrow"]), format_number(row["costs"]),
-             format_percent(row["cost_drag"]), format_percent(row["risk_share"]),
-             format_count(row["bars_listed"])]
+             *[format_number(by_kind[asset][k]) for k in kinds],
+             format_number(row["costs"]), format_percent(row["cost_drag"]),
+             format_percent(row["risk_share"]), format_count(row["bars_listed"])]
         )  # fmt: skip
     return Table(
-        ("Asset", "Mean weight", "Contribution to return", "Turnover", "Turnover a year", "Fees",
-         "Slippage", "Borrow", "Costs", "Cost drag a year", "Mean share of risk",
+        ("Asset", "Mean weight", "Contribution to return", "Turnover", "Turnover a year",
+         *[k.capitalize() for k in kinds], "Costs", "Cost drag a year", "Mean share of risk",
          "Bars listed"),
         rows,
         key="assets",
@@ -204,7 +218,8 @@ def build_portfolio_report(evaluation: PortfolioEvaluation, *, sample: str = "in
     figs.add("weights", _stacked(result.weights, "Actual weights at each close (rest: cash)"))
     turnover = ev.turnover_by_asset.loc[result.turnover > 0.0]
     figs.add("turnover", _lines(turnover.cumsum(), "Cumulative turnover by asset"))
-    figs.add("costs", _costs_figure(ev.asset_table().loc[assets]))
+    costs = _costs(result)
+    figs.add("costs", _costs_figure(costs))
     figs.add(
         "risk",
         _stacked(ev.risk.contributions.dropna(how="all"),
@@ -238,6 +253,7 @@ def build_portfolio_report(evaluation: PortfolioEvaluation, *, sample: str = "in
         "n_trials": summary.n_trials,
         "benchmarks": ", ".join(ev.benchmark_summaries) or "none",
         "residual": RESIDUAL,
+        "cost_kinds": ", ".join(map(str, costs.columns)),
         "figures": figs.html,
         "tables": {
             "headline": _headline(ev),
