@@ -1,5 +1,6 @@
 """Portfolio: a book of several assets from an allocator or a portfolio strategy, beside equal
-weight and BTC buy-and-hold; its weights, risk contributions and costs over time."""
+weight and BTC buy-and-hold; its weights, risk contributions and costs over time, and its
+offline HTML report. Any bundled or stored series (``quant data import``) of one timeframe."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import pandas as pd
 import streamlit as st
 
 from quantlib.allocation import ALLOCATORS
-from quantlib.data import load_ohlcv, universe
+from quantlib.data import available_series, load_ohlcv, parse_timeframe, series_info, universe
 from quantlib.exceptions import QuantError
+from quantlib.reports.portfolio_report import build_portfolio_report
 from quantlib.research.portfolio import portfolio_strategy
 from quantlib.research.portfolio_evaluation import PortfolioEvaluation, evaluate_book
 from quantlib.strategy.portfolio import PORTFOLIO_STRATEGIES
 
-TIMEFRAME = "1d"
 #: Weight-frame strategies offered beside the allocators (pairs needs a chosen pair: not here).
 STRATEGIES = ("momentum_rotation", "relative_strength", "sector_momentum", "ts_momentum",
               "correlation_regime")  # fmt: skip
@@ -22,9 +23,14 @@ BTC = "BTCUSDT"
 
 @st.cache_resource(show_spinner="Running the book and its benchmarks…")
 def _evaluate(
-    assets: tuple[str, ...], name: str, rebalance: str, lookback: int
+    assets: tuple[str, ...],
+    timeframe: str,
+    name: str,
+    rebalance: str,
+    lookback: int,
+    stamps: tuple[int, ...],  # the series files' mtimes: a re-import reruns the book
 ) -> PortfolioEvaluation:
-    bars = {a: load_ohlcv(a, TIMEFRAME) for a in assets}
+    bars = {a: load_ohlcv(a, timeframe) for a in assets}
     if name in ALLOCATORS:
         spec = portfolio_strategy(allocator=name, rebalance=rebalance, lookback=lookback)
     else:
@@ -32,25 +38,48 @@ def _evaluate(
         spec = portfolio_strategy(
             name, rebalance=rebalance, lookback=lookback if takes_lookback else None
         )
+    # BTC buy-and-hold over the book's own period, when BTC has bars of this timeframe then.
+    first = min(f.index[0] for f in bars.values())
+    last = max(f.index[-1] for f in bars.values())
+    btc = load_ohlcv(BTC, timeframe).loc[first:last] if BTC in _symbols(timeframe) else None
     return evaluate_book(
         bars,
         spec,
         rebalance=rebalance,
-        btc_bars=load_ohlcv(BTC, TIMEFRAME),
+        btc_bars=btc if btc is not None and len(btc) > 2 else None,
         suffix=f", lookback {lookback}, rebalance {rebalance}",
     )
 
 
+def _symbols(timeframe: str) -> list[str]:
+    """Bundled symbols in the roadmap's order, then the other series of ``timeframe``."""
+    bundled = list(universe(timeframe=timeframe))
+    other = {s.symbol for s in available_series() if s.timeframe == timeframe and s.symbol}
+    return [*bundled, *sorted(other - set(bundled))]
+
+
+frames = sorted({s.timeframe for s in available_series() if s.timeframe},
+                key=lambda tf: parse_timeframe(tf).delta)  # fmt: skip
 st.title("Portfolio")
+top_left, top_right = st.columns([1, 3])
+timeframe = top_left.selectbox(
+    "Timeframe", frames, index=frames.index("1d") if "1d" in frames else 0, key="timeframe"
+)
+symbols = _symbols(timeframe)
+assets = top_right.multiselect(
+    "Assets",
+    symbols,
+    default=[s for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT", "ADAUSDT") if s in symbols]
+    or symbols[:4],
+    key=f"assets-{timeframe}",
+    help="Bundled series and any stored with `quant data import` or `quant data fetch`. An "
+    "asset enters the book with its first bar and leaves after its last.",
+)
 st.caption(
-    "Daily bars, in-sample, costs on (0.1% taker fee and 1 bp slippage per order, fills at the "
-    "next open). Allocators refit on the last `lookback` daily returns at each rebalance; "
+    f"{timeframe} bars, in-sample, costs on (0.1% taker fee and 1 bp slippage per order, fills "
+    "at the next open). Allocators refit on the last `lookback` returns at each rebalance; "
     "rotation strategies rank on the last `lookback` bars. Benchmarks run through the same "
     "engine with the same costs."
-)
-symbols = list(universe(timeframe=TIMEFRAME))
-assets = st.multiselect(
-    "Assets", symbols, default=["BTCUSDT", "ETHUSDT", "SOLUSDT", "ADAUSDT"], key="assets"
 )
 left, middle, right = st.columns(3)
 name = left.selectbox(
@@ -69,9 +98,10 @@ if len(assets) < 2:
     st.info("Choose at least two assets.")
     st.stop()
 try:
-    ev = _evaluate(tuple(assets), name, rebalance, int(lookback))
+    stamps = tuple(series_info(a, timeframe).path.stat().st_mtime_ns for a in assets)
+    ev = _evaluate(tuple(assets), timeframe, name, rebalance, int(lookback), stamps)
 except QuantError as exc:
-    st.error(f"Cannot run {name} on {', '.join(assets)}: {exc}")
+    st.error(f"Cannot run {name} on {', '.join(assets)} ({timeframe}): {exc}")
     st.stop()
 
 s = ev.summary
@@ -86,7 +116,15 @@ d.metric(
     f"{table.loc['book', 'cost_drag']:.2%}",
     help=f"Costs paid over the mean equity, per year. {ev.result.config.describe_costs()}",
 )
-st.subheader("Equity against equal weight and BTC (growth of 1)")
+st.download_button(
+    "Download the HTML report (offline, in-sample)",
+    data=lambda: build_portfolio_report(ev, sample="in-sample"),
+    file_name=f"portfolio_{name}_{timeframe}.html",
+    mime="text/html",
+    on_click="ignore",
+    key="report",
+)
+st.subheader(f"Equity against {' and '.join(ev.benchmarks)} (growth of 1)")
 curves = pd.DataFrame({ev.name: ev.result.equity, **ev.benchmarks})
 st.line_chart(curves / curves.bfill().iloc[0], height=360)
 st.subheader("Weights over time (actual, at each close)")
