@@ -3,7 +3,7 @@ weights Series every allocator returns."""
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal, TypeAlias, get_args
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,11 @@ from quantlib.risk.correlation import ledoit_wolf_covariance
 
 CovarianceMethod = Literal["sample", "ledoit_wolf"]
 COVARIANCE_METHODS: tuple[str, ...] = get_args(CovarianceMethod)
+
+AssetLabels: TypeAlias = pd.Index | np.ndarray
+"""The asset names of a window's columns, for error messages: the frame's columns, or (in
+:func:`~quantlib.allocation.rolling_weights`, once per decision) a numpy array of them, which
+slices without building a pandas Index."""
 
 
 def returns_window(returns: object, *, min_obs: int = 1) -> pd.DataFrame:
@@ -43,7 +48,7 @@ def check_covariance_method(method: object) -> str:
     return check_choice("covariance", method, COVARIANCE_METHODS)
 
 
-def positive_variances(variances: np.ndarray, columns: pd.Index) -> None:
+def positive_variances(variances: np.ndarray, columns: AssetLabels) -> None:
     """Refuse assets whose variance over the window is zero (a flat price): their weight under
     an inverse-risk rule would be infinite."""
     flat = [columns[int(i)] for i in np.flatnonzero(~(variances > 0.0))]

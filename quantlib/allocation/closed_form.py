@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from quantlib.allocation._inputs import (
+    AssetLabels,
     CovarianceMethod,
     check_covariance_method,
     estimate_covariance,
@@ -21,13 +22,13 @@ from quantlib.allocation._inputs import (
 __all__ = ["equal_weight", "inverse_volatility"]
 
 
-def _equal_core(x: np.ndarray, columns: pd.Index) -> np.ndarray:
+def _equal_core(x: np.ndarray, columns: AssetLabels) -> np.ndarray:
     n = x.shape[1]
     return np.full(n, 1.0 / n)
 
 
 def _inverse_vol_core(
-    x: np.ndarray, columns: pd.Index, *, covariance: str = "sample"
+    x: np.ndarray, columns: AssetLabels, *, covariance: str = "sample"
 ) -> np.ndarray:
     method = check_covariance_method(covariance)
     if x.shape[1] == 1:

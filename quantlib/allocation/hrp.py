@@ -32,7 +32,12 @@ from scipy.spatial.distance import squareform
 
 from quantlib._kernels import DISABLED
 from quantlib.allocation import _kernels as kernels
-from quantlib.allocation._inputs import positive_variances, returns_window, weights_series
+from quantlib.allocation._inputs import (
+    AssetLabels,
+    positive_variances,
+    returns_window,
+    weights_series,
+)
 
 __all__ = ["correlation_distance", "hierarchical_risk_parity", "quasi_diagonal_order"]
 
@@ -77,7 +82,7 @@ def _bisect(cov: np.ndarray, order: np.ndarray) -> np.ndarray:
     return weights
 
 
-def _hrp_python(x: np.ndarray, columns: pd.Index) -> np.ndarray:
+def _hrp_python(x: np.ndarray, columns: AssetLabels) -> np.ndarray:
     """HRP in numpy and scipy: the reference the compiled kernel is tested against."""
     if x.shape[1] == 1:
         return np.ones(1)
@@ -86,7 +91,7 @@ def _hrp_python(x: np.ndarray, columns: pd.Index) -> np.ndarray:
     return _bisect(cov, _order(_distance(cov)))
 
 
-def _hrp_core(x: np.ndarray, columns: pd.Index) -> np.ndarray:
+def _hrp_core(x: np.ndarray, columns: AssetLabels) -> np.ndarray:
     """HRP weights of a finite window: the compiled kernel
     (:func:`quantlib.allocation._kernels.hrp_weights`, about 50x faster on a few assets), or
     :func:`_hrp_python` when numba is disabled."""

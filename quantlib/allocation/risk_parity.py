@@ -23,6 +23,7 @@ import pandas as pd
 
 from quantlib._validation import check_float, check_int
 from quantlib.allocation._inputs import (
+    AssetLabels,
     CovarianceMethod,
     check_covariance_method,
     estimate_covariance,
@@ -38,7 +39,7 @@ __all__ = ["equal_risk_contribution", "risk_budget"]
 Budgets = Mapping[str, float] | pd.Series | Sequence[float] | np.ndarray
 
 
-def _budget_vector(budgets: object, columns: pd.Index) -> np.ndarray:
+def _budget_vector(budgets: object, columns: AssetLabels) -> np.ndarray:
     if isinstance(budgets, pd.Series | Mapping):
         series = budgets if isinstance(budgets, pd.Series) else pd.Series(dict(budgets))
         missing = [a for a in columns if a not in series.index]
@@ -74,7 +75,7 @@ def _budget_vector(budgets: object, columns: pd.Index) -> np.ndarray:
 
 def _solve(
     x: np.ndarray,
-    columns: pd.Index,
+    columns: AssetLabels,
     budgets: np.ndarray,
     covariance: str,
     tol: float,
@@ -106,7 +107,7 @@ def _solve(
 
 def _erc_core(
     x: np.ndarray,
-    columns: pd.Index,
+    columns: AssetLabels,
     *,
     covariance: str = "sample",
     tol: float = 1e-10,
@@ -118,7 +119,7 @@ def _erc_core(
 
 def _risk_budget_core(
     x: np.ndarray,
-    columns: pd.Index,
+    columns: AssetLabels,
     *,
     budgets: object = None,
     covariance: str = "sample",

@@ -1,15 +1,20 @@
 """Minimum variance against its closed form on a 3-asset case (1e-6), the long-only bound
 against the closed form on the assets it keeps (KKT), and mean-CVaR against an independent
-Rockafellar–Uryasev linear programme solved by scipy's HiGHS."""
+Rockafellar–Uryasev linear programme solved by scipy's HiGHS; no "inaccurate" solve on the
+bundled daily data, and a solve short of optimal raises."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
-from quantlib.allocation import mean_cvar, minimum_variance
+from quantlib.allocation import mean_cvar, minimum_variance, optimised
+from quantlib.data import load_ohlcv
+from quantlib.data.universe import ROADMAP_ORDER
 from quantlib.exceptions import ConfigError, DataError
 from tests.allocation.conftest import returns_with_covariance
 
@@ -100,3 +105,66 @@ def test_optimised_errors(random_returns: pd.DataFrame) -> None:
         mean_cvar(random_returns, objective="max_ration")  # type: ignore[arg-type]
     with pytest.raises(DataError, match="at least 2 rows"):
         minimum_variance(random_returns.iloc[:1])
+
+
+@pytest.fixture(scope="module")
+def seven_daily() -> pd.DataFrame:
+    """Daily returns of the seven bundled assets (roadmap order) over their common period."""
+    closes = pd.concat({s: load_ohlcv(s, "1d")["close"] for s in ROADMAP_ORDER}, axis=1)
+    return closes.pct_change(fill_method=None).dropna()
+
+
+# Windows (lookback, end row) of the seven assets' common daily returns: on the first two the
+# earlier solver settings (feasibility 1e-10) ended "AlmostSolved" and skfolio warned "Solution
+# may be inaccurate" (checked by hand when they were changed); then a few ordinary ones.
+WINDOWS = [(60, 1127), (250, 1026), (60, 300), (120, 700), (250, 1449), (500, 900)]
+
+
+@pytest.mark.parametrize(("lookback", "end"), WINDOWS)
+def test_no_inaccurate_solve_on_the_bundled_daily_data(
+    seven_daily: pd.DataFrame, lookback: int, end: int
+) -> None:
+    window = seven_daily.iloc[end - lookback : end]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning (skfolio's "inaccurate" one) fails
+        for weights in (
+            minimum_variance(window),
+            minimum_variance(window, long_only=False),
+            mean_cvar(window),
+        ):
+            assert weights.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_minimum_variance_meets_its_optimality_conditions_on_bundled_data(
+    seven_daily: pd.DataFrame,
+) -> None:
+    # KKT of min w'Σw s.t. 1'w = 1, w >= 0: (Σw)_i = w'Σw where w_i > 0, >= where w_i = 0.
+    for lookback, end in WINDOWS:
+        window = seven_daily.iloc[end - lookback : end]
+        w = minimum_variance(window).to_numpy()
+        cov = np.cov(window.to_numpy(), rowvar=False)
+        marginal, variance = cov @ w, float(w @ cov @ w)
+        held = w > 1e-6
+        np.testing.assert_allclose(marginal[held], variance, rtol=1e-4)
+        assert (marginal[~held] >= variance * (1 - 1e-4)).all()
+
+
+def test_a_solve_short_of_optimal_raises_instead_of_returning_weights(
+    random_returns: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two interior-point iterations cannot converge: Clarabel stops at its iteration limit
+    # with a usable but inaccurate point, which skfolio would return with a warning.
+    monkeypatch.setattr(optimised, "_SOLVER_PARAMS", {"max_iter": 2})
+    for allocate_window in (minimum_variance, mean_cvar):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(DataError, match="status 'user_limit'.*Fix: ") as info:
+                allocate_window(random_returns)
+        assert info.value.rule == "inaccurate solution"
+        assert "['a', 'b', 'c', 'd', 'e', 'f']" in str(info.value)
+
+
+def test_max_ratio_without_a_positive_mean_names_the_fix(random_returns: pd.DataFrame) -> None:
+    losing = random_returns - random_returns.mean() - 1e-3
+    with pytest.raises(DataError, match="no asset .* positive mean.*objective='min_risk'"):
+        mean_cvar(losing, objective="max_ratio")
