@@ -28,7 +28,7 @@ from quantlib.exceptions import ConfigError
 from quantlib.portfolio import PortfolioConfig, PortfolioResult, run_portfolio
 from quantlib.research.sweeps_metrics import METRIC_COLUMNS, day_ends, equity_metrics
 from quantlib.strategy.portfolio import PORTFOLIO_STRATEGIES, make_portfolio_strategy
-from quantlib.strategy.portfolio.base import PortfolioStrategy
+from quantlib.strategy.portfolio.base import PortfolioStrategy, strategy_weights
 
 __all__ = [
     "BASELINES",
@@ -53,6 +53,10 @@ BASELINES: tuple[str, ...] = ("equal_weight", "btc_buy_and_hold", "btc_60_40")
 bar and held; 60% BTC and 40% cash rebalanced on the calendar (all with costs)."""
 
 _SPEC_KEYS = ("strategy", "allocator", "rebalance", "lookback")
+
+
+Funding = pd.Series | Mapping[str, pd.Series] | None
+"""Funding rates of a book's perpetual legs: one series for every leg, or one per asset."""
 
 
 def _rebalance(value: object) -> str:
@@ -251,11 +255,13 @@ def run_portfolio_spec(
     config: PortfolioConfig | None = None,
     *,
     timeframe: str | None = None,
+    funding: Funding = None,
 ) -> PortfolioRun:
     """Run a portfolio strategy on ``bars`` (costs on by default).
 
     The strategy's own calendar (``every``) decides when to rebalance, so the engine runs with
-    ``rebalance="bar"`` (it trades each decision row); ``config`` gives the costs and cash.
+    ``rebalance="bar"`` (it trades each decision row); ``config`` gives the costs and cash;
+    ``funding`` the rates of its perpetual legs (see :func:`~quantlib.portfolio.run_portfolio`).
 
     Examples
     --------
@@ -272,8 +278,8 @@ def run_portfolio_spec(
         )
     bar_map = {str(k): v for k, v in bars.items()}
     tf = timeframe or _timeframe(bar_map)
-    weights = strategy.weights(bar_map)
-    result = run_portfolio(bar_map, weights, _bar_config(config), timeframe=tf)
+    weights = strategy_weights(strategy, bar_map, funding)
+    result = run_portfolio(bar_map, weights, _bar_config(config), timeframe=tf, funding=funding)
     return PortfolioRun(
         strategy=strategy.name,
         params=dict(strategy.model_dump()),

@@ -26,6 +26,7 @@ from quantlib.exceptions import ConfigError, DataError
 from quantlib.portfolio import PortfolioConfig, PortfolioResult, run_portfolio
 from quantlib.research.portfolio import (
     METRIC_COLUMNS,
+    Funding,
     _bar_config,
     _timeframe,
     book_metrics,
@@ -38,7 +39,7 @@ from quantlib.research.sweeps import parameter_grid
 from quantlib.research.sweeps_metrics import SELECTION_METRICS, day_ends
 from quantlib.research.trials import TRIAL_COLUMNS, record_trials
 from quantlib.research.walkforward import _folds, _window
-from quantlib.strategy.portfolio.base import PortfolioStrategy
+from quantlib.strategy.portfolio.base import PortfolioStrategy, strategy_weights
 
 if TYPE_CHECKING:
     from quantlib.analytics.overfitting import CSCVResult
@@ -236,6 +237,7 @@ def _sweep(
     params: Mapping[str, Any] | None,
     rebalance: str,
     metric: str,
+    funding: Funding = None,
 ) -> PortfolioSweepResult:
     valid, built, invalid = _strategies(grid, strategy, allocator, params, rebalance)
     engine_config = _bar_config(config)
@@ -243,7 +245,8 @@ def _sweep(
     assets = tuple(bar_map)
     rows, daily, results = [], [], []
     for row, spec in zip(valid, built, strict=True):
-        result = run_portfolio(bar_map, spec.weights(bar_map), engine_config, timeframe=tf)
+        weights = strategy_weights(spec, bar_map, funding)
+        result = run_portfolio(bar_map, weights, engine_config, timeframe=tf, funding=funding)
         metrics, returns = book_metrics(result.equity, result.n_orders, result.periods_per_year)
         label = (
             f"allocator:{spec.model_dump()['method']}" if spec.name == "allocator" else spec.name
@@ -289,6 +292,7 @@ def portfolio_sweep(
     recorded_at: pd.Timestamp | None = None,
     fold: str = "full",
     engine: Engine | None = None,
+    funding: Funding = None,
 ) -> PortfolioSweepResult:
     """Run every combination of ``grid`` for a portfolio strategy (or allocators) on ``bars``.
 
@@ -308,6 +312,8 @@ def portfolio_sweep(
         Store every trial in the trial registry under ``run_id`` and ``fold``.
     engine : sqlalchemy.Engine, optional
         The registry's database (default: the settings' one).
+    funding : Series or mapping asset → Series, optional
+        Rates of the perpetual legs, for the engine and a strategy that reads them.
 
     Examples
     --------
@@ -323,7 +329,7 @@ def portfolio_sweep(
         raise ConfigError("record=True needs a run_id naming this sweep. Fix: pass run_id='...'")
     metric = check_choice("metric", metric, list(SELECTION_METRICS))
     bar_map = _bar_map(bars, "portfolio_sweep")
-    result = _sweep(bar_map, grid, config, strategy, allocator, params, rebalance, metric)
+    result = _sweep(bar_map, grid, config, strategy, allocator, params, rebalance, metric, funding)
     if record:
         assert run_id is not None
         record_trials(
@@ -333,8 +339,7 @@ def portfolio_sweep(
 
 
 def _close_book(result: PortfolioResult, bars: Mapping[str, pd.DataFrame]) -> tuple[pd.Series, int]:
-    """The equity with every position closed at its asset's last close (taker fee and
-    slippage, as the engine charges a delisting close-out), and the number closed."""
+    """Equity with every position closed at its last close (fee, slippage), and their count."""
     config = result.config
     slip = config.slippage * 1e-4
     adjustment, closed = 0.0, 0
@@ -460,10 +465,10 @@ def _test_weights(
     strategy: PortfolioStrategy,
     history: Mapping[str, pd.DataFrame],
     test_bars: Mapping[str, pd.DataFrame],
+    funding: Funding = None,
 ) -> pd.DataFrame:
-    """The strategy's weights on ``history`` (data before the test window's end), cut to the
-    test window; the first test bar holds the latest decision known at its close."""
-    weights = strategy.weights(history)
+    """Weights on ``history`` (warm-up to the test window's end), cut to the test window."""
+    weights = strategy_weights(strategy, history, funding)
     index = _union(test_bars)
     columns = [a for a in weights.columns if a in test_bars]
     known = weights[columns].ffill()
@@ -489,6 +494,7 @@ def portfolio_walk_forward(
     run_id: str | None = None,
     recorded_at: pd.Timestamp | None = None,
     engine: Engine | None = None,
+    funding: Funding = None,
 ) -> PortfolioWalkForwardResult:
     """Walk-forward of portfolio strategy / allocator parameters: each fold sweeps ``grid`` on
     its training window, picks the best by ``metric`` and trades it on the test window.
@@ -498,7 +504,7 @@ def portfolio_walk_forward(
     window's start to the test window's end (warm-up), so a weight at a bar reads no later
     bar; the book starts each test window in cash with the equity the previous fold ended
     with, buys the latest decision at the first bar, and closes every position at the window's
-    last close (fee and slippage charged).
+    last close (fee and slippage charged). ``funding`` as in :func:`portfolio_sweep`.
 
     Examples
     --------
@@ -524,7 +530,7 @@ def portfolio_walk_forward(
     for w in windows:
         fold_sweep = _sweep(
             _window(bar_map, w.train_start, w.train_end),
-            grid, engine_config, strategy, allocator, params, rebalance, metric,
+            grid, engine_config, strategy, allocator, params, rebalance, metric, funding,
         )  # fmt: skip
         best = fold_sweep.best(metric)
         trial = int(str(best.name))
@@ -539,8 +545,8 @@ def portfolio_walk_forward(
             )
         fold_config = engine_config.model_copy(update={"initial_cash": cash})
         result = run_portfolio(
-            test_bars, _test_weights(spec, history, test_bars), fold_config,
-            timeframe=fold_sweep.timeframe,
+            test_bars, _test_weights(spec, history, test_bars, funding), fold_config,
+            timeframe=fold_sweep.timeframe, funding=funding,
         )  # fmt: skip
         equity, n_closed = _close_book(result, test_bars)
         cash = float(equity.iloc[-1])

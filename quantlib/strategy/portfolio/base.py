@@ -30,7 +30,13 @@ import pandas as pd
 from quantlib._typing import INDEX_NAME
 from quantlib.exceptions import ConfigError
 
-__all__ = ["WEIGHT_TOLERANCE", "PortfolioStrategy", "check_weights", "empty_weights"]
+__all__ = [
+    "WEIGHT_TOLERANCE",
+    "PortfolioStrategy",
+    "check_weights",
+    "empty_weights",
+    "strategy_weights",
+]
 
 WEIGHT_TOLERANCE = 1e-9
 """Slack on the invested-fraction and gross-exposure limits (rounding of sums of fractions)."""
@@ -49,6 +55,20 @@ class PortfolioStrategy(Protocol):
     def model_dump(self) -> dict[str, Any]:
         """The strategy's parameters."""
         ...
+
+
+def strategy_weights(
+    strategy: PortfolioStrategy,
+    bars: Mapping[str, pd.DataFrame],
+    funding: pd.Series | Mapping[str, pd.Series] | None = None,
+) -> pd.DataFrame:
+    """``strategy.weights(bars)``, with the perpetual legs' funding rates for a strategy that
+    reads them (its class sets ``reads_funding = True``, e.g. a funding-filtered carry)."""
+    if getattr(strategy, "reads_funding", False):
+        perp = str(getattr(strategy, "perp", ""))
+        series = funding.get(perp) if isinstance(funding, Mapping) else funding
+        return strategy.weights(bars, funding=series)  # type: ignore[call-arg]
+    return strategy.weights(bars)
 
 
 def empty_weights(index: pd.Index, assets: Sequence[str]) -> pd.DataFrame:

@@ -93,6 +93,7 @@ class CashAndCarry(RebalancedSpec):
     """
 
     name: ClassVar[str] = "cash_and_carry"
+    reads_funding: ClassVar[bool] = True
 
     spot: str
     perp: str
