@@ -29,7 +29,16 @@ data_app = typer.Typer(help="Bundled and stored market data.", no_args_is_help=T
 
 
 _FETCH_KINDS = ("ohlcv", "mark", "funding", "current-funding")
-_MARKET_LABELS = {"ohlcv": "", "mark": " mark", "funding": " funding"}
+
+
+def _market_label(market: object, kind: str) -> str:
+    """Short market column: spot/equity as the manifest says, perp (a perpetual's last price),
+    mark (its mark price), funding (its funding events), "-" when unknown (imported files)."""
+    if kind != "ohlcv":
+        return kind
+    if market == "perpetual":
+        return "perp"
+    return "-" if pd.isna(market) else str(market)  # type: ignore[call-overload]
 
 
 @data_app.command("list")
@@ -45,9 +54,9 @@ def data_list(
 ) -> None:
     """List every series: symbol, timeframe, origin, market, first and last bar, rows, gaps.
 
-    Perpetual futures show as market "perpetual" (last-price bars), "perpetual mark"
-    (mark-price bars) and "perpetual funding" (funding events: rows are events, first and last
-    bar are the first and last funding time).
+    Perpetual futures show as market "perp" (last-price bars), "mark" (mark-price bars) and
+    "funding" (funding events: rows are events, first and last bar are the first and last
+    funding time).
     """
     from quantlib.data.overview import overview
 
@@ -55,7 +64,10 @@ def data_list(
         task = bar.add_task("reading series", total=None)
         table_rows = overview(progress=lambda _: bar.advance(task), market=market)
     rows = table_rows.to_dict("records")
-    table = Table(title="Market series (times are UTC bar opens; funding: event times)")
+    table = Table(
+        title="Market series (times are UTC bar opens; perp: perpetual futures last price, "
+        "mark: its mark price, funding: its funding events)"
+    )
     for name in (
         "symbol", "tf", "origin", "market", "first bar", "last bar", "rows", "gaps / bars",
         "notes",
@@ -75,7 +87,7 @@ def data_list(
             str(row["symbol"]),
             "-" if kind == "funding" else str(row["timeframe"]),
             str(row["origin"]),
-            f"{row['market'] or '-'}{_MARKET_LABELS.get(kind, '')}",
+            _market_label(row["market"], kind),
             _stamp(row["first_bar"]),
             _stamp(row["last_bar"]),
             str(row["rows"]),

@@ -253,15 +253,15 @@ def test_quant_data_list_shows_the_market_column(tmp_path: Path) -> None:
     rows = {
         line.split("│")[4].strip(): line for line in result.stdout.splitlines() if "LINK" in line
     }
-    assert set(rows) == {"spot", "perpetual", "perpetual mark", "perpetual funding"}
-    assert "│ 4h " in rows["perpetual"]
-    assert "4386" in rows["perpetual"]
-    assert "│ 8h " in rows["perpetual mark"]
-    assert "2193" in rows["perpetual mark"]
-    assert "2193" in rows["perpetual funding"]
-    assert "n/a" in rows["perpetual funding"]
+    assert set(rows) == {"spot", "perp", "mark", "funding"}
+    assert "│ 4h " in rows["perp"]
+    assert "4386" in rows["perp"]
+    assert "│ 8h " in rows["mark"]
+    assert "2193" in rows["mark"]
+    assert "2193" in rows["funding"]
+    assert "n/a" in rows["funding"]
     only = CliRunner().invoke(app, ["data", "list", "--market", "funding"], env=env)
     cells = [
         [c.strip() for c in line.split("│")] for line in only.stdout.splitlines() if "LINK" in line
     ]
-    assert cells == [[c.strip() for c in rows["perpetual funding"].split("│")]]
+    assert cells == [[c.strip() for c in rows["funding"].split("│")]]
