@@ -11,8 +11,12 @@ file (or delete its ``__pycache__/*.nbi``/``*.nbc``) so that ``run`` is compiled
 
 Arrays are ``(n_assets, n_bars)`` over one aligned time grid; a NaN open marks a bar the asset
 does not have (not yet listed, delisted, or a gap), on which nothing fills and the last close
-stays the mark. The public wrapper is :func:`quantlib.backtest.engine.run_backtest`, whose
-docstring states the fill, cost and liquidation rules this loop implements.
+stays the mark. The ``mark_*`` arrays are the mark-price bars that decide liquidation and mark
+open positions (the trading bars themselves where there is no mark price), and ``fund_inside``
+/ ``fund_end`` the funding each bar charges per unit of a long (Σ rate × mark price at each
+funding time; :mod:`quantlib.backtest.perpetual`). The public wrapper is
+:func:`quantlib.backtest.engine.run_backtest`, whose docstring states the fill, cost, funding
+and liquidation rules this loop implements.
 """
 
 from __future__ import annotations
@@ -243,6 +247,23 @@ def _equity(acct: np.ndarray, pos: np.ndarray) -> float:
                 pos[k, P_MARK] - pos[k, P_PX]
             )
     return float(total)
+
+
+@njit_inline
+def _pay_funding(
+    a: int,
+    per_unit: float,
+    pos: np.ndarray,
+    ipos: np.ndarray,
+    acct: np.ndarray,
+    frec: np.ndarray,
+) -> None:
+    """Charge asset ``a``'s position the funding of ``per_unit`` (Σ rate × price per unit of a
+    long) to cash and to its trade record (negative: received)."""
+    if per_unit != 0.0:
+        paid = funding_payment(pos[a, P_SIDE], per_unit, pos[a, P_QTY], 1.0)
+        acct[A_CASH] -= paid
+        frec[ipos[a, Q_TRADE], R_FUNDING] += paid
 
 
 @njit_inline
@@ -529,9 +550,13 @@ def _exit_decision(
     o: float,
     h: float,
     lo: float,
+    mo: float,
+    mh: float,
+    ml: float,
 ) -> tuple[int, float, bool]:
     """``(reason, level, ambiguous)`` for a position inside one bar (scalars only: this runs on
-    every bar a position is open).
+    every bar a position is open); ``mo, mh, ml`` are the mark price's bar, which alone
+    decides liquidation.
 
     The path is pessimistic: open, then the adverse extreme, then the favourable one.
     ``ambiguous`` is true when a stop (not a liquidation, not a gap) and the target were both
@@ -547,11 +572,11 @@ def _exit_decision(
     adverse = lo if s > 0 else h
     favourable = h if s > 0 else lo
     stop_hit = not math.isnan(sl) and (adverse - sl) * s <= 0.0
-    liq_hit = not math.isnan(liq) and (adverse - liq) * s <= 0.0
+    liq_hit = not math.isnan(liq) and ((ml if s > 0 else mh) - liq) * s <= 0.0
     target_hit = not math.isnan(target) and (favourable - target) * s >= 0.0
     if stop_hit or liq_hit:
         # A bar that opens through the liquidation price liquidates at the open, stop or not.
-        gap_liq = liq_hit and (o - liq) * s <= 0.0
+        gap_liq = liq_hit and (mo - liq) * s <= 0.0
         if stop_hit and not gap_liq and (not liq_hit or (sl - liq) * s >= 0.0):
             gapped = (o - sl) * s <= 0.0
             return (TRAIL if trailing else STOP), sl, target_hit and not gapped
@@ -652,6 +677,10 @@ def run(
     high: np.ndarray,
     low: np.ndarray,
     close: np.ndarray,
+    mark_open: np.ndarray,
+    mark_high: np.ndarray,
+    mark_low: np.ndarray,
+    mark_close: np.ndarray,
     times: np.ndarray,
     day: np.ndarray,
     entry: np.ndarray,
@@ -665,7 +694,8 @@ def run(
     target_r: np.ndarray,
     trail_pct: np.ndarray,
     size_frac: np.ndarray,
-    funding: np.ndarray,
+    fund_inside: np.ndarray,
+    fund_end: np.ndarray,
     ltf_open: np.ndarray,
     ltf_high: np.ndarray,
     ltf_low: np.ndarray,
@@ -684,10 +714,12 @@ def run(
     holds (bar, asset, reason, limit) of each entry not taken or shrunk by a cap,
     ``block_sizes`` its (price, intended quantity, allowed quantity). Each bar: (1) at the
     open, pending exits and time stops fill; (2) pending entries fill (market at the open,
-    limit/stop orders inside the bar); (3) stops, targets and liquidation inside the bar;
-    (4) at the close, the mark, funding, and this bar's signals (filled now with
-    ``fill="close"``, else queued). Entries filling in one bar share the free cash by
-    ``iparams[J_ALLOC]`` (see ``_open_batch``).
+    limit/stop orders inside the bar); (3) stops, targets and liquidation (on the mark bar)
+    inside the bar, a position leaving inside the bar paying the bar's inside funding times
+    first; (4) at the close, funding (the bar's inside times and those at its end) for every
+    position still open, the mark, and this bar's signals (filled now with ``fill="close"``,
+    else queued, so a position filled at the close pays nothing of this bar). Entries filling
+    in one bar share the free cash by ``iparams[J_ALLOC]`` (see ``_open_batch``).
     """
     n_assets, n_bars = open_.shape
     at_close = iparams[J_AT_CLOSE] == 1
@@ -733,7 +765,7 @@ def run(
             o = open_[a, j]
             if math.isnan(o):
                 continue
-            pos[a, P_MARK] = o
+            pos[a, P_MARK] = mark_open[a, j]
             if pos[a, P_SIDE] == 0.0:
                 continue
             reason = ipos[a, Q_PEXIT]
@@ -741,9 +773,10 @@ def run(
                 reason = TIME
             if reason != OPEN:
                 s = pos[a, P_SIDE]
-                if (o - pos[a, P_LIQ]) * s <= 0.0:  # opened through the liquidation price
+                mo = mark_open[a, j]
+                if (mo - pos[a, P_LIQ]) * s <= 0.0:  # the mark opened through the liq. price
                     acct[A_CASH] += _close_position(
-                        a, j, o, 0.0, LIQUIDATION, liq_fee, pos, ipos, frec, irec, kst
+                        a, j, mo, 0.0, LIQUIDATION, liq_fee, pos, ipos, frec, irec, kst
                     )
                 else:
                     price = _slipped(o, -s, bps, rfrac, high[a, j] - low[a, j])
@@ -835,7 +868,8 @@ def run(
             else:
                 reason, level, ambiguous = _exit_decision(
                     s, pos[a, P_STOP], target, pos[a, P_LIQ], pos[a, P_TRAIL],
-                    pos[a, P_EXTREME], o, h, lo,
+                    pos[a, P_EXTREME], o, h, lo, mark_open[a, j], mark_high[a, j],
+                    mark_low[a, j],
                 )  # fmt: skip
             if reason == OPEN:
                 frec[t, R_LOW] = min(frec[t, R_LOW], lo)
@@ -858,29 +892,33 @@ def run(
                 frec[t, R_HIGH] = max(frec[t, R_HIGH], price if s > 0 else h)
                 fee_rate = maker
             else:
-                price = o if (o - level) * s <= 0.0 else level  # a gap through it: the open
+                # A gap through it: the open (the mark's open for a liquidation).
+                gap = mark_open[a, j] if reason == LIQUIDATION else o
+                price = gap if (gap - level) * s <= 0.0 else level
                 frec[t, R_LOW] = min(frec[t, R_LOW], price)
                 frec[t, R_HIGH] = max(frec[t, R_HIGH], price)
                 fee_rate = 0.0
                 if reason != LIQUIDATION:
                     price = _slipped(price, -s, bps, rfrac, h - lo)
                     fee_rate = taker
+            # Leaving inside the bar: it held the bar's inside funding times (their order
+            # against an intrabar fill is unknown; see run_backtest).
+            _pay_funding(a, fund_inside[a, j], pos, ipos, acct, frec)
             acct[A_CASH] += _close_position(
                 a, j, price, fee_rate, reason, liq_fee, pos, ipos, frec, irec, kst
             )
             ctr[C_OPEN] -= 1
-        # 4. At the close: mark, funding, then this bar's signals.
+        # 4. At the close: funding (an asset without this bar still holds its position
+        # through it), the mark, then this bar's signals.
         n_fill = 0
         for a in range(n_assets):
+            s = pos[a, P_SIDE]
+            if s != 0.0:
+                _pay_funding(a, fund_inside[a, j] + fund_end[a, j], pos, ipos, acct, frec)
             c = close[a, j]
             if math.isnan(c):
                 continue
-            pos[a, P_MARK] = c
-            s = pos[a, P_SIDE]
-            if s != 0.0 and funding[a, j] != 0.0:
-                paid = funding_payment(s, funding[a, j], pos[a, P_QTY], c)
-                acct[A_CASH] -= paid
-                frec[ipos[a, Q_TRADE], R_FUNDING] += paid
+            pos[a, P_MARK] = mark_close[a, j]
             e = float(entry[a, j])
             x = exit_[a, j]
             if s != 0.0 and (x or (e != 0.0 and e != s)):

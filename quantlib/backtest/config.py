@@ -1,8 +1,10 @@
 """``BacktestConfig``: every setting that changes a backtest's numbers, frozen and hashed.
 
 Costs are on by default: a taker fee of 0.1% per side (maker 0.1%) and 1 bp of slippage on
-every market or stop fill. Funding applies only to ``market="perpetual"`` and only when a rate
-(or a rate series passed to the run) is given: the bundled data is spot.
+every market or stop fill. Funding applies only to ``market="perpetual"``, where it is required:
+a constant rate here, or a rate series passed to the run (``run_backtest(funding=...)``; the
+bundled perpetuals' series load with ``quantlib.data.load_funding``), charged on the mark price
+(``run_backtest(mark=...)``) at each funding time.
 """
 
 from __future__ import annotations
@@ -125,9 +127,12 @@ class BacktestConfig(BaseModel):
     def describe_costs(self) -> str:
         """One line stating the fill policy and every cost, for every output."""
         if self.market == "perpetual" and self.funding_rate is not None:
-            funding = f"funding {self.funding_rate:.4%} per {self.funding_interval} (perpetual)"
+            funding = (
+                f"funding {self.funding_rate:.4%} per {self.funding_interval} on the mark price "
+                "(perpetual)"
+            )
         elif self.market == "perpetual":
-            funding = "funding from the rate series given to the run (perpetual)"
+            funding = "funding from the rate series given to the run, on the mark price (perpetual)"
         else:
             funding = "funding off (spot)"
         text = (
@@ -179,7 +184,18 @@ class BacktestConfig(BaseModel):
             "its margin."
         )
         if self.market == "perpetual":
-            funding = "Funding: charged at each funding time (perpetual market)."
+            funding = (
+                "Funding (perpetual): a position pays side × rate × units × mark price at every "
+                "funding time T with entry < T <= exit; the mark price at T is the open of the "
+                "mark bar opening at T, else the last mark close before T, and the perpetual's "
+                "last price stands in where no mark price covers T. A position held at a bar's "
+                "close pays the funding time at the next bar's open; one filled at T does not "
+                "pay T. Funding times strictly inside a bar (e.g. 08:00 and 16:00 in a daily "
+                "bar) are paid by every position held at any moment inside that bar, since an "
+                "intrabar fill's time is unknown. Liquidation and the marking of open "
+                "positions use the mark price's bars when they have the bars' timeframe (or a "
+                "finer one, aggregated), else the last price."
+            )
         else:
             funding = "Funding: not modelled (spot market)."
         return (

@@ -17,12 +17,12 @@ import pandas as pd
 from quantlib._validation import ohlcv_arrays
 from quantlib.backtest import _kernels as kernels
 from quantlib.backtest.config import BacktestConfig
+from quantlib.backtest.perpetual import perpetual_inputs
 from quantlib.backtest.result import BacktestResult
 from quantlib.backtest.simulation import Simulation, assemble
 from quantlib.data.calendars import annualisation
 from quantlib.data.timeframes import infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
-from quantlib.execution.funding import funding_per_bar
 from quantlib.risk.sizing import Kelly
 from quantlib.strategy.base import ORDER_TYPES, Strategy, check_signals
 
@@ -64,6 +64,7 @@ def run_backtest(
     config: BacktestConfig | None = None,
     *,
     funding: pd.Series | Mapping[str, pd.Series] | None = None,
+    mark: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
     path: pd.DataFrame | None = None,
     strategy: str = "custom",
     params: Mapping[str, Any] | None = None,
@@ -82,8 +83,15 @@ def run_backtest(
     config : BacktestConfig, optional
         Settings; the default has costs on (0.1% taker fee per side, 1 bp slippage).
     funding : Series or mapping asset → Series, optional
-        Funding rates indexed by funding time (perpetual markets only); overrides
-        ``config.funding_rate``.
+        Funding rates indexed by funding time, one per funding event (perpetual markets only;
+        ``quantlib.data.load_funding``); overrides ``config.funding_rate`` for the assets it
+        covers. Timestamps must be unique and tz-aware, rates finite.
+    mark : DataFrame or mapping asset → DataFrame, optional
+        Mark-price OHLC bars (perpetual markets only; ``volume`` may be empty or NaN; a boolean
+        ``stand_in`` column, as ``quantlib.data.mark_prices`` adds, flags last-price bars
+        standing in for the mark). Funding is charged on the mark price, and liquidation and
+        the marking of open positions use it (see Notes); without it the last price serves,
+        labelled in the result.
     path : DataFrame, optional
         Lower-timeframe bars of a single asset: when a stop and a target both fall inside one
         bar, the first one touched on this path wins instead of the stop.
@@ -136,19 +144,38 @@ def run_backtest(
     clock (``max_hold``, ``bars_held``) starts at the close it filled at.
 
     **Margin and liquidation (isolated, linear contracts).** A position of quantity q at entry
-    E with leverage L locks margin ``q E / L``. It is liquidated when the mark (proxied by the
-    bar's low for a long, its high for a short) reaches
+    E with leverage L locks margin ``q E / L``. It is liquidated when the mark price (the mark
+    bar's low for a long, its high for a short; the trading bar's without ``mark``) reaches
 
     * long: ``P_liq = E (1 − 1/L) / (1 − m)``; short: ``P_liq = E (1 + 1/L) / (1 + m)``
 
     with m the maintenance-margin rate (where the position's equity ``q E / L ± q (P − E)``
-    equals ``m q P``). The fill is at P_liq, or at the open if the bar gapped through it;
-    a liquidation fee ``liquidation_fee × q × P`` is charged and the whole loss is capped at the
-    margin. A long at L = 1 is never liquidated; a stop beyond P_liq fires first.
+    equals ``m q P``). The fill is at P_liq, or at the mark's open if the mark bar opened
+    through it; a liquidation fee ``liquidation_fee × q × P`` is charged and the whole loss is
+    capped at the margin. A last-price wick the mark price did not follow does not liquidate.
+    A long at L = 1 is never liquidated; a stop beyond P_liq fires first (stops, targets and
+    fills stay on the last price). Equity at each close marks open positions at the mark's
+    close. The mark bars serve when they have the bars' timeframe, or a finer one that divides
+    it (aggregated to the bars: first open, highest high, lowest low, last close; complete bars
+    only); on a trading bar without a (complete) mark bar, and for a coarser mark timeframe,
+    the last price serves, and ``result.notes`` says so.
 
-    **Funding (perpetual only).** A position open at the close of bar t pays
-    ``side × rate × q × close_t`` for each funding time in ``(t_open, t_next_open]`` (positive
-    rate: longs pay shorts).
+    **Funding (perpetual only).** A position pays ``side × rate_T × q × M_T`` at every funding
+    time T with ``entry < T <= exit`` (positive rate: longs pay shorts; T from ``funding``, or
+    every ``funding_interval`` at ``config.funding_rate``). ``M_T`` is the mark price at T: the
+    open of the mark bar that opens at T, else the last mark close before T; where no mark
+    price covers T (the mark series starts later or ended, or no ``mark`` was given), the
+    perpetual's own last price stands in (the open of the trading bar at T, else the last close
+    before T), and ``result.funding_stand_ins`` counts those events. With bars aligned to the
+    funding times (1h, 4h, 8h) every T is a bar open: a position held at bar t's close pays the
+    T at bar t+1's open (even when it exits at that open); one filled at T (at that open, or at
+    the close before it with ``fill="close"``) does not pay T. Funding times strictly inside a
+    bar (08:00 and 16:00 in a daily bar) are paid by every position held at any moment inside
+    that bar: one held at the bar's open (not leaving at it) or filled inside it, whether it
+    exits inside the bar or stays open. An intrabar fill's time is unknown, so a round trip
+    inside one daily bar pays the bar's inside funding times even if both fills fell between
+    two of them. Funding moves cash at the close (a position leaving inside the bar pays just
+    before its exit) and is recorded per trade (``trades["funding"]``, in ``pnl``).
 
     **Sizing.** See :mod:`quantlib.risk.sizing`; quantities are floored to ``lot_size``,
     orders below ``min_notional`` are rejected; stop, target and limit levels are rounded to
@@ -185,7 +212,7 @@ def run_backtest(
     (1210.0, 1, True)
     """
     sim = simulate(
-        bars, signals, config, funding=funding, path=path, validated=validated,
+        bars, signals, config, funding=funding, mark=mark, path=path, validated=validated,
         timeframe=timeframe,
     )  # fmt: skip
     return assemble(sim, strategy, params)
@@ -197,6 +224,7 @@ def simulate(
     config: BacktestConfig | None = None,
     *,
     funding: pd.Series | Mapping[str, pd.Series] | None = None,
+    mark: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
     path: pd.DataFrame | None = None,
     validated: bool = False,
     timeframe: str | None = None,
@@ -273,7 +301,7 @@ def simulate(
         size[i, slice(None) if positions is None else positions[i]] = fractions
     times = grid.asi8.astype(np.int64)
     day = times // 86_400_000_000_000
-    fund = funding_per_bar(config, grid, bar_tf.delta, assets, funding)
+    perp = perpetual_inputs(config, assets, frames, prices, grid, bar_tf, funding, mark)
     ltf_open, ltf_high, ltf_low, ltf_start, ltf_end = _path_arrays(
         path, grid, bar_tf.delta, n_assets
     )
@@ -318,10 +346,11 @@ def simulate(
     )
     max_trades = int(np.count_nonzero(entry)) + 1
     arrays = [
-        prices["open"], prices["high"], prices["low"], prices["close"], times, day, entry,
-        exit_, order, floats["entry_price"], floats["stop"], floats["stop_pct"],
-        floats["target"], floats["target_pct"], floats["target_r"], floats["trail_pct"],
-        size, fund, ltf_open, ltf_high, ltf_low, ltf_start, ltf_end, knobs, int_knobs,
+        prices["open"], prices["high"], prices["low"], prices["close"], perp.mark["open"],
+        perp.mark["high"], perp.mark["low"], perp.mark["close"], times, day, entry, exit_,
+        order, floats["entry_price"], floats["stop"], floats["stop_pct"], floats["target"],
+        floats["target_pct"], floats["target_r"], floats["trail_pct"], size, perp.fund_inside,
+        perp.fund_end, ltf_open, ltf_high, ltf_low, ltf_start, ltf_end, knobs, int_knobs,
     ]  # fmt: skip
     run_kernel: Any = kernels.run  # positional arrays; mypy cannot type the star-call
     equity, qty, gross, frec, irec, ctr, block_log, block_sizes = run_kernel(
@@ -337,7 +366,7 @@ def simulate(
         signals=sig_map,
         grid=grid,
         timeframe=str(bar_tf),
-        close=prices["close"],
+        close=perp.mark["close"],
         equity=equity,
         qty=qty,
         gross=gross,
@@ -345,6 +374,9 @@ def simulate(
         int_records=irec[:n],
         block_codes=logged,
         block_sizes=block_sizes[:n_logged],
+        funding_events=perp.events,
+        funding_stand_ins=perp.stand_ins,
+        notes=perp.notes,
     )
 
 

@@ -260,6 +260,14 @@ class BacktestResult:
         ``stop_gapped`` (the fill was already past the signal's stop), ``expired`` (a market
         entry that could not fill one timeframe after its decision, ``order_expiry="time"``),
         and the risk rules' and limits' own.
+    funding_events, funding_stand_ins : dict
+        Perpetual runs, per asset: the funding events within the asset's bars, and how many
+        of them were priced at the perpetual's last price because no mark price covered them
+        (all of them when the run was given no mark prices). Empty on spot.
+    notes : tuple of str
+        The fallbacks the run took on its data (no mark price, a mark timeframe that cannot
+        decide liquidation, bars without a mark bar), one sentence each; part of
+        :meth:`assumptions`.
     """
 
     trades: pd.DataFrame
@@ -273,6 +281,9 @@ class BacktestResult:
     bars: Mapping[str, pd.DataFrame] = field(repr=False)
     skipped: Mapping[str, int] = field(default_factory=dict)
     blocks: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    funding_events: Mapping[str, int] = field(default_factory=dict)
+    funding_stand_ins: Mapping[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def config_id(self) -> str:
@@ -299,6 +310,32 @@ class BacktestResult:
     def open_position(self) -> bool:
         """Whether a position is still open after the last bar."""
         return bool((self.trades["exit_reason"] == "open").any())
+
+    @property
+    def funding_paid(self) -> float:
+        """Funding paid over the run, in the quote currency (signed: positive = paid, negative
+        = received), the open position's included."""
+        return float(self.trades["funding"].sum())
+
+    @property
+    def fees_paid(self) -> float:
+        """Fees paid over the run, in the quote currency: every entry fee and the exit fees of
+        the closed positions (liquidation fees included; slippage is in the fill prices)."""
+        return float(self.trades["fees"].sum())
+
+    def assumptions(self) -> tuple[str, ...]:
+        """The engine's rules for this configuration (``config.describe_rules()``), then what
+        this run's data made of them: the funding events charged per asset and how many were
+        priced at the last price for want of a mark price, and each fallback the run took."""
+        lines = list(self.config.describe_rules())
+        if self.funding_events:
+            counts = "; ".join(
+                f"{asset} {n:,} events, {self.funding_stand_ins.get(asset, 0):,} of them "
+                "priced at the perpetual's last price (no mark price at that time)"
+                for asset, n in self.funding_events.items()
+            )
+            lines.append(f"Funding events within the bars: {counts}.")
+        return (*lines, *self.notes)
 
     @cached_property
     def data_sha256(self) -> dict[str, str]:
@@ -349,8 +386,11 @@ class BacktestResult:
     def describe(self) -> str:
         """One line naming the run, its period and its costs."""
         start, end = self.period
+        paid = ""
+        if self.config.market == "perpetual":
+            paid = f"; fees paid {self.fees_paid:,.2f}, funding paid {self.funding_paid:,.2f}"
         return (
             f"{self.strategy} {dict(self.params)} on {', '.join(self.assets)} {self.timeframe}, "
-            f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC; {self.config.describe_costs()}; "
-            f"config {self.config_id}"
+            f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC; {self.config.describe_costs()}"
+            f"{paid}; config {self.config_id}"
         )

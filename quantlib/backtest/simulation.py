@@ -8,7 +8,7 @@ prepares the inputs and runs the kernel, this module turns the kernel's arrays i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,12 @@ __all__ = ["Simulation", "assemble"]
 
 @dataclass(frozen=True)
 class Simulation:
-    """The raw output of the event loop (arrays), before the frames of a BacktestResult."""
+    """The raw output of the event loop (arrays), before the frames of a BacktestResult.
+
+    ``close`` holds the marks at each close (the mark price's close on a perpetual run given
+    one); ``funding_events``, ``funding_stand_ins`` and ``notes`` are
+    :class:`~quantlib.backtest.perpetual.PerpetualInputs`' counts and fallbacks.
+    """
 
     config: BacktestConfig
     assets: list[str]
@@ -47,6 +52,9 @@ class Simulation:
     int_records: np.ndarray
     block_codes: np.ndarray
     block_sizes: np.ndarray
+    funding_events: Mapping[str, int] = field(default_factory=dict)
+    funding_stand_ins: Mapping[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def closed_pnl(self) -> np.ndarray:
         """Net P&L of the closed trades, in entry order."""
@@ -95,6 +103,9 @@ def assemble(sim: Simulation, strategy: str, params: Mapping[str, Any] | None) -
         bars=sim.frames,
         skipped=_skipped(logged[:, k.BL_REASON]),
         blocks=blocks,
+        funding_events=dict(sim.funding_events),
+        funding_stand_ins=dict(sim.funding_stand_ins),
+        notes=sim.notes,
     )
 
 
