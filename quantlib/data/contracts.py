@@ -32,6 +32,7 @@ __all__ = [
 ContractType: TypeAlias = Literal["linear", "inverse"]
 
 _KEYS = (
+    "market",
     "venue",
     "exchange_symbol",
     "ccxt_symbol",
@@ -213,6 +214,12 @@ def parse_perpetual_table(
             raise _manifest_error(
                 manifest, symbol, f"misses {key!r}", f"add it (keys: {', '.join(_REQUIRED)})"
             )
+    if table.get("market", "perpetual") != "perpetual":
+        raise _manifest_error(
+            manifest, symbol, f"market = {table['market']!r}",
+            "a [perpetuals] table describes a perpetual: write market = 'perpetual' or leave "
+            "it out; spot series belong in [symbols]",
+        )  # fmt: skip
     contract = str(table["contract"])
     if contract not in ("linear", "inverse"):
         raise _manifest_error(

@@ -148,6 +148,7 @@ def test_a_manifest_table_is_what_finds_a_perpetuals_files(bundle: Path) -> None
     ("change", "message"),
     [
         (('contract = "linear"', 'contract = "quanto"'), "contract = 'quanto'. Fix: use 'linear'"),
+        (('contract = "linear"', 'market = "spot"\ncontract = "linear"'), "market = 'spot'"),
         (('settle = "USDT"', 'setle = "USDT"'), "unknown key 'setle'. Fix: did you mean 'settle'?"),
         (('spot = "XYZUSDT"', 'spot = "ABCUSDT"'), "spot = 'ABCUSDT' is not a [symbols] table"),
         (('funding_interval = "8h"', 'funding_interval = "8 hours"'), "8 hours"),
