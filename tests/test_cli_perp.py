@@ -72,3 +72,18 @@ def test_bad_input_is_one_line_error(args: list[str], message: str) -> None:
 
     assert result.exit_code == 1
     assert message in result.output
+
+
+def test_funding_cost_fills_the_readme_block(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "intro\n<!-- perp-funding-cost:start -->\nold\n<!-- perp-funding-cost:end -->\n"
+    )
+
+    result = runner.invoke(app, ["perp", "funding-cost", "-s", "BTCUSDT", "--readme", str(readme)])
+
+    assert result.exit_code == 0, result.output
+    text = readme.read_text()
+    assert "old" not in text
+    assert "| BTCUSDT | 2024 | 1098 |" in text
+    assert text.startswith("intro\n<!-- perp-funding-cost:start -->\n| perpetual |")

@@ -63,17 +63,23 @@ def funding_cost_command(
     timeframe: Annotated[str, typer.Option("--timeframe", "-t", help="Mark-price bars")] = "1h",
     markdown: Annotated[bool, typer.Option(help="Print the README's markdown table")] = False,
     out_path: Annotated[Path | None, typer.Option("--out", help="Also write it here")] = None,
+    readme: Annotated[
+        Path | None, typer.Option(help="Put the table between the perp-funding-cost markers here")
+    ] = None,
 ) -> None:
     """Funding paid by a 1x long on each bundled perpetual, per calendar year."""
     from quantlib._io import atomic_write_text
     from quantlib.analytics.funding_cost import bundled_funding_cost
+    from quantlib.reports.seed_claims import update_marked_block
 
     symbols = tuple(symbol or ("BTCUSDT", "ETHUSDT"))
     command = "quant perp funding-cost --markdown" + "".join(f" -s {s}" for s in symbol or ())
     with _user_errors():
         table = bundled_funding_cost(symbols, timeframe)
-    if markdown or out_path is not None:
         text = funding_cost_markdown(table, command)
+        if readme is not None:
+            update_marked_block(readme, text, "perp-funding-cost")
+    if markdown or out_path is not None:
         if out_path is not None:
             atomic_write_text(out_path, text + "\n")
         if markdown:
