@@ -84,7 +84,8 @@ def test_fast_loop_equals_the_previous_implementation(
     for module in (closed_form, risk_parity):
         monkeypatch.setattr(module, "estimate_covariance", _reference_covariance)
     slow = _reference_weights(returns, method, lookback, every, expanding)
-    assert fast.index.equals(slow.index) and fast.columns.equals(slow.columns)
+    assert fast.index.equals(slow.index)
+    assert fast.columns.equals(slow.columns)
     np.testing.assert_array_equal(np.isnan(fast.to_numpy()), np.isnan(slow.to_numpy()))
     np.testing.assert_allclose(fast.to_numpy(), slow.to_numpy(), rtol=0, atol=1e-12)
     assert fast.notna().any(axis=1).sum() > 10  # the comparison covers many decisions
