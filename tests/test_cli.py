@@ -19,7 +19,10 @@ def test_data_list_shows_every_bundled_series_with_row_counts() -> None:
     result = runner.invoke(app, ["data", "list"])
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if "bundled" in line]
-    assert len(lines) == 21
+    # One line per bundled file: spot and equity bars, perpetual and mark klines, funding.
+    files = [*BUNDLED.glob("*.csv.gz"), *BUNDLED.glob("perp/**/*.csv.gz")]
+    assert len(files) == 41
+    assert len(lines) == len(files)
     btc_hourly = next(line for line in lines if "BTCUSDT " in line and " 1h " in line)
     assert "64524" in btc_hourly
     assert "28 / 128" in btc_hourly
