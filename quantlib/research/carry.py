@@ -173,29 +173,23 @@ def carry_table(
             exposure=wf.exposure,
         )
         picks = wf.folds["entry_apr"].map("{:.0%}".format).value_counts().sort_index()
-        rows.append(
-            _row(
-                f"{symbol} carry",
-                "walk-forward OOS",
-                "entry " + "/".join(picks.index),
-                oos,
-                n_total,
-            )  # fmt: skip
-        )
+        chosen = "entry " + "/".join(picks.index)
+        rows.append(_row(f"{symbol} carry", "walk-forward OOS", chosen, oos, n_total))
         cfg = carry_config(book, config)
         for sample, part in (("in-sample", book), ("walk-forward OOS", _from(book, wf))):
-            always = run_portfolio_spec(
-                part.bars, CashAndCarry(every=rebalance, **_params(part, hedge)), cfg,
-                funding=part.funding,
-            )  # fmt: skip
-            rows.append(_row(f"{symbol} always-on carry", sample, "baseline",
-                             always.result.summary(), None))  # fmt: skip
+            carry = CashAndCarry(every=rebalance, **_params(part, hedge))
+            always = run_portfolio_spec(part.bars, carry, cfg, funding=part.funding).result
+            rows.append(
+                _row(f"{symbol} always-on carry", sample, "baseline", always.summary(), None)
+            )
             spot = part.bars[part.spot]
             hold = pd.DataFrame({part.spot: [1.0]}, index=spot.index[:1])
-            bought = run_portfolio({part.spot: spot}, hold, cfg.model_copy(
-                update={"perpetual": ()}))  # fmt: skip
-            rows.append(_row(f"{symbol} buy-and-hold spot", sample, "baseline",
-                             bought.summary(), None))  # fmt: skip
+            bought = run_portfolio(
+                {part.spot: spot}, hold, cfg.model_copy(update={"perpetual": ()})
+            )
+            rows.append(
+                _row(f"{symbol} buy-and-hold spot", sample, "baseline", bought.summary(), None)
+            )
     return pd.DataFrame(rows)
 
 
