@@ -12,7 +12,15 @@ def _():
     import pandas as pd
     import panel as pn
 
-    from quantlib.data import load_ohlcv, to_cube, universe
+    from quantlib.data import (
+        available_series,
+        load_ohlcv,
+        parse_timeframe,
+        to_cube,
+        universe,
+    )
+    from quantlib.data.calendars import annualisation
+    from quantlib.exceptions import QuantError
     from quantlib.models import realized_volatility
     from quantlib.portfolio import make_portfolio_config, run_portfolio
     from quantlib.research.pairs import screen_pairs
@@ -23,12 +31,16 @@ def _():
     # Inline: panel/bokeh JavaScript is embedded, so the views render with no network.
     pn.extension(inline=True)
     return (
+        QuantError,
+        annualisation,
+        available_series,
         close_returns,
         evaluate_portfolio,
         load_ohlcv,
         make_portfolio_config,
         make_portfolio_strategy,
         mo,
+        parse_timeframe,
         pd,
         pn,
         realized_volatility,
@@ -52,53 +64,106 @@ def _(mo):
     contributions, costs). All figures are **in-sample** on the chosen period, except the
     pair, which trades only after the period its screen was run on.
 
-    Headless: `python workbooks/portfolio.py -- --start 2023-01-01 --window 60 --rebalance 1M`.
+    The assets are the bundled series and any stored with `quant data import FILE --symbol
+    NAME --timeframe TF` (or `quant data fetch`): an asset enters the books with its first bar
+    and leaves after its last. Lookbacks and windows count bars of the chosen timeframe.
+
+    Headless: `python workbooks/portfolio.py -- --start 2023-01-01 --window 60 --rebalance 1M`
+    (also `--timeframe 4h`, `--assets DOGEUSDT,XRPUSDT,...`, `--benchmark XRPUSDT`).
     """)
     return
 
 
 @app.cell
-def _(mo):
+def _(mo, parse_timeframe):
     try:  # mo.cli_args() needs a marimo context (edit, run or script)
-        cli = mo.cli_args()
-        cli_start = str(cli.get("start", "2022-01-01"))
-        cli_window = int(cli.get("window", 90))
-        cli_rebalance = str(cli.get("rebalance", "1W"))
+        _cli = dict(mo.cli_args())
     except Exception:
-        cli_start, cli_window, cli_rebalance = "2022-01-01", 90, "1W"
-    return cli_rebalance, cli_start, cli_window
+        _cli = {}
+    cli_start = str(_cli.get("start", "2022-01-01"))
+    cli_window = int(_cli.get("window", 90))
+    cli_rebalance = str(_cli.get("rebalance", "1W"))
+    cli_timeframe = parse_timeframe(str(_cli.get("timeframe", "1d"))).name
+    _named = _cli.get("assets", "")  # --assets A,B (or --assets A --assets B: a list)
+    _named = ",".join(map(str, _named)) if isinstance(_named, list) else str(_named)
+    cli_assets = [a.strip() for a in _named.split(",") if a.strip()]
+    cli_benchmark = str(_cli.get("benchmark", "")).strip()
+    return cli_assets, cli_benchmark, cli_rebalance, cli_start, cli_timeframe, cli_window
 
 
 @app.cell
-def _(cli_rebalance, cli_start, cli_window, mo, universe):
-    symbols = list(universe(timeframe="1d"))
-    assets = mo.ui.multiselect(symbols, value=symbols, label="Assets (1d)")
+def _(available_series, cli_timeframe, mo, parse_timeframe):
+    frames = sorted(
+        {s.timeframe for s in available_series() if s.timeframe} | {cli_timeframe},
+        key=lambda tf: parse_timeframe(tf).delta,
+    )
+    timeframe = mo.ui.dropdown(frames, value=cli_timeframe, label="Timeframe")
+    mo.output.replace(timeframe)
+    return (timeframe,)
+
+
+@app.cell
+def _(
+    available_series,
+    cli_assets,
+    cli_benchmark,
+    cli_rebalance,
+    cli_start,
+    cli_window,
+    mo,
+    timeframe,
+    universe,
+):
+    bundled = list(universe(timeframe=timeframe.value))
+    stored = {s.symbol for s in available_series() if s.timeframe == timeframe.value}
+    defaults = cli_assets or bundled
+    symbols = list(dict.fromkeys([*bundled, *sorted(str(s) for s in stored if s), *defaults]))
+    assets = mo.ui.multiselect(symbols, value=defaults, label=f"Assets ({timeframe.value})")
     start = mo.ui.text(value=cli_start, label="From (UTC date)")
     window = mo.ui.slider(20, 365, step=5, value=min(max(cli_window, 20), 365),
-                          label="Window / lookback (days)")  # fmt: skip
-    benchmark = mo.ui.dropdown(symbols, value="BTCUSDT", label="Relative to")
+                          label="Window / lookback (bars)")  # fmt: skip
+    usual = "BTCUSDT" if "BTCUSDT" in defaults else (defaults[0] if defaults else None)
+    benchmark = mo.ui.dropdown(symbols, value=cli_benchmark or usual, label="Relative to")
     rebalance = mo.ui.dropdown(["1D", "1W", "1M"], value=cli_rebalance, label="Rebalance")
     mo.hstack([assets, start, window, benchmark, rebalance])
     return assets, benchmark, rebalance, start, window
 
 
 @app.cell
-def _(assets, benchmark, load_ohlcv, mo, start, to_cube):
-    chosen = sorted(set(assets.value) | {benchmark.value})
+def _(QuantError, assets, benchmark, load_ohlcv, mo, pd, start, timeframe, to_cube):
+    chosen = list(dict.fromkeys([*assets.value, *([benchmark.value] if benchmark.value else [])]))
     mo.stop(len(chosen) < 2, mo.md("**Pick at least two assets.**"))
-    cube = to_cube(chosen, "1d", start=start.value)
-    bars = {a: load_ohlcv(a, "1d").loc[start.value :] for a in chosen}
-    bars = {a: f for a, f in bars.items() if len(f)}
-    mo.output.replace(cube)
-    return bars, chosen, cube
+    try:
+        since = pd.Timestamp(start.value, tz="UTC")
+        loaded = {a: load_ohlcv(a, timeframe.value) for a in chosen}
+    except (QuantError, ValueError) as exc:
+        mo.stop(True, mo.md(f"**Cannot load the data:** {exc}"))
+    bars = {a: f.loc[since:] for a, f in loaded.items()}
+    spans = {a: f"{f.index[0]:%Y-%m-%d} to {f.index[-1]:%Y-%m-%d}" for a, f in loaded.items()}
+    empty = [f"{a} ({spans[a]})" for a, f in bars.items() if f.empty]
+    bars = {a: f for a, f in bars.items() if not f.empty}
+    mo.stop(
+        benchmark.value not in bars or len(bars) < 2,
+        mo.md(f"**Too few assets have bars from {since:%Y-%m-%d}**: {', '.join(empty)} "
+              "have none (the benchmark must have some). Move the start date or pick others."),
+    )  # fmt: skip
+    cube = to_cube(bars, timeframe.value)
+    mo.output.replace(
+        mo.vstack([mo.md(f"Left out, no bars from {since:%Y-%m-%d}: {', '.join(empty)}"), cube])
+        if empty
+        else cube
+    )
+    return bars, cube
 
 
 @app.cell
 def _(benchmark, cube):
-    # Relative strength: close over the benchmark's close on the days every asset traded,
-    # rebased to 1 on the first of them.
-    ratio = (cube["close"] / cube["close"].sel(asset=benchmark.value)).dropna("time", how="any")
-    relative = ratio / ratio.isel(time=0)
+    # Relative strength: close over the benchmark's close, rebased to 1 on the first bar
+    # where both traded (an asset listed later, or delisted, keeps only its own span).
+    ratio = cube["close"] / cube["close"].sel(asset=benchmark.value)
+    first = ratio.notnull().argmax("time")  # noqa: PD004 (xarray has no .notna)
+    relative = (ratio / ratio.isel(time=first)).dropna("asset", how="all")
+    relative = relative.dropna("time", how="all")
     relative.name = "relative_strength"
     relative.hvplot.line(
         x="time", by="asset", logy=True, title=f"Relative strength vs {benchmark.value}",
@@ -108,34 +173,40 @@ def _(benchmark, cube):
 
 
 @app.cell
-def _(cube, rolling_correlation, window):
-    returns = cube["close"].to_pandas().T.pct_change(fill_method=None).dropna()
+def _(cube, mo, rolling_correlation, window):
+    # Correlation among the assets still listed at the last bar, on the bars they share.
+    _closes = cube["close"].to_pandas().T
+    listed = [a for a in _closes.columns if _closes[a].notna().iloc[-1]]
+    returns = _closes[listed].pct_change(fill_method=None).dropna()
+    mo.stop(
+        len(listed) < 2 or len(returns) < window.value,
+        mo.md(f"**No correlation matrix**: {len(listed)} asset(s) listed at the last bar, "
+              f"{len(returns)} joint returns (the window needs {window.value})."),
+    )  # fmt: skip
     correlations = rolling_correlation(returns, window.value)
     latest = correlations.loc[returns.index[-1]]
     latest.hvplot.heatmap(
-        title=f"Correlation of daily returns, last {window.value} days to "
-        f"{returns.index[-1]:%Y-%m-%d}",
+        title=f"Correlation of returns, last {window.value} bars to "
+        f"{returns.index[-1]:%Y-%m-%d %H:%M}",
         cmap="RdBu_r", clim=(-1, 1), rot=45, height=380, width=480,
     )  # fmt: skip
     return latest, returns
 
 
 @app.cell
-def _(chosen, load_ohlcv, pd, realized_volatility, start, window):
+def _(annualisation, bars, pd, realized_volatility, timeframe, window):
     vols = pd.DataFrame(
         {
             a: realized_volatility(
-                load_ohlcv(a, "1d").loc[start.value :],
-                "close_to_close",
-                window.value,
-                periods_per_year=365,
+                f, "close_to_close", window.value,
+                periods_per_year=annualisation(f, freq=timeframe.value).periods_per_year,
             )
-            for a in chosen
+            for a, f in bars.items()
         }
-    )
+    )  # fmt: skip
     vols.hvplot.line(
-        title=f"Rolling volatility ({window.value}-day, annualised)", ylabel="volatility",
-        height=380, width=900,
+        title=f"Rolling volatility ({window.value} bars of {timeframe.value}, annualised)",
+        ylabel="volatility", height=380, width=900,
     )  # fmt: skip
     return (vols,)
 
@@ -178,9 +249,10 @@ def _(
             }  # fmt: skip
         return pd.DataFrame(rows).T
 
-    btc_book = run_book("allocator", {benchmark.value: bars[benchmark.value]}, method="equal",
-                        lookback=window.value)  # fmt: skip
-    return btc_book, run_book, scoreboard
+    bench_label = f"{benchmark.value} buy-and-hold"
+    bench_book = run_book("allocator", {benchmark.value: bars[benchmark.value]},
+                          method="equal", lookback=window.value)  # fmt: skip
+    return bench_book, bench_label, run_book, scoreboard
 
 
 @app.cell
@@ -188,23 +260,22 @@ def _(mo):
     mo.md("""
     ## Allocators side by side
 
-    Each allocator refits at every rebalance on the last `window` daily returns (assets with a
+    Each allocator refits at every rebalance on the last `window` returns (assets with a
     shorter history wait); the book holds the whole chosen universe at its weights.
     """)
     return
 
 
 @app.cell
-def _(bars, btc_book, pd, run_book, scoreboard, window):
+def _(bars, bench_book, bench_label, pd, run_book, scoreboard, window):
     allocators = ("equal", "inverse_vol", "erc", "hrp", "min_variance")
     allocated = {m: run_book("allocator", bars, method=m, lookback=window.value)
                  for m in allocators}  # fmt: skip
     allocated_curves = pd.DataFrame(
         {m: ev.result.equity / ev.result.equity.iloc[0] for m, ev in allocated.items()}
-        | {f"{btc_book.result.weights.columns[0]} buy-and-hold":
-           btc_book.result.equity / btc_book.result.equity.iloc[0]}
-    )  # fmt: skip
-    allocator_table = scoreboard(allocated | {"BTC buy-and-hold": btc_book})
+        | {bench_label: bench_book.result.equity / bench_book.result.equity.iloc[0]}
+    )
+    allocator_table = scoreboard(allocated | {bench_label: bench_book})
     allocated_curves.hvplot.line(
         logy=True, title="Growth of 1 by allocator (in-sample, costs on)", height=380, width=900
     )
@@ -252,34 +323,41 @@ def _(mo):
 
     Cross-sectional momentum (the `top_k` best trailing returns), relative strength against
     the benchmark, sector momentum and time-series momentum (each asset long while its trend
-    is up, scaled to a volatility target), each on a `window`-day lookback.
+    is up, scaled to a volatility target), each on a `window`-bar lookback. A strategy that
+    cannot run on the chosen assets (sector momentum needs a sector for each: the manifest's
+    `sector` key) is left out and the reason is shown under the table.
     """)
     return
 
 
 @app.cell
-def _(bars, benchmark, btc_book, pd, run_book, scoreboard, window):
-    rotation = {
-        "momentum_rotation": run_book("momentum_rotation", bars, lookback=window.value),
-        "relative_strength": run_book("relative_strength", bars, lookback=window.value,
-                                      benchmark=benchmark.value),
-        "sector_momentum": run_book("sector_momentum", bars, lookback=window.value),
-        "ts_momentum": run_book("ts_momentum", bars, lookback=window.value),
-    }  # fmt: skip
+def _(QuantError, bars, benchmark, bench_book, bench_label, pd, run_book, scoreboard, window):
+    rotation, left_out = {}, {}
+    for _name, _params in {
+        "momentum_rotation": {},
+        "relative_strength": {"benchmark": benchmark.value},
+        "sector_momentum": {},
+        "ts_momentum": {},
+    }.items():
+        try:
+            rotation[_name] = run_book(_name, bars, lookback=window.value, **_params)
+        except QuantError as _exc:
+            left_out[_name] = str(_exc)
     rotation_curves = pd.DataFrame(
         {k: ev.result.equity / ev.result.equity.iloc[0] for k, ev in rotation.items()}
     )
-    rotation_table = scoreboard(rotation | {"BTC buy-and-hold": btc_book})
+    rotation_table = scoreboard(rotation | {bench_label: bench_book})
     rotation_curves.hvplot.line(
         logy=True, title="Growth of 1 by rotation strategy (in-sample, costs on)",
         height=380, width=900,
     )  # fmt: skip
-    return rotation, rotation_table
+    return left_out, rotation, rotation_table
 
 
 @app.cell
-def _(mo, rotation_table):
-    mo.output.replace(rotation_table)
+def _(left_out, mo, rotation_table):
+    _notes = [f"- **{k}** left out: {v}" for k, v in left_out.items()]
+    mo.output.replace(mo.vstack([rotation_table, mo.md("\n".join(_notes))]))
     return
 
 
@@ -288,20 +366,27 @@ def _(mo):
     mo.md("""
     ## A cointegrated pair
 
-    Every pair of the chosen assets is tested (Engle–Granger on log closes) over the first
-    half of the period, with the Benjamini–Hochberg correction over all the pairs tried. The
-    best pair (the lowest adjusted p-value, selected or not: the table says which) then trades
-    its z-score over the second half only, long/short with gross exposure 1, rebalanced when
-    a weight drifts 5 points from its target.
+    Every pair of the chosen assets listed on both sides of the middle of the period is tested
+    (Engle–Granger on log closes) over the first half, with the Benjamini–Hochberg correction
+    over all the pairs tried. The best pair (the lowest adjusted p-value, selected or not: the
+    table says which) then trades its z-score over the second half only, long/short with gross
+    exposure 1, rebalanced when a weight drifts 5 points from its target.
     """)
     return
 
 
 @app.cell
-def _(bars, make_portfolio_config, pd, run_book, screen_pairs):
+def _(QuantError, bars, make_portfolio_config, mo, pd, run_book, screen_pairs):
     closes = pd.DataFrame({a: f["close"] for a, f in bars.items()})
     middle = closes.index[len(closes) // 2]
-    screen = screen_pairs(closes, train=(closes.index[0], middle))
+    pair_window = 60
+    # A candidate has bars before the middle and enough after it to trade its z-score.
+    candidates = [a for a, f in bars.items()
+                  if f.index[0] <= middle and (f.index > middle).sum() > pair_window]  # fmt: skip
+    try:
+        screen = screen_pairs(closes[candidates], train=(closes.index[0], middle))
+    except QuantError as _exc:
+        mo.stop(True, mo.md(f"**No pair screened** among {candidates}: {_exc}"))
     best = screen.table.sort_values("p_adjusted").iloc[0]
     after = {a: f.loc[middle:].iloc[1:] for a, f in bars.items()
              if a in (best["asset_a"], best["asset_b"])}  # fmt: skip
@@ -309,7 +394,7 @@ def _(bars, make_portfolio_config, pd, run_book, screen_pairs):
         "pairs", after,
         make_portfolio_config(rebalance=None, drift_band=0.05, allow_short=True),
         label=f"{best['asset_a']}/{best['asset_b']}", y=best["asset_a"], x=best["asset_b"],
-        window=60,
+        window=pair_window,
     )  # fmt: skip
     screen.table.head(10)
     return middle, pair_book, screen
@@ -334,7 +419,7 @@ def test_cube_views_are_consistent(benchmark, latest, relative, returns, vols):
     assert abs(_m - _m.T).max() < 1e-12
     assert abs(_m.diagonal() - 1.0).max() < 1e-12
     assert (abs(_m) <= 1.0 + 1e-12).all()
-    # The benchmark's strength against itself is 1 on every day.
+    # The benchmark's strength against itself is 1 wherever it traded.
     _own = relative.sel(asset=benchmark.value)
     assert abs(_own - 1.0).max() < 1e-12
     # Returns are joint (no NaN) and the volatilities are positive where defined.
