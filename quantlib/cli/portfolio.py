@@ -323,7 +323,8 @@ def report_command(
 ) -> None:
     """Run one book (costs on) and write its offline HTML report (in-sample): weights over time,
     turnover and costs, risk contributions, contribution to return by asset, the universe, beside
-    equal weight and BTC buy-and-hold."""
+    equal weight (and BTC buy-and-hold when BTCUSDT is among the assets). A report written into
+    the reports folder is listed on the workspace's Reports page."""
     from quantlib.reports.portfolio_report import write_portfolio_report
     from quantlib.research.portfolio_evaluation import evaluate_book
 
