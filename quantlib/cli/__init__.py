@@ -10,7 +10,9 @@ One sub-module per command group, and one console helper that they all share:
 * :mod:`quantlib.cli.stress`: ``quant stress run|history|schedule``;
 * :mod:`quantlib.cli.live`: ``quant live run|kill|status`` and ``quant audit verify``;
 * :mod:`quantlib.cli.users`: ``quant users add|list|unlock|logout``;
-* :mod:`quantlib.cli.ml`: ``quant ml evaluate|train|list``.
+* :mod:`quantlib.cli.ml`: ``quant ml evaluate|train|list``;
+* :mod:`quantlib.cli.portfolio`: ``quant portfolio run|sweep|walkforward|report|table``;
+* :mod:`quantlib.cli.perp`: ``quant perp funding-cost|funding-events|stress|carry``.
 
 This module builds the root :data:`app` (the ``quant`` console script) from them. Nothing
 below ``quantlib.cli`` imports it.
@@ -26,6 +28,7 @@ from quantlib.cli.data import data_app
 from quantlib.cli.events import chart, smc_export
 from quantlib.cli.live import audit_app, live_app
 from quantlib.cli.ml import ml_app
+from quantlib.cli.perp import perp_app
 from quantlib.cli.portfolio import portfolio_app
 from quantlib.cli.research import (
     ai_filter_command,
@@ -60,6 +63,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(ml_app, name="ml")
 app.add_typer(portfolio_app, name="portfolio")
+app.add_typer(perp_app, name="perp")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -4,12 +4,14 @@ forward out of sample, costs on, beside equal weight and BTC buy-and-hold.
 
 Every deflated Sharpe ratio (DSR) in the table is charged with **every** configuration the table
 tried (all rows' in-sample grids and every walk-forward fold's grid): a reader who picks the best
-row picks among all of them. Two variances of the trials' annualised Sharpe ratios are used:
-``deflated_sharpe`` takes the variance across the configurations run on the whole period (their
-dispersion on one common sample, what a selection among them faces); ``deflated_sharpe_folds``
-pools every trial, the walk-forward folds' one-year windows included (the trial registry's
-convention), whose dispersion is mostly that of Sharpe ratios from year to year and is far
-harsher.
+row picks among all of them. The variance of the trials' Sharpe ratios that the DSR needs is the
+variance across the configurations run on the whole period (``deflated_sharpe``): Bailey and
+López de Prado's V[SR_n] is the dispersion of the candidates' Sharpe ratios on one common
+sample, which is what a selection among them faces. The frame also holds
+``deflated_sharpe_folds``, with the variance pooled over every trial, the folds' one-year windows
+included; that dispersion is mostly the noise of one-year Sharpe ratios around each candidate's
+own, not a dispersion between candidates, so it is kept for reference and not shown in the
+README (it deflates every row to 0).
 """
 
 from __future__ import annotations
@@ -196,8 +198,11 @@ def _num(value: float) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.2f}"
 
 
-def table_markdown(table: pd.DataFrame, *, command: str = "quant portfolio table") -> str:
-    """The table as Markdown, with the line that says how it was made.
+def table_markdown(
+    table: pd.DataFrame, *, command: str = "quant portfolio table", head: str | None = None
+) -> str:
+    """The table as Markdown, with the line that says how it was made (``head``: another line
+    for another table of the same columns; ``{command}`` in it names the command).
 
     Examples
     --------
@@ -205,12 +210,11 @@ def table_markdown(table: pd.DataFrame, *, command: str = "quant portfolio table
     ...     "sharpe": 1.0, "cagr": 0.5, "max_drawdown": -0.4, "deflated_sharpe": 0.9,
     ...     "n_trials": 10}])
     >>> print(table_markdown(frame).splitlines()[-1])
-    | erc | in-sample | lookback 60 | 1.00 | 50.0% | -40.0% | 0.90 | n/a | 10 |
+    | erc | in-sample | lookback 60 | 1.00 | 50.0% | -40.0% | 0.90 | 10 |
     """
     lines = [
-        "| strategy | sample | chosen | Sharpe | CAGR | max drawdown | DSR | DSR, fold variance "
-        "| trials |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| strategy | sample | chosen | Sharpe | CAGR | max drawdown | DSR | trials |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in table.to_dict("records"):
         trials = row["n_trials"]
@@ -220,16 +224,15 @@ def table_markdown(table: pd.DataFrame, *, command: str = "quant portfolio table
         lines.append(
             f"| {row['strategy']} | {row['sample']} | {row['chosen']} | {_num(row['sharpe'])} | "
             f"{_pct(row['cagr'])} | {_pct(row['max_drawdown'])} | "
-            f"{_num(row['deflated_sharpe']) if shown != '-' else '-'} | "
-            f"{_num(row.get('deflated_sharpe_folds', math.nan)) if shown != '-' else '-'} | "
-            f"{shown} |"
+            f"{_num(row['deflated_sharpe']) if shown != '-' else '-'} | {shown} |"
         )
-    head = (
-        f"Produced by `{command}`: bundled daily bars of the seven assets, costs on (0.1% taker "
-        "fee, 1 bp slippage), weekly rebalancing; in-sample = best lookback on the whole period; "
-        "walk-forward OOS = rolling 365-day train / 90-day test windows, stitched (lookbacks "
-        "chosen per fold by in-sample Sharpe); DSR charged with every configuration the table "
-        "tried, with the Sharpe variance of the whole-period trials (DSR) or of every trial, "
-        "folds included (DSR, fold variance). Baselines are not selected: no DSR."
-    )
-    return head + "\n\n" + "\n".join(lines)
+    if head is None:
+        head = (
+            "Produced by `{command}`: bundled daily bars of the seven assets, costs on (0.1% "
+            "taker fee, 1 bp slippage), weekly rebalancing; in-sample = best lookback on the "
+            "whole period; walk-forward OOS = rolling 365-day train / 90-day test windows, "
+            "stitched (lookbacks chosen per fold by in-sample Sharpe); DSR charged with every "
+            "configuration the table tried (trials), with the variance of the whole-period "
+            "trials' Sharpe ratios. Baselines are not selected: no DSR."
+        )
+    return head.replace("{command}", command) + "\n\n" + "\n".join(lines)
