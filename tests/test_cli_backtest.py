@@ -107,3 +107,84 @@ def test_walkforward_prints_folds_and_out_of_sample_metrics(tmp_path: Path) -> N
     assert record["n_trials"] == 4 * len(record["folds"])
     assert np.isfinite(record["final_equity"])
     assert "out-of-sample" in result.stdout
+
+
+def _perp_files(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """December 2024 of the bundled BTCUSDT perpetual as three files: last-price bars, mark-price
+    bars (volume empty, as the venue ships them) and funding events."""
+    from quantlib.data import load_funding
+
+    month = slice("2024-12-01", "2024-12-31")
+    bars = load_ohlcv("BTCUSDT", "1h", market="perpetual").loc[month]
+    mark = load_ohlcv("BTCUSDT", "1h", market="mark").loc[month].assign(volume=np.nan)
+    rates = load_funding("BTCUSDT").loc[month]
+    paths = tmp_path / "perp-1h.csv", tmp_path / "mark-1h.csv", tmp_path / "funding.csv"
+    bars.to_csv(paths[0], date_format="%Y-%m-%dT%H:%M:%SZ")
+    mark.to_csv(paths[1], date_format="%Y-%m-%dT%H:%M:%SZ")
+    rates.to_csv(paths[2], date_format="%Y-%m-%dT%H:%M:%SZ")
+    return paths
+
+
+def test_backtest_on_a_perpetual_file_takes_funding_and_mark_files(tmp_path: Path) -> None:
+    from quantlib.backtest import run_backtest
+    from quantlib.data import load_funding
+    from quantlib.strategy.hold import Hold
+
+    bars_path, mark_path, funding_path = _perp_files(tmp_path)
+    out = tmp_path / "run.json"
+    args = ["backtest", "-s", "hold", "-p", "side=short", "-d", str(bars_path), "-t", "1h"]
+    args += ["--market", "perpetual", "--funding", str(funding_path), "--mark", str(mark_path)]
+    result = runner.invoke(app, [*args, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    bars = load_ohlcv(bars_path, "1h", market="perpetual")
+    expected = run_backtest(
+        bars,
+        Hold(side="short").signals(bars),
+        BacktestConfig(market="perpetual"),
+        funding=load_funding(funding_path),
+        mark=load_ohlcv(mark_path, "1h", market="mark"),
+    )
+    assert expected.funding_paid < 0  # December 2024's funding was positive: shorts received
+    assert record["funding_paid"] == pytest.approx(expected.funding_paid, rel=1e-12)
+    assert record["fees_paid"] == pytest.approx(expected.fees_paid, rel=1e-12)
+    assert record["funding_stand_ins"] == {"perp-1h": 0}
+    assert any("Funding events within the bars" in line for line in record["assumptions"])
+    assert "funding paid" in result.stdout
+
+
+def test_backtest_on_a_bundled_perpetual_finds_its_funding_and_mark_series(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    args = ["backtest", "-s", "hold", "-d", "ETHUSDT", "-t", "1h", "--market", "perpetual"]
+    result = runner.invoke(app, [*args, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    # ETH funding starts 2019-11-27, its hourly mark 2019-12-23: the events between stand in.
+    assert 0 < record["funding_stand_ins"]["ETHUSDT"] < record["funding_events"]["ETHUSDT"]
+    assert record["funding_paid"] > 0
+    assert record["config"]["market"] == "perpetual"
+
+
+def test_a_perpetual_file_without_funding_is_refused_with_how_to_fetch_one(tmp_path: Path) -> None:
+    bars_path, _, funding_path = _perp_files(tmp_path)
+    args = ["backtest", "-s", "hold", "-d", str(bars_path), "-t", "1h", "--market", "perpetual"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "never assumes zero funding" in result.output
+    assert "quant data fetch binance" in result.output
+    spot = runner.invoke(
+        app,
+        [
+            "backtest",
+            "-s",
+            "hold",
+            "-d",
+            str(bars_path),
+            "-t",
+            "1h",
+            "--funding",
+            str(funding_path),
+        ],
+    )
+    assert spot.exit_code == 1
+    assert "perpetual markets only" in spot.output

@@ -257,13 +257,24 @@ def _pay_funding(
     ipos: np.ndarray,
     acct: np.ndarray,
     frec: np.ndarray,
+    mmr: float,
 ) -> None:
     """Charge asset ``a``'s position the funding of ``per_unit`` (Σ rate × price per unit of a
-    long) to cash and to its trade record (negative: received)."""
-    if per_unit != 0.0:
-        paid = funding_payment(pos[a, P_SIDE], per_unit, pos[a, P_QTY], 1.0)
-        acct[A_CASH] -= paid
-        frec[ipos[a, Q_TRADE], R_FUNDING] += paid
+    long), recorded on its trade (negative: received, into cash). A payment comes out of free
+    cash, and what cash cannot cover out of the position's isolated margin, which moves its
+    liquidation price to where ``margin + side q (P − E) = m q P``."""
+    if per_unit == 0.0:
+        return
+    s, q = pos[a, P_SIDE], pos[a, P_QTY]
+    paid = funding_payment(s, per_unit, q, 1.0)
+    frec[ipos[a, Q_TRADE], R_FUNDING] += paid
+    from_cash = min(paid, max(acct[A_CASH], 0.0)) if paid > 0.0 else paid
+    acct[A_CASH] -= from_cash
+    if paid > from_cash:
+        pos[a, P_MARGIN] -= paid - from_cash
+        unit = pos[a, P_MARGIN] / q
+        liq = (pos[a, P_PX] - unit) / (1.0 - mmr) if s > 0 else (pos[a, P_PX] + unit) / (1.0 + mmr)
+        pos[a, P_LIQ] = liq if liq > 0.0 else np.nan
 
 
 @njit_inline
@@ -903,7 +914,7 @@ def run(
                     fee_rate = taker
             # Leaving inside the bar: it held the bar's inside funding times (their order
             # against an intrabar fill is unknown; see run_backtest).
-            _pay_funding(a, fund_inside[a, j], pos, ipos, acct, frec)
+            _pay_funding(a, fund_inside[a, j], pos, ipos, acct, frec, params[K_MMR])
             acct[A_CASH] += _close_position(
                 a, j, price, fee_rate, reason, liq_fee, pos, ipos, frec, irec, kst
             )
@@ -914,7 +925,9 @@ def run(
         for a in range(n_assets):
             s = pos[a, P_SIDE]
             if s != 0.0:
-                _pay_funding(a, fund_inside[a, j] + fund_end[a, j], pos, ipos, acct, frec)
+                _pay_funding(
+                    a, fund_inside[a, j] + fund_end[a, j], pos, ipos, acct, frec, params[K_MMR]
+                )
             c = close[a, j]
             if math.isnan(c):
                 continue

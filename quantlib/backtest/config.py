@@ -192,9 +192,11 @@ class BacktestConfig(BaseModel):
                 "close pays the funding time at the next bar's open; one filled at T does not "
                 "pay T. Funding times strictly inside a bar (e.g. 08:00 and 16:00 in a daily "
                 "bar) are paid by every position held at any moment inside that bar, since an "
-                "intrabar fill's time is unknown. Liquidation and the marking of open "
-                "positions use the mark price's bars when they have the bars' timeframe (or a "
-                "finer one, aggregated), else the last price."
+                "intrabar fill's time is unknown. Funding comes out of free cash, then out of "
+                "the position's isolated margin (moving its liquidation price closer). "
+                "Liquidation and the marking of open positions use the mark price's bars when "
+                "they have the bars' timeframe (or a finer one, aggregated), else the last "
+                "price."
             )
         else:
             funding = "Funding: not modelled (spot market)."

@@ -153,8 +153,8 @@ def run_backtest(
     equals ``m q P``). The fill is at P_liq, or at the mark's open if the mark bar opened
     through it; a liquidation fee ``liquidation_fee × q × P`` is charged and the whole loss is
     capped at the margin. A last-price wick the mark price did not follow does not liquidate.
-    A long at L = 1 is never liquidated; a stop beyond P_liq fires first (stops, targets and
-    fills stay on the last price). Equity at each close marks open positions at the mark's
+    A long at L = 1 is never liquidated (unless funding drains its margin, below); a stop
+    beyond P_liq fires first (stops, targets and fills stay on the last price). Equity at each close marks open positions at the mark's
     close. The mark bars serve when they have the bars' timeframe, or a finer one that divides
     it (aggregated to the bars: first open, highest high, lowest low, last close; complete bars
     only); on a trading bar without a (complete) mark bar, and for a coarser mark timeframe,
@@ -174,8 +174,13 @@ def run_backtest(
     that bar: one held at the bar's open (not leaving at it) or filled inside it, whether it
     exits inside the bar or stays open. An intrabar fill's time is unknown, so a round trip
     inside one daily bar pays the bar's inside funding times even if both fills fell between
-    two of them. Funding moves cash at the close (a position leaving inside the bar pays just
-    before its exit) and is recorded per trade (``trades["funding"]``, in ``pnl``).
+    two of them. Funding is settled at the close (a position leaving inside the bar pays just
+    before its exit) and recorded per trade (``trades["funding"]``, in ``pnl``). A payment
+    comes out of free cash; what free cash cannot cover comes out of the position's isolated
+    margin M, which moves its liquidation price to where ``M + side q (P − E) = m q P``, i.e.
+    ``(E − M/q) / (1 − m)`` for a long and ``(E + M/q) / (1 + m)`` for a short: an all-in 1x
+    long that keeps paying funding is liquidated once its margin and gains are spent. Funding
+    received goes to cash.
 
     **Sizing.** See :mod:`quantlib.risk.sizing`; quantities are floored to ``lot_size``,
     orders below ``min_notional`` are rejected; stop, target and limit levels are rounded to

@@ -1,13 +1,15 @@
-"""Named runs: load data by symbol or path, build a strategy by name, run it, and write what it
-produced (the functions behind ``quant backtest``; the CLI only parses and prints)."""
+"""Named runs: load data by symbol or path (with a perpetual's funding and mark prices), build a
+strategy by name, run it, and write what it produced (the functions behind ``quant backtest``;
+the CLI only parses and prints)."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -18,8 +20,10 @@ from quantlib.backtest.result import BacktestResult
 from quantlib.exceptions import ConfigError
 
 __all__ = [
+    "PerpetualData",
     "asset_name",
     "load_assets",
+    "load_perpetual_data",
     "parse_grid",
     "parse_params",
     "result_record",
@@ -81,16 +85,22 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
 
 
 def load_assets(
-    sources: Sequence[str], timeframe: str | None, *, naive_tz: str | None = None
+    sources: Sequence[str],
+    timeframe: str | None,
+    *,
+    naive_tz: str | None = None,
+    market: str = "spot",
 ) -> dict[str, pd.DataFrame]:
-    """Load each source (a bundled/stored symbol or a CSV/Parquet path) keyed by asset name."""
+    """Load each source (a bundled/stored symbol or a CSV/Parquet path) keyed by asset name;
+    ``market="perpetual"`` loads a symbol's perpetual last-price bars."""
     from quantlib.data import load_ohlcv
 
     if not sources:
         raise ConfigError("no data given. Fix: pass --data SYMBOL or --data PATH (repeatable)")
+    kind: Literal["perpetual", "spot"] = "perpetual" if market == "perpetual" else "spot"
     assets: dict[str, pd.DataFrame] = {}
     for source in sources:
-        bars = load_ohlcv(source, timeframe, naive_tz=naive_tz)
+        bars = load_ohlcv(source, timeframe, naive_tz=naive_tz, market=kind)
         name = asset_name(bars, source)
         if name in assets:
             raise ConfigError(f"asset {name!r} is given twice (from {source!r})")
@@ -98,13 +108,119 @@ def load_assets(
     return assets
 
 
+@dataclass(frozen=True)
+class PerpetualData:
+    """The funding series and mark-price bars of a perpetual run, by asset (either may lack an
+    asset: a constant ``funding_rate`` serves, or the last price stands in for the mark)."""
+
+    funding: dict[str, pd.Series] = field(default_factory=dict)
+    mark: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def _per_source(files: Sequence[str], sources: Sequence[str], option: str) -> list[str | None]:
+    if not files:
+        return [None] * len(sources)
+    if len(files) != len(sources):
+        raise ConfigError(
+            f"{len(files)} {option} file(s) for {len(sources)} --data source(s). Fix: give one "
+            f"{option} per --data, in the same order (or none: bundled and stored symbols find "
+            "their own)"
+        )
+    return list(files)
+
+
+def _mark_timeframe(symbol: str, timeframe: str) -> str | None:
+    """The mark-price series of ``symbol`` that serves bars of ``timeframe`` best: the same
+    length, else the longest that divides it (aggregated by the engine), else the shortest
+    (funding only; liquidation falls back to the last price); None when there is none."""
+    from quantlib.data import available_series
+    from quantlib.data.timeframes import parse_timeframe
+
+    bar = parse_timeframe(timeframe).delta
+    found = sorted(
+        {
+            s.timeframe
+            for s in available_series(market="mark")
+            if s.symbol == symbol and s.timeframe
+        },
+        key=lambda tf: parse_timeframe(tf).delta,
+    )
+    dividing = [tf for tf in found if bar % parse_timeframe(tf).delta == pd.Timedelta(0)]
+    if dividing:
+        return dividing[-1]
+    return found[0] if found else None
+
+
+def load_perpetual_data(
+    sources: Sequence[str],
+    bars: Mapping[str, pd.DataFrame],
+    config: BacktestConfig,
+    *,
+    funding_files: Sequence[str] = (),
+    mark_files: Sequence[str] = (),
+) -> PerpetualData:
+    """The funding series and mark-price bars of each asset of a perpetual run.
+
+    ``sources`` are the ``--data`` entries behind ``bars`` (same order); ``funding_files`` and
+    ``mark_files`` are empty or one per source. A symbol without a file finds its own series in
+    the store or the bundled data (``quantlib.data.load_funding``; the mark-price series whose
+    timeframe serves the bars best). With ``config.funding_rate`` set and no funding files the
+    constant rate is charged. A perpetual asset with neither a series nor a constant rate is an
+    error that says how to fetch or bundle one.
+    """
+    from quantlib.data import load_funding, load_ohlcv
+    from quantlib.data.io import is_data_file
+    from quantlib.exceptions import DataError
+
+    if config.market != "perpetual":
+        if funding_files or mark_files:
+            raise ConfigError(
+                "--funding and --mark apply to perpetual markets only. Fix: add --market "
+                "perpetual, or drop them"
+            )
+        return PerpetualData()
+    out = PerpetualData()
+    fund = _per_source(funding_files, sources, "--funding")
+    marks = _per_source(mark_files, sources, "--mark")
+    for source, asset, fund_file, mark_file in zip(sources, bars, fund, marks, strict=True):
+        named = not is_data_file(Path(source))
+        if fund_file is not None:
+            out.funding[asset] = load_funding(fund_file)
+        elif config.funding_rate is None:
+            series = None
+            if named:
+                try:
+                    series = load_funding(source)
+                except DataError:
+                    series = None
+            if series is None:
+                raise ConfigError(
+                    f"perpetual {asset} has no funding series, and a perpetual backtest never "
+                    f"assumes zero funding. Fix: fetch one (quant data fetch binance {asset} "
+                    "--kind funding --since 2020-01-01), bundle one in data/manifest.toml, pass "
+                    "--funding FILE, or set a constant --funding-rate"
+                )
+            out.funding[asset] = series
+        if mark_file is not None:
+            out.mark[asset] = load_ohlcv(mark_file, market="mark")
+        elif named:
+            timeframe = bars[asset].attrs["series"].timeframe
+            chosen = _mark_timeframe(asset, timeframe) if timeframe else None
+            if chosen is not None:
+                out.mark[asset] = load_ohlcv(asset, chosen, market="mark")
+    return out
+
+
 def run_named(
     strategy: str,
     bars: Mapping[str, pd.DataFrame],
     params: Mapping[str, Any] | None = None,
     config: BacktestConfig | None = None,
+    *,
+    perpetual: PerpetualData | None = None,
 ) -> BacktestResult:
-    """Run the registered strategy ``strategy`` with ``params`` on ``bars``.
+    """Run the registered strategy ``strategy`` with ``params`` on ``bars`` (with the funding
+    series and mark prices of ``perpetual`` on a perpetual market).
 
     Examples
     --------
@@ -116,7 +232,10 @@ def run_named(
     """
     from quantlib.strategy import make_strategy
 
-    return run_strategy(make_strategy(strategy, params), dict(bars), config)
+    extra: dict[str, Any] = {}
+    if perpetual is not None:
+        extra = {"funding": perpetual.funding or None, "mark": perpetual.mark or None}
+    return run_strategy(make_strategy(strategy, params), dict(bars), config, **extra)
 
 
 def _json_safe(value: Any) -> Any:
@@ -134,7 +253,9 @@ def result_record(
 ) -> dict[str, Any]:
     """The JSON-ready record of a run: ``final_equity``, ``n_trades``, ``open_position``,
     ``config_id``, ``metrics`` (``PerformanceSummary.to_dict()``; undefined figures, NaN or
-    infinite, become ``null``), the costs line, the sample label and the data's sha256."""
+    infinite, become ``null``), the costs line, the sample label and the data's sha256; the
+    costs paid in the quote currency, ``fees_paid`` and ``funding_paid`` (signed: positive =
+    paid), the funding events and their stand-ins per asset, and the run's ``assumptions``."""
     metrics = result.summary(n_trials=1).to_dict() if n_trials == 1 else None
     if metrics is None:
         raise ConfigError(
@@ -160,6 +281,11 @@ def result_record(
             "config": result.config.model_dump(mode="json"),
             "skipped": dict(result.skipped),
             "data_sha256": result.data_sha256,
+            "fees_paid": result.fees_paid,
+            "funding_paid": result.funding_paid,
+            "funding_events": dict(result.funding_events),
+            "funding_stand_ins": dict(result.funding_stand_ins),
+            "assumptions": list(result.assumptions()),
             "metrics": metrics,
         }
     )

@@ -59,9 +59,33 @@ PeriodsOpt = Annotated[
 SlippageOpt = Annotated[float | None, typer.Option(help="Slippage in bps (default 1).")]
 CashOpt = Annotated[float | None, typer.Option(help="Initial cash (default 10000).")]
 FillOpt = Annotated[str | None, typer.Option(help="next_open (default) or close.")]
-MarketOpt = Annotated[str | None, typer.Option(help="spot (default) or perpetual.")]
+MarketOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="spot (default) or perpetual: a symbol's perpetual last-price bars, charged "
+        "funding on the mark price (bundled and stored symbols find their funding and "
+        "mark series)."
+    ),
+]
 FundingOpt = Annotated[
-    float | None, typer.Option(help="Funding rate per 8 h (perpetual markets only).")
+    float | None,
+    typer.Option(help="Constant funding rate per 8 h (perpetual only) instead of a series."),
+]
+FundingFileOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--funding",
+        help="Funding-rate file of a perpetual (one per --data, in order); bundled and "
+        "stored symbols need none.",
+    ),
+]
+MarkFileOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--mark",
+        help="Mark-price bars file of a perpetual (one per --data, in order); bundled and "
+        "stored symbols need none.",
+    ),
 ]
 LeverageOpt = Annotated[float | None, typer.Option(help="Leverage, isolated margin.")]
 
@@ -138,6 +162,8 @@ def backtest(
     fill: FillOpt = None,
     market: MarketOpt = None,
     funding_rate: FundingOpt = None,
+    funding_file: FundingFileOpt = None,
+    mark_file: MarkFileOpt = None,
     leverage: LeverageOpt = None,
     periods_per_year: PeriodsOpt = None,
     json_out: Annotated[
@@ -148,10 +174,12 @@ def backtest(
         typer.Option("--out", help="Folder for trades.csv, equity.csv and metrics.json."),
     ] = None,
 ) -> None:
-    """Run one strategy on one or more assets; print the metrics (costs on by default)."""
+    """Run one strategy on one or more assets; print the metrics (costs on by default; on a
+    perpetual market funding at each funding time on the mark price)."""
     from quantlib._io import atomic_write_text
     from quantlib.backtest.runs import (
         load_assets,
+        load_perpetual_data,
         parse_params,
         result_record,
         run_named,
@@ -159,7 +187,7 @@ def backtest(
     )
 
     with _user_errors():
-        bars = load_assets(data, timeframe)
+        bars = load_assets(data, timeframe, market=market or "spot")
         config = _config(
             bars,
             periods_per_year,
@@ -172,15 +200,19 @@ def backtest(
             funding_rate=funding_rate,
             leverage=leverage,
         )
-        result = run_named(strategy, bars, parse_params(param or []), config)
+        perpetual = load_perpetual_data(
+            data, bars, config, funding_files=funding_file or (), mark_files=mark_file or ()
+        )
+        result = run_named(strategy, bars, parse_params(param or []), config, perpetual=perpetual)
         record = result_record(result)
-        # Entry fees of every trade and exit fees of the closed ones, in the quote currency.
-        record["fees_paid"] = float(result.trades["fees"].sum())
         if json_out is not None:
             atomic_write_text(json_out, json.dumps(record, indent=2) + "\n")
         if out_dir is not None:
             write_run(result, out_dir, record)
     out.print(f"{result.describe()}; in-sample", highlight=False, soft_wrap=True)
+    if result.config.market == "perpetual":
+        for line in result.assumptions()[len(result.config.describe_rules()) :]:
+            out.print(line, highlight=False, soft_wrap=True)
     out.print(_annual_note(bars, result.config), highlight=False, soft_wrap=True)
     out.print(_metrics_table("in-sample metrics (daily returns)", record))
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from quantlib.exceptions import ConfigError
 from quantlib.strategy.base import Strategy
 from quantlib.strategy.daily_zones import ZoneBreakout, ZoneFade
+from quantlib.strategy.hold import Hold
 from quantlib.strategy.seed_stack import SeedStack
 from quantlib.strategy.sma_cross import SmaCross
 from quantlib.strategy.smc_confluence import SmcConfluence
@@ -55,6 +56,7 @@ STRATEGIES: dict[str, type[BaseModel]] = LazyRegistry(
         ZoneBreakout.name: ZoneBreakout,
         SmcConfluence.name: SmcConfluence,
         SeedStack.name: SeedStack,
+        Hold.name: Hold,
     },
     {"ai_confirmed": ("quantlib.strategy.ai_confirmed", "AiConfirmed")},
 )

@@ -241,3 +241,60 @@ def test_a_mark_frame_with_an_empty_volume_column_is_valid() -> None:
     mark = bars.assign(volume=np.nan)
     result = run_backtest(bars, signal_frame(bars), config(**PERP, funding_rate=0.0), mark=mark)
     assert result.notes == ()
+
+
+def test_funding_free_cash_cannot_cover_comes_out_of_the_margin_and_can_liquidate_a_1x_long() -> (
+    None
+):
+    # All-in 1x long of 10 at 100 (cash left 0, margin 1000). Funding 10% at 08:00 on 100:
+    # 100 paid out of the margin → M = 900, P_liq = (100 − 90) / (1 − 0.005) = 10.05...; a
+    # bar whose mark low reaches 10 liquidates it there.
+    bars = bars_from_rows([FLAT] * 10 + [(100, 100, 10, 50), FLAT])
+    rate = pd.Series([0.1], index=[pd.Timestamp("2024-01-01T08:00Z")])
+    cfg = config(**PERP, maintenance_margin=0.005, liquidation_fee=0.0)
+    result = run_backtest(bars, signal_frame(bars, b0={"entry": 1}), cfg, funding=rate)
+    trade = result.trades.iloc[0]
+    p_liq = (100 - 90) / 0.995
+    assert trade["funding"] == pytest.approx(100.0, rel=1e-12)
+    assert result.equity.iloc[8] == pytest.approx(900.0, rel=1e-12)  # cash 0, margin 900
+    assert (trade["exit_reason"], trade["exit_price"]) == ("liquidation", pytest.approx(p_liq))
+    # Equity after: what the margin held above the loss: 900 + 10 (p_liq − 100).
+    assert result.final_equity == pytest.approx(900 + 10 * (p_liq - 100), rel=1e-9)
+
+
+def test_funding_received_goes_to_cash() -> None:
+    bars = bars_from_rows([FLAT] * 10)
+    rate = pd.Series([-0.01], index=[pd.Timestamp("2024-01-01T08:00Z")])
+    result = run_backtest(bars, signal_frame(bars, b0={"entry": 1}), config(**PERP), funding=rate)
+    assert result.trades["funding"].iloc[0] == pytest.approx(-10.0, rel=1e-12)
+    assert result.final_equity == pytest.approx(1010.0, rel=1e-12)
+
+
+def test_a_1x_long_on_bundled_btc_perpetual_2024_pays_the_funding_the_data_implies() -> None:
+    from quantlib.data import load_funding, load_ohlcv
+    from quantlib.strategy.hold import Hold
+
+    year = slice("2024-01-01", "2024-12-31")
+    bars = load_ohlcv("BTCUSDT", "1h", market="perpetual").loc[year]
+    mark = load_ohlcv("BTCUSDT", "1h", market="mark")
+    rates = load_funding("BTCUSDT")
+    signals = Hold(side="long").signals(bars)
+    result = run_backtest(
+        bars, signals, config(market="perpetual"), funding=rates, mark=mark, strategy="hold"
+    )
+    trade = result.trades.iloc[0]
+    # Independently: every event with entry < T <= exit (the position is still open after the
+    # last bar, whose close is 2025-01-01 00:00), rate × units × the open of the mark bar at T.
+    entry, exit_ = trade["entry_time"], bars.index[-1] + pd.Timedelta("1h")
+    held = rates[(rates.index > entry) & (rates.index <= exit_)]
+    mark_open = mark["open"].reindex(held.index)
+    assert entry == pd.Timestamp("2024-01-01T01:00Z")
+    assert trade["exit_reason"] == "open"
+    assert len(held) == 3 * 366 - 1  # all 2024 events but 01-01 00:00, before the entry
+    assert not mark_open.isna().any()
+    expected = float((held * trade["size"] * mark_open).sum())
+    assert trade["funding"] == pytest.approx(expected, rel=1e-9)
+    assert result.funding_paid == pytest.approx(expected, rel=1e-9)
+    # The bars' span (2024-01-01 00:00, 2025-01-01 00:00] holds the same events; all on the mark.
+    assert result.funding_events == {"BTCUSDT": len(held)}
+    assert result.funding_stand_ins == {"BTCUSDT": 0}
