@@ -298,3 +298,16 @@ def test_a_1x_long_on_bundled_btc_perpetual_2024_pays_the_funding_the_data_impli
     # The bars' span (2024-01-01 00:00, 2025-01-01 00:00] holds the same events; all on the mark.
     assert result.funding_events == {"BTCUSDT": len(held)}
     assert result.funding_stand_ins == {"BTCUSDT": 0}
+
+
+def test_hourly_mark_bars_decide_liquidation_on_daily_bars() -> None:
+    # 10x long of 10 filled at day 1's open (100). Day 1's last-price low is 95, but one hour
+    # of its hourly mark reaches 89, below P_liq: liquidated at P_liq in day 1.
+    bars = bars_from_rows([FLAT, (100, 100, 95, 99), FLAT], timeframe="1d")
+    mark = bars_from_rows(mark_rows(72, {24 + 13: (99, 99, 89, 98)}))
+    sig = signal_frame(bars, b0={"entry": 1})
+    result = run_backtest(bars, sig, config(**PERP, **LEVERED, funding_rate=0.0), mark=mark)
+    trade = result.trades.iloc[0]
+    assert (trade["exit_reason"], trade["exit_time"]) == ("liquidation", bars.index[1])
+    assert trade["exit_price"] == pytest.approx(P_LIQ, rel=1e-12)
+    assert any("mark-price bars of 1h aggregated to 1d" in note for note in result.notes)
