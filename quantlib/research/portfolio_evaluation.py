@@ -146,9 +146,10 @@ class PortfolioEvaluation:
         return max(len(self.result.equity) - 1, 1) / self.result.periods_per_year
 
     def asset_table(self) -> pd.DataFrame:
-        """Per asset: mean weight, total contribution, turnover (total and a year), costs
-        (fees, slippage, borrow, total, and ``cost_drag``: the total over the mean equity, per
-        year), mean share of volatility, bars listed. The last row is the whole book.
+        """Per asset: mean weight, total contribution, turnover (total and a year), costs (one
+        column per kind the result books: fees, slippage, borrow, funding; their total, and
+        ``cost_drag``: the total over the mean equity, per year), mean share of volatility, bars
+        listed. The last row is the whole book.
 
         Examples
         --------
@@ -158,6 +159,7 @@ class PortfolioEvaluation:
         result = self.result
         assets = list(result.weights.columns)
         costs = result.costs_by_asset.reindex(assets).fillna(0.0)
+        kinds = [k for k in costs.columns if k != "total"]
         turnover = self.turnover_by_asset.sum()
         shares = self.risk.contributions.dropna().mean().reindex(assets)
         mean_equity = float(result.equity.mean())
@@ -167,9 +169,7 @@ class PortfolioEvaluation:
                 "contribution": self.contributions[assets].sum(),
                 "turnover": turnover,
                 "turnover_per_year": turnover / self.years,
-                "fees": costs["fees"],
-                "slippage": costs["slippage"],
-                "borrow": costs["borrow"],
+                **{kind: costs[kind] for kind in kinds},
                 "costs": costs["total"],
                 "cost_drag": costs["total"] / mean_equity / self.years,
                 "risk_share": shares,
@@ -182,7 +182,7 @@ class PortfolioEvaluation:
             "contribution": float(self.book_returns.sum()),
             "turnover": float(result.turnover.sum()),
             "turnover_per_year": float(result.turnover.sum()) / self.years,
-            **{k: float(costs[k].sum()) for k in ("fees", "slippage", "borrow")},
+            **{kind: float(costs[kind].sum()) for kind in kinds},
             "costs": float(costs["total"].sum()),
             "cost_drag": float(costs["total"].sum()) / mean_equity / self.years,
             "risk_share": float(shares.sum()) if shares.notna().any() else np.nan,
