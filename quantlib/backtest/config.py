@@ -183,6 +183,10 @@ class BacktestConfig(BaseModel):
             else "No leverage (1x): a long is never liquidated; a short is liquidated at "
             "its margin."
         )
+        if self.market == "perpetual" and self.leverage <= 1:
+            margin = margin.replace(
+                "never liquidated", "liquidated only once funding spends its margin"
+            )
         if self.market == "perpetual":
             funding = (
                 "Funding (perpetual): a position pays side × rate × units × mark price at every "

@@ -311,3 +311,12 @@ def test_hourly_mark_bars_decide_liquidation_on_daily_bars() -> None:
     assert (trade["exit_reason"], trade["exit_time"]) == ("liquidation", bars.index[1])
     assert trade["exit_price"] == pytest.approx(P_LIQ, rel=1e-12)
     assert any("mark-price bars of 1h aggregated to 1d" in note for note in result.notes)
+
+
+def test_the_rules_state_the_funding_and_mark_price_conventions() -> None:
+    rules = " ".join(config(**PERP, funding_rate=0.0001).describe_rules())
+    assert "entry < T <= exit" in rules
+    assert "paid by every position held at any moment inside that bar" in rules
+    assert "the perpetual's last price stands in where no mark price covers T" in rules
+    assert "liquidated only once funding spends its margin" in rules
+    assert "on the mark price (perpetual)" in config(**PERP, funding_rate=0.0001).describe_costs()
