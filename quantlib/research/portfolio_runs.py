@@ -36,9 +36,15 @@ from quantlib.research.portfolio import (
 )
 from quantlib.research.sweeps import _union_index as _union
 from quantlib.research.sweeps import parameter_grid
-from quantlib.research.sweeps_metrics import SELECTION_METRICS, day_ends
-from quantlib.research.trials import TRIAL_COLUMNS, record_trials
-from quantlib.research.walkforward import _folds, _window
+from quantlib.research.sweeps_metrics import (
+    SELECTION_METRICS,
+    day_ends,
+    select_best,
+    trial_frame,
+    trials_variance,
+)
+from quantlib.research.trials import record_trials
+from quantlib.research.walkforward import _fold_label, _folds, _window
 from quantlib.strategy.portfolio.base import PortfolioStrategy, strategy_weights
 
 if TYPE_CHECKING:
@@ -157,19 +163,12 @@ class PortfolioSweepResult:
     def best(self, metric: str | None = None) -> pd.Series:
         """The table row of the best trial by ``metric`` (ties to the earliest; NaN never
         best)."""
-        name = check_choice("metric", metric or self.metric, list(SELECTION_METRICS))
-        values = self.table[name].to_numpy(np.float64)
-        finite = np.isfinite(values)
-        if not finite.any():
-            raise DataError(
-                f"no trial of the portfolio sweep on {self.period[0]} to {self.period[1]} has a "
-                f"finite {name} (fewer than 2 days, or no position). Fix: use a longer period "
-                "or shorter lookbacks",
-                rule="no finite metric",
-            )
-        scores = np.where(finite, values if SELECTION_METRICS[name] else -values, -np.inf)
-        row: pd.Series = self.table.iloc[int(np.argmax(scores))]
-        return row
+        return select_best(
+            self.table,
+            metric or self.metric,
+            what=f"the portfolio sweep on {self.period[0]} to {self.period[1]}",
+            hint="fewer than 2 days, or no position. Fix: use a longer period or shorter lookbacks",
+        )
 
     def best_trial(self, metric: str | None = None) -> int:
         return int(str(self.best(metric).name))
@@ -180,10 +179,9 @@ class PortfolioSweepResult:
 
     @property
     def trials_sharpe_variance(self) -> float:
-        """Variance (ddof 1) of the trials' annualised Sharpe ratios; NaN below two finite."""
-        values = self.table["sharpe"].to_numpy(np.float64)
-        finite = values[np.isfinite(values)]
-        return float(np.var(finite, ddof=1)) if len(finite) >= 2 else math.nan
+        """Variance (ddof 1) of the trials' annualised Sharpe ratios (a flat trial's is 0, see
+        :data:`~quantlib.research.sweeps_metrics.METRIC_COLUMNS`); NaN below two finite."""
+        return trials_variance(self.table["daily_sharpe"].to_numpy(), self.periods_per_year)
 
     def summary(
         self, metric: str | None = None, *, n_trials: int | None = None
@@ -205,23 +203,16 @@ class PortfolioSweepResult:
 
     def trial_frame(self, *, fold: str = "full", in_sample: bool = True) -> pd.DataFrame:
         """The trials as rows for :func:`quantlib.research.trials.record_trials`."""
-        return pd.DataFrame(
-            {
-                "strategy": [s.name for s in self.strategies],
-                "params": [dict(s.model_dump()) for s in self.strategies],
-                "config_id": self.table["config_id"].to_numpy(),
-                "assets": ",".join(self.assets),
-                "timeframe": self.timeframe,
-                "period_start": self.period[0],
-                "period_end": self.period[1],
-                "fold": fold,
-                "in_sample": in_sample,
-                "sharpe": self.table["daily_sharpe"].to_numpy(),
-                "n_obs": self.table["n_obs"].to_numpy(np.int64),
-                "skew": self.table["skew"].to_numpy(),
-                "kurtosis": self.table["kurtosis"].to_numpy(),
-            },
-            columns=list(TRIAL_COLUMNS),
+        return trial_frame(
+            [s.name for s in self.strategies],
+            [s.model_dump() for s in self.strategies],
+            self.table["config_id"].tolist(),
+            self.table,
+            assets=self.assets,
+            timeframe=self.timeframe,
+            period=self.period,
+            fold=fold,
+            in_sample=in_sample,
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -246,7 +237,10 @@ def _sweep(
     rows, daily, results = [], [], []
     for row, spec in zip(valid, built, strict=True):
         weights = strategy_weights(spec, bar_map, funding)
-        result = run_portfolio(bar_map, weights, engine_config, timeframe=tf, funding=funding)
+        # The bars passed the contract in _bar_map (walk-forward windows are slices of them).
+        result = run_portfolio(
+            bar_map, weights, engine_config, timeframe=tf, funding=funding, validated=True
+        )
         metrics, returns = book_metrics(result.equity, result.n_orders, result.periods_per_year)
         label = (
             f"allocator:{spec.model_dump()['method']}" if spec.name == "allocator" else spec.name
@@ -405,9 +399,8 @@ class PortfolioWalkForwardResult:
     @property
     def trials_sharpe_variance(self) -> float:
         """Variance (ddof 1) of the annualised Sharpe ratios of every in-sample trial."""
-        values = np.concatenate([s.table["sharpe"].to_numpy(np.float64) for s in self.sweeps])
-        finite = values[np.isfinite(values)]
-        return float(np.var(finite, ddof=1)) if len(finite) >= 2 else math.nan
+        values = np.concatenate([s.table["daily_sharpe"].to_numpy() for s in self.sweeps])
+        return trials_variance(values, self.periods_per_year)
 
     def summary(self, *, n_trials: int | None = None) -> PerformanceSummary:
         """Performance of the out-of-sample equity, its Sharpe ratio deflated by
@@ -430,27 +423,23 @@ class PortfolioWalkForwardResult:
         for k, (fold_sweep, oos, trial) in enumerate(
             zip(self.sweeps, self.results, self.chosen, strict=True), start=1
         ):
-            label = f"fold{k:02d}"
+            label = _fold_label(k)
             frames.append(fold_sweep.trial_frame(fold=label, in_sample=True))
-            row = self.folds.iloc[k - 1]
             spec = fold_sweep.strategies[trial]
             metrics, _ = book_metrics(self._fold_equity(k), oos.n_orders, oos.periods_per_year)
-            oos_row = {
-                "strategy": spec.name,
-                "params": dict(spec.model_dump()),
-                "config_id": str(row["config_id"]),
-                "assets": ",".join(str(a) for a in oos.weights.columns),
-                "timeframe": fold_sweep.timeframe,
-                "period_start": oos.equity.index[0],
-                "period_end": oos.equity.index[-1],
-                "fold": label,
-                "in_sample": False,
-                "sharpe": metrics["daily_sharpe"],
-                "n_obs": int(metrics["n_obs"]),
-                "skew": metrics["skew"],
-                "kurtosis": metrics["kurtosis"],
-            }
-            frames.append(pd.DataFrame([oos_row], columns=list(TRIAL_COLUMNS)))
+            frames.append(
+                trial_frame(
+                    spec.name,
+                    [spec.model_dump()],
+                    [self.folds["config_id"].iloc[k - 1]],
+                    pd.DataFrame([metrics]),
+                    assets=[str(a) for a in oos.weights.columns],
+                    timeframe=fold_sweep.timeframe,
+                    period=(oos.equity.index[0], oos.equity.index[-1]),
+                    fold=label,
+                    in_sample=False,
+                )
+            )
         return pd.concat(frames, ignore_index=True)
 
     def _fold_equity(self, k: int) -> pd.Series:
@@ -546,7 +535,7 @@ def portfolio_walk_forward(
         fold_config = engine_config.model_copy(update={"initial_cash": cash})
         result = run_portfolio(
             test_bars, _test_weights(spec, history, test_bars, funding), fold_config,
-            timeframe=fold_sweep.timeframe, funding=funding,
+            timeframe=fold_sweep.timeframe, funding=funding, validated=True,
         )  # fmt: skip
         equity, n_closed = _close_book(result, test_bars)
         cash = float(equity.iloc[-1])

@@ -30,16 +30,18 @@ from quantlib.backtest.config import BacktestConfig
 from quantlib.backtest.engine import simulate, with_strategy_defaults
 from quantlib.backtest.result import run_config_id
 from quantlib.data.timeframes import infer_timeframe
-from quantlib.exceptions import ConfigError, DataError
+from quantlib.exceptions import ConfigError
 from quantlib.research.sweeps_metrics import (
     METRIC_COLUMNS,
     SELECTION_METRICS,
     day_ends,
     equity_metrics,
     result_metrics,
+    select_best,
+    trial_frame,
 )
 from quantlib.research.sweeps_runner import TaskRunner, task_runner
-from quantlib.research.trials import TRIAL_COLUMNS, record_trials
+from quantlib.research.trials import record_trials
 from quantlib.strategy.registry import STRATEGIES, make_strategy
 
 if TYPE_CHECKING:
@@ -275,20 +277,12 @@ class SweepResult:
         DataError
             If no trial has a finite value of it (e.g. no trades anywhere).
         """
-        name = check_choice("metric", metric or self.metric, list(SELECTION_METRICS))
-        values = self.table[name].to_numpy(np.float64)
-        finite = np.isfinite(values)
-        if not finite.any():
-            raise DataError(
-                f"no trial of the {self.strategy} sweep on {self.period[0]} to "
-                f"{self.period[1]} has a finite {name} (no trades, or fewer than 2 days). "
-                "Fix: use a longer period or a grid that trades",
-                rule="no finite metric",
-            )
-        # argmax returns the first of equal scores: ties go to the earliest trial.
-        scores = np.where(finite, values if SELECTION_METRICS[name] else -values, -np.inf)
-        row: pd.Series = self.table.iloc[int(np.argmax(scores))]
-        return row
+        return select_best(
+            self.table,
+            metric or self.metric,
+            what=f"the {self.strategy} sweep on {self.period[0]} to {self.period[1]}",
+            hint="no trades, or fewer than 2 days. Fix: use a longer period or a grid that trades",
+        )
 
     def best_params(self, metric: str | None = None) -> dict[str, Any]:
         """The parameters of :meth:`best`, as given in the grid."""
@@ -304,24 +298,16 @@ class SweepResult:
 
     def trial_frame(self, *, fold: str = "full", in_sample: bool = True) -> pd.DataFrame:
         """The trials as rows for :func:`quantlib.research.trials.record_trials`."""
-        table = self.table
-        return pd.DataFrame(
-            {
-                "strategy": self.strategy,
-                "params": list(self.params),
-                "config_id": table["config_id"].to_numpy(),
-                "assets": ",".join(self.assets),
-                "timeframe": self.timeframe,
-                "period_start": self.period[0],
-                "period_end": self.period[1],
-                "fold": fold,
-                "in_sample": in_sample,
-                "sharpe": table["daily_sharpe"].to_numpy(),
-                "n_obs": table["n_obs"].to_numpy(np.int64),
-                "skew": table["skew"].to_numpy(),
-                "kurtosis": table["kurtosis"].to_numpy(),
-            },
-            columns=list(TRIAL_COLUMNS),
+        return trial_frame(
+            self.strategy,
+            self.params,
+            self.table["config_id"].tolist(),
+            self.table,
+            assets=self.assets,
+            timeframe=self.timeframe,
+            period=self.period,
+            fold=fold,
+            in_sample=in_sample,
         )
 
     def to_frame(self) -> pd.DataFrame:

@@ -8,16 +8,30 @@ tests and baselines score their runs with :func:`result_metrics` too.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from quantlib._validation import check_choice
 from quantlib.analytics.drawdown import drawdown_values
 from quantlib.analytics.returns import cagr, kurtosis, skew, sortino, volatility
 from quantlib.analytics.returns import sharpe as sharpe_ratio
 from quantlib.backtest.result import BacktestResult
+from quantlib.exceptions import DataError
+from quantlib.research.trials import TRIAL_COLUMNS
 
-__all__ = ["METRIC_COLUMNS", "SELECTION_METRICS", "day_ends", "equity_metrics", "result_metrics"]
+__all__ = [
+    "METRIC_COLUMNS",
+    "SELECTION_METRICS",
+    "day_ends",
+    "equity_metrics",
+    "result_metrics",
+    "select_best",
+    "trial_frame",
+    "trials_variance",
+]
 
 SELECTION_METRICS: dict[str, bool] = {
     "sharpe": True,
@@ -41,7 +55,13 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "n_obs",
 )
 """Metric columns of a sweep table (``daily_sharpe`` is the per-period Sharpe ratio of the
-daily returns, ``kurtosis`` the excess kurtosis, ``n_obs`` the number of daily returns)."""
+daily returns, the trial's Sharpe ratio in the registry; ``kurtosis`` the excess kurtosis,
+``n_obs`` the number of daily returns).
+
+A flat run (every daily return exactly 0: it never held a position) has ``daily_sharpe`` 0: it
+earned nothing at no risk, and it still counts as a trial, so it enters the variance of the
+trials' Sharpe ratios that deflates the chosen one as a draw of 0. Its performance figures
+(``sharpe``, ``sortino``, ...) stay NaN (undefined), so a sweep never selects it by them."""
 
 
 def day_ends(index: pd.DatetimeIndex) -> tuple[np.ndarray, pd.DatetimeIndex]:
@@ -87,6 +107,8 @@ def equity_metrics(
         out["calmar"] = out["cagr"] / abs(mdd) if mdd < 0 else math.nan
         out["skew"] = skew(series)
         out["kurtosis"] = kurtosis(series)
+        if not daily.any():  # flat: a trial with Sharpe 0 (see METRIC_COLUMNS)
+            out["daily_sharpe"] = 0.0
     return out, daily
 
 
@@ -113,3 +135,67 @@ def result_metrics(result: BacktestResult) -> dict[str, float]:
     trades = result.trades
     closed = trades.loc[trades["exit_reason"] != "open", "pnl"].to_numpy(np.float64)
     return equity_metrics(values, ends, closed, len(trades), result.config.periods_per_year)[0]
+
+
+def select_best(table: pd.DataFrame, metric: str, *, what: str, hint: str) -> pd.Series:
+    """The row of a sweep table with the best ``metric`` (higher or lower as
+    :data:`SELECTION_METRICS` says), ties to the earliest row, NaN never best.
+
+    ``what`` names the sweep and its period and ``hint`` the likely cause and the fix, for the
+    :class:`~quantlib.exceptions.DataError` raised when no row has a finite value.
+    """
+    name = check_choice("metric", metric, list(SELECTION_METRICS))
+    values = table[name].to_numpy(np.float64)
+    finite = np.isfinite(values)
+    if not finite.any():
+        raise DataError(f"no trial of {what} has a finite {name} ({hint})", rule="no finite metric")
+    # argmax returns the first of equal scores: ties go to the earliest trial.
+    scores = np.where(finite, values if SELECTION_METRICS[name] else -values, -np.inf)
+    row: pd.Series = table.iloc[int(np.argmax(scores))]
+    return row
+
+
+def trials_variance(daily_sharpes: np.ndarray, periods_per_year: int) -> float:
+    """Variance (``ddof=1``) of the trials' **annualised** Sharpe ratios, from their per-period
+    ones (``daily_sharpe × periods_per_year``), over the finite ones; NaN below two."""
+    values = np.asarray(daily_sharpes, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    if len(finite) < 2:
+        return math.nan
+    return float(np.var(finite, ddof=1) * periods_per_year)
+
+
+def trial_frame(
+    strategy: str | Sequence[str],
+    params: Sequence[Mapping[str, Any]],
+    config_ids: Sequence[str],
+    metrics: pd.DataFrame,
+    *,
+    assets: Sequence[str],
+    timeframe: str,
+    period: tuple[Any, Any],
+    fold: str,
+    in_sample: bool,
+) -> pd.DataFrame:
+    """Trials as rows for :func:`quantlib.research.trials.record_trials`: one per row of
+    ``metrics`` (the metric columns of the runs, :data:`METRIC_COLUMNS`), with each run's
+    strategy name (one for all, or one each), parameters and ``config_id``; the trial's Sharpe
+    ratio is the per-period ``daily_sharpe``."""
+    return pd.DataFrame(
+        {
+            "strategy": strategy if isinstance(strategy, str) else list(strategy),
+            "params": [dict(p) for p in params],
+            "config_id": [str(c) for c in config_ids],
+            "assets": ",".join(str(a) for a in assets),
+            "timeframe": timeframe,
+            "period_start": period[0],
+            "period_end": period[1],
+            "fold": fold,
+            "in_sample": in_sample,
+            "sharpe": metrics["daily_sharpe"].to_numpy(np.float64),
+            "n_obs": metrics["n_obs"].to_numpy(np.int64),
+            "skew": metrics["skew"].to_numpy(np.float64),
+            "kurtosis": metrics["kurtosis"].to_numpy(np.float64),
+        },
+        columns=list(TRIAL_COLUMNS),
+    )

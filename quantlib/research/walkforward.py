@@ -45,9 +45,14 @@ from quantlib.backtest.result import BacktestResult
 from quantlib.data.timeframes import infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError, DataError
 from quantlib.research.sweeps import SweepResult, _assemble, _bar_map, _plan, _tasks, _union_index
-from quantlib.research.sweeps_metrics import SELECTION_METRICS, result_metrics
+from quantlib.research.sweeps_metrics import (
+    SELECTION_METRICS,
+    result_metrics,
+    trial_frame,
+    trials_variance,
+)
 from quantlib.research.sweeps_runner import task_runner
-from quantlib.research.trials import TRIAL_COLUMNS, record_trials
+from quantlib.research.trials import record_trials
 from quantlib.strategy.registry import make_strategy
 
 if TYPE_CHECKING:
@@ -310,11 +315,7 @@ class WalkForwardResult:
     def trials_sharpe_variance(self) -> float:
         """Variance (ddof=1) of the **annualised** Sharpe ratios of the in-sample trials with a
         finite one (``config.periods_per_year``); NaN below two."""
-        values = self.trial_sharpes
-        finite = values[np.isfinite(values)]
-        if len(finite) < 2:
-            return math.nan
-        return float(np.var(finite, ddof=1) * self.config.periods_per_year)
+        return trials_variance(self.trial_sharpes, self.config.periods_per_year)
 
     def summary(self) -> PerformanceSummary:
         """Performance of the out-of-sample equity, its Sharpe ratio deflated by
@@ -341,24 +342,19 @@ class WalkForwardResult:
         ):
             label = _fold_label(fold)
             frames.append(sweep_result.trial_frame(fold=label, in_sample=True))
-            metrics = result_metrics(oos)
-            start, end = oos.period
-            oos_row = {
-                "strategy": self.strategy,
-                "params": dict(sweep_result.params[trial]),
-                "config_id": str(sweep_result.table["config_id"].iloc[trial]),
-                "assets": ",".join(oos.assets),
-                "timeframe": oos.timeframe,
-                "period_start": start,
-                "period_end": end,
-                "fold": label,
-                "in_sample": False,
-                "sharpe": metrics["daily_sharpe"],
-                "n_obs": int(metrics["n_obs"]),
-                "skew": metrics["skew"],
-                "kurtosis": metrics["kurtosis"],
-            }
-            frames.append(pd.DataFrame([oos_row], columns=list(TRIAL_COLUMNS)))
+            frames.append(
+                trial_frame(
+                    self.strategy,
+                    [sweep_result.params[trial]],
+                    [sweep_result.table["config_id"].iloc[trial]],
+                    pd.DataFrame([result_metrics(oos)]),
+                    assets=oos.assets,
+                    timeframe=oos.timeframe,
+                    period=oos.period,
+                    fold=label,
+                    in_sample=False,
+                )
+            )
         return pd.concat(frames, ignore_index=True)
 
     def to_frame(self) -> pd.DataFrame:
