@@ -17,14 +17,27 @@ therefore
 
 Johansen's test is reported beside (the rank it decides at 5%) but does not drive the
 selection: statsmodels tabulates its critical values at three levels only, with no p-value to
-adjust. A screen has no returns, so its trials carry no Sharpe ratio (``NaN``): they add to the
-number of trials, and the variance of Sharpe ratios comes from trials that were backtested.
+adjust.
+
+**The trials' Sharpe ratios.** Given the assets' OHLCV ``bars``, the screen also trades every
+pair it tests over that pair's training period
+(:class:`~quantlib.strategy.portfolio.pairs.PairsTrading`, ``y`` on ``x`` as the test found
+them, through :func:`quantlib.portfolio.run_portfolio` with costs on), and each trial carries
+that run's per-period Sharpe ratio: the deflated Sharpe ratio of the pair finally traded then
+sees the dispersion of what the search could have picked. A pair whose z-score never crosses
+the entry band never trades: its book is flat, it earned nothing at no risk, and its trial's
+Sharpe ratio is **0**, not NaN (see :data:`quantlib.research.sweeps_metrics.METRIC_COLUMNS`);
+it is charged as a trial like every other pair. Without ``bars`` a screen has no returns: its
+trials carry no Sharpe ratio (NaN), add to the number of trials, and leave the variance of
+Sharpe ratios to trials that were traded (the registry counts them in ``n_trials`` but not in
+``n_finite``).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -38,10 +51,18 @@ from quantlib._validation import check_choice, check_float, check_int
 from quantlib.data.timeframes import infer_timeframe
 from quantlib.exceptions import ConfigError, DataError
 from quantlib.models.pairs import engle_granger, half_life, johansen
+from quantlib.portfolio import PortfolioConfig, run_portfolio
+from quantlib.research.portfolio import book_metrics
+from quantlib.research.sweeps_metrics import METRIC_COLUMNS
 from quantlib.research.trials import TRIAL_COLUMNS, record_trials
 from quantlib.results import ResultSummary
+from quantlib.strategy.portfolio.pairs import PairsTrading
 
-__all__ = ["PAIR_COLUMNS", "PairScreen", "screen_pairs"]
+__all__ = ["PAIR_COLUMNS", "PAIR_TRADE_CONFIG", "PairScreen", "screen_pairs"]
+
+PAIR_TRADE_CONFIG = PortfolioConfig(allow_short=True, rebalance=None, drift_band=0.05)
+"""The engine settings of a screen's pair trades unless given: costs on (the defaults), shorts
+allowed, legs rebalanced when a weight drifts 5 points from its target."""
 
 PAIR_COLUMNS: tuple[str, ...] = (
     "asset_a",
@@ -93,6 +114,14 @@ class PairScreen:
         The bars' timeframe.
     log_prices : bool
         Whether the tests ran on log prices.
+    trades : DataFrame or None
+        With ``bars``: one row per pair tried (as :attr:`table`), the metric columns
+        (:data:`~quantlib.research.sweeps_metrics.METRIC_COLUMNS`) of its trade over its
+        training period; ``daily_sharpe`` is the trial's Sharpe ratio (0 for a pair that never
+        traded). None for a screen without bars.
+    trade_params : dict or None
+        The :class:`~quantlib.strategy.portfolio.pairs.PairsTrading` parameters and engine
+        settings of those trades.
     """
 
     table: pd.DataFrame
@@ -102,6 +131,8 @@ class PairScreen:
     period: tuple[pd.Timestamp, pd.Timestamp]
     timeframe: str
     log_prices: bool
+    trades: pd.DataFrame | None = field(default=None, repr=False)
+    trade_params: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def n_tested(self) -> int:
@@ -114,21 +145,40 @@ class PairScreen:
         return chosen.sort_values("pvalue", kind="stable")
 
     def config_id(self, row: pd.Series) -> str:
-        """The trial's ``config_id`` of one pair (its assets and the test's settings)."""
-        return stable_hash(
-            {
-                "screen": "engle_granger",
-                "assets": [str(row["asset_a"]), str(row["asset_b"])],
-                "log_prices": self.log_prices,
-                "period": [str(row["start"]), str(row["end"])],
-            }
-        )
+        """The trial's ``config_id`` of one pair (its assets, the test's settings and, when the
+        screen traded the pairs, the trade's parameters)."""
+        key: dict[str, Any] = {
+            "screen": "engle_granger",
+            "assets": [str(row["asset_a"]), str(row["asset_b"])],
+            "log_prices": self.log_prices,
+            "period": [str(row["start"]), str(row["end"])],
+        }
+        if self.trade_params is not None:
+            key["trade"] = self.trade_params
+        return stable_hash(key)
 
     def trial_frame(self, *, fold: str = "screen") -> pd.DataFrame:
         """The pairs tried as rows for :func:`quantlib.research.trials.record_trials`
-        (strategy ``"pairs"``, in sample, Sharpe ratio NaN)."""
+        (strategy ``"pairs"``, in sample): with :attr:`trades`, each pair's Sharpe ratio
+        (per period, 0 for a pair that never traded), its number of daily returns and their
+        moments; without, Sharpe ratio NaN and the pair's number of common observations."""
         rows = []
-        for _, row in self.table.iterrows():
+        for position, (_, row) in enumerate(self.table.iterrows()):
+            if self.trades is not None:
+                traded = self.trades.iloc[position]
+                moments = {
+                    "sharpe": float(traded["daily_sharpe"]),
+                    "n_obs": int(traded["n_obs"]),
+                    "skew": float(traded["skew"]),
+                    "kurtosis": float(traded["kurtosis"]),
+                }
+            else:
+                moments = {
+                    "sharpe": math.nan,
+                    "n_obs": int(row["n_obs"]),
+                    "skew": math.nan,
+                    "kurtosis": math.nan,
+                }
             rows.append(
                 {
                     "strategy": "pairs",
@@ -147,10 +197,7 @@ class PairScreen:
                     "period_end": row["end"],
                     "fold": fold,
                     "in_sample": True,
-                    "sharpe": math.nan,
-                    "n_obs": int(row["n_obs"]),
-                    "skew": math.nan,
-                    "kurtosis": math.nan,
+                    **moments,
                 }
             )
         return pd.DataFrame(rows, columns=list(TRIAL_COLUMNS))
@@ -168,12 +215,23 @@ class PairScreen:
                 "pairs selected": int(self.table["significant"].sum()),
                 "alpha": self.alpha,
                 "correction": name,
+                **(
+                    {"pairs never traded": int((self.trades["n_trades"] == 0).sum())}
+                    if self.trades is not None
+                    else {}
+                ),
             },
             {"pairs": shown.loc[self.table["significant"]]},
             (
                 "In-sample: each pair was tested on the training period only. Engle–Granger "
                 "both ways, Bonferroni over the two directions, "
-                f"{name} over all {self.n_tested} pairs tried.",
+                f"{name} over all {self.n_tested} pairs tried."
+                + (
+                    " Each pair was also traded on its training period (costs on); a pair "
+                    "that never traded is a trial with Sharpe ratio 0."
+                    if self.trades is not None
+                    else " The pairs were not traded: their trials carry no Sharpe ratio."
+                ),
             ),
         )
 
@@ -247,6 +305,54 @@ def _test_pair(a: pd.Series, b: pd.Series, kw: dict[str, Any]) -> dict[str, Any]
     }
 
 
+def _trade_pairs(
+    table: pd.DataFrame,
+    bars: object,
+    params: dict[str, Any],
+    config: PortfolioConfig,
+    timeframe: str,
+) -> pd.DataFrame:
+    """Each tested pair traded by ``PairsTrading(y, x, **params)`` on its bars from its first
+    to its last common training time: the metric columns of each run."""
+    if not isinstance(bars, Mapping):
+        raise ConfigError(
+            f"bars must be a mapping asset → OHLCV DataFrame, got {type(bars).__name__}. Fix: "
+            "bars={name: load_ohlcv(name, '1d') for name in names}"
+        )
+    rows = []
+    for _, row in table.iterrows():
+        legs = (str(row["y"]), str(row["x"]))
+        missing = [leg for leg in legs if leg not in bars]
+        if missing:
+            raise ConfigError(
+                f"bars has no OHLCV frame for {missing}, a leg of the pair "
+                f"{row['asset_a']}/{row['asset_b']}. Fix: pass bars for every column of closes"
+            )
+        window = {leg: bars[leg].loc[row["start"] : row["end"]] for leg in legs}
+        strategy = PairsTrading(y=legs[0], x=legs[1], **params)
+        result = run_portfolio(window, strategy.weights(window), config, timeframe=timeframe)
+        metrics, _ = book_metrics(result.equity, result.n_orders, result.periods_per_year)
+        rows.append(metrics)
+    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS), index=table.index)
+
+
+def _trade_settings(
+    trade: Mapping[str, Any] | None, config: PortfolioConfig | None, log_prices: bool
+) -> tuple[dict[str, Any], PortfolioConfig]:
+    params = {"window": 60, "log_prices": log_prices, **dict(trade or {})}
+    for key in ("y", "x"):
+        if key in params:
+            raise ConfigError(
+                f"trade={{{key!r}: ...}}: the screen trades each pair as its test found it (y on "
+                "x). Fix: leave y and x out of trade"
+            )
+    try:
+        PairsTrading(y="_y", x="_x", **params)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"trade={params!r} is not a PairsTrading setting: {exc}") from None
+    return params, config or PAIR_TRADE_CONFIG
+
+
 def screen_pairs(
     closes: pd.DataFrame,
     *,
@@ -260,6 +366,9 @@ def screen_pairs(
     recorded_at: pd.Timestamp | datetime | None = None,
     fold: str = "screen",
     engine: Engine | None = None,
+    bars: Mapping[str, pd.DataFrame] | None = None,
+    trade: Mapping[str, Any] | None = None,
+    config: PortfolioConfig | None = None,
 ) -> PairScreen:
     r"""Test every pair of ``closes`` for cointegration with multiple-testing control.
 
@@ -289,6 +398,16 @@ def screen_pairs(
         The trials' fold label.
     engine : sqlalchemy.Engine, optional
         The registry's database (default: the settings' database).
+    bars : mapping asset → OHLCV DataFrame, optional
+        The assets' bars: trade every pair tested over its training period and give its trial
+        that run's Sharpe ratio (see the module docstring); without, the trials carry none.
+    trade : mapping, optional
+        :class:`~quantlib.strategy.portfolio.pairs.PairsTrading` parameters of those trades
+        (default ``window=60`` and the screen's ``log_prices``); ``y`` and ``x`` come from the
+        test.
+    config : PortfolioConfig, optional
+        Engine settings of those trades (default :data:`PAIR_TRADE_CONFIG`: costs on, shorts
+        allowed, 5-point drift band).
 
     Returns
     -------
@@ -299,7 +418,8 @@ def screen_pairs(
     DataError
         For a malformed close panel, or no pair with ``min_obs`` common observations.
     ConfigError
-        For a bad ``train``, ``alpha``, ``correction`` or ``min_obs``.
+        For a bad ``train``, ``alpha``, ``correction``, ``min_obs`` or ``trade``, or ``bars``
+        without a tested asset.
 
     Notes
     -----
@@ -329,6 +449,8 @@ def screen_pairs(
             f"record_to must be a run_id naming this screen, got {record_to!r}. Fix: "
             "record_to='pairs-screen-2024'"
         )
+    if bars is not None:
+        trade_params, trade_config = _trade_settings(trade, config, log_prices)
     frame = _closes(closes, train, log_prices)
     if len(frame) < 2:
         raise DataError(
@@ -358,14 +480,21 @@ def screen_pairs(
     table["significant"] = reject.astype(bool)
     table["johansen_rank"] = table["johansen_rank"].astype(np.int64)
     table = table[list(PAIR_COLUMNS)]
+    timeframe = str(infer_timeframe(pd.DatetimeIndex(frame.index)))
+    trades, settings = None, None
+    if bars is not None:
+        trades = _trade_pairs(table, bars, trade_params, trade_config, timeframe)
+        settings = {"params": trade_params, "config": trade_config.model_dump(mode="json")}
     screen = PairScreen(
         table=table,
         skipped=pd.DataFrame(skipped, columns=["asset_a", "asset_b", "n_obs", "reason"]),
         alpha=alpha,
         correction=correction,
         period=(frame.index[0], frame.index[-1]),
-        timeframe=str(infer_timeframe(pd.DatetimeIndex(frame.index))),
+        timeframe=timeframe,
         log_prices=log_prices,
+        trades=trades,
+        trade_params=settings,
     )
     if record_to is not None:
         record_trials(
