@@ -21,7 +21,7 @@ from quantlib.data.calendars import annualisation
 from quantlib.data.schema import validate
 from quantlib.data.timeframes import infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
-from quantlib.execution.funding import funding_per_bar
+from quantlib.execution.funding import check_rates, funding_per_bar
 from quantlib.portfolio import _kernels as kernels
 from quantlib.portfolio.config import PortfolioConfig
 from quantlib.portfolio.rebalance import calendar_weights
@@ -224,9 +224,9 @@ def _funding(
                 f"funding). Fix: add it to perpetual= or drop its series"
             )
         for name, series in rates.items():
-            _check_funding(series, f"funding[{name!r}]")
+            check_rates(series, f"funding[{name!r}]")
     elif rates is not None:
-        _check_funding(rates, "funding")
+        check_rates(rates, "funding")
     if not config.perpetual:
         return perp, fund
     legs = [a for a in assets if a in config.perpetual]
@@ -248,23 +248,6 @@ def _funding(
         ) from None
     fund[:, perp] = per_bar.T
     return perp, np.ascontiguousarray(fund)
-
-
-def _check_funding(series: Any, what: str) -> None:
-    if not isinstance(series, pd.Series) or not isinstance(series.index, pd.DatetimeIndex):
-        raise ConfigError(
-            f"{what} must be a pandas Series of rates indexed by UTC funding times, got "
-            f"{type(series).__name__}. Fix: quantlib.data.load_funding(symbol)"
-        )
-    if series.index.tz is None:
-        raise ConfigError(f"{what}: the funding times must be tz-aware UTC")
-    values = series.to_numpy(np.float64)
-    if not np.isfinite(values).all():
-        where = series.index[~np.isfinite(values)][0]
-        raise ConfigError(f"{what} holds a missing or infinite rate at {where}. Fix: drop it")
-    if not series.index.is_unique:
-        where = series.index[series.index.duplicated()][0]
-        raise ConfigError(f"{what} has two rates at {where}. Fix: keep one per funding time")
 
 
 def _check_bars(frame: pd.DataFrame, caller: str) -> None:
