@@ -29,6 +29,9 @@ from quantlib._kernels import njit, njit_inline
 from quantlib.execution.costs import fill_fee, funding_payment, limit_fill_price
 from quantlib.execution.costs import slipped as _slipped
 
+# Shared with the live room's paper exchange and risk gate (one liquidation price everywhere).
+from quantlib.execution.margin import liquidation_price as _liquidation_price
+
 # Exit reasons (codes in the trade records; names in quantlib.backtest.result.EXIT_REASONS).
 OPEN, SIGNAL, STOP, TARGET, TRAIL, LIQUIDATION, TIME, REVERSE = 0, 1, 2, 3, 4, 5, 6, 7
 # Entry order types.
@@ -77,14 +80,6 @@ def _to_tick(price: float, tick: float) -> float:
     if tick > 0.0 and not math.isnan(price):
         return round(price / tick) * tick
     return price
-
-
-@njit
-def _liquidation_price(side: float, entry: float, leverage: float, mmr: float) -> float:
-    """Isolated-margin liquidation price of a linear contract (see ``run_backtest``)."""
-    if side > 0:
-        return entry * (1.0 - 1.0 / leverage) / (1.0 - mmr)
-    return entry * (1.0 + 1.0 / leverage) / (1.0 + mmr)
 
 
 @njit
