@@ -36,6 +36,7 @@ from quantlib.data.calendars import normalize_calendar
 from quantlib.data.contracts import PerpetualContract, PerpetualFiles, parse_perpetual_table
 from quantlib.data.io import is_data_file, read_ohlcv_file
 from quantlib.data.manifest import MANIFEST_NAME, manifest_tables
+from quantlib.data.resample import resample
 from quantlib.data.timeframes import parse_timeframe
 from quantlib.exceptions import ConfigError, DataError
 
@@ -490,7 +491,10 @@ def load_ohlcv(
         path of a CSV, gzip CSV or Parquet file.
     timeframe : str, optional
         Required for a symbol with several timeframes. For a file it is checked: every bar
-        must lie on that timeframe's grid.
+        must lie on that timeframe's grid. A perpetual's or mark's timeframe that is not
+        stored is resampled from the longest stored one that divides it (complete bars only;
+        ``attrs["resample"]`` lists the bars left out): ``load_ohlcv("BTCUSDT", "1d",
+        market="perpetual")`` aggregates the hourly bars.
     market : {"spot", "perpetual", "mark"}, default "spot"
         Which bars of the symbol: the cash market's (spot crypto, equities), the perpetual
         futures contract's last-price klines, or its mark-price klines. Every market is held
@@ -547,11 +551,39 @@ def load_ohlcv(
             str(path), stat.st_mtime_ns, stat.st_size, info.timeframe, naive_tz, market == "mark"
         )
     else:
-        info = series_info(str(source), timeframe, market=market, origin=origin, settings=settings)
+        stored = _stored_timeframe(str(source), timeframe, market, origin, settings)
+        info = series_info(str(source), stored, market=market, origin=origin, settings=settings)
         stat = info.path.stat()
         frame = _read_cached(
             str(info.path), stat.st_mtime_ns, stat.st_size, info.timeframe, None, market == "mark"
         )
     result = frame.copy()
     result.attrs = {"series": info.with_partial_bars(pd.DatetimeIndex(result.index))}
+    if timeframe is not None and info.timeframe != parse_timeframe(timeframe).name:
+        return resample(result, timeframe)  # complete bars only; attrs["resample"] says so
     return result
+
+
+def _stored_timeframe(
+    symbol: str,
+    timeframe: str | None,
+    market: str,
+    origin: Origin | None,
+    settings: Settings | None,
+) -> str | None:
+    """The stored timeframe :func:`load_ohlcv` reads for ``timeframe``: itself when stored (or
+    on spot), else, on a perpetual's last-price or mark-price market, the longest stored one
+    that divides it (LINKUSDT 1d: the 4h bars, which start a year before the 1h ones)."""
+    if timeframe is None or market == "spot":
+        return timeframe
+    asked = parse_timeframe(timeframe)
+    name = normalize_symbol(symbol)
+    frames = {
+        s.timeframe
+        for s in available_series(settings, market=market)
+        if s.symbol == name and s.timeframe and (origin is None or s.origin == origin)
+    }
+    dividing = [tf for tf in frames if asked.delta % parse_timeframe(tf).delta == pd.Timedelta(0)]
+    if asked.name in frames or not dividing:
+        return asked.name  # stored, or nothing to build it from: series_info says what exists
+    return max(dividing, key=_tf_key)

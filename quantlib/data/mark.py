@@ -19,9 +19,9 @@ import pandas as pd
 
 from quantlib._typing import OHLCV_COLUMNS, Origin
 from quantlib.config import Settings
-from quantlib.data.catalog import available_series, load_ohlcv, normalize_symbol
-from quantlib.data.resample import resample
+from quantlib.data.catalog import load_ohlcv, normalize_symbol
 from quantlib.data.timeframes import parse_timeframe
+from quantlib.exceptions import DataError
 
 __all__ = ["MarkStandIn", "mark_prices"]
 
@@ -60,26 +60,17 @@ class MarkStandIn:
 def _last_price(
     symbol: str, timeframe: str, origin: Origin | None, settings: Settings | None
 ) -> tuple[pd.DataFrame, str] | None:
-    """The perpetual's last-price bars at ``timeframe``, resampled from the finest series
-    that divides it when there is none at that length; None when there is neither."""
-    target = parse_timeframe(timeframe)
-    frames = sorted(
-        {
-            s.timeframe
-            for s in available_series(settings, market="perpetual")
-            if s.symbol == symbol and s.timeframe and (origin is None or s.origin == origin)
-        },
-        key=lambda tf: parse_timeframe(tf).delta,
-    )
-    if target.name in frames:
-        bars = load_ohlcv(symbol, target.name, market="perpetual", origin=origin, settings=settings)
-        return bars, target.name
-    finer = [tf for tf in frames if target.delta % parse_timeframe(tf).delta == pd.Timedelta(0)]
-    if not finer:
-        return None
-    source = finer[-1]
-    bars = load_ohlcv(symbol, source, market="perpetual", origin=origin, settings=settings)
-    return resample(bars, target.name), source
+    """The perpetual's last-price bars at ``timeframe`` (:func:`load_ohlcv` resamples them
+    from a stored series that divides it when there is none at that length) and the stored
+    timeframe they come from; None when there is no such series."""
+    try:
+        bars = load_ohlcv(symbol, timeframe, market="perpetual", origin=origin, settings=settings)
+    except DataError as exc:
+        if exc.rule in ("unknown symbol", "timeframe not available"):
+            return None
+        raise
+    made = bars.attrs.get("resample")
+    return bars, made.source_timeframe if made is not None else parse_timeframe(timeframe).name
 
 
 def mark_prices(

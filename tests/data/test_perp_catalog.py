@@ -96,7 +96,7 @@ def test_market_errors_name_the_market_and_what_exists() -> None:
     with pytest.raises(DataError, match=r"several timeframes .*market='mark'"):
         series_info("SOLUSDT", market="mark")
     with pytest.raises(DataError, match=r"resample\(load_ohlcv\('LINKUSDT', '4h', market="):
-        load_ohlcv("LINKUSDT", "8h", market="perpetual")
+        series_info("LINKUSDT", "8h", market="perpetual")  # load_ohlcv resamples it instead
 
 
 # --------------------------------------------------------------------------- the manifest
