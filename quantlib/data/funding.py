@@ -13,6 +13,7 @@ the times in the file are the record of it (:func:`funding_intervals` lists the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +31,13 @@ from quantlib.data.catalog import (
     normalize_symbol,
     series_info,
 )
-from quantlib.data.io import SUPPORTED_SUFFIXES, _parse_time, _read_raw, is_data_file
+from quantlib.data.io import (
+    SUPPORTED_SUFFIXES,
+    _parse_numbers,
+    _parse_time,
+    _read_table,
+    is_data_file,
+)
 from quantlib.data.schema import data_error
 from quantlib.exceptions import DataError
 
@@ -50,6 +57,7 @@ FUNDING_COLUMNS: tuple[str, ...] = ("funding_rate", "mark_price")
 _TIME_NAMES = ("timestamp", "funding_time", "fundingtime", "time", "datetime", "date")
 _RATE_NAMES = ("funding_rate", "fundingrate", "rate")
 _MARK_NAMES = ("mark_price", "markprice")
+_NUMBER_FIX = "rates and prices must be plain decimal numbers (0.0001 = 0.01%)"
 
 
 def _column(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:
@@ -99,57 +107,59 @@ def validate_funding(
             rule="missing column",
         )
     rates = frame["funding_rate"].to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(rates)
-    if bad.any():
-        pos = int(np.argmax(bad))
-        raise data_error(
-            source,
-            "non-finite funding rate",
-            position=pos,
-            first_line=first_line,
-            timestamp=index[pos],
-            detail=f"funding_rate={rates[pos]!r}",
-            fix="every event needs its published rate; drop the row only if the venue paid no "
-            "funding then",
-            count=int(bad.sum()),
-        )
-    if "mark_price" in frame.columns:
-        mark = frame["mark_price"].to_numpy(dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            bad = ~np.isnan(mark) & ~(mark > 0)
-        if bad.any():
-            pos = int(np.argmax(bad))
-            raise data_error(
-                source,
-                "non-positive mark price",
-                position=pos,
-                first_line=first_line,
-                timestamp=index[pos],
-                detail=f"mark_price={mark[pos]!r}",
-                fix="leave mark_price empty where it is unknown; otherwise it must be > 0",
-                count=int(bad.sum()),
-            )
-    step = np.diff(index.as_unit("ns").asi8)
-    for mask, rule, fix in (
-        (step < 0, "unsorted timestamps", "sort the events by time (frame.sort_index())"),
+    mark = (
+        frame["mark_price"].to_numpy(dtype=np.float64)
+        if "mark_price" in frame.columns
+        else np.full(len(frame), np.nan)
+    )
+    with np.errstate(invalid="ignore"):
+        non_positive = ~np.isnan(mark) & ~(mark > 0)
+    # The step into each row from the one before it (the first row has none: 1 passes both).
+    step = np.concatenate([[1], np.diff(index.as_unit("ns").asi8)])
+
+    def previous(pos: int) -> str:
+        return f"previous event {index[pos - 1].strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+    checks: tuple[tuple[str, np.ndarray, Callable[[int], str], str], ...] = (
         (
-            step == 0,
+            "non-finite funding rate",
+            ~np.isfinite(rates),
+            lambda pos: f"funding_rate={rates[pos]!r}",
+            "every event needs its published rate; drop the row only if the venue paid no "
+            "funding then",
+        ),
+        (
+            "non-positive mark price",
+            non_positive,
+            lambda pos: f"mark_price={mark[pos]!r}",
+            "leave mark_price empty where it is unknown; otherwise it must be > 0",
+        ),
+        (
+            "unsorted timestamps",
+            step < 0,
+            previous,
+            "sort the events by time (frame.sort_index())",
+        ),
+        (
             "duplicate timestamp",
+            step == 0,
+            previous,
             "keep one event per funding time (frame[~frame.index.duplicated()]) after "
             "checking which rate the venue published",
         ),
-    ):
-        if mask.any():
-            pos = int(np.argmax(mask)) + 1
+    )
+    for rule, bad, detail, fix in checks:
+        if bad.any():
+            pos = int(np.argmax(bad))
             raise data_error(
                 source,
                 rule,
                 position=pos,
                 first_line=first_line,
                 timestamp=index[pos],
-                detail=f"previous event {index[pos - 1].strftime('%Y-%m-%dT%H:%M:%SZ')}",
+                detail=detail(pos),
                 fix=fix,
-                count=int(mask.sum()),
+                count=int(bad.sum()),
             )
     return frame
 
@@ -176,21 +186,11 @@ def read_funding_file(path: PathLike, *, naive_tz: str | None = None) -> pd.Data
     """
     path = Path(path)
     source = str(path)
-    if not path.is_file() or not is_data_file(path):
-        raise DataError(
-            f"{source}: no such funding file. Fix: pass a {list(SUPPORTED_SUFFIXES)} file, or "
-            "a bundled symbol (quant data list shows the funding series)",
-            source=source,
-            rule="file not found",
-        )
-    try:
-        raw, first_line = _read_raw(path)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(
-            f"{source}: cannot read the file ({exc}). Fix: check that it is a valid file",
-            source=source,
-            rule="unreadable file",
-        ) from exc
+    raw, first_line = _read_table(
+        path,
+        f"no such funding file. Fix: pass a {list(SUPPORTED_SUFFIXES)} file, or a bundled "
+        "symbol (quant data list shows the funding series)",
+    )
     time_col, rate_col = _column(raw, _TIME_NAMES), _column(raw, _RATE_NAMES)
     if time_col is None or rate_col is None:
         missing = "a time column" if time_col is None else "a rate column"
@@ -201,25 +201,12 @@ def read_funding_file(path: PathLike, *, naive_tz: str | None = None) -> pd.Data
             rule="missing column",
         )
     index = _parse_time(raw[time_col], source, first_line, naive_tz)
-    values = {"funding_rate": raw[rate_col]}
     mark_col = _column(raw, _MARK_NAMES)
-    values["mark_price"] = raw[mark_col] if mark_col is not None else pd.Series(np.nan, raw.index)
-    numbers = {}
-    for name, column in values.items():
-        parsed = pd.to_numeric(column, errors="coerce")
-        bad = (parsed.isna() & column.notna()).to_numpy()
-        if bad.any():
-            pos = int(np.argmax(bad))
-            raise data_error(
-                source,
-                "unparseable number",
-                position=pos,
-                first_line=first_line,
-                detail=f"column {name!r} holds {column.iloc[pos]!r}",
-                fix="rates and prices must be plain decimal numbers (0.0001 = 0.01%)",
-                count=int(bad.sum()),
-            )
-        numbers[name] = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+    columns = {"funding_rate": rate_col}
+    if mark_col is not None:
+        columns["mark_price"] = mark_col
+    numbers = _parse_numbers(raw, columns, source, first_line, _NUMBER_FIX)
+    numbers.setdefault("mark_price", np.full(len(raw), np.nan))
     frame = pd.DataFrame(numbers, index=index.as_unit("ns").rename(INDEX_NAME))
     return validate_funding(frame, source, first_line=first_line)
 

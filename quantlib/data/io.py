@@ -9,6 +9,7 @@ microseconds or nanoseconds (the unit is read from their magnitude).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -153,11 +154,18 @@ def _parse_time(
 
 
 def _parse_numbers(
-    frame: pd.DataFrame, mapping: dict[str, str], source: str, first_line: int | None
+    frame: pd.DataFrame,
+    columns: Mapping[str, str],
+    source: str,
+    first_line: int | None,
+    fix: str = "prices and volumes must be plain decimal numbers",
 ) -> dict[str, np.ndarray]:
+    """The columns of ``frame`` as float64 arrays (empty cells become NaN), keyed by the names
+    in ``columns`` (name -> the frame's own column); text that is not a number is a
+    :class:`DataError` naming the column by that name, the line and ``fix``."""
     out = {}
-    for name in OHLCV_COLUMNS:
-        raw = frame[mapping[name]]
+    for name, column in columns.items():
+        raw = frame[column]
         numbers = pd.to_numeric(raw, errors="coerce")
         bad = (numbers.isna() & raw.notna()).to_numpy()
         if bad.any():
@@ -168,22 +176,43 @@ def _parse_numbers(
                 position=pos,
                 first_line=first_line,
                 detail=f"column {name!r} holds {raw.iloc[pos]!r}",
-                fix="prices and volumes must be plain decimal numbers",
+                fix=fix,
                 count=int(bad.sum()),
             )
         out[name] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
     return out
 
 
-def _read_raw(path: Path) -> tuple[pd.DataFrame, int | None]:
-    name = path.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        frame = pd.read_parquet(path)
-        if isinstance(frame.index, pd.DatetimeIndex):
-            frame = frame.reset_index()
-        return frame, None
-    # Blank lines are kept as empty rows so that reported line numbers match the file.
-    return pd.read_csv(path, skip_blank_lines=False), 2
+def _read_table(path: Path, not_found: str) -> tuple[pd.DataFrame, int | None]:
+    """The raw columns of a data file and the file line of its first row (None for Parquet).
+
+    A path that names no file is a :class:`DataError` reading ``"{path}: {not_found}"``; an
+    unsupported suffix or a file the reader refuses is one too, with its fix.
+    """
+    source = str(path)
+    if not path.is_file():
+        raise DataError(f"{source}: {not_found}", source=source, rule="file not found")
+    if not is_data_file(path):
+        raise DataError(
+            f"{source}: unsupported file type. Fix: use one of {list(SUPPORTED_SUFFIXES)}",
+            source=source,
+            rule="unsupported file type",
+        )
+    try:
+        if path.name.lower().endswith((".parquet", ".pq")):
+            frame = pd.read_parquet(path)
+            if isinstance(frame.index, pd.DatetimeIndex):
+                frame = frame.reset_index()
+            return frame, None
+        # Blank lines are kept as empty rows so that reported line numbers match the file.
+        return pd.read_csv(path, skip_blank_lines=False), 2
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(
+            f"{source}: cannot read the file ({exc}). Fix: check that it is a valid "
+            f"{path.suffix} file",
+            source=source,
+            rule="unreadable file",
+        ) from exc
 
 
 def _fill_empty_volume(frame: pd.DataFrame) -> pd.DataFrame:
@@ -235,32 +264,14 @@ def read_ohlcv_file(
     """
     path = Path(path)
     source = str(path)
-    if not path.is_file():
-        raise DataError(
-            f"{source}: no such file. Fix: check the path, or use a bundled symbol "
-            "(quant data list)",
-            source=source,
-            rule="file not found",
-        )
-    if not is_data_file(path):
-        raise DataError(
-            f"{source}: unsupported file type. Fix: use one of {list(SUPPORTED_SUFFIXES)}",
-            source=source,
-            rule="unsupported file type",
-        )
-    try:
-        frame, first_line = _read_raw(path)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(
-            f"{source}: cannot read the file ({exc}). Fix: check that it is a valid "
-            f"{path.suffix} file",
-            source=source,
-            rule="unreadable file",
-        ) from exc
+    frame, first_line = _read_table(
+        path, "no such file. Fix: check the path, or use a bundled symbol (quant data list)"
+    )
     if allow_empty_volume:
         frame = _fill_empty_volume(frame)
     mapping = _match_columns(frame, source)
     index = _parse_time(frame[mapping[INDEX_NAME]], source, first_line, naive_tz)
-    numbers = _parse_numbers(frame, mapping, source, first_line)
+    columns = {name: mapping[name] for name in OHLCV_COLUMNS}
+    numbers = _parse_numbers(frame, columns, source, first_line)
     result = pd.DataFrame(numbers, index=index.as_unit("ns").rename(INDEX_NAME))
     return validate(result, source, timeframe=timeframe, first_line=first_line)
