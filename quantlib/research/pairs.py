@@ -189,6 +189,7 @@ class PairScreen:
                         "correction": self.correction,
                         "log_prices": self.log_prices,
                         "pvalue": float(row["pvalue"]),
+                        **({"trade": self.trade_params} if self.trade_params else {}),
                     },
                     "config_id": self.config_id(row),
                     "assets": f"{row['asset_a']},{row['asset_b']}",

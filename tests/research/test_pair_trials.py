@@ -107,6 +107,11 @@ def test_screen_records_every_pair_with_a_sharpe_ratio(data) -> None:
     assert stats.sharpe_variance == pytest.approx(expected, rel=1e-12)
     stored = load_trials("pairs", engine=engine)
     assert (stored["sharpe"] == 0.0).sum() == 1
+    assert stored["params"].iloc[0]["trade"]["params"] == {
+        "window": 30,
+        "log_prices": True,
+        "entry_z": 3.0,
+    }
     assert (stored["n_obs"] == 400).all()  # daily returns of each trade
     # Traded and untraded screens are different configurations.
     plain = screen_pairs(closes)
