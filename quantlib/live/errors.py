@@ -13,6 +13,7 @@ error                       what the engine does
 :class:`RiskDenied`         the risk gate refused; logged with its reason, nothing sent
 :class:`JournalUnavailable` fail closed: no order without a journal
 :class:`PermissionDenied`   a user's role does not allow the command
+:class:`Unsupported`        the exchange does not offer it: say so once, carry on without it
 ==========================  =================================================================
 """
 
@@ -33,6 +34,7 @@ __all__ = [
     "PermissionDenied",
     "RateLimited",
     "RiskDenied",
+    "Unsupported",
 ]
 
 
@@ -86,3 +88,8 @@ class PermissionDenied(LiveError):
 
 class LoginFailed(LiveError):
     """Wrong user, password or TOTP code, or the account is locked."""
+
+
+class Unsupported(LiveError):
+    """The exchange (or its ccxt class) does not offer what was asked, e.g. a funding-payment
+    history; the message names the venue, the missing method and what is used instead."""

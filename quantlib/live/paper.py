@@ -35,6 +35,12 @@ the same cost rules, :mod:`quantlib.execution.costs` (``slipped``, ``limit_fill_
   symbols, precision/minimum violations, insufficient funds or holdings, a duplicate client
   order id of a live order, and reduce-only orders that would not shrink the position.
 
+**Perpetuals** (symbols ``BASE/QUOTE:QUOTE``, linear contracts): leverage and margin mode set
+per symbol before the first order, margin instead of the full notional, shorts without
+holdings, reduce-only exits, funding at each funding time on the mark price, the mark price's
+unrealised P&L and liquidation; see :mod:`quantlib.live.paper_perp` (its rules are the
+backtest's) and the ``perpetuals`` parameter.
+
 Everything is deterministic: ids are counters (``paper-1``, ``paper-t-1``), the only randomness
 is ``random.Random(seed)``. Public methods hold one lock, so a UI thread may read while the
 engine trades.
@@ -60,6 +66,8 @@ from quantlib.execution.costs import (
 )
 from quantlib.live.bars import Bar, floor_to_step, round_to_step
 from quantlib.live.errors import LiveError, OrderRejected
+from quantlib.live.paper_perp import PaperPerpetualBook, PaperPerpetuals
+from quantlib.live.perpetual import is_perpetual
 from quantlib.live.types import (
     TERMINAL_STATUSES,
     ExchangeOrder,
@@ -72,7 +80,7 @@ from quantlib.live.types import (
     symbol_currencies,
 )
 
-__all__ = ["Bar", "FeeAsset", "PaperExchange", "floor_to_step", "round_to_step"]
+__all__ = ["Bar", "FeeAsset", "PaperExchange", "PaperPerpetuals", "floor_to_step", "round_to_step"]
 
 # Amounts below this are float dust left by rounding, not a position or an open remainder.
 _DUST = 1e-12
@@ -118,7 +126,7 @@ class _Order:
         )
 
 
-class PaperExchange:
+class PaperExchange(PaperPerpetualBook):
     """A simulated exchange filling against the replayed feed (see the module docstring).
 
     Parameters
@@ -150,7 +158,10 @@ class PaperExchange:
         Allow selling more base than held (a negative position).
     fee_asset : {"quote", "received", "base"}, default "quote"
         The currency fees are charged in (see the module docstring); ``"received"`` is
-        Binance's rule when BNB does not pay the fees.
+        Binance's rule when BNB does not pay the fees (perpetuals: always the quote).
+    perpetuals : PaperPerpetuals, optional
+        Funding (a series or a constant rate per perpetual: required to trade one), mark
+        prices, maintenance margin and liquidation fee of the perpetual markets.
 
     Examples
     --------
@@ -184,6 +195,7 @@ class PaperExchange:
         clock: Callable[[], int] | None = None,
         allow_short: bool = False,
         fee_asset: FeeAsset = "quote",
+        perpetuals: PaperPerpetuals | None = None,
     ) -> None:
         self._cash = check_float("cash", cash, minimum=0.0)
         self.quote = quote
@@ -219,6 +231,7 @@ class PaperExchange:
         self._queued_rejects: list[str] = []
         self._n_orders = 0
         self._n_trades = 0
+        self._init_perpetuals(perpetuals)
 
     # -- feed -------------------------------------------------------------------------------
 
@@ -244,11 +257,13 @@ class PaperExchange:
                     source=symbol,
                     rule="bars strictly increasing",
                 )
+            self._perp_before(symbol, bar)
             liquidity = self.max_fill_fraction * bar.volume
             for order in [o for o in self._sequence if o.request.symbol == symbol and o.live]:
                 if order.created + self.latency_ms > bar.open_time:
                     continue
                 liquidity -= self._fill(order, bar, liquidity)
+            self._perp_after(symbol, bar, self._last.get(symbol))
             self._last[symbol] = bar.close
             self._last_open[symbol] = bar.open_time
             self._feed_ms = max(self._feed_ms, bar.close_time)
@@ -273,7 +288,10 @@ class PaperExchange:
         offered = floor_to_step(min(order.remaining, max(liquidity, 0.0)), lot)
         amount = offered
         quote_rate = 0.0 if order.fee_in_base else order.fee_rate
-        if s > 0:
+        perpetual = is_perpetual(req.symbol)
+        if perpetual:
+            amount = self._perp_fundable(req, amount, price, order.fee_rate, lot)
+        elif s > 0:
             # A gap above the reservation may leave the cash short: fill what it pays for.
             amount = min(amount, floor_to_step(self._cash / (price * (1.0 + quote_rate)), lot))
         elif not self.allow_short:
@@ -289,6 +307,9 @@ class PaperExchange:
             fee = quote_fee = fill_fee(order.fee_rate, amount, price)
             base_fee = 0.0
         if amount > _DUST:
+            if perpetual:
+                at_open = req.type is OrderType.MARKET or price == bar.open
+                self._perp_fill(req.symbol, req.side, amount, price, at_open)
             self._cash += -s * amount * price - quote_fee
             held = self._holdings.get(req.symbol, 0.0) + s * amount - base_fee
             self._holdings[req.symbol] = 0.0 if abs(held) <= _DUST else held
@@ -321,12 +342,24 @@ class PaperExchange:
 
     # -- configuration of rejects -----------------------------------------------------------
 
-    def restore(self, *, cash: float, holdings: Mapping[str, float]) -> None:
+    def restore(
+        self,
+        *,
+        cash: float,
+        holdings: Mapping[str, float],
+        entries: Mapping[str, float] | None = None,
+    ) -> None:
         """Start from an account the journal remembers (a paper exchange lives in memory, so
-        a restarted engine hands it the cash and positions its fills add up to)."""
+        a restarted engine hands it the cash and positions its fills add up to); a perpetual
+        position also needs its average entry price (``entries``), and gets its opening
+        margin back once its leverage is set (funding that drained an isolated margin before
+        the restart is not remembered)."""
         with self._lock:
             self._cash = float(cash)
             self._holdings = {s: float(a) for s, a in holdings.items() if abs(a) > _DUST}
+            for symbol in self._holdings:
+                if is_perpetual(symbol):
+                    self._restore_contract(symbol, float((entries or {}).get(symbol, 0.0)))
 
     def reject_next(self, reason: str, count: int = 1) -> None:
         """Make the next ``count`` calls of :meth:`create_order` raise ``OrderRejected(reason)``."""
@@ -383,13 +416,17 @@ class PaperExchange:
             fee_rate = self.taker_fee if request.type is OrderType.MARKET else self.maker_fee
             held = self._holdings.get(symbol, 0.0)
             s = request.side.sign
-            in_base = fee_in_base(self.fee_asset, s)
+            in_base = fee_in_base(self.fee_asset, s) and not is_perpetual(symbol)
+            if is_perpetual(symbol):
+                self._perp_ready(symbol)
             if request.reduce_only and (held * s >= 0.0 or amount > abs(held) + _DUST):
                 raise OrderRejected(
                     f"{symbol}: reduce-only {request.side.value} of {amount:.10g} would not "
                     f"shrink the position of {held:.10g}"
                 )
-            if s > 0:
+            if is_perpetual(symbol):
+                self._perp_check(request, amount, reference, fee_rate, self._reserved_quote())
+            elif s > 0:
                 need = amount * reference * (1.0 + (0.0 if in_base else fee_rate))
                 have = self._cash - self._reserved_quote()
                 if need > have * (1.0 + 1e-9) + _DUST:  # float noise of an all-in order
@@ -459,9 +496,11 @@ class PaperExchange:
 
     def _reserved_quote(self) -> float:
         return sum(
-            o.remaining * o.reserve_price * (1.0 + (0.0 if o.fee_in_base else o.fee_rate))
+            self._perp_reserve(o.request, o.remaining, o.reserve_price, o.fee_rate)
+            if is_perpetual(o.request.symbol)
+            else o.remaining * o.reserve_price * (1.0 + (0.0 if o.fee_in_base else o.fee_rate))
             for o in self._sequence
-            if o.live and o.request.side is Side.BUY
+            if o.live and (o.request.side is Side.BUY or is_perpetual(o.request.symbol))
         )
 
     def _reserved_base(self, symbol: str) -> float:
@@ -525,12 +564,15 @@ class PaperExchange:
         with self._lock:
             out = {self.quote: self._cash}
             for symbol, amount in self.fetch_positions().items():
+                if is_perpetual(symbol):
+                    continue  # a contract holds no base; its value is in equity()
                 base = symbol.split("/")[0]
                 out[base] = out.get(base, 0.0) + amount
             return out
 
     def equity(self, prices: Mapping[str, float] | None = None) -> float:
-        """Cash plus positions marked at ``prices`` (default: the last closes fed).
+        """Cash plus positions marked at ``prices`` (default: the last closes fed; a
+        perpetual's at its mark price, where one is known).
 
         Raises
         ------
@@ -538,7 +580,8 @@ class PaperExchange:
             If a held symbol has no price.
         """
         with self._lock:
-            marks = {**self._last, **(prices or {})}
+            marks = {**self._last, **{s: self._perp_mark(s) for s in self._contracts}}
+            marks.update(prices or {})
             total = self._cash
             for symbol, amount in self.fetch_positions().items():
                 if symbol not in marks:
