@@ -203,7 +203,8 @@ def backtest(
         perpetual = load_perpetual_data(
             data, bars, config, funding_files=funding_file or (), mark_files=mark_file or ()
         )
-        result = run_named(strategy, bars, parse_params(param or []), config, perpetual=perpetual)
+        params = _funding_param(strategy, parse_params(param or []), perpetual.funding)
+        result = run_named(strategy, bars, params, config, perpetual=perpetual)
         record = result_record(result)
         if json_out is not None:
             atomic_write_text(json_out, json.dumps(record, indent=2) + "\n")
@@ -215,6 +216,30 @@ def backtest(
             out.print(line, highlight=False, soft_wrap=True)
     out.print(_annual_note(bars, result.config), highlight=False, soft_wrap=True)
     out.print(_metrics_table("in-sample metrics (daily returns)", record))
+
+
+def _funding_param(
+    strategy: str, params: dict[str, Any], funding: Mapping[str, pd.Series]
+) -> dict[str, Any]:
+    """``params`` plus, for a strategy that reads funding rates (``reads_funding``, e.g.
+    ``funding_filter``), the run's own funding series: the rates the engine charges."""
+    from quantlib.exceptions import ConfigError
+    from quantlib.strategy import STRATEGIES
+
+    if strategy not in STRATEGIES or not getattr(STRATEGIES[strategy], "reads_funding", False):
+        return params
+    if "funding" in params:
+        raise ConfigError(
+            f"{strategy}: funding is not a --param; the run's own funding series is passed. "
+            "Fix: drop --param funding=...; use --funding FILE for a file's perpetual"
+        )
+    if not funding:
+        raise ConfigError(
+            f"{strategy} reads the perpetual's funding rates, and this run has no funding "
+            "series. Fix: add --market perpetual (bundled and stored symbols find their own; "
+            "a file takes --funding FILE), not a constant --funding-rate"
+        )
+    return {**params, "funding": dict(funding)}
 
 
 def sweep_command(

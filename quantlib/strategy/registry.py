@@ -58,7 +58,10 @@ STRATEGIES: dict[str, type[BaseModel]] = LazyRegistry(
         SeedStack.name: SeedStack,
         Hold.name: Hold,
     },
-    {"ai_confirmed": ("quantlib.strategy.ai_confirmed", "AiConfirmed")},
+    {
+        "ai_confirmed": ("quantlib.strategy.ai_confirmed", "AiConfirmed"),
+        "funding_filter": ("quantlib.strategy.funding_filter", "FundingFilter"),
+    },
 )
 
 
