@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
 import numpy as np
 import pandas as pd
@@ -30,10 +30,33 @@ from quantlib.exceptions import ConfigError, FetchError
 if TYPE_CHECKING:
     import ccxt
 
-__all__ = ["FetchResult", "fetch_mark_ohlcv", "fetch_ohlcv", "require_capability"]
+__all__ = [
+    "FetchOptions",
+    "FetchResult",
+    "fetch_mark_ohlcv",
+    "fetch_ohlcv",
+    "require_capability",
+]
 
 ProgressCallback = Callable[[int, int], None]
 """Called after each page with (bars received so far, bars expected in the range)."""
+Row = TypeVar("Row")
+
+
+class FetchOptions(TypedDict, total=False):
+    """Keyword options of :func:`fetch_ohlcv`, :func:`fetch_mark_ohlcv` and
+    :func:`quantlib.data.fetch_funding.fetch_funding`, documented (with their defaults) under
+    "Other Parameters" of :func:`fetch_ohlcv`."""
+
+    now: pd.Timestamp | None
+    exchange: Any
+    store: bool
+    limit: int
+    max_retries: int
+    backoff: float
+    sleep: Callable[[float], None]
+    progress: ProgressCallback | None
+    settings: Settings | None
 
 
 @dataclass(frozen=True)
@@ -223,44 +246,71 @@ def perpetual_symbol(exchange: Any, symbol: str, call: _Caller) -> str:
     return str(found[0]["symbol"])
 
 
-def _page_bars(
-    call: _Caller,
-    fetch_page: Callable[[int], list[list[float]]],
-    what: str,
-    start_ms: int,
-    end_ms: int,
-    step_ms: int,
-    closed_before: int,
-    progress: ProgressCallback | None,
-) -> tuple[list[list[float]], int]:
-    """Request pages from ``start_ms`` on until ``end_ms``; keep closed bars in the range."""
-    expected = max(0, math.ceil((end_ms - start_ms) / step_ms))
-    rows: list[list[float]] = []
-    cursor, pages = start_ms, 0
-    # Every page moves the cursor forward by at least one bar, so this bound always holds,
-    # even when the exchange caps a page below `limit` (Binance: 1000 bars).
-    max_pages = expected + 2
-    while cursor < end_ms and pages < max_pages:
-        page = call(f"{what}, since={cursor})", functools.partial(fetch_page, cursor))
-        if not page:
-            break
-        pages += 1
-        rows.extend(r for r in page if start_ms <= r[0] < end_ms and r[0] <= closed_before)
-        if progress is not None:
-            progress(len(rows), expected)
-        last = int(page[-1][0])
-        if last + step_ms <= cursor:
-            break
-        cursor = last + step_ms
-    return rows, pages
+@dataclass(frozen=True)
+class _Session:
+    """An exchange ready for a paged download: :class:`FetchOptions` resolved and checked."""
+
+    exchange: Any
+    call: _Caller
+    now: pd.Timestamp
+    store: bool
+    limit: int
+    progress: ProgressCallback | None
+    settings: Settings | None
+
+    def span(self, since: str | pd.Timestamp, until: str | pd.Timestamp | None) -> tuple[int, int]:
+        """``[since, until)`` in epoch milliseconds, ``until`` capped at ``now``."""
+        now_ms = _utc_ms(self.now)
+        return _utc_ms(since), min(_utc_ms(until) if until is not None else now_ms, now_ms)
+
+    def page_rows(
+        self,
+        fetch_page: Callable[[int], list[Any]],
+        what: str,
+        span: tuple[int, int],
+        *,
+        stamp: Callable[[Any], int],
+        row: Callable[[Any], Row],
+        advance_ms: int,
+        keep_until: int | None = None,
+        every_ms: int | None = None,
+    ) -> tuple[list[Row], int]:
+        """Request pages from ``span[0]`` on until ``span[1]``, each starting ``advance_ms``
+        after the latest ``stamp`` of the page before (its largest, in whatever order); keep
+        ``row(entry)`` of the entries stamped in the span (and at or before ``keep_until``).
+        Returns the rows and the pages with data.
+
+        ``what`` names the call in errors (``"fetch_ohlcv(BTC/USDT, 1h"``, closed with the
+        start time); progress is reported against one row per ``every_ms`` (default
+        ``advance_ms``).
+        """
+        start_ms, end_ms = span
+        last_kept = end_ms - 1 if keep_until is None else min(end_ms - 1, keep_until)
+        expected = max(0, math.ceil((end_ms - start_ms) / (every_ms or advance_ms)))
+        rows: list[Row] = []
+        cursor, pages = start_ms, 0
+        # Every page moves the cursor forward (one that does not ends the loop), by at least
+        # `advance_ms` when the stamps lie on that grid, so this bound holds even when the
+        # exchange caps a page below `limit` (Binance: 1000 bars); it stops a venue off the grid.
+        max_pages = max(0, math.ceil((end_ms - start_ms) / advance_ms)) + 2
+        while cursor < end_ms and pages < max_pages:
+            page = self.call(f"{what}, since={cursor})", functools.partial(fetch_page, cursor))
+            if not page:
+                break
+            pages += 1
+            rows.extend(row(e) for e in page if start_ms <= stamp(e) <= last_kept)
+            if self.progress is not None:
+                self.progress(len(rows), expected)
+            last = max(stamp(e) for e in page)
+            if last + advance_ms <= cursor:  # the venue ignored the start time: stop, not loop
+                break
+            cursor = last + advance_ms
+        return rows, pages
 
 
-def fetch_ohlcv(
+def _open(
     exchange_id: str,
-    symbol: str,
-    timeframe: str,
-    since: str | pd.Timestamp | None = None,
-    until: str | pd.Timestamp | None = None,
+    capability: str | None,
     *,
     now: pd.Timestamp | None = None,
     exchange: Any = None,
@@ -271,6 +321,64 @@ def fetch_ohlcv(
     sleep: Callable[[float], None] = time.sleep,
     progress: ProgressCallback | None = None,
     settings: Settings | None = None,
+) -> _Session:
+    """Check the options, make the exchange (unless given) and check it has ``capability``."""
+    if limit < 1:
+        raise ConfigError(f"limit must be >= 1, got {limit}")
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    exchange = exchange if exchange is not None else _make_exchange(exchange_id)
+    if capability is not None:
+        require_capability(exchange, capability)
+    return _Session(
+        exchange=exchange,
+        call=_Caller(exchange, max_retries, backoff, sleep),
+        now=now,
+        store=store,
+        limit=limit,
+        progress=progress,
+        settings=settings,
+    )
+
+
+def _resume(
+    since: str | pd.Timestamp | None,
+    stored: Callable[[], pd.DataFrame],
+    step: pd.Timedelta,
+    nothing: str,
+) -> str | pd.Timestamp:
+    """``since``, or when it is None ``step`` after the last stored row (``nothing``: the
+    error when none is stored)."""
+    if since is not None:
+        return since
+    frame = stored()
+    if frame.empty:
+        raise ConfigError(nothing)
+    last: pd.Timestamp = frame.index[-1]
+    return last + step
+
+
+def _rows_frame(
+    rows: list[Any], columns: tuple[str, ...], *, round_to: str | None = None
+) -> pd.DataFrame:
+    """Rows ``(epoch ms, *values)`` as a frame on their UTC times (rounded to ``round_to``),
+    sorted; of rows at one time the last received wins."""
+    table = np.asarray(rows, dtype=np.float64).reshape(-1, len(columns) + 1)
+    index = pd.DatetimeIndex(
+        pd.to_datetime(table[:, 0].astype(np.int64), unit="ms", utc=True), name=INDEX_NAME
+    )
+    if round_to is not None:
+        index = index.round(round_to)
+    frame = pd.DataFrame(dict(zip(columns, table[:, 1:].T, strict=True)), index=index.as_unit("ns"))
+    return frame[~frame.index.duplicated(keep="last")].sort_index()
+
+
+def fetch_ohlcv(
+    exchange_id: str,
+    symbol: str,
+    timeframe: str,
+    since: str | pd.Timestamp | None = None,
+    until: str | pd.Timestamp | None = None,
+    **options: Unpack[FetchOptions],
 ) -> FetchResult:
     """Download closed OHLCV bars page by page and (by default) merge them into the store.
 
@@ -287,6 +395,9 @@ def fetch_ohlcv(
         calls append incrementally; required when nothing is stored yet.
     until : str or Timestamp, optional
         End of the range, exclusive; default ``now``.
+
+    Other Parameters
+    ----------------
     now : Timestamp, optional
         Current time; bars that have not closed by then are left out. Default: the clock.
     exchange : ccxt.Exchange, optional
@@ -300,10 +411,14 @@ def fetch_ohlcv(
         with delays ``backoff * 2**attempt`` (at least ten times the exchange's rate limit
         after a rate-limit error). ``ExchangeError`` (bad symbol, refused request) is never
         retried.
-    sleep : callable
+    backoff : float, default 1.0
+        Seconds before the first retry of a request.
+    sleep : callable, default time.sleep
         Used to wait between retries (replaceable in tests).
     progress : callable, optional
         Called after each page with (bars so far, bars expected).
+    settings : Settings, optional
+        Where the store is; by default read from the environment.
 
     Returns
     -------
@@ -316,11 +431,7 @@ def fetch_ohlcv(
     ConfigError
         Unknown exchange, symbol or timeframe, or no start time.
     """
-    return _fetch_bars(
-        "ohlcv", exchange_id, symbol, timeframe, since, until, now=now, exchange=exchange,
-        store=store, limit=limit, max_retries=max_retries, backoff=backoff, sleep=sleep,
-        progress=progress, settings=settings,
-    )  # fmt: skip
+    return _fetch_bars("ohlcv", exchange_id, symbol, timeframe, since, until, options)
 
 
 def fetch_mark_ohlcv(
@@ -329,22 +440,13 @@ def fetch_mark_ohlcv(
     timeframe: str,
     since: str | pd.Timestamp | None = None,
     until: str | pd.Timestamp | None = None,
-    *,
-    now: pd.Timestamp | None = None,
-    exchange: Any = None,
-    store: bool = True,
-    limit: int = 1000,
-    max_retries: int = 5,
-    backoff: float = 1.0,
-    sleep: Callable[[float], None] = time.sleep,
-    progress: ProgressCallback | None = None,
-    settings: Settings | None = None,
+    **options: Unpack[FetchOptions],
 ) -> FetchResult:
     """Download closed mark-price bars of a perpetual (ccxt ``fetchMarkOHLCV``) page by page
     and (by default) merge them into the store's ``mark`` market.
 
-    Parameters, paging, retries and the incremental default of ``since`` are those of
-    :func:`fetch_ohlcv`. ``symbol`` may name the perpetual by its unified symbol
+    Parameters, options, paging, retries and the incremental default of ``since`` are those
+    of :func:`fetch_ohlcv`. ``symbol`` may name the perpetual by its unified symbol
     (``"BTC/USDT:USDT"``), its exchange id or its series name (``"BTCUSDT"``). The bars are
     stored under the series name, read back with ``load_ohlcv(name, tf, market="mark")``;
     their ``volume`` is what the venue sends (0 on Binance: a mark price is not traded).
@@ -357,11 +459,7 @@ def fetch_mark_ohlcv(
     FetchError
         When the exchange refuses a request, or retries are exhausted.
     """
-    return _fetch_bars(
-        "mark", exchange_id, symbol, timeframe, since, until, now=now, exchange=exchange,
-        store=store, limit=limit, max_retries=max_retries, backoff=backoff, sleep=sleep,
-        progress=progress, settings=settings,
-    )  # fmt: skip
+    return _fetch_bars("mark", exchange_id, symbol, timeframe, since, until, options)
 
 
 def _fetch_bars(
@@ -371,26 +469,13 @@ def _fetch_bars(
     timeframe: str,
     since: str | pd.Timestamp | None,
     until: str | pd.Timestamp | None,
-    *,
-    now: pd.Timestamp | None,
-    exchange: Any,
-    store: bool,
-    limit: int,
-    max_retries: int,
-    backoff: float,
-    sleep: Callable[[float], None],
-    progress: ProgressCallback | None,
-    settings: Settings | None,
+    options: FetchOptions,
 ) -> FetchResult:
     tf = parse_timeframe(timeframe)
-    if limit < 1:
-        raise ConfigError(f"limit must be >= 1, got {limit}")
-    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    exchange = exchange if exchange is not None else _make_exchange(exchange_id)
-    if kind == "mark":
-        require_capability(exchange, "fetchMarkOHLCV")
-    call = _Caller(exchange, max_retries, backoff, sleep)
-    if kind == "mark":
+    mark = kind == "mark"
+    session = _open(exchange_id, "fetchMarkOHLCV" if mark else None, **options)
+    exchange, call = session.exchange, session.call
+    if mark:
         unified = perpetual_symbol(exchange, symbol, call)
     else:
         unified = _unified_symbol(exchange, symbol, call)
@@ -400,37 +485,37 @@ def _fetch_bars(
             f"{exchange.id} does not offer timeframe {tf.name!r}; it offers {sorted(offered)}"
         )
     swap = bool((exchange.markets.get(unified) or {}).get("swap"))
-    market: Market = "mark" if kind == "mark" else "perpetual" if swap else "spot"
+    market: Market = "mark" if mark else "perpetual" if swap else "spot"
     name = perpetual_name(exchange.markets[unified]) if swap else normalize_symbol(unified)
-    if since is None:
-        stored = read_stored(name, tf.name, settings, market=market)
-        if stored.empty:
-            raise ConfigError(
-                f"nothing stored for {name} {tf.name} ({market}) yet; pass since= "
-                "(e.g. '2024-01-01')"
-                if market != "spot"
-                else f"nothing stored for {name} {tf.name} yet; pass since= (e.g. '2024-01-01')"
-            )
-        since = stored.index[-1] + tf.delta
+    since = _resume(
+        since,
+        lambda: read_stored(name, tf.name, session.settings, market=market),
+        tf.delta,
+        f"nothing stored for {name} {tf.name}{'' if market == 'spot' else f' ({market})'} "
+        "yet; pass since= (e.g. '2024-01-01')",
+    )
     step_ms = int(tf.delta / pd.Timedelta(milliseconds=1))
-    start_ms = _utc_ms(since)
-    end_ms = min(_utc_ms(until if until is not None else now), _utc_ms(now))
-    method = exchange.fetch_mark_ohlcv if kind == "mark" else exchange.fetch_ohlcv
-    what = f"{'fetch_mark_ohlcv' if kind == 'mark' else 'fetch_ohlcv'}({unified}, {tf.name}"
+    method = exchange.fetch_mark_ohlcv if mark else exchange.fetch_ohlcv
 
     def fetch_page(cursor: int) -> list[list[float]]:
-        page: list[list[float]] = method(unified, tf.name, since=cursor, limit=limit)
+        page: list[list[float]] = method(unified, tf.name, since=cursor, limit=session.limit)
         return page
 
-    closed_before = _utc_ms(now) - step_ms  # bars opened after this are still forming
-    rows, pages = _page_bars(
-        call, fetch_page, what, start_ms, end_ms, step_ms, closed_before, progress
+    rows, pages = session.page_rows(
+        fetch_page,
+        f"{'fetch_mark_ohlcv' if mark else 'fetch_ohlcv'}({unified}, {tf.name}",
+        session.span(since, until),
+        stamp=lambda kline: int(kline[0]),
+        row=lambda kline: kline[:6],
+        advance_ms=step_ms,
+        keep_until=_utc_ms(session.now) - step_ms,  # bars opened after this are still forming
     )
-    bars = _to_frame(rows, f"{exchange.id} {unified} {tf.name}", tf.name)
+    source = f"{exchange.id} {unified} {tf.name}"
+    bars = validate(_rows_frame(rows, OHLCV_COLUMNS), source, timeframe=tf.name)
     write = None
-    if store and not bars.empty:
+    if session.store and not bars.empty:
         write = write_bars(
-            bars, name, tf.name, source=f"{exchange.id}:{unified}", settings=settings,
+            bars, name, tf.name, source=f"{exchange.id}:{unified}", settings=session.settings,
             market=market,
         )  # fmt: skip
     return FetchResult(
@@ -444,13 +529,3 @@ def _fetch_bars(
         market=market,
         name=name,
     )
-
-
-def _to_frame(rows: list[list[float]], source: str, timeframe: str) -> pd.DataFrame:
-    table = np.asarray([r[:6] for r in rows], dtype=np.float64).reshape(-1, 6)
-    index = pd.DatetimeIndex(
-        pd.to_datetime(table[:, 0].astype(np.int64), unit="ms", utc=True), name=INDEX_NAME
-    ).as_unit("ns")
-    frame = pd.DataFrame(dict(zip(OHLCV_COLUMNS, table[:, 1:].T, strict=True)), index=index)
-    frame = frame[~frame.index.duplicated(keep="last")].sort_index()
-    return validate(frame, source, timeframe=timeframe)

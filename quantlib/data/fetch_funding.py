@@ -17,29 +17,25 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
-import numpy as np
 import pandas as pd
 
-from quantlib._typing import INDEX_NAME
-from quantlib.config import Settings
 from quantlib.data.fetch import (
-    ProgressCallback,
-    _Caller,
-    _make_exchange,
-    _utc_ms,
+    FetchOptions,
+    _open,
+    _resume,
+    _rows_frame,
     perpetual_name,
     perpetual_symbol,
-    require_capability,
 )
 from quantlib.data.funding import (
+    FUNDING_COLUMNS,
     FundingWriteResult,
     read_stored_funding,
     validate_funding,
     write_funding,
 )
-from quantlib.exceptions import ConfigError
 
 __all__ = ["FundingFetchResult", "FundingSnapshot", "fetch_current_funding", "fetch_funding"]
 
@@ -131,9 +127,11 @@ def fetch_current_funding(
     FetchError
         When the exchange refuses the request, or retries are exhausted.
     """
-    exchange = exchange if exchange is not None else _make_exchange(exchange_id)
-    require_capability(exchange, "fetchFundingRate")
-    call = _Caller(exchange, max_retries, backoff, sleep)
+    session = _open(
+        exchange_id, "fetchFundingRate", exchange=exchange, max_retries=max_retries,
+        backoff=backoff, sleep=sleep,
+    )  # fmt: skip
+    exchange, call = session.exchange, session.call
     unified = perpetual_symbol(exchange, symbol, call)
     raw = call(
         f"fetch_funding_rate({unified})", functools.partial(exchange.fetch_funding_rate, unified)
@@ -156,16 +154,7 @@ def fetch_funding(
     symbol: str,
     since: str | pd.Timestamp | None = None,
     until: str | pd.Timestamp | None = None,
-    *,
-    now: pd.Timestamp | None = None,
-    exchange: Any = None,
-    store: bool = True,
-    limit: int = 1000,
-    max_retries: int = 5,
-    backoff: float = 1.0,
-    sleep: Callable[[float], None] = time.sleep,
-    progress: ProgressCallback | None = None,
-    settings: Settings | None = None,
+    **options: Unpack[FetchOptions],
 ) -> FundingFetchResult:
     """Download a perpetual's funding events page by page and (by default) merge them into
     the store, where :func:`quantlib.data.load_funding` finds them by name.
@@ -182,17 +171,14 @@ def fetch_funding(
         calls append incrementally; required when nothing is stored yet.
     until : str or Timestamp, optional
         End of the range, exclusive; default ``now``.
-    now : Timestamp, optional
-        Current time; events after it are left out. Default: the clock.
-    exchange : ccxt.Exchange, optional
-        A configured exchange object to use instead of a new one (tests, credentials).
-    store : bool, default True
-        Merge the events into the local store atomically.
-    limit : int, default 1000
-        Events per request (Binance serves at most 1000).
-    max_retries, backoff, sleep, progress, settings
-        As in :func:`quantlib.data.fetch.fetch_ohlcv`; ``progress`` receives (events so far,
-        events expected at one per 8 hours).
+
+    Other Parameters
+    ----------------
+    now, exchange, store, limit, max_retries, backoff, sleep, progress, settings
+        As in :func:`quantlib.data.fetch.fetch_ohlcv`: events after ``now`` are left out,
+        ``store`` merges the events into the local store atomically, ``limit`` is events per
+        request (Binance serves at most 1000), ``progress`` receives (events so far, events
+        expected at one per 8 hours).
 
     Returns
     -------
@@ -207,47 +193,32 @@ def fetch_funding(
     FetchError
         When the exchange refuses a request, or retries are exhausted.
     """
-    if limit < 1:
-        raise ConfigError(f"limit must be >= 1, got {limit}")
-    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    exchange = exchange if exchange is not None else _make_exchange(exchange_id)
-    require_capability(exchange, "fetchFundingRateHistory")
-    call = _Caller(exchange, max_retries, backoff, sleep)
+    session = _open(exchange_id, "fetchFundingRateHistory", **options)
+    exchange, call = session.exchange, session.call
     unified = perpetual_symbol(exchange, symbol, call)
     name = perpetual_name(exchange.markets[unified])
-    if since is None:
-        stored = read_stored_funding(name, settings)
-        if stored.empty:
-            raise ConfigError(f"no funding stored for {name} yet; pass since= (e.g. '2024-01-01')")
-        since = stored.index[-1] + pd.Timedelta(minutes=1)
-    start_ms = _utc_ms(since)
-    end_ms = min(_utc_ms(until if until is not None else now), _utc_ms(now))
-    expected = max(0, math.ceil((end_ms - start_ms) / _ASSUMED_INTERVAL_MS))
-    events: list[tuple[int, float, float]] = []
-    cursor, pages = start_ms, 0
-    while cursor < end_ms:
-        page = call(
-            f"fetch_funding_rate_history({unified}, since={cursor})",
-            functools.partial(exchange.fetch_funding_rate_history, unified, cursor, limit),
-        )
-        if not page:
-            break
-        pages += 1
-        for entry in page:
-            stamp = int(entry["timestamp"])
-            if start_ms <= stamp < end_ms:
-                mark = (entry.get("info") or {}).get("markPrice")
-                events.append((stamp, float(entry["fundingRate"]), _mark(mark)))
-        if progress is not None:
-            progress(len(events), expected)
-        last = max(int(e["timestamp"]) for e in page)
-        if last < cursor:  # the venue ignored the start time; stop instead of looping
-            break
-        cursor = last + 1
-    rates = _to_frame(events, f"{exchange.id} {unified} funding")
+    since = _resume(
+        since,
+        lambda: read_stored_funding(name, session.settings),
+        pd.Timedelta(minutes=1),
+        f"no funding stored for {name} yet; pass since= (e.g. '2024-01-01')",
+    )
+    events, pages = session.page_rows(
+        lambda cursor: exchange.fetch_funding_rate_history(unified, cursor, session.limit),
+        f"fetch_funding_rate_history({unified}",
+        session.span(since, until),
+        stamp=lambda entry: int(entry["timestamp"]),
+        row=_event,
+        advance_ms=1,
+        every_ms=_ASSUMED_INTERVAL_MS,
+    )
+    frame = _rows_frame(events, FUNDING_COLUMNS, round_to="min")
+    rates = validate_funding(frame, f"{exchange.id} {unified} funding")
     write = None
-    if store and not rates.empty:
-        write = write_funding(rates, name, source=f"{exchange.id}:{unified}", settings=settings)
+    if session.store and not rates.empty:
+        write = write_funding(
+            rates, name, source=f"{exchange.id}:{unified}", settings=session.settings
+        )
     return FundingFetchResult(
         exchange=str(exchange.id),
         symbol=unified,
@@ -259,23 +230,15 @@ def fetch_funding(
     )
 
 
+def _event(entry: dict[str, Any]) -> tuple[int, float, float]:
+    """A ccxt funding-history entry as (epoch ms, rate, mark price or NaN)."""
+    mark = (entry.get("info") or {}).get("markPrice")
+    return int(entry["timestamp"]), float(entry["fundingRate"]), _mark(mark)
+
+
 def _mark(value: Any) -> float:
     try:
         price = float(value)
     except (TypeError, ValueError):
         return math.nan
     return price if price > 0 else math.nan
-
-
-def _to_frame(events: list[tuple[int, float, float]], source: str) -> pd.DataFrame:
-    table = np.asarray(events, dtype=np.float64).reshape(-1, 3)
-    index = (
-        pd.DatetimeIndex(
-            pd.to_datetime(table[:, 0].astype(np.int64), unit="ms", utc=True), name=INDEX_NAME
-        )
-        .round("min")
-        .as_unit("ns")
-    )
-    frame = pd.DataFrame({"funding_rate": table[:, 1], "mark_price": table[:, 2]}, index=index)
-    frame = frame[~frame.index.duplicated(keep="last")].sort_index()
-    return validate_funding(frame, source)

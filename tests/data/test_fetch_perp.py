@@ -383,9 +383,7 @@ def test_cli_fetches_funding_with_kind_funding(
     session: FakeBinanceFutures, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("QUANT_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setattr(
-        "quantlib.data.fetch_funding._make_exchange", lambda _: make_exchange(session)
-    )
+    monkeypatch.setattr("quantlib.data.fetch._make_exchange", lambda _: make_exchange(session))
     result = CliRunner().invoke(
         app,
         ["data", "fetch", "binance", "BTCUSDT", "--kind", "funding", "--since", "2024-01-01",
