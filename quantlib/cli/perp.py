@@ -1,6 +1,7 @@
 """``quant perp ...``: funding and basis of perpetual futures, thin commands over
-:mod:`quantlib.analytics.funding_cost`, :mod:`quantlib.analytics.funding_events` and
-:mod:`quantlib.stress.perpetual` (registered by quantlib.cli with
+:mod:`quantlib.analytics.funding_cost`, :mod:`quantlib.analytics.funding_events`,
+:mod:`quantlib.stress.perpetual`, :mod:`quantlib.stress.liquidation` and
+:mod:`quantlib.research.carry` (registered by quantlib.cli with
 ``app.add_typer(perp_app, name="perp")``)."""
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ from quantlib.cli._console import out as console
 __all__ = ["perp_app"]
 
 perp_app = typer.Typer(
-    help="Perpetual futures: funding cost by year, returns after extreme funding, stress.",
+    help="Perpetual futures: funding cost by year, returns after extreme funding, stress, "
+    "liquidation risk, cash-and-carry.",
     no_args_is_help=True,
 )
+
+LEVERAGES: tuple[float, ...] = (2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+"""Leverages of ``quant perp liquidation`` by default."""
 
 SymbolsOpt = Annotated[
     list[str] | None,
@@ -172,6 +177,69 @@ def stress_command(
     console.print(
         "Hypothetical: spot held still; funding and the premium move (see "
         "quantlib.stress.perpetual).",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@perp_app.command("liquidation")
+def liquidation_command(
+    symbol: Annotated[str, typer.Option("--symbol", "-s", help="Bundled perpetual")] = "BTCUSDT",
+    side: Annotated[str, typer.Option(help="long or short")] = "long",
+    leverage: Annotated[
+        list[float] | None, typer.Option("--leverage", "-l", help="Leverage (repeat)")
+    ] = None,
+    entry: Annotated[
+        float | None, typer.Option(help="Entry price; default the last mark close")
+    ] = None,
+    maintenance: Annotated[
+        float, typer.Option(help="Maintenance margin rate of the notional")
+    ] = 0.004,
+    horizon: Annotated[int, typer.Option(help="Horizon in days")] = 30,
+    paths: Annotated[int, typer.Option(help="Monte Carlo paths")] = 10_000,
+    block: Annotated[float, typer.Option(help="Mean block length of the bootstrap, days")] = 10.0,
+    start: Annotated[
+        str | None, typer.Option(help="History from this date (default: all mark bars)")
+    ] = None,
+    timeframe: Annotated[
+        str, typer.Option("--timeframe", "-t", help="Bars of the bootstrap (wicks inside them)")
+    ] = "1d",
+    seed: Annotated[int, typer.Option(help="Seed of the paths")] = 0,
+) -> None:
+    """Distance to liquidation and its probability within a horizon (Monte Carlo on the mark
+    price, isolated margin), one row per leverage on the same paths."""
+    from quantlib.stress.liquidation import liquidation_table
+    from quantlib.stress.mark_paths import bootstrap_mark_paths, mark_history
+
+    levels = tuple(leverage or LEVERAGES)
+    with _user_errors():
+        bars = mark_history(symbol, timeframe, start=start)
+        price = float(bars["close"].iloc[-1]) if entry is None else entry
+        simulated = bootstrap_mark_paths(
+            bars, n_paths=paths, horizon_days=horizon, mean_block_days=block, seed=seed
+        )
+        table = liquidation_table(
+            simulated, side, levels, entry=price, maintenance_margin_rate=maintenance
+        )
+    title = (
+        f"{symbol} {side} at {price:,.6g}: liquidation within {horizon} days "
+        f"({paths:,} paths, isolated, maintenance {maintenance:.2%})"
+    )
+    view = Table(title=title)
+    for name in ("leverage", "liquidation price", "distance", "distance (daily σ)",
+                 "P(liquidation)", f"{table.attrs['confidence']:.0%} interval"):  # fmt: skip
+        view.add_column(name, justify="right")
+    for lev, row in table.iterrows():
+        view.add_row(
+            f"{lev:g}x", f"{row['liquidation_price']:,.2f}", f"{row['distance_pct']:.2%}",
+            f"{row['distance_vol']:.2f}", f"{row['p_liquidation']:.2%}",
+            f"{row['ci_low']:.2%} to {row['ci_high']:.2%}",
+        )  # fmt: skip
+    console.print(view)
+    console.print(
+        f"Paths: {table.attrs['description']}; daily volatility {table.attrs['daily_vol']:.2%}. "
+        "Not modelled: funding (paid out of the isolated margin), margin tiers, the liquidation "
+        "fee. The interval is the Monte Carlo sampling error only.",
         highlight=False,
         soft_wrap=True,
     )

@@ -1,6 +1,7 @@
 """Stress tests: historical windows and hypothetical shocks replayed on a portfolio or a
 strategy, Monte Carlo paths (block bootstrap, GARCH), one-shot runs with a history, schedules,
-and perpetual-futures scenarios (funding shocks, basis blow-outs) on a perpetual position.
+perpetual-futures scenarios (funding shocks, basis blow-outs) on a perpetual position, and the
+liquidation risk of a leveraged perpetual under Monte Carlo mark-price paths.
 
 Heavy modules (Dask, SQLModel, APScheduler, plotly) load only when their names are first used.
 """
@@ -35,6 +36,13 @@ _LAZY = {
     "PerpScenarioResult": "quantlib.stress.perpetual",
     "perp_scenario_pnl": "quantlib.stress.perpetual",
     "perp_scenarios": "quantlib.stress.perpetual",
+    "MarkPaths": "quantlib.stress.mark_paths",
+    "bootstrap_mark_paths": "quantlib.stress.mark_paths",
+    "mark_history": "quantlib.stress.mark_paths",
+    "LeveragedPosition": "quantlib.stress.liquidation",
+    "LiquidationRisk": "quantlib.stress.liquidation",
+    "liquidation_risk": "quantlib.stress.liquidation",
+    "liquidation_table": "quantlib.stress.liquidation",
 }
 
 __all__ = sorted(_LAZY)
