@@ -27,8 +27,8 @@ from quantlib.data import load_ohlcv
 from quantlib.data.fetch import fetch_ohlcv
 from quantlib.data.store import read_stored, store_path
 from quantlib.exceptions import ConfigError, FetchError
+from tests.data.ccxt_fakes import FIXTURES, json_response, offline_binance
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ccxt"
 BUNDLED = Path(__file__).resolve().parent.parent.parent / "data"
 HOUR_MS = 3_600_000
 EXCHANGE_INFO_PATH = "/api/v3/exchangeInfo"
@@ -50,16 +50,6 @@ def ms(text: str) -> int:
 
 Answer = tuple[int, str, Any]
 """An HTTP answer: (status, reason, JSON body)."""
-
-
-def json_response(url: str, status: int, reason: str, payload: Any) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response.reason = reason
-    response.url = url
-    response._content = json.dumps(payload).encode()
-    response.headers["Content-Type"] = "application/json;charset=UTF-8"
-    return response
 
 
 def timeout() -> requests.exceptions.Timeout:
@@ -163,21 +153,6 @@ def kline(open_ms: int, row: Any) -> list[Any]:
     ]
 
 
-def make_binance(session: FakeBinance) -> ccxt.binance:
-    exchange = ccxt.binance(
-        {
-            "enableRateLimit": False,
-            "options": {
-                "fetchCurrencies": False,
-                "fetchMargins": False,
-                "fetchMarkets": {"types": ["spot"]},
-            },
-        }
-    )
-    exchange.session = session
-    return exchange
-
-
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -195,7 +170,7 @@ def session(bundled_btc_1h: pd.DataFrame) -> FakeBinance:
 
 @pytest.fixture
 def exchange(session: FakeBinance) -> ccxt.binance:
-    return make_binance(session)
+    return offline_binance(session, "spot")
 
 
 @pytest.fixture

@@ -34,8 +34,8 @@ from quantlib.data.fetch_funding import fetch_current_funding, fetch_funding
 from quantlib.data.funding import read_stored_funding
 from quantlib.data.store import read_stored
 from quantlib.exceptions import ConfigError, FetchError
+from tests.data.ccxt_fakes import FIXTURES, json_response, offline_binance
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ccxt"
 BUNDLED = Path(__file__).resolve().parents[2] / "data"
 LATE_NOW = pd.Timestamp("2025-01-01T00:00Z")
 INFO, FUNDING, MARK_KLINES, KLINES, PREMIUM = (
@@ -53,14 +53,6 @@ def utc(text: str) -> pd.Timestamp:
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / f"binance_usdm_{name}.json").read_text())
-
-
-def respond(url: str, status: int, payload: Any) -> requests.Response:
-    response = requests.Response()
-    response.status_code, response.reason, response.url = status, "OK", url
-    response._content = json.dumps(payload).encode()
-    response.headers["Content-Type"] = "application/json"
-    return response
 
 
 class FakeBinanceFutures(requests.Session):
@@ -83,19 +75,19 @@ class FakeBinanceFutures(requests.Session):
         parts = urlsplit(url)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         if parts.path == INFO:
-            return respond(url, 200, fixture("exchange_info"))
+            return json_response(url, 200, "OK", fixture("exchange_info"))
         if parts.path == PREMIUM:
-            return respond(url, 200, fixture("premium_index"))
+            return json_response(url, 200, "OK", fixture("premium_index"))
         if parts.path == FUNDING:
             rows = [e for e in self.funding if e["fundingTime"] >= int(query["startTime"])]
             if "endTime" in query:
                 rows = [e for e in rows if e["fundingTime"] <= int(query["endTime"])]
-            return respond(url, 200, rows[: int(query.get("limit", 100))])
+            return json_response(url, 200, "OK", rows[: int(query.get("limit", 100))])
         if parts.path in (MARK_KLINES, KLINES):
             source = self.mark if parts.path == MARK_KLINES else self.perp_klines()
             rows = [k for k in source if k[0] >= int(query["startTime"])]
-            return respond(url, 200, rows[: min(int(query["limit"]), 1500)])
-        return respond(url, 404, {"code": -1, "msg": "no such route"})
+            return json_response(url, 200, "OK", rows[: min(int(query["limit"]), 1500)])
+        return json_response(url, 404, "Not Found", {"code": -1, "msg": "no such route"})
 
     def perp_klines(self) -> list[list[Any]]:
         assert self.perp_bars is not None
@@ -115,18 +107,7 @@ class FakeBinanceFutures(requests.Session):
 
 
 def make_exchange(session: requests.Session) -> ccxt.binance:
-    exchange = ccxt.binance(
-        {
-            "enableRateLimit": False,
-            "options": {
-                "fetchCurrencies": False,
-                "fetchMargins": False,
-                "fetchMarkets": {"types": ["linear"]},
-            },
-        }
-    )
-    exchange.session = session
-    return exchange
+    return offline_binance(session, "linear")
 
 
 @pytest.fixture
