@@ -5,6 +5,10 @@ ccxt error its meaning (:class:`_Kind`) whatever call raised it; the reads retry
 :data:`_READ_RETRY`. A ccxt error's text may hold the signed request URL, so only its redacted
 text (:func:`_text`) and a redacted copy (:func:`_scrubbed`) leave the adapter (see
 :mod:`quantlib.live.ccxt_exchange`).
+
+Binance quirk worth knowing: ccxt maps ``-2015 "Invalid API-key, IP, or permissions"`` to
+``DDoSProtection`` once the session has authenticated successfully (Binance answers it during
+temporary bans), so it surfaces as ``RateLimited`` then, and as ``AuthFailed`` only before.
 """
 
 from __future__ import annotations

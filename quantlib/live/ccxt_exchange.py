@@ -24,10 +24,6 @@ open it too. While it is open every call raises :class:`~quantlib.live.errors.Ex
 without touching the network; after ``breaker_cooldown_ms`` one call is let through (half-open)
 and its success closes the breaker.
 
-Binance quirk worth knowing: ccxt maps ``-2015 "Invalid API-key, IP, or permissions"`` to
-``DDoSProtection`` once the session has authenticated successfully (Binance answers it during
-temporary bans), so it surfaces as ``RateLimited`` then, and as ``AuthFailed`` only before.
-
 Credentials are never logged here, and ccxt's logger is held at INFO because at DEBUG it logs
 request headers, which carry the API key. They never reach an error message either: ccxt puts
 the request URL (htx, for one, signs the key into the query string) and sometimes headers or
@@ -37,8 +33,9 @@ password with the redactor), and the chained cause is a redacted copy. ccxt's ``
 mode prints every request, key included, to stdout: the adapter refuses it.
 
 The parts: the error translation table (:mod:`~quantlib.live.ccxt_errors`), the circuit
-breaker (:mod:`~quantlib.live.ccxt_breaker`) and the hardening of the ccxt client
-(:mod:`~quantlib.live.ccxt_client`); the adapter and its read retries are here.
+breaker (:mod:`~quantlib.live.ccxt_breaker`), the hardening of the ccxt client
+(:mod:`~quantlib.live.ccxt_client`) and perpetuals (leverage and margin mode, positions,
+funding: :mod:`~quantlib.live.ccxt_perpetual`); the adapter and its read retries are here.
 """
 
 from __future__ import annotations
@@ -72,6 +69,7 @@ from quantlib.live.ccxt_errors import (
     _scrubbed,
     _text,
 )
+from quantlib.live.ccxt_perpetual import CcxtPerpetuals
 from quantlib.live.errors import (
     AuthFailed,
     ExchangeDown,
@@ -80,6 +78,7 @@ from quantlib.live.errors import (
     OrderStateUnknown,
     RateLimited,
 )
+from quantlib.live.perpetual import ContractTerms
 from quantlib.live.redact import register_secret
 from quantlib.live.types import (
     ExchangeOrder,
@@ -98,7 +97,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class CcxtExchange:
+class CcxtExchange(CcxtPerpetuals):
     """A ccxt exchange as an :class:`~quantlib.live.types.ExchangeAdapter`.
 
     Parameters
@@ -129,7 +128,8 @@ class CcxtExchange:
     Notes
     -----
     Spot positions are balances: :meth:`fetch_positions` reports each non-quote currency's
-    total balance under the symbol ``BASE/QUOTE``.
+    total balance under the symbol ``BASE/QUOTE``; perpetual positions come from the
+    exchange's position endpoint (:mod:`~quantlib.live.ccxt_perpetual`).
 
     Examples
     --------
@@ -175,6 +175,7 @@ class CcxtExchange:
         )
         # Client order id by exchange order id, for fills whose trade does not carry it.
         self._client_ids: dict[str, str] = {}
+        self._terms: dict[str, ContractTerms] = {}  # perpetuals configured this session
         _refuse_verbose(getattr(exchange, "verbose", False), f"the {self.name} exchange")
         for attr in _CREDENTIAL_ATTRS:
             value = getattr(exchange, attr, None)
@@ -292,9 +293,13 @@ class CcxtExchange:
         action = f"create_order {request.client_order_id} ({request.side} {request.symbol})"
         key = _CREATE_CLIENT_ID_PARAM.get(self.name, _DEFAULT_CREATE_CLIENT_ID_PARAM)
         params: dict[str, Any] = {key: request.client_order_id}
-        if request.reduce_only and self._is_derivative(request.symbol):
+        derivative = self._is_derivative(request.symbol)
+        if derivative:
+            self._check_configured(request.symbol, request.reduce_only)
+        if request.reduce_only and derivative:
             params["reduceOnly"] = True
-        if request.quote_amount is not None and request.type is OrderType.MARKET:
+        # Contracts are sized in base units (Binance futures have no quoteOrderQty): the amount.
+        if request.quote_amount is not None and request.type is OrderType.MARKET and not derivative:
             params["cost"] = request.quote_amount  # ccxt's unified "spend this much quote"
         # A MARKET order gets no price: Binance would turn amount * price into quoteOrderQty.
         price = request.price if request.type is OrderType.LIMIT else None
@@ -437,24 +442,6 @@ class CcxtExchange:
         )
         return [self._to_fill(t, symbol) for t in trades]
 
-    def fetch_positions(self) -> dict[str, float]:
-        """Total balance of each currency but the quote one, keyed ``BASE/QUOTE``.
-
-        On a spot account positions are balances; zero balances are left out. A balance is
-        what the account holds after the exchange took its fees in the base asset (Binance:
-        a buy of 0.1 BTC leaves 0.0999), which is what the journal holds too, since fills
-        carry their fee currency (:attr:`~quantlib.live.types.Fill.base_fee`). The total
-        includes base locked by our own open orders, so reconciliation agrees while an order
-        rests; once the engine cancelled a symbol's orders (force exit, kill) it is all free.
-        """
-        balance = self._read("fetch_balance", self._exchange.fetch_balance)
-        totals = balance.get("total") or {}
-        return {
-            f"{code}/{self._quote}": float(total)
-            for code, total in sorted(totals.items())
-            if code != self._quote and total
-        }
-
     # ------------------------------------------------------------------ internals
 
     def _read(self, action: str, call: Callable[[], T], *, missing_ok: bool = False) -> T:
@@ -510,6 +497,8 @@ class CcxtExchange:
 
     def _is_derivative(self, symbol: str) -> bool:
         markets = self._exchange.markets or {}
+        if symbol not in markets and ":" in symbol:
+            return True  # markets not loaded yet: a unified contract symbol says it
         return bool(markets.get(symbol, {}).get("contract"))
 
     def _to_order(

@@ -27,9 +27,10 @@ The records it hands out (:class:`JournalOrder`, :class:`JournalPosition`,
 :class:`Journal` is composed of its parts, each on the transactions of
 :class:`~quantlib.live.journal_base.JournalBase`: orders, fills and positions
 (:class:`~quantlib.live.journal_orders.OrderLedger`), proposals
-(:class:`~quantlib.live.journal_proposals.ProposalLedger`) and the command queue
-(:class:`~quantlib.live.journal_commands.CommandQueue`); risk events, state and the audit log
-are its own.
+(:class:`~quantlib.live.journal_proposals.ProposalLedger`), the command queue
+(:class:`~quantlib.live.journal_commands.CommandQueue`) and the funding payments and contract
+states of perpetuals (:class:`~quantlib.live.journal_funding.FundingLedger`); risk events,
+state and the audit log are its own.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from quantlib.live.audit import AuditChain, AuditReport
 from quantlib.live.errors import JournalUnavailable
 from quantlib.live.journal_base import _RETRIES
 from quantlib.live.journal_commands import CommandQueue
+from quantlib.live.journal_funding import PERPETUAL_TABLES, FundingLedger
 from quantlib.live.journal_orders import OrderLedger
 from quantlib.live.journal_proposals import ProposalLedger
 from quantlib.live.journal_tables import (
@@ -81,7 +83,7 @@ __all__ = [
 ]
 
 
-class Journal(OrderLedger, ProposalLedger, CommandQueue):
+class Journal(OrderLedger, ProposalLedger, CommandQueue, FundingLedger):
     """The journal of one live engine (see the module docstring).
 
     Parameters
@@ -137,7 +139,7 @@ class Journal(OrderLedger, ProposalLedger, CommandQueue):
         self._clock = clock
         self._lock = lock
         with unavailable_guard(engine, "create the journal tables"):
-            create_tables(engine, list(JOURNAL_TABLES))
+            create_tables(engine, [*JOURNAL_TABLES, *PERPETUAL_TABLES])
             add_command_proof_columns(engine)
         audit_log.install(engine)
         self._audit_chain = AuditChain(
@@ -187,6 +189,11 @@ class Journal(OrderLedger, ProposalLedger, CommandQueue):
     def lock(self) -> WriterLock | None:
         """The lock that fences this journal's writes, if any."""
         return self._lock
+
+    def positions(self) -> dict[str, JournalPosition]:
+        """Non-zero positions by symbol; a perpetual's with its leverage, margin mode and
+        liquidation price (``live_contracts``)."""
+        return self._with_contracts(super().positions())
 
     # -- risk events and state ------------------------------------------------------------
 

@@ -356,13 +356,17 @@ class JournalOrder:
 class JournalPosition:
     """Net position of one symbol: ``amount`` signed (+ long), average ``entry_price``;
     ``realized_pnl`` in quote units before fees, ``fees`` in quote units (a base-currency fee
-    valued at its fill price; see :func:`apply_fill`)."""
+    valued at its fill price; see :func:`apply_fill`). A perpetual's also carries the
+    ``leverage``, ``margin_mode`` and ``liquidation_price`` last reported (None on spot)."""
 
     symbol: str
     amount: float
     entry_price: float
     realized_pnl: float
     fees: float
+    leverage: float | None = None
+    margin_mode: str | None = None
+    liquidation_price: float | None = None
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,8 @@ class FakeBinanceServer:
         Epoch milliseconds for order and trade times.
     """
 
+    signed_paths: frozenset[str] = SIGNED_PATHS  # a subclass serving another API names its own
+
     def __init__(
         self,
         *,
@@ -364,7 +366,7 @@ class FakeBinanceServer:
         if fault in ("timeout", "reset", "malformed_json"):
             return 200, {}, fault  # acted out by the handler, nothing applied
         try:
-            if path in SIGNED_PATHS:
+            if path in self.signed_paths:
                 self._check_signed(params, headers, signed_payload)
             status, body = self._route(method, path, params)
         except _ApiError as err:
