@@ -22,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 from quantlib._validation import check_returns
-from quantlib.analytics.funding import YEAR, funding_rates, funding_spacing_hours
+from quantlib.analytics.funding import (
+    YEAR,
+    _positive_duration,
+    _series_or_column,
+    funding_rates,
+    funding_spacing_hours,
+)
 from quantlib.data.timeframes import infer_timeframe
 from quantlib.exceptions import ConfigError, DataError
 
@@ -46,17 +52,9 @@ _FIX_TF = "Fix: bring both to one timeframe with quantlib.data.resample(bars, '1
 
 def _closes(name: str, bars: pd.DataFrame | pd.Series) -> pd.Series:
     """The close prices of ``bars`` (a frame with ``close``, or a Series of closes), checked."""
-    if isinstance(bars, pd.DataFrame):
-        if "close" not in bars.columns:
-            raise ConfigError(
-                f"{name} must be OHLCV bars with a 'close' column or a Series of closes, got "
-                f"columns {list(bars.columns)}. Fix: pass load_ohlcv(...) or bars['close']"
-            )
-        bars = bars["close"]
-    if not isinstance(bars, pd.Series):
-        raise ConfigError(
-            f"{name} must be OHLCV bars or a Series of closes, got {type(bars).__name__}"
-        )
+    bars = _series_or_column(
+        name, bars, "close", "a Series of closes", "pass load_ohlcv(...) or bars['close']"
+    )
     close = check_returns(name, bars, min_obs=0, time_index=True)
     bad = close.to_numpy() <= 0
     if bad.any():
@@ -95,15 +93,7 @@ def _interval_hours(
         spacing = funding_spacing_hours(rates).to_numpy()
         latest = np.searchsorted(times.asi8, index.as_unit("ns").asi8, side="right") - 1
         return np.where(latest >= 0, spacing[np.maximum(latest, 0)], np.nan)
-    try:
-        delta = pd.Timedelta(funding_interval)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"funding_interval must be a duration such as '8h' or a funding series, got "
-            f"{funding_interval!r}"
-        ) from exc
-    if pd.isna(delta) or delta <= pd.Timedelta(0):
-        raise ConfigError(f"funding_interval must be positive, got {funding_interval!r}")
+    delta = _positive_duration("funding_interval", funding_interval, "'8h' or a funding series")
     return np.full(len(index), delta / _HOUR)
 
 

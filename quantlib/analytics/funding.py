@@ -47,7 +47,8 @@ REGIMES: tuple[str, ...] = ("extreme_negative", "normal", "extreme_positive", "w
 before enough history."""
 
 _HOUR = pd.Timedelta(hours=1)
-_LOADER = "quantlib.data.load_funding(symbol)"
+_LOADER = "pass quantlib.data.load_funding(symbol)"
+_WINDOW_EXAMPLES = "'1D', '7D' or '30D'"
 
 
 def funding_rates(funding: pd.Series | pd.DataFrame, name: str = "funding") -> pd.Series:
@@ -75,18 +76,9 @@ def funding_rates(funding: pd.Series | pd.DataFrame, name: str = "funding") -> p
     >>> funding_rates(pd.DataFrame({"funding_rate": [0.0001, -0.0002]}, index=idx)).tolist()
     [0.0001, -0.0002]
     """
-    if isinstance(funding, pd.DataFrame):
-        if "funding_rate" not in funding.columns:
-            raise ConfigError(
-                f"{name} must be a Series of rates or a frame with a 'funding_rate' column, got "
-                f"columns {list(funding.columns)}. Fix: pass {_LOADER}"
-            )
-        funding = funding["funding_rate"]
-    if not isinstance(funding, pd.Series):
-        raise ConfigError(
-            f"{name} must be a pandas Series of rates indexed by funding time, got "
-            f"{type(funding).__name__}. Fix: pass {_LOADER}"
-        )
+    funding = _series_or_column(
+        name, funding, "funding_rate", "a Series of rates indexed by funding time", _LOADER
+    )
     rates = check_returns(name, funding, min_obs=0, time_index=True)
     return rates.rename("funding_rate")
 
@@ -114,7 +106,7 @@ def window_label(window: str | pd.Timedelta) -> str:
     >>> window_label("7D"), window_label(pd.Timedelta(hours=12))
     ('7d', '12h')
     """
-    delta = _window(window)
+    delta = _positive_duration("window", window, _WINDOW_EXAMPLES)
     if delta % pd.Timedelta(days=1) == pd.Timedelta(0):
         return f"{delta // pd.Timedelta(days=1)}d"
     if delta % _HOUR == pd.Timedelta(0):
@@ -122,16 +114,64 @@ def window_label(window: str | pd.Timedelta) -> str:
     return f"{int(delta.total_seconds())}s"
 
 
-def _window(window: str | pd.Timedelta) -> pd.Timedelta:
+def _series_or_column(name: str, value: object, column: str, series: str, fix: str) -> pd.Series:
+    """``value`` if it is a Series, its ``column`` if it is a frame that has one.
+
+    Raises
+    ------
+    ConfigError
+        Otherwise, saying that ``name`` must be ``series`` or a frame with ``column``, what it
+        is, and ``fix``.
+
+    Examples
+    --------
+    >>> bars = pd.DataFrame({"close": [1.0, 2.0]})
+    >>> _series_or_column("perp", bars, "close", "a Series of closes", "pass bars").tolist()
+    [1.0, 2.0]
+    """
+    wanted = f"{name} must be {series} or a frame with a {column!r} column"
+    if isinstance(value, pd.DataFrame):
+        if column not in value.columns:
+            raise ConfigError(f"{wanted}, got columns {list(value.columns)}. Fix: {fix}")
+        value = value[column]
+    if not isinstance(value, pd.Series):
+        raise ConfigError(f"{wanted}, got {type(value).__name__}. Fix: {fix}")
+    return value
+
+
+def _positive_duration(name: str, value: object, examples: str) -> pd.Timedelta:
+    """``value`` (``"8h"``, ``"7D"``, a Timedelta) as a positive Timedelta.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``name``, the value and ``examples`` when it is no duration or not positive.
+
+    Examples
+    --------
+    >>> _positive_duration("window", "7D", "'7D'")
+    Timedelta('7 days 00:00:00')
+    """
     try:
-        delta = pd.Timedelta(window)
+        delta = pd.Timedelta(value)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"windows must hold durations such as '1D', '7D' or '30D', got {window!r}"
-        ) from exc
+        raise ConfigError(f"{name} must be a duration such as {examples}, got {value!r}") from exc
     if pd.isna(delta) or delta <= pd.Timedelta(0):
-        raise ConfigError(f"windows must hold positive durations, got {window!r}. Fix: '7D'")
+        raise ConfigError(f"{name} must be a positive duration such as {examples}, got {value!r}")
     return delta
+
+
+def _positive_durations(
+    name: str, values: Sequence[str | pd.Timedelta], examples: str, default: str
+) -> list[pd.Timedelta]:
+    """Each of ``values`` as a positive Timedelta (see :func:`_positive_duration`), refusing a
+    lone string or an empty sequence with ``Fix: {name}={default}``."""
+    if isinstance(values, str | pd.Timedelta) or len(values) == 0:
+        raise ConfigError(
+            f"{name} must be a non-empty sequence of durations, got {values!r}. "
+            f"Fix: {name}={default}"
+        )
+    return [_positive_duration(f"{name}[{i}]", v, examples) for i, v in enumerate(values)]
 
 
 def funding_term_structure(
@@ -183,11 +223,7 @@ def funding_term_structure(
     [0.27375, 0.38325]
     """
     rates = funding_rates(funding)
-    if isinstance(windows, str | pd.Timedelta) or len(windows) == 0:
-        raise ConfigError(
-            f"windows must be a non-empty sequence of durations, got {windows!r}. "
-            "Fix: windows=('1D', '7D', '30D')"
-        )
+    deltas = _positive_durations("windows", windows, _WINDOW_EXAMPLES, "('1D', '7D', '30D')")
     spacing_hours = funding_spacing_hours(rates)
     out = pd.DataFrame(
         {
@@ -202,8 +238,7 @@ def funding_term_structure(
     paid = rates.where(observed, 0.0)
     covered = spacing_hours.where(observed, 0.0)
     index = pd.DatetimeIndex(rates.index)
-    for window in windows:
-        delta = _window(window)
+    for window, delta in zip(windows, deltas, strict=True):
         ratio = paid.rolling(delta).sum() / covered.rolling(delta).sum()
         whole = index >= index[0] + delta if len(index) else np.zeros(0, dtype=bool)
         out[f"annualised_{window_label(window)}"] = (ratio * (YEAR / _HOUR)).where(whole)

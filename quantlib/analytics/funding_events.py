@@ -24,7 +24,7 @@ import pandas as pd
 
 from quantlib._validation import check_float
 from quantlib.analytics.event_study import event_forward_returns, event_study_summary
-from quantlib.analytics.funding import funding_regimes, window_label
+from quantlib.analytics.funding import _positive_durations, funding_regimes, window_label
 from quantlib.data.timeframes import infer_timeframe
 from quantlib.exceptions import ConfigError, DataError
 from quantlib.results import ResultSummary
@@ -93,18 +93,10 @@ def _bar_step(name: str, bars: pd.DataFrame) -> pd.Timedelta:
 
 
 def _horizon_bars(horizons: Sequence[str | pd.Timedelta], step: pd.Timedelta) -> list[int]:
-    if isinstance(horizons, str | pd.Timedelta) or len(horizons) == 0:
-        raise ConfigError(
-            f"horizons must be a non-empty sequence of durations, got {horizons!r}. "
-            "Fix: horizons=('8h', '24h', '72h')"
-        )
+    deltas = _positive_durations("horizons", horizons, "'24h'", "('8h', '24h', '72h')")
     out = []
-    for h in horizons:
-        try:
-            delta = pd.Timedelta(h)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"horizons must hold durations such as '24h', got {h!r}") from exc
-        if pd.isna(delta) or delta <= pd.Timedelta(0) or delta % step != pd.Timedelta(0):
+    for h, delta in zip(horizons, deltas, strict=True):
+        if delta % step != pd.Timedelta(0):
             raise ConfigError(
                 f"horizon {h!r} must be a positive whole number of bars ({step}). Fix: use "
                 "multiples of the bar length"
