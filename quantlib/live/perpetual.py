@@ -26,6 +26,7 @@ The conventions, the same as the backtest's (``quantlib.backtest.engine.run_back
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -47,6 +48,7 @@ __all__ = [
     "funding_amount",
     "is_perpetual",
     "isolated_liquidation_price",
+    "liquidation_after_order",
     "parse_margin_mode",
     "resulting_position",
 ]
@@ -305,3 +307,55 @@ def resulting_position(
     if after * held < 0.0:
         return after, price
     return after, entry
+
+
+def liquidation_after_order(
+    contract: ContractPosition,
+    held: float,
+    side: Side,
+    amount: float,
+    price: float,
+    mark: float,
+    equity: float,
+    others: Mapping[str, tuple[ContractPosition, float]],
+) -> tuple[float, float | None]:
+    """The signed size after an order on ``contract`` and its liquidation price then (NaN: no
+    positive price liquidates it; None: a value needed is not known, so the caller must fail
+    closed). The risk gate's ``liquidation`` rule (:mod:`quantlib.live.risk_gate`).
+
+    Isolated: at the margin it would hold (its margin now plus ``added × price / L`` when the
+    order adds to it; ``|q| E / L`` for a new or flipped position). Cross: backed by
+    ``equity`` less this position's unrealised P&L at ``mark``, less the isolated margin and
+    unrealised P&L of ``others`` and the maintenance margin of the other cross positions
+    (``others``: symbol → (contract, signed size)).
+
+    Examples
+    --------
+    >>> c = ContractPosition("BTC/USDT:USDT", 0.0, 0.0, 10.0, MarginMode.ISOLATED, 0.0,
+    ...                      100.0, "mark", math.nan, 0.004)
+    >>> after, liq = liquidation_after_order(c, 0.0, Side.BUY, 1.0, 100.0, 100.0, 1e3, {})
+    >>> after, round(liq, 6)
+    (1.0, 90.361446)
+    """
+    lev, mmr = contract.leverage, contract.maintenance_margin
+    entry = contract.entry_price if held != 0.0 else 0.0
+    after, entry_after = resulting_position(held, entry, side, amount, price)
+    if contract.margin_mode is MarginMode.ISOLATED:
+        if held * after > 0.0 and abs(after) > abs(held):
+            backing = contract.margin + (abs(after) - abs(held)) * price / lev
+        else:
+            backing = abs(after) * entry_after / lev
+        liq = isolated_liquidation_price(after, entry_after, backing, lev, mmr)
+    else:
+        backing = equity - held * (mark - entry)
+        for symbol, (other, q) in others.items():
+            if symbol == contract.symbol or q == 0.0:
+                continue
+            if other.margin_mode is MarginMode.ISOLATED:
+                backing -= other.margin + q * (other.mark_price - other.entry_price)
+            else:
+                backing -= other.maintenance_margin * abs(q) * other.mark_price
+        liq = cross_liquidation_price(after, entry_after, backing, mmr)
+    if not all(math.isfinite(v) for v in (entry_after, mmr, backing, mark)):
+        return after, None
+    return after, liq

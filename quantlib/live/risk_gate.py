@@ -35,6 +35,19 @@ order, with ``rule`` set to the stable name the engine and the audit log key on:
 ``leverage``
     Gross notional after the order (``Σ |position| × price`` over all symbols, this one valued
     at the order price) over equity, at most ``max_leverage``; equity <= 0 fails the rule.
+``contract_leverage``
+    (Perpetuals: symbols ``BASE/QUOTE:SETTLE``.) The view knows the symbol's contract (its
+    leverage and margin mode were set and reported: :attr:`PortfolioView.contracts`) and its
+    leverage is at most ``max_contract_leverage``; an unknown contract fails the rule.
+``liquidation``
+    (Perpetuals.) The position after the order keeps its liquidation price at least
+    ``min_liquidation_distance`` (a fraction of the mark price) from the mark price: isolated,
+    at the margin it would hold (its margin now plus the added size's ``size × price / L``; a new or
+    flipped position ``|q| E / L``); cross, on the account's equity without this position's
+    unrealised P&L, less the other positions' isolated margin and unrealised P&L and the other
+    cross positions' maintenance margin (:mod:`quantlib.live.perpetual`). The mark price is the
+    contract's (the last price where none is reported); a position no positive price
+    liquidates (a 1x long) passes.
 ``heat``
     Open risk after the order, ``Σ |position| × |price − stop| / equity``, at most ``max_heat``.
     The stop of the order's symbol is the order's, else the view's; a position without a stop
@@ -45,7 +58,8 @@ order, with ``rule`` set to the stable name the engine and the audit log key on:
 
 An order **strictly reduces** when a position exists, the order is on the opposite side, and
 its amount does not exceed the position (no flip). Such orders skip ``stale_data``,
-``max_position``, ``max_notional``, ``leverage`` and ``heat``: a gate that blocks the way out
+``max_position``, ``max_notional``, ``leverage``, ``contract_leverage``, ``liquidation`` and
+``heat``: a gate that blocks the way out
 of a position only adds risk. Every limit is inclusive: a value equal to its limit passes (with
 a relative tolerance of 1e-9, so that float noise such as 0.1 + 0.2 does not deny an order).
 
@@ -73,6 +87,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from quantlib.exceptions import ConfigError
 from quantlib.live.errors import RiskDenied
+from quantlib.live.perpetual import ContractPosition, is_perpetual, liquidation_after_order
 from quantlib.live.types import EngineState, MarketInfo, OrderType, Side, now_ms
 from quantlib.risk.limits import (
     REL_TOL,
@@ -96,6 +111,8 @@ RULES: tuple[str, ...] = (
     "max_position",
     "max_notional",
     "leverage",
+    "contract_leverage",
+    "liquidation",
     "heat",
     "rate",
 )
@@ -126,6 +143,8 @@ class RiskLimits(BaseModel):
     max_notional: dict[str, float] = Field(default_factory=dict)
     default_max_notional: float = Field(math.inf, gt=0.0)
     max_leverage: float = Field(1.0, gt=0.0)
+    max_contract_leverage: float = Field(1.0, ge=1.0, le=125.0)
+    min_liquidation_distance: float = Field(0.10, ge=0.0, lt=1.0)
     max_heat: float = Field(0.06, gt=0.0)
     stop_default_pct: float = Field(0.05, gt=0.0, le=1.0)
     daily_loss_limit: float = Field(0.03, gt=0.0, le=1.0)
@@ -185,8 +204,9 @@ class OrderCheck:
 @dataclass(frozen=True)
 class PortfolioView:
     """The account as the gate needs it: equities in quote, positions signed in base units,
-    last prices, protective stops per symbol (optional) and the open time (ms) of each symbol's
-    last bar."""
+    last prices, protective stops per symbol (optional), the open time (ms) of each symbol's
+    last bar, and each perpetual's contract as the exchange reports it (leverage, margin mode,
+    margin, mark price, liquidation price; flat configured ones too)."""
 
     equity: float
     day_start_equity: float
@@ -195,6 +215,7 @@ class PortfolioView:
     prices: Mapping[str, float] = field(default_factory=dict)
     stops: Mapping[str, float] = field(default_factory=dict)
     last_bar_at: Mapping[str, int] = field(default_factory=dict)
+    contracts: Mapping[str, ContractPosition] = field(default_factory=dict)
 
 
 def strictly_reduces(position: float, side: Side, amount: float) -> bool:
@@ -490,6 +511,8 @@ class RiskGate:
                 f"{lim.max_leverage:g} (gross notional {gross:g} / equity {view.equity:g})",
                 rule="leverage",
             )
+        if is_perpetual(sym):
+            self._check_contract(order, view)
         heat, risk = open_heat(
             (
                 (
@@ -510,4 +533,41 @@ class RiskGate:
                 f"{sym}: heat after order {heat:.4%} exceeds max_heat {lim.max_heat:.4%} "
                 f"(open risk {risk:g} / equity {view.equity:g})",
                 rule="heat",
+            )
+
+    def _check_contract(self, order: OrderCheck, view: PortfolioView) -> None:
+        """The ``contract_leverage`` and ``liquidation`` rules of a perpetual order."""
+        lim, sym = self._limits, order.symbol
+        contract = view.contracts.get(sym)
+        if contract is None or not math.isfinite(contract.leverage):
+            raise RiskDenied(
+                f"{sym}: the contract's leverage and margin mode are not known (not set, or not "
+                "reported by the exchange); entries wait until they are",
+                rule="contract_leverage",
+            )
+        lev = contract.leverage
+        if lev > lim.max_contract_leverage * (1.0 + _REL_TOL):
+            raise RiskDenied(
+                f"{sym}: contract leverage {lev:g}x exceeds max_contract_leverage "
+                f"{lim.max_contract_leverage:g}x",
+                rule="contract_leverage",
+            )
+        held = float(view.positions.get(sym, 0.0))
+        mark = contract.mark_price if contract.mark_price > 0.0 else view.prices.get(sym, math.nan)
+        others = {s: (c, float(view.positions.get(s, 0.0))) for s, c in view.contracts.items()}
+        after, liq = liquidation_after_order(
+            contract, held, order.side, order.amount, order.price, mark, view.equity, others
+        )
+        if liq is None:  # fail closed on a value the exchange did not report
+            raise RiskDenied(f"{sym}: cannot value the liquidation price", rule="liquidation")
+        if math.isnan(liq):
+            return  # no positive price liquidates it
+        distance = abs(mark - liq) / mark
+        if distance < lim.min_liquidation_distance * (1.0 - _REL_TOL):
+            raise RiskDenied(
+                f"{sym}: after the order the position of {after:g} would be liquidated at "
+                f"{liq:.6g}, {distance:.2%} from the mark price {mark:g}, closer than "
+                f"min_liquidation_distance {lim.min_liquidation_distance:.2%} "
+                f"({contract.margin_mode.value} margin, {lev:g}x)",
+                rule="liquidation",
             )

@@ -70,7 +70,8 @@ def deny(g: RiskGate, order: OrderCheck, v: PortfolioView, rule: str, match: str
 def test_rules_are_checked_in_the_documented_order() -> None:
     assert RULES == (
         "halted", "reducing", "symbol", "precision", "price_sanity", "stale_data",
-        "max_position", "max_notional", "leverage", "heat", "rate",
+        "max_position", "max_notional", "leverage", "contract_leverage", "liquidation", "heat",
+        "rate",
     )  # fmt: skip
     # Fails symbol, price sanity and max_position: the first one is reported.
     g = gate(allowed_symbols=(ETH,), max_position={SYM: 0.1})
