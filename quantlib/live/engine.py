@@ -52,8 +52,10 @@ from quantlib.live.bars import Bar
 from quantlib.live.engine_base import _DAY_MS, StrategySlot, _finite, _Series
 from quantlib.live.engine_base import client_order_id as client_order_id
 from quantlib.live.engine_commands import CommandRunner
+from quantlib.live.engine_perp import PerpetualSync, check_contracts
 from quantlib.live.journal import Journal, JournalOrder
 from quantlib.live.kill_switch import KillAck, KillRequest
+from quantlib.live.perpetual import ContractPosition, ContractTerms
 from quantlib.live.redact import redact
 from quantlib.live.risk_gate import RiskGate, RiskLimits
 from quantlib.live.status import K
@@ -70,7 +72,7 @@ __all__ = ["LiveEngine", "StrategySlot"]
 log = logging.getLogger(__name__)
 
 
-class LiveEngine(CommandRunner):
+class LiveEngine(PerpetualSync, CommandRunner):
     """Runs ``slots`` on closed bars; see the module docstring.
 
     Parameters
@@ -90,6 +92,10 @@ class LiveEngine(CommandRunner):
         price moved more than ``price_tolerance`` (fraction) from the proposal's entry.
     clock : callable → epoch ms
         Real time in a live run; the feed's time in a replay.
+    contracts : mapping symbol → ContractTerms, optional
+        The leverage and margin mode of each perpetual (``BASE/QUOTE:QUOTE``) a strategy
+        trades, set on the exchange at :meth:`start` (see :mod:`~quantlib.live.engine_perp`);
+        required for every perpetual symbol of ``slots``.
     """
 
     def __init__(
@@ -109,6 +115,7 @@ class LiveEngine(CommandRunner):
         clock: Callable[[], int] = now_ms,
         publish_every_ms: int = 1_000,
         control_every_ms: int = 250,
+        contracts: Mapping[str, ContractTerms] | None = None,
     ) -> None:
         names = [s.name for s in slots]
         if len(set(names)) != len(names):
@@ -117,6 +124,11 @@ class LiveEngine(CommandRunner):
             raise ConfigError(f"capital must be > 0, got {capital}")
         self.journal, self.exchange, self.gate, self.users = journal, exchange, gate, users
         self.slots = list(slots)
+        self.contracts = check_contracts(self.slots, contracts or {}, exchange)
+        self._contract_state: dict[str, ContractPosition] = {}
+        self._marks: dict[str, float] = {}
+        self._funding_since: dict[str, int] = {}
+        self._unsupported: set[str] = set()
         self.capital, self.fee_rate = float(capital), float(fee_rate)
         self.notifier: Notifier = notifier or LogNotifier()
         self.proposal_ttl_ms, self.price_tolerance = proposal_ttl_ms, price_tolerance
@@ -211,6 +223,7 @@ class LiveEngine(CommandRunner):
             if self.journal.get_state(K.strategy_mode(slot.name)) is None:
                 self.journal.set_state(K.strategy_mode(slot.name), slot.mode.value)
         self._restore_protection()
+        self.configure_contracts()
         self._set_state()
         self._kill_done_seq()
         self.publish(force=True)
@@ -231,6 +244,7 @@ class LiveEngine(CommandRunner):
         self._data_at[symbol] = bar.close_time
         now = self.clock()
         self.sync(symbol)
+        self.sync_perpetual(symbol)
         self._roll_day(now)
         self.poll_control(now)
         self._update_gate()

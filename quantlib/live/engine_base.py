@@ -25,6 +25,7 @@ from quantlib.exceptions import ConfigError
 from quantlib.live.alerts import Alert, AlertKind, Notifier
 from quantlib.live.bars import Bar, floor_to_step
 from quantlib.live.journal import Journal, JournalOrder
+from quantlib.live.perpetual import ContractPosition, ContractTerms
 from quantlib.live.risk_gate import PortfolioView, RiskGate
 from quantlib.live.status import K
 from quantlib.live.types import (
@@ -122,6 +123,9 @@ class EngineBase:
     _kill_done: int | None
     _bad_kill_request: str | None
     _local_ids: itertools.count[int]
+    contracts: dict[str, ContractTerms]
+    _contract_state: dict[str, ContractPosition]
+    _marks: dict[str, float]  # perpetuals' mark prices as the exchange last reported them
 
     # -- accounting ---------------------------------------------------------------------------
 
@@ -132,8 +136,9 @@ class EngineBase:
             fills = self.journal.fills()
             self._seen_trades = {f.trade_id for f in fills}
             flows = sum(-f.side.sign * f.amount * f.price - f.quote_fee for f in fills)
+            funding = sum(self.journal.funding_paid().values())  # perpetuals: paid (+) or got
             positions = {s: p.amount for s, p in self.journal.positions().items()}
-            self._book = (positions, self.capital + flows)
+            self._book = (positions, self.capital + flows - funding)
         return self._book
 
     def invalidate(self) -> None:
@@ -149,8 +154,12 @@ class EngineBase:
         return self._load_book()[1]
 
     def equity(self) -> float:
-        marked = sum(amount * self._prices.get(s, 0.0) for s, amount in self.positions().items())
-        return self.cash() + marked
+        return self.cash() + sum(a * self.mark(s) for s, a in self.positions().items())
+
+    def mark(self, symbol: str) -> float:
+        """The price ``symbol`` is valued at: a perpetual's mark price as the exchange last
+        reported it, else the last price."""
+        return self._marks.get(symbol) or self._prices.get(symbol, 0.0)
 
     def view(self) -> PortfolioView:
         equity = self.equity()
@@ -164,6 +173,7 @@ class EngineBase:
             prices=dict(self._prices),
             stops=stops,
             last_bar_at=dict(self._data_at),
+            contracts=dict(self._contract_state),
         )
 
     def _roll_day(self, now: int) -> None:
@@ -223,6 +233,7 @@ class EngineBase:
                 K.DATA_AT: json.dumps(self._data_at),
                 K.LATENCY: "" if self._latency_ms is None else f"{self._latency_ms:.3f}",
                 K.ERRORS: str(self._errors),
+                K.MARKS: json.dumps(self._marks),
                 # Restored by start() after a crash (at most publish_every_ms old).
                 K.PEAK: repr(self._peak),
                 K.DAY_START: "" if self._day is None else f"{self._day}|{self._day_start!r}",

@@ -19,6 +19,7 @@ key                                    value
 ``engine.entries_stopped``             ``1`` when new entries are stopped, else ``0``
 ``engine.equity``                      equity in quote currency at the last loop
 ``engine.prices``                      JSON ``{symbol: last price}``
+``engine.marks``                       JSON ``{symbol: mark price}`` of the perpetuals
 ``engine.strategies``                  JSON list of the strategy names the engine runs
 ``strategy.<name>.mode``               :class:`~quantlib.live.types.StrategyMode` value
 ``risk.limits``                        :class:`~quantlib.live.risk_gate.RiskLimits` JSON
@@ -60,6 +61,7 @@ class K:
     ENTRIES_STOPPED = "engine.entries_stopped"
     EQUITY = "engine.equity"
     PRICES = "engine.prices"
+    MARKS = "engine.marks"
     LIMITS = "risk.limits"
     PEAK = "risk.peak_equity"
     DAY_START = "risk.day_start"  # "<UTC day number>|<equity at the day's first bar>"
