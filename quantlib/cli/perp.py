@@ -24,9 +24,6 @@ perp_app = typer.Typer(
     no_args_is_help=True,
 )
 
-LEVERAGES: tuple[float, ...] = (2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0)
-"""Leverages of ``quant perp liquidation`` by default."""
-
 SymbolsOpt = Annotated[
     list[str] | None,
     typer.Option("--symbol", "-s", help="Bundled perpetual (repeat); default BTCUSDT, ETHUSDT."),
@@ -208,7 +205,7 @@ def liquidation_command(
 ) -> None:
     """Distance to liquidation and its probability within a horizon (Monte Carlo on the mark
     price, isolated margin), one row per leverage on the same paths."""
-    from quantlib.stress.liquidation import liquidation_table
+    from quantlib.stress.liquidation import LEVERAGES, liquidation_table
     from quantlib.stress.mark_paths import bootstrap_mark_paths, mark_history
 
     levels = tuple(leverage or LEVERAGES)

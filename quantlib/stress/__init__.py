@@ -39,6 +39,7 @@ _LAZY = {
     "MarkPaths": "quantlib.stress.mark_paths",
     "bootstrap_mark_paths": "quantlib.stress.mark_paths",
     "mark_history": "quantlib.stress.mark_paths",
+    "LEVERAGES": "quantlib.stress.liquidation",
     "LeveragedPosition": "quantlib.stress.liquidation",
     "LiquidationRisk": "quantlib.stress.liquidation",
     "liquidation_risk": "quantlib.stress.liquidation",

@@ -39,6 +39,7 @@ from quantlib.results import ResultSummary
 from quantlib.stress.mark_paths import MarkPaths
 
 __all__ = [
+    "LEVERAGES",
     "SIDES",
     "LeveragedPosition",
     "LiquidationRisk",
@@ -49,6 +50,9 @@ __all__ = [
 Side = Literal["long", "short"]
 SIDES: tuple[Side, ...] = ("long", "short")
 """Sides of a :class:`LeveragedPosition`."""
+
+LEVERAGES: tuple[float, ...] = (2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+"""The leverage ladder shown by default (``quant perp liquidation``, the page, the workbook)."""
 
 MARGIN_MODES: tuple[str, ...] = ("isolated", "cross")
 TABLE_COLUMNS: tuple[str, ...] = (
@@ -153,7 +157,10 @@ def _wilson(count: np.ndarray, n: int, confidence: float) -> tuple[np.ndarray, n
     from statsmodels.stats.proportion import proportion_confint
 
     low, high = proportion_confint(count, n, alpha=1.0 - confidence, method="wilson")
-    return np.clip(np.asarray(low, np.float64), 0.0, 1.0), np.clip(np.asarray(high), 0.0, 1.0)
+    # The bounds are exactly 0 with no liquidated path and 1 with all (not 1e-19 off).
+    low = np.where(count == 0, 0.0, np.clip(np.asarray(low, np.float64), 0.0, 1.0))
+    high = np.where(count == n, 1.0, np.clip(np.asarray(high, np.float64), 0.0, 1.0))
+    return low, high
 
 
 @dataclass(frozen=True)

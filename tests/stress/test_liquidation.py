@@ -148,6 +148,10 @@ def test_interval_is_the_wilson_score_interval_worked_by_hand() -> None:
     assert summary["ci_low"] == pytest.approx(centre - half, rel=1e-9)
     assert "Wilson" in str(summary)
     assert "not modelled: funding" in str(summary)
+    # No path liquidated: the interval is [0, z² / (n + z²)] exactly at its lower end.
+    none = liquidation_risk(LeveragedPosition("long", 1.0, 2, 0.0), paths)
+    assert none.interval[0] == 0.0
+    assert none.interval[1] == pytest.approx(Z95**2 / (n + Z95**2), rel=1e-9)
 
 
 def test_a_steady_decline_liquidates_every_path_on_the_day_worked_by_hand() -> None:

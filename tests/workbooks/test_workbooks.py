@@ -17,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 WORKBOOKS = ROOT / "workbooks"
 BIN = Path(sys.executable).parent
-NAMES = ["research", "smc_explorer", "volatility_regime", "stress_testing", "portfolio", "ml_lab"]
+NAMES = ["research", "smc_explorer", "volatility_regime", "stress_testing", "portfolio", "ml_lab",
+         "perpetuals"]  # fmt: skip
 SCRIPT_TIMEOUT_S = 120
 
 
