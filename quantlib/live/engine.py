@@ -129,6 +129,8 @@ class LiveEngine(PerpetualSync, CommandRunner):
         self._marks: dict[str, float] = {}
         self._funding_since: dict[str, int] = {}
         self._unsupported: set[str] = set()
+        self._funding_paid: dict[str, float] | None = None
+        self._recorded: dict[str, tuple[object, ...]] = {}
         self.capital, self.fee_rate = float(capital), float(fee_rate)
         self.notifier: Notifier = notifier or LogNotifier()
         self.proposal_ttl_ms, self.price_tolerance = proposal_ttl_ms, price_tolerance

@@ -126,6 +126,7 @@ class EngineBase:
     contracts: dict[str, ContractTerms]
     _contract_state: dict[str, ContractPosition]
     _marks: dict[str, float]  # perpetuals' mark prices as the exchange last reported them
+    _funding_paid: dict[str, float] | None  # the journal's funding sums, kept up to date
 
     # -- accounting ---------------------------------------------------------------------------
 
@@ -143,7 +144,7 @@ class EngineBase:
 
     def invalidate(self) -> None:
         """Forget every cached read of the journal (after someone else wrote to it)."""
-        self._book = self._live = None
+        self._book = self._live = self._funding_paid = None
         self._modes.clear()
         self._flags.clear()
 

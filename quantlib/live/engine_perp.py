@@ -80,6 +80,7 @@ class PerpetualSync(EngineBase):
 
     _funding_since: dict[str, int]
     _unsupported: set[str]
+    _recorded: dict[str, tuple[object, ...]]  # what record_contract last stored
 
     def configure_contracts(self) -> list[str]:
         """Set each contract's margin mode and leverage on the exchange; the symbols done."""
@@ -115,18 +116,27 @@ class PerpetualSync(EngineBase):
             self._errors += 1
             log.warning("cannot read the contract positions: %s", redact(str(exc)))
             return
-        paid = self.journal.funding_paid()
+        paid = self.funding_paid()
         state: dict[str, ContractPosition] = {}
         for symbol, position in reported.items():
             if symbol not in self.contracts:
                 continue
-            position = _with_funding(position, paid.get(symbol, 0.0))
+            position = replace(position, funding_paid=paid.get(symbol, 0.0))
             state[symbol] = position
             if math.isfinite(position.mark_price) and position.mark_price > 0.0:
                 self._marks[symbol] = position.mark_price
-            if math.isfinite(position.leverage):
-                self.journal.record_contract(position)
+            stored = (position.leverage, position.margin_mode, position.margin,
+                      position.maintenance_margin, position.liquidation_price)  # fmt: skip
+            if math.isfinite(position.leverage) and self._recorded.get(symbol) != stored:
+                self.journal.record_contract(position)  # a write only when something changed
+                self._recorded[symbol] = stored
         self._contract_state = state
+
+    def funding_paid(self) -> dict[str, float]:
+        """Funding paid per perpetual (the journal's sums; read once, then kept up to date)."""
+        if self._funding_paid is None:
+            self._funding_paid = self.journal.funding_paid()
+        return dict(self._funding_paid)
 
     def sync_perpetual(self, symbol: str) -> None:
         """After a bar's fills of ``symbol``: its funding payments, then every contract's
@@ -168,6 +178,9 @@ class PerpetualSync(EngineBase):
             if fresh and self._book is not None:
                 positions, cash = self._book
                 self._book = (positions, cash - payment.amount)
+            if fresh and self._funding_paid is not None:
+                total = self._funding_paid.get(symbol, 0.0) + payment.amount
+                self._funding_paid[symbol] = total
             since = max(since, payment.time + 1)
         self._funding_since[symbol] = since
 
@@ -187,7 +200,3 @@ class PerpetualSync(EngineBase):
         lev = terms.leverage if terms is not None else 1.0
         per_unit = 1.0 / lev + self.fee_rate
         return min(slot.fraction * self.equity() * lev, self.free_cash() / per_unit)
-
-
-def _with_funding(position: ContractPosition, paid: float) -> ContractPosition:
-    return replace(position, funding_paid=paid)

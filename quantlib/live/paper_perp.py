@@ -307,7 +307,7 @@ class PaperPerpetualBook:
         opening = self._opening(request.symbol, request.side, amount)
         need = opening * reference * (1.0 / contract.leverage + fee_rate)
         have = self._free_cash() - reserved
-        if need > have * (1.0 + 1e-9) + _DUST:
+        if need > 0.0 and need > have * (1.0 + 1e-9) + _DUST:  # closing needs no margin
             raise OrderRejected(
                 f"insufficient margin: {request.symbol} {request.side.value} {amount:.10g} at "
                 f"{contract.leverage:g}x needs {need:.10g} {self.quote} (margin and fee), free "

@@ -27,7 +27,9 @@ from tests.live.fake_exchange import FakeBinanceServer, _ApiError, _fmt
 
 __all__ = ["FUTURES_SIGNED", "FakeBinanceFutures", "make_binanceusdm"]
 
-INFO = Path(__file__).resolve().parent.parent / "fixtures" / "ccxt" / "binance_usdm_exchange_info.json"
+INFO = (
+    Path(__file__).resolve().parent.parent / "fixtures" / "ccxt" / "binance_usdm_exchange_info.json"
+)
 
 FUTURES_SIGNED = frozenset(
     {
@@ -116,10 +118,10 @@ class FakeBinanceFutures(FakeBinanceServer):
     # ------------------------------------------------------------------ endpoints
 
     def _futures_ticker(self, params: dict[str, str]) -> Any:
-        last = _fmt(self._price(params["symbol"]))
+        last, now = _fmt(self._price(params["symbol"])), self.clock()
         return {"symbol": params["symbol"], "lastPrice": last, "openPrice": last,
                 "highPrice": last, "lowPrice": last, "volume": "0", "quoteVolume": "0",
-                "openTime": self.clock() - 86_400_000, "closeTime": self.clock(), "count": 0}  # fmt: skip
+                "openTime": now - 86_400_000, "closeTime": now, "count": 0}  # fmt: skip
 
     def _set_leverage(self, params: dict[str, str]) -> dict[str, Any]:
         symbol = self._market(params)["symbol"]
@@ -163,7 +165,11 @@ class FakeBinanceFutures(FakeBinanceServer):
             entry = (abs(held) * entry + qty * price) / abs(after)
         elif after * held < 0:
             entry = price
-        pnl = min(qty, abs(held)) * (price - entry) * (1 if held > 0 else -1) if held * signed < 0 else 0
+        pnl = (
+            min(qty, abs(held)) * (price - entry) * (1 if held > 0 else -1)
+            if held * signed < 0
+            else 0
+        )
         self.position[symbol] = (after, entry if after != 0 else Decimal(0))
         fee = qty * price * self.fee_rate
         self._next_trade_id += 1
