@@ -19,6 +19,7 @@ from typing import Literal, TypeAlias
 import pandas as pd
 
 from quantlib.data.calendars import normalize_calendar
+from quantlib.data.tiers import MarginTier, margin_tiers
 from quantlib.data.timeframes import parse_timeframe
 from quantlib.exceptions import ConfigError, DataError
 
@@ -51,6 +52,7 @@ _KEYS = (
     "funding",
     "listed_at",
     "delisted_at",
+    "tiers",
 )
 _REQUIRED = ("contract", "settle", "funding_interval", "bars", "funding")
 _TF_FIELD = "{timeframe}"
@@ -88,6 +90,10 @@ class PerpetualContract:
         Symbol of the spot series of the same asset (a ``[symbols]`` table of the manifest).
     listed_at, delisted_at : pandas.Timestamp or None
         First and last trading time of the contract, when known.
+    margin_tiers : tuple of MarginTier or None
+        The maintenance-margin table of the optional ``[[perpetuals.SYMBOL.tiers]]`` tables
+        (``floor``, ``cap``, ``rate``, optional ``amount`` and ``max_leverage``; see
+        :mod:`quantlib.data.tiers`); None when the manifest gives none.
     """
 
     symbol: str
@@ -106,6 +112,7 @@ class PerpetualContract:
     spot: str | None = None
     listed_at: pd.Timestamp | None = None
     delisted_at: pd.Timestamp | None = None
+    margin_tiers: tuple[MarginTier, ...] | None = None
 
     def __deepcopy__(self, memo: dict[int, object]) -> PerpetualContract:
         # Immutable, so sharing is safe; pandas deep-copies ``attrs`` on every column access.
@@ -248,6 +255,19 @@ def parse_perpetual_table(
                 f"write e.g. 'perp/perp/{symbol}-{_TF_FIELD}.csv.gz'",
             )
     size = _positive(table, "contract_size", manifest, symbol)
+    tiers = None
+    if table.get("tiers") is not None:
+        rows = table["tiers"]
+        try:
+            if not isinstance(rows, list):
+                raise ConfigError(f"tiers is a {type(rows).__name__}, not a list of tables")
+            tiers = margin_tiers(rows, "tiers")
+        except ConfigError as exc:
+            raise _manifest_error(
+                manifest, symbol, str(exc),
+                f"write each band as its own [[perpetuals.{symbol}.tiers]] table with floor, "
+                "cap, rate (and amount, max_leverage when the venue gives them)",
+            ) from None  # fmt: skip
     terms = PerpetualContract(
         symbol=symbol,
         contract="linear" if contract == "linear" else "inverse",
@@ -265,6 +285,7 @@ def parse_perpetual_table(
         spot=spot,
         listed_at=_stamp(table, "listed_at", manifest, symbol),
         delisted_at=_stamp(table, "delisted_at", manifest, symbol),
+        margin_tiers=tiers,
     )
     files = PerpetualFiles(
         bars=str(table["bars"]), mark=_text(table, "mark"), funding=Path(str(table["funding"]))
