@@ -28,7 +28,7 @@ __all__ = ["data_app"]
 data_app = typer.Typer(help="Bundled and stored market data.", no_args_is_help=True)
 
 
-_FETCH_KINDS = ("ohlcv", "mark", "funding", "current-funding")
+_FETCH_KINDS = ("ohlcv", "mark", "funding", "current-funding", "tiers")
 
 
 def _market_label(market: object, kind: str) -> str:
@@ -162,7 +162,8 @@ def data_fetch(
             "-k",
             help="ohlcv: last-price bars (spot, or a perpetual's when SYMBOL is a swap); "
             "mark: a perpetual's mark-price bars; funding: its funding-rate history; "
-            "current-funding: print its current funding rate (venues without a history).",
+            "current-funding: print its current funding rate (venues without a history); "
+            "tiers: its maintenance-margin tiers (needs --credentials).",
         ),
     ] = "ohlcv",
     since: Annotated[
@@ -170,8 +171,13 @@ def data_fetch(
         typer.Option(help="First bar or event (UTC); default: after the last stored one."),
     ] = None,
     until: Annotated[str | None, typer.Option(help="End, exclusive (UTC); default: now.")] = None,
+    credentials: Annotated[
+        str | None,
+        typer.Option(help="--kind tiers: name of the API credentials in the vault (read-only)."),
+    ] = None,
 ) -> None:
-    """Download closed bars, mark-price bars or funding history through ccxt into the store."""
+    """Download closed bars, mark-price bars, funding history or maintenance-margin tiers
+    through ccxt into the store."""
     from quantlib.data.fetch import fetch_mark_ohlcv, fetch_ohlcv
     from quantlib.data.fetch_funding import fetch_current_funding, fetch_funding
 
@@ -187,9 +193,12 @@ def data_fetch(
             raise ConfigError(
                 f"--kind {kind} needs a timeframe, e.g. quant data fetch {exchange} {symbol} 1h"
                 if bars
-                else f"funding events have no timeframe: drop {timeframe!r} (quant data fetch "
-                f"{exchange} {symbol} --kind {kind})"
+                else f"{'tiers' if kind == 'tiers' else 'funding events'} have no timeframe: "
+                f"drop {timeframe!r} (quant data fetch {exchange} {symbol} --kind {kind})"
             )
+        if kind == "tiers":
+            _fetch_tiers(exchange, symbol, credentials)
+            return
         if kind == "current-funding":
             snap = fetch_current_funding(exchange, symbol)
             rate = "-" if snap.funding_rate is None else f"{snap.funding_rate:.8f}"
@@ -230,6 +239,32 @@ def data_fetch(
         f"{stored} stored{where}",
         highlight=False,
     )
+
+
+def _fetch_tiers(exchange: str, symbol: str, credentials: str | None) -> None:
+    """``--kind tiers``: the venue's maintenance-margin table of ``symbol``, stored."""
+    from quantlib.data.fetch_tiers import fetch_tiers
+
+    keys = None
+    if credentials is not None:
+        from quantlib.db import get_engine
+        from quantlib.live.vault import Vault
+
+        creds = Vault(get_engine()).load(credentials)
+        keys = {"apiKey": creds.api_key, "secret": creds.secret}
+    got = fetch_tiers(exchange, symbol, credentials=keys)
+    out.print(
+        f"fetched {len(got.tiers)} maintenance-margin tiers of {got.symbol} from {got.exchange}; "
+        f"stored as {got.name} (load_margin_tiers({got.name!r}))",
+        highlight=False,
+    )
+    table = Table("floor", "cap", "rate", "amount", "max leverage")
+    for tier in got.tiers:
+        table.add_row(
+            f"{tier.floor:,.0f}", f"{tier.cap:,.0f}", f"{tier.rate:.4%}", f"{tier.amount:,.2f}",
+            "-" if tier.max_leverage is None else f"{tier.max_leverage:g}",
+        )  # fmt: skip
+    out.print(table)
 
 
 @data_app.command("query")
