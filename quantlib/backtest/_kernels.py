@@ -14,7 +14,9 @@ does not have (not yet listed, delisted, or a gap), on which nothing fills and t
 stays the mark. The ``mark_*`` arrays are the mark-price bars that decide liquidation and mark
 open positions (the trading bars themselves where there is no mark price), and ``fund_inside``
 / ``fund_end`` the funding each bar charges per unit of a long (Σ rate × mark price at each
-funding time; :mod:`quantlib.backtest.perpetual`). The public wrapper is
+funding time; :mod:`quantlib.backtest.perpetual`); ``tiers`` / ``n_tiers`` each asset's
+maintenance-margin table (:mod:`quantlib.backtest._margin`, which holds the margin arithmetic).
+The public wrapper is
 :func:`quantlib.backtest.engine.run_backtest`, whose docstring states the fill, cost, funding
 and liquidation rules this loop implements.
 """
@@ -26,6 +28,7 @@ import math
 import numpy as np
 
 from quantlib._kernels import njit, njit_inline
+from quantlib.backtest._margin import cross_breach, tiered_liquidation_price
 from quantlib.execution.costs import fill_fee, funding_payment, limit_fill_price
 from quantlib.execution.costs import slipped as _slipped
 
@@ -185,7 +188,7 @@ S_WINS, S_LOSSES, S_WIN_R, S_LOSS_R = range(4)
     K_KELLY_MAX,
     K_KELLY_FALLBACK,
 ) = range(25)
-J_AT_CLOSE, J_SIZING, J_MAX_POS, J_MAX_DAY, J_TTL, J_BAR_NS, J_EXPIRY, J_ALLOC = range(8)
+J_AT_CLOSE, J_SIZING, J_MAX_POS, J_MAX_DAY, J_TTL, J_BAR_NS, J_EXPIRY, J_ALLOC, J_CROSS = range(9)
 
 
 @njit_inline
@@ -201,14 +204,18 @@ def _close_position(
     frec: np.ndarray,
     irec: np.ndarray,
     kst: np.ndarray,
+    isolated: bool = True,
 ) -> float:
     """Close asset ``a``'s position at ``price``; return the cash it releases. The trade's R
-    multiple (net P&L over its initial risk) feeds the Kelly statistics."""
+    multiple (net P&L over its initial risk) feeds the Kelly statistics. A liquidation of an
+    ``isolated`` position loses at most its margin; a cross-margin one (``isolated=False``)
+    pays ``fee_rate`` as its liquidation fee, the account bearing the loss
+    (``_liquidate_account``)."""
     t = ipos[a, Q_TRADE]
     s, q, m = pos[a, P_SIDE], pos[a, P_QTY], pos[a, P_MARGIN]
     pnl = s * q * (price - pos[a, P_PX])
     fee = fill_fee(fee_rate, q, price)
-    if reason == LIQUIDATION:
+    if reason == LIQUIDATION and isolated:
         # Isolated margin: the position's loss, liquidation fee included, stops at its margin.
         fee = min(fill_fee(liq_fee, q, price), max(m + pnl, 0.0))
         pnl = max(pnl, -m)
@@ -253,20 +260,33 @@ def _pay_funding(
     acct: np.ndarray,
     frec: np.ndarray,
     mmr: float,
+    tiers: np.ndarray,
+    n_tiers: int,
+    cross: bool,
 ) -> None:
     """Charge asset ``a``'s position the funding of ``per_unit`` (Σ rate × price per unit of a
     long), recorded on its trade (negative: received, into cash). A payment comes out of free
     cash, and what cash cannot cover out of the position's isolated margin, which moves its
-    liquidation price to where ``margin + side q (P − E) = m q P``."""
+    liquidation price to where ``margin + side q (P − E) = m q P`` (``q P r − a`` of its band
+    with ``tiers``). Under cross margin it all comes out of the one balance (cash may go
+    below zero: the margins and unrealised P&L are the rest of the balance)."""
     if per_unit == 0.0:
         return
     s, q = pos[a, P_SIDE], pos[a, P_QTY]
     paid = funding_payment(s, per_unit, q, 1.0)
     frec[ipos[a, Q_TRADE], R_FUNDING] += paid
+    if cross:
+        acct[A_CASH] -= paid
+        return
     from_cash = min(paid, max(acct[A_CASH], 0.0)) if paid > 0.0 else paid
     acct[A_CASH] -= from_cash
     if paid > from_cash:
         pos[a, P_MARGIN] -= paid - from_cash
+        if n_tiers > 0:
+            pos[a, P_LIQ] = tiered_liquidation_price(
+                s, q, pos[a, P_PX], pos[a, P_MARGIN], tiers, n_tiers
+            )
+            return
         unit = pos[a, P_MARGIN] / q
         liq = (pos[a, P_PX] - unit) / (1.0 - mmr) if s > 0 else (pos[a, P_PX] + unit) / (1.0 + mmr)
         pos[a, P_LIQ] = liq if liq > 0.0 else np.nan
@@ -376,6 +396,8 @@ def _open_position(
     kst: np.ndarray,
     blocks: np.ndarray,
     bsize: np.ndarray,
+    tiers: np.ndarray,
+    n_tiers: np.ndarray,
 ) -> float:
     """Open a position of side ``s`` at ``price`` from the signal of bar ``sig``, if the limits,
     the risk rules, the sizer, ``budget`` (the free cash this entry may use) and the exchange
@@ -520,7 +542,11 @@ def _open_position(
     pos[a, P_TRAIL] = trail_pct[a, sig]
     pos[a, P_EXTREME] = price
     liq = np.nan
-    if lev > 1.0 or s < 0.0:
+    if iparams[J_CROSS] == 1:
+        pass  # cross margin: the account, not the position, is liquidated (_liquidate_account)
+    elif n_tiers[a] > 0:
+        liq = tiered_liquidation_price(s, q, price, margin, tiers[a], n_tiers[a])
+    elif lev > 1.0 or s < 0.0:
         liq = _liquidation_price(s, price, lev, params[K_MMR])
     pos[a, P_LIQ] = liq
     ipos[a, Q_TRADE] = t
@@ -641,6 +667,8 @@ def _open_batch(
     kst: np.ndarray,
     blocks: np.ndarray,
     bsize: np.ndarray,
+    tiers: np.ndarray,
+    n_tiers: np.ndarray,
 ) -> None:
     """Open the ``n_fill`` entries that fill together in bar ``j`` (in asset order).
 
@@ -660,7 +688,7 @@ def _open_batch(
                 fill_asset[i], j, fill_side[i], fill_px[i], fill_rate[i], fill_sig[i],
                 fill_now[i], free, True, stop_abs, stop_pct, target_abs, target_pct, target_r,
                 trail_pct, size_frac, params, iparams, acct, ctr, pos, ipos, frec, irec, kst,
-                blocks, bsize,
+                blocks, bsize, tiers, n_tiers,
             )  # fmt: skip
             total += need[i]
         ctr[C_OPEN], ctr[C_TODAY] = slots_open, slots_today
@@ -674,7 +702,83 @@ def _open_batch(
             fill_asset[i], j, fill_side[i], fill_px[i], fill_rate[i], fill_sig[i], fill_now[i],
             budget, False, stop_abs, stop_pct, target_abs, target_pct, target_r, trail_pct,
             size_frac, params, iparams, acct, ctr, pos, ipos, frec, irec, kst, blocks, bsize,
+            tiers, n_tiers,
         )  # fmt: skip
+
+
+@njit
+def _liquidate_account(
+    j: int,
+    open_: np.ndarray,
+    mark_low: np.ndarray,
+    mark_high: np.ndarray,
+    fund_inside: np.ndarray,
+    start: np.ndarray,
+    worst: np.ndarray,
+    tiers: np.ndarray,
+    n_tiers: np.ndarray,
+    liq_fee: float,
+    params: np.ndarray,
+    acct: np.ndarray,
+    ctr: np.ndarray,
+    pos: np.ndarray,
+    ipos: np.ndarray,
+    frec: np.ndarray,
+    irec: np.ndarray,
+    kst: np.ndarray,
+) -> None:
+    """Cross margin, once per bar after its stops and targets: if the account's equity at the
+    positions' adverse mark extremes of bar ``j`` (all at once) is at or below the sum of
+    their maintenance margins, close every position at the marks where the equity first
+    meets it on the path from the bar's mark opens (``cross_breach``), as liquidations.
+
+    Each pays the bar's inside funding times (it leaves inside the bar) and the liquidation
+    fee, the fees together capped at the account's equity at the breach; a gap that leaves
+    the account below zero ends it at zero, the shortfall (borne by the venue's insurance
+    fund) taken off the losing trades' losses pro rata."""
+    n_assets = pos.shape[0]
+    for a in range(n_assets):
+        start[a] = pos[a, P_MARK]
+        worst[a] = pos[a, P_MARK]
+        if pos[a, P_SIDE] != 0.0 and not math.isnan(open_[a, j]):
+            worst[a] = mark_low[a, j] if pos[a, P_SIDE] > 0 else mark_high[a, j]
+    lam = cross_breach(
+        acct[A_CASH], pos[:, P_SIDE], pos[:, P_QTY], pos[:, P_PX], pos[:, P_MARGIN], start,
+        worst, tiers, n_tiers,
+    )  # fmt: skip
+    if lam < 0.0:
+        return
+    equity, fees = acct[A_CASH], 0.0
+    for a in range(n_assets):
+        if pos[a, P_SIDE] != 0.0:
+            worst[a] = start[a] + lam * (worst[a] - start[a])  # the breach marks
+            equity += pos[a, P_MARGIN] + pos[a, P_SIDE] * pos[a, P_QTY] * (worst[a] - pos[a, P_PX])
+            fees += fill_fee(liq_fee, pos[a, P_QTY], worst[a])
+    rate = liq_fee if fees <= max(equity, 0.0) else liq_fee * max(equity, 0.0) / fees
+    first = ctr[C_TRADES]
+    losses = 0.0
+    for a in range(n_assets):
+        if pos[a, P_SIDE] == 0.0:
+            continue
+        t = ipos[a, Q_TRADE]
+        first = min(first, t)
+        frec[t, R_LOW] = min(frec[t, R_LOW], worst[a])
+        frec[t, R_HIGH] = max(frec[t, R_HIGH], worst[a])
+        _pay_funding(
+            a, fund_inside[a, j], pos, ipos, acct, frec, params[K_MMR], tiers[a], n_tiers[a],
+            True,
+        )  # fmt: skip
+        acct[A_CASH] += _close_position(
+            a, j, worst[a], rate, LIQUIDATION, liq_fee, pos, ipos, frec, irec, kst, False
+        )
+        ctr[C_OPEN] -= 1
+        losses += max(-frec[t, R_PNL], 0.0)
+    if acct[A_CASH] < 0.0 and losses > 0.0:
+        shortfall = -acct[A_CASH]
+        for t in range(first, ctr[C_TRADES]):
+            if irec[t, I_EXIT_BAR] == j and irec[t, I_REASON] == LIQUIDATION:
+                frec[t, R_PNL] += shortfall * max(-frec[t, R_PNL], 0.0) / losses
+        acct[A_CASH] = 0.0
 
 
 @njit
@@ -707,6 +811,8 @@ def run(
     ltf_low: np.ndarray,
     ltf_start: np.ndarray,
     ltf_end: np.ndarray,
+    tiers: np.ndarray,
+    n_tiers: np.ndarray,
     params: np.ndarray,
     iparams: np.ndarray,
     max_trades: int,
@@ -722,10 +828,12 @@ def run(
     open, pending exits and time stops fill; (2) pending entries fill (market at the open,
     limit/stop orders inside the bar); (3) stops, targets and liquidation (on the mark bar)
     inside the bar, a position leaving inside the bar paying the bar's inside funding times
-    first; (4) at the close, funding (the bar's inside times and those at its end) for every
-    position still open, the mark, and this bar's signals (filled now with ``fill="close"``,
-    else queued, so a position filled at the close pays nothing of this bar). Entries filling
-    in one bar share the free cash by ``iparams[J_ALLOC]`` (see ``_open_batch``).
+    first; (3b) under cross margin (``iparams[J_CROSS]``) the account test of
+    ``_liquidate_account``; (4) at the close, funding (the bar's inside times and those at its
+    end) for every position still open, the mark, and this bar's signals (filled now with
+    ``fill="close"``, else queued, so a position filled at the close pays nothing of this
+    bar). Entries filling in one bar share the free cash by ``iparams[J_ALLOC]`` (see
+    ``_open_batch``).
     """
     n_assets, n_bars = open_.shape
     at_close = iparams[J_AT_CLOSE] == 1
@@ -735,6 +843,7 @@ def run(
     bps, rfrac, taker, liq_fee = params[K_BPS], params[K_RANGE], params[K_TAKER], params[K_LIQ_FEE]
     maker = params[K_MAKER]
     use_path = ltf_start.shape[0] == n_bars and n_assets == 1
+    cross = iparams[J_CROSS] == 1
 
     equity = np.empty(n_bars)
     qty_out = np.zeros((n_assets, n_bars))
@@ -759,6 +868,8 @@ def run(
     fill_px = np.zeros(n_assets)
     fill_rate = np.zeros(n_assets)
     need = np.zeros(n_assets)
+    start = np.zeros(n_assets)  # cross margin: the marks at the open and the adverse extremes
+    worst = np.zeros(n_assets)
     current_day = -1
 
     for j in range(n_bars):
@@ -828,7 +939,8 @@ def run(
             _open_batch(
                 j, n_fill, fill_asset, fill_side, fill_px, fill_rate, fill_sig, fill_now, need,
                 stop_abs, stop_pct, target_abs, target_pct, target_r, trail_pct, size_frac,
-                params, iparams, acct, ctr, pos, ipos, frec, irec, kst, blocks, bsize,
+                params, iparams, acct, ctr, pos, ipos, frec, irec, kst, blocks, bsize, tiers,
+                n_tiers,
             )  # fmt: skip
             for i in range(n_fill):
                 a = fill_asset[i]
@@ -909,11 +1021,20 @@ def run(
                     fee_rate = taker
             # Leaving inside the bar: it held the bar's inside funding times (their order
             # against an intrabar fill is unknown; see run_backtest).
-            _pay_funding(a, fund_inside[a, j], pos, ipos, acct, frec, params[K_MMR])
+            _pay_funding(
+                a, fund_inside[a, j], pos, ipos, acct, frec, params[K_MMR], tiers[a], n_tiers[a],
+                cross,
+            )  # fmt: skip
             acct[A_CASH] += _close_position(
                 a, j, price, fee_rate, reason, liq_fee, pos, ipos, frec, irec, kst
             )
             ctr[C_OPEN] -= 1
+        # 3b. Cross margin: the account's equity against the sum of maintenance margins.
+        if cross and ctr[C_OPEN] > 0:
+            _liquidate_account(
+                j, open_, mark_low, mark_high, fund_inside, start, worst, tiers, n_tiers,
+                liq_fee, params, acct, ctr, pos, ipos, frec, irec, kst,
+            )  # fmt: skip
         # 4. At the close: funding (an asset without this bar still holds its position
         # through it), the mark, then this bar's signals.
         n_fill = 0
@@ -921,8 +1042,9 @@ def run(
             s = pos[a, P_SIDE]
             if s != 0.0:
                 _pay_funding(
-                    a, fund_inside[a, j] + fund_end[a, j], pos, ipos, acct, frec, params[K_MMR]
-                )
+                    a, fund_inside[a, j] + fund_end[a, j], pos, ipos, acct, frec, params[K_MMR],
+                    tiers[a], n_tiers[a], cross,
+                )  # fmt: skip
             c = close[a, j]
             if math.isnan(c):
                 continue
@@ -962,7 +1084,8 @@ def run(
             _open_batch(
                 j, n_fill, fill_asset, fill_side, fill_px, fill_rate, fill_sig, fill_now, need,
                 stop_abs, stop_pct, target_abs, target_pct, target_r, trail_pct, size_frac,
-                params, iparams, acct, ctr, pos, ipos, frec, irec, kst, blocks, bsize,
+                params, iparams, acct, ctr, pos, ipos, frec, irec, kst, blocks, bsize, tiers,
+                n_tiers,
             )  # fmt: skip
         total = acct[A_CASH]
         exposure = 0.0

@@ -4,25 +4,48 @@ Costs are on by default: a taker fee of 0.1% per side (maker 0.1%) and 1 bp of s
 every market or stop fill. Funding applies only to ``market="perpetual"``, where it is required:
 a constant rate here, or a rate series passed to the run (``run_backtest(funding=...)``; the
 bundled perpetuals' series load with ``quantlib.data.load_funding``), charged on the mark price
-(``run_backtest(mark=...)``) at each funding time.
+(``run_backtest(mark=...)``) at each funding time. Every fee is charged in the quote asset (the
+settlement asset of a linear perpetual). Margin is isolated by default, with one
+maintenance-margin rate; ``margin_tiers`` gives a contract's table of notional bands
+(:mod:`quantlib.data.tiers`) and ``margin_mode="cross"`` one balance for all positions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from quantlib._hashing import stable_hash
 from quantlib._validation import describe_settings_errors
+from quantlib.data.tiers import MarginTier, margin_tiers
 from quantlib.exceptions import ConfigError
+from quantlib.execution.costs import FeeAsset, check_fee_asset
 from quantlib.risk.limits import check_levels
 from quantlib.risk.sizing import FixedFraction, Kelly, RiskPerTrade, VolTarget
 
 __all__ = ["BacktestConfig", "SizerSpec", "make_config", "stable_hash"]
 
 SizerSpec = Annotated[FixedFraction | RiskPerTrade | Kelly | VolTarget, Field(discriminator="kind")]
+TierTable = tuple[MarginTier, ...]
+# Settings added after configs were first stored: left out of ``model_dump`` (so out of every
+# config_id and run id) while they hold their defaults, so older configs keep their ids.
+_LATER_DEFAULTS: dict[str, object] = {
+    "margin_mode": "isolated",
+    "margin_tiers": None,
+    "fee_asset": "quote",
+}
 
 
 class BacktestConfig(BaseModel):
@@ -51,6 +74,23 @@ class BacktestConfig(BaseModel):
     leverage: float = Field(1.0, ge=1.0, le=125.0)
     maintenance_margin: float = Field(0.004, ge=0.0, lt=1.0)
     liquidation_fee: float = Field(0.005, ge=0.0, lt=1.0)
+    margin_mode: Literal["isolated", "cross"] = Field(
+        "isolated",
+        description=(
+            "'isolated': each position is liquidated on its own margin; 'cross' (perpetual "
+            "markets): one balance for all positions, the account liquidated on its equity"
+        ),
+    )
+    margin_tiers: TierTable | dict[str, TierTable] | None = Field(
+        None,
+        description=(
+            "maintenance-margin tiers (floor, cap, rate, amount per notional band), one table "
+            "for every asset or a mapping asset -> table; None: the single maintenance_margin"
+        ),
+    )
+    fee_asset: FeeAsset = Field(
+        "quote", description="the asset fees are charged in: the backtest charges the quote"
+    )
     tick_size: float = Field(0.0, ge=0.0)
     lot_size: float = Field(0.0, ge=0.0)
     min_notional: float = Field(0.0, ge=0.0)
@@ -108,6 +148,41 @@ class BacktestConfig(BaseModel):
             raise ValueError(f"{value!r} must be a positive duration")
         return value
 
+    @field_validator("margin_tiers", mode="before")
+    @classmethod
+    def _tiers(cls, value: object) -> object:
+        if value is None:
+            return None
+        if isinstance(value, Mapping):
+            return {str(k): margin_tiers(v, f"margin_tiers[{k!r}]") for k, v in value.items()}
+        return margin_tiers(value, "margin_tiers")  # type: ignore[arg-type]
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key, default in _LATER_DEFAULTS.items():
+            if getattr(self, key) == default:
+                data.pop(key, None)
+        return data
+
+    @model_validator(mode="after")
+    def _margin_settings(self) -> BacktestConfig:
+        check_fee_asset(self.fee_asset, self.market)
+        if self.fee_asset != "quote":
+            raise ValueError(
+                f"fee_asset={self.fee_asset!r}: the backtest charges every fee in the quote "
+                "asset (fees in the base are modelled by the paper exchange only). Fix: drop "
+                "fee_asset or pass 'quote'"
+            )
+        if self.market != "perpetual":
+            for key in ("margin_mode", "margin_tiers"):
+                if getattr(self, key) != _LATER_DEFAULTS[key]:
+                    raise ValueError(
+                        f"{key} applies to perpetual markets; the run is spot. Fix: pass "
+                        f"market='perpetual', or drop {key}"
+                    )
+        return self
+
     @model_validator(mode="after")
     def _drawdown_levels(self) -> BacktestConfig:
         check_levels(
@@ -141,8 +216,8 @@ class BacktestConfig(BaseModel):
         )
         if self.slippage_range:
             text += f" + {self.slippage_range:.2%} of the bar range"
-        if self.leverage > 1:
-            text += f"; leverage {self.leverage:g}x isolated"
+        if self.leverage > 1 or self.margin_mode == "cross":
+            text += f"; leverage {self.leverage:g}x {self.margin_mode}"
         return f"{text}; {funding}"
 
     def describe_rules(self) -> tuple[str, ...]:
@@ -187,6 +262,8 @@ class BacktestConfig(BaseModel):
             margin = margin.replace(
                 "never liquidated", "liquidated only once funding spends its margin"
             )
+        if self.margin_tiers is not None or self.margin_mode == "cross":
+            margin = self._describe_margin()
         if self.market == "perpetual":
             funding = (
                 "Funding (perpetual): a position pays side × rate × units × mark price at every "
@@ -219,6 +296,34 @@ class BacktestConfig(BaseModel):
             f"{allocation}; position slots go in the order of the assets.",
             margin,
             funding,
+        )
+
+    def _describe_margin(self) -> str:
+        """The margin rule of a config with tiers or cross margin (see ``run_backtest``)."""
+        if self.margin_tiers is None:
+            rate = f"maintenance margin {self.maintenance_margin:.2%} of the notional"
+        else:
+            tables = (
+                f"each contract's tiers ({', '.join(self.margin_tiers)})"
+                if isinstance(self.margin_tiers, dict)
+                else f"a table of {len(self.margin_tiers)} tier(s)"
+            )
+            rate = f"maintenance margin = notional x rate - amount of its band, from {tables}"
+        if self.margin_mode == "isolated":
+            return (
+                f"Isolated margin up to {self.leverage:g}x; liquidation on the mark price "
+                f"modelled ({rate}, taken at the liquidation price's band; fee "
+                f"{self.liquidation_fee:.2%})."
+            )
+        return (
+            f"Cross margin up to {self.leverage:g}x: one balance for all positions ({rate}). "
+            "Once per bar, after its stops and targets, the account is tested with every "
+            "position at its mark bar's adverse extreme at once: if its equity (cash + margins "
+            "+ unrealised P&L on the mark) is at or below the sum of maintenance margins there, "
+            "every position is liquidated at the marks where equity first meets it on the "
+            "straight path from the bar's mark opens (at the opens when it opens below), "
+            f"paying the liquidation fee ({self.liquidation_fee:.2%}, capped at the equity "
+            "left); the account never ends below zero."
         )
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from quantlib._validation import ohlcv_arrays
 from quantlib.backtest import _kernels as kernels
+from quantlib.backtest._margin import tier_array
 from quantlib.backtest.config import BacktestConfig
 from quantlib.backtest.perpetual import perpetual_inputs
 from quantlib.backtest.result import BacktestResult
@@ -154,11 +155,47 @@ def run_backtest(
     through it; a liquidation fee ``liquidation_fee × q × P`` is charged and the whole loss is
     capped at the margin. A last-price wick the mark price did not follow does not liquidate.
     A long at L = 1 is never liquidated (unless funding drains its margin, below); a stop
-    beyond P_liq fires first (stops, targets and fills stay on the last price). Equity at each close marks open positions at the mark's
-    close. The mark bars serve when they have the bars' timeframe, or a finer one that divides
-    it (aggregated to the bars: first open, highest high, lowest low, last close; complete bars
-    only); on a trading bar without a (complete) mark bar, and for a coarser mark timeframe,
-    the last price serves, and ``result.notes`` says so.
+    beyond P_liq fires first (stops, targets and fills stay on the last price). Equity at each
+    close marks open positions at the mark's close. The mark bars serve when they have the
+    bars' timeframe, or a finer one that divides it (aggregated to the bars: first open,
+    highest high, lowest low, last close; complete bars only); on a trading bar without a
+    (complete) mark bar, and for a coarser mark timeframe, the last price serves, and
+    ``result.notes`` says so.
+
+    **Maintenance-margin tiers (perpetual).** With ``config.margin_tiers`` (per asset or one
+    table for all; :mod:`quantlib.data.tiers`) the maintenance margin of a position of notional
+    N = q P in the band ``floor <= N < cap`` is ``N r_k − a_k`` (rate and maintenance amount of
+    the band), and the isolated liquidation price solves
+    ``M + side q (P − E) = q P r_k − a_k``:
+
+    * ``P_liq = (M − side q E + a_k) / (q (r_k − side))``
+
+    with the band k that holds ``q P_liq`` itself (not the band at entry: Binance, "How to
+    Calculate Liquidation Price of USDⓈ-M Futures Contracts"). With one band (0, ∞, m, 0) this
+    is the single-rate formula above, which stays the rule without a table. The bands'
+    initial-leverage limits are recorded, not enforced.
+
+    **Cross margin (perpetual, ``margin_mode="cross"``).** Entries lock ``q E / L`` from free
+    cash as under isolated margin, but no position has a liquidation price of its own: the
+    account is liquidated when its equity, cash + Σ (margin + side q (mark − E)), falls to
+    Σ maintenance margin. Once per bar, after the bar's stops and targets (which keep their
+    rules), every open position is put at its mark bar's adverse extreme at once (the
+    pessimistic path, as for stops); if the account is at or below maintenance there, all
+    positions are closed as liquidations at the marks where the equity first meets it on the
+    straight path from the bar's mark opens to those extremes (every mark the same fraction
+    of its way; at the opens when the account opens below). Exchanges close positions one by
+    one; closing all at one breach is the simpler, documented rule. The liquidation fees
+    together are capped at the equity left at the breach; a gap that leaves the account
+    below zero ends it at zero (the shortfall is the insurance fund's, taken off the losing
+    trades' losses pro rata). Funding comes out of the one balance (cash may go below zero;
+    the margins and unrealised P&L are the rest of it). With the same fills, cross equity
+    minus maintenance is free cash + Σ (each position's isolated equity − its maintenance):
+    with free cash at or above zero, an account is liquidated under cross only where at
+    least one of its positions would be under isolated margin at the same marks; cross
+    margin lets a winner carry a loser that isolated margin would liquidate.
+
+    **Fees** are charged in the quote asset (``fee_asset="quote"``; a perpetual settles fees,
+    P&L and funding in it, and any other fee asset is refused).
 
     **Funding (perpetual only).** A position pays ``side × rate_T × q × M_T`` at every funding
     time T with ``entry < T <= exit`` (positive rate: longs pay shorts; T from ``funding``, or
@@ -346,16 +383,19 @@ def simulate(
             {"pro_rata": kernels.ALLOC_PRO_RATA, "asset_order": kernels.ALLOC_ASSET_ORDER}[
                 config.cash_allocation
             ],
+            int(config.margin_mode == "cross"),
         ],
         dtype=np.int64,
     )
+    tiers, n_tiers = tier_array(_tier_tables(config, assets), config.maintenance_margin)
     max_trades = int(np.count_nonzero(entry)) + 1
     arrays = [
         prices["open"], prices["high"], prices["low"], prices["close"], perp.mark["open"],
         perp.mark["high"], perp.mark["low"], perp.mark["close"], times, day, entry, exit_,
         order, floats["entry_price"], floats["stop"], floats["stop_pct"], floats["target"],
         floats["target_pct"], floats["target_r"], floats["trail_pct"], size, perp.fund_inside,
-        perp.fund_end, ltf_open, ltf_high, ltf_low, ltf_start, ltf_end, knobs, int_knobs,
+        perp.fund_end, ltf_open, ltf_high, ltf_low, ltf_start, ltf_end, tiers, n_tiers, knobs,
+        int_knobs,
     ]  # fmt: skip
     run_kernel: Any = kernels.run  # positional arrays; mypy cannot type the star-call
     equity, qty, gross, frec, irec, ctr, block_log, block_sizes = run_kernel(
@@ -392,6 +432,26 @@ def _kernel_array(array: np.ndarray) -> np.ndarray:
     if array.flags.writeable and array.flags.c_contiguous:
         return array
     return np.array(array, order="C")
+
+
+def _tier_tables(config: BacktestConfig, assets: list[str]) -> list[np.ndarray | None]:
+    """Each asset's maintenance-margin table as rows of (floor, cap, rate, amount), or None
+    for the single rate; a mapping of tables must name exactly the run's assets."""
+    tables = config.margin_tiers
+    if tables is None:
+        return [None] * len(assets)
+    if isinstance(tables, dict):
+        missing, unknown = sorted(set(assets) - set(tables)), sorted(set(tables) - set(assets))
+        if missing or unknown:
+            raise ConfigError(
+                f"margin_tiers names {sorted(tables)} but the run's assets are {assets} "
+                f"(no table for {missing}; {unknown} not in the run). Fix: key one table per "
+                "asset by the names of bars=, or pass one table for all"
+            )
+        rows = [tables[a] for a in assets]
+    else:
+        rows = [tables] * len(assets)
+    return [np.array([(t.floor, t.cap, t.rate, t.amount) for t in table]) for table in rows]
 
 
 def _or_nan(value: float | None) -> float:

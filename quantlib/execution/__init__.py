@@ -12,6 +12,7 @@ from __future__ import annotations
 from quantlib.execution.costs import (
     FEE_ASSETS,
     FeeAsset,
+    check_fee_asset,
     fee_in_base,
     fill_fee,
     funding_payment,
@@ -24,6 +25,7 @@ __all__ = [
     "FEE_ASSETS",
     "FeeAsset",
     "FundingTerms",
+    "check_fee_asset",
     "fee_in_base",
     "fill_fee",
     "funding_payment",

@@ -18,10 +18,12 @@ import math
 from typing import Literal
 
 from quantlib._kernels import njit
+from quantlib.exceptions import ConfigError
 
 __all__ = [
     "FEE_ASSETS",
     "FeeAsset",
+    "check_fee_asset",
     "fee_in_base",
     "fill_fee",
     "funding_payment",
@@ -107,3 +109,34 @@ def fee_in_base(fee_asset: FeeAsset, side: float) -> bool:
     (False, True, False)
     """
     return fee_asset == "base" or (fee_asset == "received" and side > 0)
+
+
+def check_fee_asset(fee_asset: str, market: str) -> None:
+    """Refuse a fee currency the market does not have: a linear perpetual charges every fee in
+    its settlement (quote) asset, never in the base, which a perpetual position does not hold.
+
+    Raises
+    ------
+    ConfigError
+        If ``fee_asset`` is not one of :data:`FEE_ASSETS`, or is not ``"quote"`` on a
+        perpetual market.
+
+    Examples
+    --------
+    >>> check_fee_asset("base", "spot")
+    >>> check_fee_asset("base", "perpetual")
+    Traceback (most recent call last):
+    ...
+    quantlib.exceptions.ConfigError: fee_asset='base' on a perpetual market: ...
+    """
+    if fee_asset not in FEE_ASSETS:
+        raise ConfigError(
+            f"fee_asset must be one of {', '.join(FEE_ASSETS)}, got {fee_asset!r}. Fix: pass "
+            "'quote'"
+        )
+    if market == "perpetual" and fee_asset != "quote":
+        raise ConfigError(
+            f"fee_asset={fee_asset!r} on a perpetual market: a linear perpetual charges its "
+            "fees (and settles P&L and funding) in the quote asset; a perpetual position holds "
+            "no base to pay them from. Fix: drop fee_asset or pass 'quote'"
+        )

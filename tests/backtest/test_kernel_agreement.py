@@ -31,20 +31,27 @@ for i, (asset, frame) in enumerate(bars.items()):
     sig["target_r"] = 2.5
     sig["trail_pct"] = 0.03
     signals[asset] = sig
+margin = {}
+if sys.argv[1] == "cross":
+    # Cross margin on a tiered table (illustrative bands): the account test and the tiered
+    # maintenance margin run in both the compiled and the interpreted loop.
+    margin = {"margin_mode": "cross", "leverage": 40.0, "sizer": RiskPerTrade(fraction=0.9),
+              "margin_tiers": [{"floor": 0, "cap": 5e3, "rate": 0.01},
+                               {"floor": 5e3, "rate": 0.02}]}
+settings = {"leverage": 5.0, "sizer": RiskPerTrade(fraction=0.05), **margin}
 config = BacktestConfig(
-    leverage=5.0, sizer=RiskPerTrade(fraction=0.05), market="perpetual", funding_rate=0.0001,
-    max_hold="36h", lot_size=0.001,
+    market="perpetual", funding_rate=0.0001, max_hold="36h", lot_size=0.001, **settings,
 )
 result = run_backtest(bars, signals, config, funding=None)
 sys.stdout.buffer.write(pickle.dumps((result.trades, result.equity)))
 """
 
 
-def run(disable: bool) -> tuple[pd.DataFrame, pd.Series]:
+def run(disable: bool, margin: str = "isolated") -> tuple[pd.DataFrame, pd.Series]:
     env = {**os.environ, "QUANT_DISABLE_NUMBA": "1" if disable else "0"}
     out = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, check=True, cwd=ROOT, env=env,
-        timeout=300,
+        [sys.executable, "-c", SCRIPT, margin], capture_output=True, check=True, cwd=ROOT,
+        env=env, timeout=300,
     )  # fmt: skip
     return pickle.loads(out.stdout)
 
@@ -55,5 +62,15 @@ def test_interpreted_event_loop_matches_the_compiled_one() -> None:
     plain_trades, plain_equity = run(disable=True)
     assert len(compiled_trades) > 30
     assert set(compiled_trades["exit_reason"]) >= {"stop", "target", "trailing_stop"}
+    pd.testing.assert_frame_equal(compiled_trades, plain_trades, rtol=1e-12)
+    pd.testing.assert_series_equal(compiled_equity, plain_equity, rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_interpreted_cross_margin_with_tiers_matches_the_compiled_one() -> None:
+    compiled_trades, compiled_equity = run(disable=False, margin="cross")
+    plain_trades, plain_equity = run(disable=True, margin="cross")
+    assert len(compiled_trades) > 30
+    assert (compiled_trades["exit_reason"] == "liquidation").sum() >= 3
     pd.testing.assert_frame_equal(compiled_trades, plain_trades, rtol=1e-12)
     pd.testing.assert_series_equal(compiled_equity, plain_equity, rtol=1e-12)
