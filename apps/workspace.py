@@ -54,6 +54,9 @@ navigation = st.navigation(
                 "app_pages/benchmarking.py", title="Benchmarking", icon=":material/leaderboard:"
             ),
             st.Page("app_pages/portfolio.py", title="Portfolio", icon=":material/pie_chart:"),
+            st.Page(
+                "app_pages/perpetuals.py", title="Perpetuals", icon=":material/currency_exchange:"
+            ),
         ],
         "Reports": [
             st.Page("app_pages/reports.py", title="Reports", icon=":material/description:"),
