@@ -123,6 +123,10 @@ def live_view(drawn_for: tuple[str, ...]) -> None:
     ):
         st.subheader(title)
         st.dataframe(frame, hide_index=True, width="stretch")
+    perpetuals = control.perpetuals_frame(status)
+    if len(perpetuals):  # last, so the tables above keep their places
+        st.subheader("Perpetuals: leverage, margin, liquidation, funding")
+        st.dataframe(perpetuals, hide_index=True, width="stretch")
     if control.controls_signature(status) != drawn_for:
         st.rerun()  # a proposal, strategy or position came or went: redraw the buttons
 

@@ -68,24 +68,62 @@ def positions_frame(status: EngineStatus) -> pd.DataFrame:
     """Open positions valued at the engine's last prices.
 
     Columns: ``symbol, amount`` (signed, + long), ``entry`` (average entry price), ``last``
-    (NaN when the engine published no price), ``unrealized_pnl`` = amount × (last − entry),
-    ``realized_pnl`` (before fees), ``fees``.
+    (NaN when the engine published no price), ``unrealized_pnl`` = amount × (last − entry)
+    (a perpetual's at its mark price, where the engine published one: see
+    :func:`perpetuals_frame`), ``realized_pnl`` (before fees), ``fees``.
     """
     rows = []
     for symbol, position in status.positions.items():
         last = status.prices.get(symbol, math.nan)
+        value = status.marks.get(symbol, last) if position.leverage is not None else last
         rows.append(
             {
                 "symbol": symbol,
                 "amount": position.amount,
                 "entry": position.entry_price,
                 "last": last,
-                "unrealized_pnl": position.amount * (last - position.entry_price),
+                "unrealized_pnl": position.amount * (value - position.entry_price),
                 "realized_pnl": position.realized_pnl,
                 "fees": position.fees,
             }
         )
     columns = ["symbol", "amount", "entry", "last", "unrealized_pnl", "realized_pnl", "fees"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def perpetuals_frame(status: EngineStatus) -> pd.DataFrame:
+    """The perpetual positions with their margin (empty without any).
+
+    Columns: ``symbol, amount, entry, leverage, margin_mode, margin`` (the collateral held, as
+    last reported), ``mark`` (the engine's published mark price, NaN without one),
+    ``liquidation_price`` (NaN: none, e.g. a 1x long), ``liquidation_distance``
+    (``|mark − liquidation| / mark``), ``unrealized_pnl`` (at the mark price) and
+    ``funding_paid`` (the symbol's funding payments in the journal: positive paid, negative
+    received).
+    """
+    rows = []
+    for symbol, position in status.positions.items():
+        if position.leverage is None:
+            continue
+        mark = status.marks.get(symbol, math.nan)
+        liq = math.nan if position.liquidation_price is None else position.liquidation_price
+        rows.append(
+            {
+                "symbol": symbol,
+                "amount": position.amount,
+                "entry": position.entry_price,
+                "leverage": position.leverage,
+                "margin_mode": position.margin_mode,
+                "margin": status.margins.get(symbol, math.nan),
+                "mark": mark,
+                "liquidation_price": liq,
+                "liquidation_distance": abs(mark - liq) / mark if mark > 0 else math.nan,
+                "unrealized_pnl": position.amount * (mark - position.entry_price),
+                "funding_paid": status.funding_paid.get(symbol, 0.0),
+            }
+        )
+    columns = ["symbol", "amount", "entry", "leverage", "margin_mode", "margin", "mark"]
+    columns += ["liquidation_price", "liquidation_distance", "unrealized_pnl", "funding_paid"]
     return pd.DataFrame(rows, columns=columns)
 
 

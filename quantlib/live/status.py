@@ -102,6 +102,9 @@ class EngineStatus:
     positions: dict[str, JournalPosition] = field(default_factory=dict)
     open_orders: list[JournalOrder] = field(default_factory=list)
     pending: list[ProposalRecord] = field(default_factory=list)
+    marks: dict[str, float] = field(default_factory=dict)
+    funding_paid: dict[str, float] = field(default_factory=dict)
+    margins: dict[str, float] = field(default_factory=dict)
 
     @property
     def heartbeat_age_ms(self) -> int | None:
@@ -129,6 +132,14 @@ def _json(value: str | None, default: Any) -> Any:
 
 def _number(value: str | None) -> float | None:
     return None if value in (None, "") else float(value)
+
+
+def _marks(value: str | None) -> dict[str, float]:
+    """The published mark prices; a malformed value (a row written by hand) shows none."""
+    try:
+        return {str(k): float(v) for k, v in _json(value, {}).items()}
+    except (TypeError, ValueError, AttributeError):
+        return {}
 
 
 def read_status(journal: Journal, now: int) -> EngineStatus:
@@ -166,6 +177,9 @@ def read_status(journal: Journal, now: int) -> EngineStatus:
         pending=[
             p for p in journal.proposals(status="pending") if p.proposal.expires_at > engine_now
         ],
+        marks=_marks(get(K.MARKS)),
+        funding_paid=journal.funding_paid(),
+        margins={s: row.margin for s, row in journal.contracts().items() if row.margin is not None},
     )
 
 
