@@ -173,7 +173,9 @@ def run_backtest(
     with the band k that holds ``q P_liq`` itself (not the band at entry: Binance, "How to
     Calculate Liquidation Price of USDⓈ-M Futures Contracts"). With one band (0, ∞, m, 0) this
     is the single-rate formula above, which stays the rule without a table. The bands'
-    initial-leverage limits are recorded, not enforced.
+    initial-leverage limits are recorded, not enforced: a position whose margin ``q E / L`` is
+    already below its maintenance margin (a leverage above its band's limit, which a venue
+    would refuse) is liquidated in its entry bar.
 
     **Cross margin (perpetual, ``margin_mode="cross"``).** Entries lock ``q E / L`` from free
     cash as under isolated margin, but no position has a liquidation price of its own: the
