@@ -52,6 +52,7 @@ PAGES = {
     "attribution": "Attribution",
     "benchmarking": "Benchmarking",
     "portfolio": "Portfolio",
+    "perpetuals": "Perpetuals",
     "reports": "Reports",
     "control": "Control panel",
 }
