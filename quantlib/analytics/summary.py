@@ -93,6 +93,11 @@ class PerformanceSummary(Summary):
     turnover : float or None
         Traded notional (every entry, and every exit of a closed trade) per year over the
         mean equity, when a ledger was given (see :func:`turnover`).
+    fees_paid, funding_paid : float or None
+        Fees and funding paid over the ledger's trades, in the quote currency (funding
+        signed: positive = paid, negative = received), when the ledger books them (a
+        backtest's ``fees`` and ``funding`` columns; funding is 0 on spot). Slippage is in the
+        fill prices: :func:`quantlib.analytics.costs.trade_costs` reads it back.
     """
 
     start: pd.Timestamp
@@ -124,6 +129,8 @@ class PerformanceSummary(Summary):
     benchmark: BenchmarkStats | None = None
     exposure: float | None = None
     turnover: float | None = None
+    fees_paid: float | None = None
+    funding_paid: float | None = None
 
     def to_dict(self) -> dict[str, float | int]:
         """A flat dict of Python floats and ints, ready for ``json.dumps``.
@@ -133,8 +140,9 @@ class PerformanceSummary(Summary):
         losses; ``json.dumps`` writes them as ``NaN`` and ``Infinity``. Trade keys
         (``n_trades``, ``win_rate``, ...) appear only with a ledger, ``alpha``/``beta``/
         ``correlation``/``benchmark_n_common`` only with a benchmark, ``exposure`` only
-        when given. ``win_rate``/``profit_factor`` are trade-based; the period-based ones
-        carry the ``period_`` prefix.
+        when given, ``fees_paid``/``funding_paid`` only with a ledger that books them.
+        ``win_rate``/``profit_factor`` are trade-based; the period-based ones carry the
+        ``period_`` prefix.
         """
         out: dict[str, float | int] = {
             "total_return": self.total_return,
@@ -175,6 +183,10 @@ class PerformanceSummary(Summary):
             out["exposure"] = self.exposure
         if self.turnover is not None:
             out["turnover"] = self.turnover
+        if self.fees_paid is not None:
+            out["fees_paid"] = self.fees_paid
+        if self.funding_paid is not None:
+            out["funding_paid"] = self.funding_paid
         return {
             key: int(value) if isinstance(value, int | np.integer) else float(value)
             for key, value in out.items()
@@ -350,4 +362,13 @@ def performance_summary(
         turnover=None
         if trades is None or not {"entry_price", "exit_price", "size"} <= set(trades.columns)
         else turnover(trades, equity, len(returns) / ppy),
+        fees_paid=_paid(trades, "fees"),
+        funding_paid=_paid(trades, "funding"),
     )
+
+
+def _paid(trades: pd.DataFrame | None, column: str) -> float | None:
+    """The sum of a ledger's cost column (None without a ledger or without that column)."""
+    if trades is None or column not in trades.columns:
+        return None
+    return float(trades[column].sum()) + 0.0  # as BacktestResult.fees_paid; + 0.0: no "-0.0"

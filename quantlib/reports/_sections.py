@@ -315,6 +315,40 @@ def _data_table(result: BacktestResult) -> _Table:
     )
 
 
+def _costs(result: BacktestResult) -> _Table:
+    """Fees, slippage and funding paid, per asset and in total
+    (:func:`quantlib.analytics.costs.trade_costs` on the run's ledger and cost settings)."""
+    from quantlib.analytics.costs import trade_costs
+
+    config = result.config
+    costs = trade_costs(
+        result.trades,
+        slippage_bps=config.slippage,
+        taker_fee=config.fee,
+        maker_fee=config.maker_fee,
+    )
+    rows = [
+        [str(asset), *(format_number(float(row[c]), 2) for c in costs.columns)]
+        for asset, row in costs.iterrows()
+    ]
+    range_note = (
+        f" The {config.slippage_range:.2%} of each bar's range that market fills also pay is "
+        "not included."
+        if config.slippage_range
+        else ""
+    )
+    funding = (
+        "" if config.market == "perpetual" else " Spot: no funding is charged (the column is 0)."
+    )
+    return _Table(
+        ("Asset", "Fees", "Slippage", "Funding", "Total"),
+        rows,
+        key="costs",
+        note=f"Quote currency, over every trade (an open position's entry included). "
+        f"{costs.attrs['note']}{range_note}{funding}",
+    )
+
+
 def _sizing(sizing: SizingSummary, result: BacktestResult) -> dict[str, Any]:
     """The assumptions section's sizing figures: entries taken, capped and blocked, and the
     distribution of realised against intended risk at entry (``BacktestResult.sizing``)."""

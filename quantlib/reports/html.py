@@ -44,6 +44,7 @@ from quantlib.reports._sections import (
     _baselines,
     _benchmark_data,
     _benchmark_table,
+    _costs,
     _data_table,
     _kpis,
     _plain,
@@ -286,7 +287,8 @@ def render_report(
         "data_table": _data_table(result),
         "benchmark_data": _benchmark_data(benchmarks) if benchmarks else None,
         "costs": config.describe_costs(),
-        "assumptions": config.describe_rules(),
+        "costs_table": _costs(result),
+        "assumptions": result.assumptions(),
         "sizing": _sizing(evaluation.sizing, result),
         "config_rows": [[name, str(value)] for name, value in config.model_dump().items()],
         "funding": "perpetual: funding charged"
