@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 import ccxt
 
-from quantlib.live.errors import OrderRejected, Unsupported
+from quantlib.live.errors import ExchangeDown, OrderRejected, Unsupported
 from quantlib.live.perpetual import (
     ContractPosition,
     ContractTerms,
@@ -166,8 +166,14 @@ class CcxtPerpetuals:
         for raw in raws:
             symbol = str(raw.get("symbol") or "")
             size = _float(raw.get("contracts")) * _float(raw.get("contractSize") or 1.0)
-            if not symbol or not math.isfinite(size) or raw.get("side") not in ("long", "short"):
-                continue  # not a position we can read (flat, or a malformed entry)
+            if raw.get("side") not in ("long", "short"):
+                continue  # flat (ccxt gives no side to an empty position)
+            if not symbol or not math.isfinite(size):
+                # Not guessed as flat: the engine keeps what it knew and counts an error.
+                raise ExchangeDown(
+                    f"{self.name}: fetch_positions answered an unreadable position "
+                    f"{redact(str(raw))[:200]}; positions not updated"
+                )
             terms = self._terms.get(symbol)
             info = (markets.get(symbol) or {}).get("info") or {}
             mmr = _float(raw.get("maintenanceMarginPercentage"))
