@@ -73,7 +73,7 @@ def _(mo):
     mo.md("""
     # Funding and basis
 
-    One bundled perpetual (Binance USDⓈ-M, to 2024-12-31) beside its spot series: what
+    One bundled perpetual (Binance, USDT-margined, to 2024-12-31) beside its spot series: what
     funding cost, how it moved, how far the perpetual traded from spot, what followed extreme
     funding, what a cash-and-carry book earned, and how close a leveraged position sits to
     liquidation. Every figure comes from `quantlib`: funding analytics
@@ -224,8 +224,11 @@ def _(mo):
 def _(funding, funding_cost_by_year, mark_prices, since, symbol):
     _marks = mark_prices(symbol.value, "8h")  # funding events fall on 8-hour bar opens
     cost = funding_cost_by_year(funding.loc[since:], _marks)
-    cost.style.format("{:.2%}", subset=["sum_rate", "annualised", "notional_weighted",
-                                         "cost_fixed_units"])  # fmt: skip
+    _shown = ["events", "sum_rate", "annualised", "notional_weighted", "cost_fixed_units",
+              "mark_events", "stand_in_events"]  # fmt: skip
+    cost[_shown].style.format(
+        "{:.2%}", subset=["sum_rate", "annualised", "notional_weighted", "cost_fixed_units"]
+    )
     return (cost,)
 
 
@@ -256,7 +259,7 @@ def _(funding, funding_event_study, load_ohlcv, mo, since, symbol):
 
 @app.cell
 def _(CARRY_GRID, mo):
-    mo.md("""
+    _intro = mo.md("""
     ## Cash-and-carry
 
     Long spot, short the perpetual at half the book each (the short's proceeds kept as its 1x
@@ -274,7 +277,7 @@ def _(CARRY_GRID, mo):
         {str(v): v for v in CARRY_GRID["lookback_events"]}, value="21",
         label="Trailing events",
     )  # fmt: skip
-    mo.hstack([entry_apr, lookback])
+    mo.vstack([_intro, mo.hstack([entry_apr, lookback])])
     return entry_apr, lookback
 
 
@@ -341,7 +344,7 @@ def _(carry_runs, decomposition, pd, pn, symbol):
 
 @app.cell
 def _(cli_leverage, cli_paths, cli_side, mo):
-    mo.md("""
+    _intro = mo.md("""
     ## Liquidation risk
 
     A position opened at the last mark close on isolated margin (maintenance 0.4% of the
@@ -352,11 +355,11 @@ def _(cli_leverage, cli_paths, cli_side, mo):
     """)
     side = mo.ui.dropdown(["long", "short"], value=cli_side, label="Side")
     leverage = mo.ui.slider(1, 125, step=1, value=min(max(cli_leverage, 1), 125),
-                            label="Leverage")  # fmt: skip
-    horizon = mo.ui.slider(1, 90, step=1, value=30, label="Horizon (days)")
+                            label="Leverage", show_value=True)  # fmt: skip
+    horizon = mo.ui.slider(1, 90, step=1, value=30, label="Horizon (days)", show_value=True)
     n_paths = mo.ui.slider(500, 20_000, step=500, value=min(max(cli_paths, 500), 20_000),
-                           label="Paths")  # fmt: skip
-    mo.hstack([side, leverage, horizon, n_paths])
+                           label="Paths", show_value=True)  # fmt: skip
+    mo.vstack([_intro, mo.hstack([side, leverage, horizon, n_paths])])
     return horizon, leverage, n_paths, side
 
 
@@ -375,13 +378,23 @@ def _(LEVERAGES, LeveragedPosition, entry, leverage, liquidation_risk, liquidati
     ladder = liquidation_table(paths, side.value, sorted({*LEVERAGES, float(leverage.value)}),
                                entry=entry)  # fmt: skip
     _curve = risk.curve.reset_index()
+    _summary = risk.summary()
     pn.Column(
-        pn.pane.Str(str(risk.summary()), width=900),
+        pn.pane.Markdown(
+            f"**{_summary.title}**\n\n"
+            f"Liquidation price {risk.liquidation_price:,.2f}: {risk.distance_pct:.2%} away, "
+            f"{risk.distance_vol:.2f} daily volatilities ({risk.daily_vol:.2%} a day). "
+            f"P(liquidated within {risk.horizon_days:g} days) = {risk.p_liquidation:.2%} "
+            f"({risk.interval[0]:.2%} to {risk.interval[1]:.2%}).\n\n"
+            + "\n".join(f"- {_r}" for _r in _summary.remarks),
+            width=900,
+        ),
         (
             _curve.hvplot.area(x="days", y="ci_low", y2="ci_high", alpha=0.3, label="interval")
             * _curve.hvplot.line(x="days", y="p_liquidation", label="P(liquidated by then)")
         ).opts(
             title=f"{side.value} {leverage.value}x: probability of liquidation by day",
+            ylabel="probability",
             height=300,
             width=900,
         ),
