@@ -351,19 +351,32 @@ class OrderFlow(EngineBase):
 
     def sync(self, symbol: str) -> None:
         """Copy the exchange's fills of ``symbol`` into the journal, then the states of the
-        journal's live orders of ``symbol`` (fills first, so positions never lag a state)."""
+        journal's live orders of ``symbol`` (fills first, so positions never lag a state).
+
+        A failure after the first fill reached the journal (the database dropped between a
+        fill and the positions read, or after a commit it did not confirm) drops the cached
+        book: the journal may hold fills the book has not counted, and those fills are marked
+        seen, so the book is rebuilt from the journal on the next read instead of holding a
+        position that is gone (which would skip every later entry of the symbol).
+        """
         positions, cash = self._load_book()
-        fresh = False
-        for fill in self.exchange.fetch_fills(symbol):
-            if fill.trade_id in self._seen_trades:
-                continue
-            if self.journal.record_fill(fill):  # also moves the order's filled amount
-                cash += -fill.side.sign * fill.amount * fill.price - fill.quote_fee
-                fresh = True
-            self._seen_trades.add(fill.trade_id)
-        if fresh:
-            positions = {s: p.amount for s, p in self.journal.positions().items()}
-            self._book, self._live = (positions, cash), None
+        fresh = written = False
+        try:
+            for fill in self.exchange.fetch_fills(symbol):
+                if fill.trade_id in self._seen_trades:
+                    continue
+                written = True
+                if self.journal.record_fill(fill):  # also moves the order's filled amount
+                    cash += -fill.side.sign * fill.amount * fill.price - fill.quote_fee
+                    fresh = True
+                self._seen_trades.add(fill.trade_id)
+            if fresh:
+                positions = {s: p.amount for s, p in self.journal.positions().items()}
+                self._book, self._live = (positions, cash), None
+        except Exception:
+            if written:
+                self._book = self._live = None
+            raise
         for order in self.live_orders():
             if order.symbol != symbol or order.status in (OrderStatus.INTENT, OrderStatus.EXTERNAL):
                 continue
