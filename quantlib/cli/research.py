@@ -413,15 +413,23 @@ def seed_claims_command(
         Path | None, typer.Option(help="Put the table between the seed-claims markers here.")
     ] = None,
     out_path: Annotated[Path | None, typer.Option("--out", help="Also write it here.")] = None,
+    perpetual: Annotated[
+        bool,
+        typer.Option(
+            help="Also run the seed stack on the bundled perpetuals (funding on the mark "
+            "price) at 10x, 50x and 100x beside spot on the same assets and hours."
+        ),
+    ] = True,
 ) -> None:
     """Measure the seed stack on the bundled hourly data of its seven assets (in-sample with
     the gate on and off, walk-forward out of sample, and each asset's own run combined by risk
-    parity, in and out of sample) beside the seed's and the roadmap's claims."""
+    parity, in and out of sample) beside the seed's and the roadmap's claims; and on the
+    bundled perpetuals with leverage beside spot (in sample)."""
     from quantlib._io import atomic_write_text
     from quantlib.reports.seed_claims import claims_markdown, seed_claims, update_marked_block
 
     with _user_errors():
-        table = claims_markdown(seed_claims(progress=True))
+        table = claims_markdown(seed_claims(progress=True, perpetual=perpetual))
         if readme is not None:
             update_marked_block(readme, table)
         if out_path is not None:

@@ -12,7 +12,7 @@ and stay importable from here.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from quantlib._io import atomic_write_text
@@ -23,6 +23,7 @@ from quantlib.research.seed_claims import (
     SEED_ASSETS,
     SEED_CONFIG,
     SEED_LEVERAGE,
+    PerpetualComparison,
     SeedClaims,
     seed_claims,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "SEED_LEVERAGE",
     "SeedClaims",
     "claims_markdown",
+    "perpetual_markdown",
     "seed_claims",
     "update_marked_block",
 ]
@@ -145,6 +147,72 @@ def claims_markdown(claims: SeedClaims) -> str:
         f"{claims.costs}. Walk-forward: {claims.walkforward}; {claims.n_trials} trials charged "
         "to the deflated Sharpe ratio. Win rate is over closed trades; returns are daily and "
         f"annualised with {_periods(claims)} periods a year.{_portfolio_note(claims)}",
+    ]
+    if claims.perpetual is not None:
+        lines += ["", perpetual_markdown(claims.perpetual)]
+    return "\n".join(lines)
+
+
+def _money(value: float | int) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:,.0f}"
+
+
+def _days(value: float | int) -> str:
+    return "never" if not math.isfinite(value) else f"{value:,.0f}"
+
+
+# The perpetual table's rows: (label, figure, how to show it).
+PERP_ROWS: tuple[tuple[str, str, Callable[[float | int], str]], ...] = (
+    ("Funding paid (USDT; negative = received)", "funding_paid", _money),
+    ("Fees paid (USDT)", "fees_paid", _money),
+    ("Liquidations", "liquidations", lambda v: f"{int(v):,}"),
+    ("Trades", "n_trades", lambda v: f"{int(v):,}"),
+    ("Win rate", "win_rate", _percent),
+    ("Sharpe ratio", "sharpe", _number),
+    ("Annual return (CAGR)", "cagr", _percent),
+    ("Max drawdown", "max_drawdown", _percent),
+    ("Total return", "total_return", _percent),
+    ("Final equity (USDT, from the initial cash)", "final_equity", _money),
+    ("Days until equity first fell under 10% of the initial cash", "days_to_ruin", _days),
+)
+
+
+def perpetual_markdown(comparison: PerpetualComparison) -> str:
+    """The seed stack on perpetuals beside spot (same assets and hours) as a Markdown table
+    with its method underneath."""
+    labels = list(comparison.columns)
+    lines = [
+        "Seed stack on perpetual futures beside spot (in-sample):",
+        "",
+        "| | " + " | ".join(labels) + " |",
+        "|---|" + "---|" * len(labels),
+    ]
+    for label, key, show in PERP_ROWS:
+        cells = " | ".join(show(comparison.columns[c][key]) for c in labels)
+        lines.append(f"| {label} | {cells} |")
+    hours = "; ".join(
+        f"{asset} {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
+        for asset, (first, last) in comparison.periods.items()
+    )
+    missing = (
+        f" {', '.join(comparison.missing)}: no bundled perpetual, left out of every column."
+        if comparison.missing
+        else ""
+    )
+    notes = " ".join(comparison.notes)
+    lines += [
+        "",
+        f"Assets and hours (UTC, {comparison.timeframe} bars of each bundled Binance USDⓈ-M "
+        f"perpetual; the spot column trades the spot bars of the same hours): {hours}."
+        f"{missing} One shared account per column, the seed's rules and sizing as above. The "
+        "perpetual's last prices differ slightly from spot, so some setups differ between the "
+        "spot column and the perpetual ones; the perpetual columns share their signals and "
+        "differ only in margin (a 1.2% stop at 2.5% risk is a notional of about 2 × equity at "
+        "any leverage: leverage sets the margin locked and how far the liquidation price is; "
+        f"from {comparison.stop_inside_from:.0f}x it lies inside the stop: a move against "
+        "the position reaches it before the stop). Perpetual costs at the seed's leverage: "
+        f"{comparison.costs}, the series being each asset's bundled funding. {notes} "
+        "In-sample only: the walk-forward does not take funding or mark-price series yet.",
     ]
     return "\n".join(lines)
 

@@ -13,6 +13,12 @@ on isolated margin up to ``SEED_LEVERAGE`` (10x) so that the stated risk fits (a
 modelled; funding is not (the bundled data is spot). The table shows the realised risk per
 trade so a reader can see the rule was applied, and how many entries a cap still shrank.
 
+The **perpetual comparison** (issue 17) runs the same rules on the bundled perpetual futures
+of the seed's assets (MATICUSDT has none), charged funding at each funding time on the mark
+price, at the seed's 10x and at higher leverage (the roadmap's scripts use 100-200x), beside the
+spot run of the same assets over the same hours (:func:`perpetual_comparison`). It is in sample
+only: the walk-forward does not take funding or mark-price series.
+
 The **portfolio columns** (issue 16) measure the roadmap's portfolio targets (a win rate per
 asset, a portfolio Sharpe ratio and drawdown): the seed stack runs on each asset alone (its own
 account, the same rules and costs), and the per-asset strategy returns are combined by equal risk
@@ -29,19 +35,23 @@ from typing import Any
 import pandas as pd
 
 from quantlib.backtest.config import BacktestConfig
-from quantlib.backtest.result import SizingSummary
+from quantlib.backtest.result import BacktestResult, SizingSummary
 from quantlib.data.universe import ROADMAP_ORDER
+from quantlib.exceptions import ConfigError
 
 __all__ = [
     "DEFAULT_GRID",
+    "PERP_LEVERAGES",
     "PORTFOLIO_EVERY",
     "PORTFOLIO_LOOKBACK",
     "SEED_ASSETS",
     "SEED_CONFIG",
     "SEED_LEVERAGE",
+    "PerpetualComparison",
     "PortfolioColumn",
     "SeedClaims",
     "combine_by_risk_parity",
+    "perpetual_comparison",
     "seed_claims",
 ]
 
@@ -54,6 +64,8 @@ DEFAULT_GRID: dict[str, list[Any]] = {
 # The margin cap under which the seed's 2.5% risk per trade fits on the bundled spot data.
 SEED_LEVERAGE = 10.0
 SEED_CONFIG = BacktestConfig(leverage=SEED_LEVERAGE)
+# The perpetual columns' leverage: the seed's, then higher (the roadmap's scripts use 100-200x).
+PERP_LEVERAGES: tuple[float, ...] = (SEED_LEVERAGE, 50.0, 100.0)
 # The risk-parity combination: ERC on the last 90 daily strategy returns, decided weekly.
 PORTFOLIO_LOOKBACK = 90
 PORTFOLIO_EVERY = "1W"
@@ -86,6 +98,46 @@ class PortfolioColumn:
 
 
 @dataclass(frozen=True)
+class PerpetualComparison:
+    """The seed stack on perpetual futures beside spot, on the same assets and hours.
+
+    Attributes
+    ----------
+    columns : mapping label → dict
+        Per run: ``PerformanceSummary.to_dict()`` plus ``funding_paid`` (quote currency,
+        signed: positive = paid), ``fees_paid``, ``liquidations`` (trades closed by
+        liquidation), ``days_to_ruin`` (days until equity first fell below 10% of the initial
+        cash; NaN: never), ``final_equity`` and ``leverage``. The first column is spot.
+    assets : tuple of str
+        The seed's assets with a bundled perpetual, in the seed's order.
+    missing : tuple of str
+        The seed's assets without one (left out of every column).
+    periods : mapping asset → (first, last bar)
+        Each asset's hours: its perpetual's bars (within the spot run's period); the spot
+        column runs the spot bars of those hours.
+    timeframe, costs : str
+        Bar length; the perpetual runs' costs line.
+    notes : tuple of str
+        What the perpetual data made of the rules (funding events, stand-ins, mark
+        fallbacks): the seed's-leverage run's :meth:`BacktestResult.assumptions` after the
+        configuration's own rules.
+    stop_inside_from : float
+        The leverage from which a long's liquidation price lies inside its stop:
+        :math:`L^* = 1 / (1 - (1 - p)(1 - m))` for stop distance :math:`p` and maintenance
+        margin :math:`m` (from :math:`E (1 - 1/L) / (1 - m) = E (1 - p)`).
+    """
+
+    columns: Mapping[str, Mapping[str, float | int]]
+    assets: tuple[str, ...]
+    missing: tuple[str, ...]
+    periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]]
+    timeframe: str
+    costs: str
+    notes: tuple[str, ...] = ()
+    stop_inside_from: float = math.nan
+
+
+@dataclass(frozen=True)
 class SeedClaims:
     """Measured columns (label → PerformanceSummary dict) and what produced them."""
 
@@ -105,6 +157,8 @@ class SeedClaims:
     asset_win_rates: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     portfolio: Mapping[str, PortfolioColumn] = field(default_factory=dict)
     portfolio_method: str = ""
+    # The seed stack on the bundled perpetuals beside spot (None when not run).
+    perpetual: PerpetualComparison | None = None
 
 
 def seed_claims(
@@ -119,13 +173,17 @@ def seed_claims(
     portfolio: bool = True,
     lookback: int = PORTFOLIO_LOOKBACK,
     every: str | int = PORTFOLIO_EVERY,
+    perpetual: bool = True,
+    leverages: Sequence[float] = PERP_LEVERAGES,
 ) -> SeedClaims:
     """Run the seed stack in-sample (gate on and off) and walk-forward (gate on, ``grid``
     optimised on each training window); ``bars`` default to the bundled seven assets and
     ``config`` to ``SEED_CONFIG`` (costs on, isolated margin up to 10x; the seed's account
     rules come from the strategy). With ``portfolio`` (default), also the two portfolio
     columns: the seed stack on each asset alone, in-sample and walk-forward, combined by
-    :func:`combine_by_risk_parity` (``lookback`` daily returns, decided ``every``)."""
+    :func:`combine_by_risk_parity` (``lookback`` daily returns, decided ``every``). With
+    ``perpetual`` (default), also :func:`perpetual_comparison` on the assets of ``bars`` that
+    have a bundled perpetual, within their period, at ``leverages``."""
     from quantlib.backtest.runs import load_assets, run_named
     from quantlib.research.walkforward import walk_forward
 
@@ -169,7 +227,15 @@ def seed_claims(
             books[label] = book
             sizing[label] = sized
             asset_win_rates[label] = {str(a): float(v) for a, v in book.win_rates.items()}
+    perp = (
+        perpetual_comparison(
+            tuple(bars), timeframe=gated.timeframe, leverages=leverages, within=gated.period
+        )
+        if perpetual
+        else None
+    )
     return SeedClaims(
+        perpetual=perp,
         asset_win_rates=asset_win_rates,
         portfolio=books,
         portfolio_method=(
@@ -189,6 +255,106 @@ def seed_claims(
         walkforward=f"rolling, train {train}, test {test}, grid {dict(grid or DEFAULT_GRID)}",
         n_trials=wf.n_trials,
     )
+
+
+def perpetual_comparison(
+    assets: Sequence[str] = SEED_ASSETS,
+    *,
+    timeframe: str = "1h",
+    leverages: Sequence[float] = PERP_LEVERAGES,
+    within: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+) -> PerpetualComparison:
+    """The seed stack on the bundled perpetuals of ``assets`` at each of ``leverages``, beside
+    its spot run on the same assets and hours (in sample, one shared account each).
+
+    Each asset trades the hours of its bundled perpetual bars (``within`` clips them), on
+    ``market="perpetual"`` with its bundled funding series, charged at each funding time on
+    the mark price, and its mark-price bars (:func:`quantlib.backtest.runs.
+    load_perpetual_data` picks them; the run's notes say where the last price stands in). The
+    spot column runs the spot bars of the same assets over the same hours at the first
+    leverage (the seed's; spot on margin, as in the seed-claims table). The signals are
+    computed once per market: only the margin differs between the perpetual columns.
+    """
+    from quantlib.backtest.engine import run_backtest, with_strategy_defaults
+    from quantlib.backtest.runs import load_assets, load_perpetual_data, run_named
+    from quantlib.data import bundled_perpetuals
+    from quantlib.strategy import SeedStack
+
+    if not leverages:
+        raise ConfigError("leverages is empty. Fix: e.g. leverages=(10.0, 50.0)")
+    known = bundled_perpetuals()
+    have = [a for a in assets if a in known]
+    missing = tuple(a for a in assets if a not in known)
+    if not have:
+        raise ConfigError(
+            f"none of {list(assets)} has a bundled perpetual (those with one: {sorted(known)})"
+        )
+    perp = load_assets(have, timeframe, market="perpetual")
+    spot = load_assets(have, timeframe)
+    periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = {}
+    for asset in have:
+        frame = perp[asset] if within is None else perp[asset].loc[within[0] : within[1]]
+        first, last = frame.index[0], frame.index[-1]
+        perp[asset], spot[asset] = frame, spot[asset].loc[first:last]
+        periods[asset] = (first, last)
+    strategy = SeedStack()
+    signals = {asset: strategy.signals(frame) for asset, frame in perp.items()}
+    base = SEED_CONFIG.model_dump(exclude_unset=True)
+    spot_run = run_named(
+        strategy.name, spot, {}, BacktestConfig(**{**base, "leverage": leverages[0]})
+    )
+    columns = {f"spot, same assets and hours, {leverages[0]:g}x": _with_costs(spot_run)}
+    notes: tuple[str, ...] = ()
+    costs = ""
+    for leverage in leverages:
+        config = BacktestConfig(**{**base, "market": "perpetual", "leverage": leverage})
+        data = load_perpetual_data(have, perp, config)
+        run = run_backtest(
+            perp,
+            signals,
+            with_strategy_defaults(strategy, config),
+            funding=data.funding,
+            mark=data.mark or None,
+            strategy=strategy.name,
+            params=strategy.model_dump(),
+        )
+        columns[f"perpetual {leverage:g}x"] = _with_costs(run)
+        if not notes:
+            notes = run.assumptions()[len(run.config.describe_rules()) :]
+            costs = run.config.describe_costs()
+    margin = SEED_CONFIG.maintenance_margin
+    return PerpetualComparison(
+        stop_inside_from=1.0 / (1.0 - (1.0 - strategy.stop_pct) * (1.0 - margin)),
+        columns=columns,
+        assets=tuple(have),
+        missing=missing,
+        periods=periods,
+        timeframe=spot_run.timeframe,
+        costs=costs,
+        notes=notes,
+    )
+
+
+def _with_costs(result: BacktestResult) -> dict[str, float | int]:
+    """A run's summary figures plus what it paid, its liquidations and its leverage."""
+    figures: dict[str, float | int] = result.summary().to_dict()
+    figures.update(
+        funding_paid=result.funding_paid,
+        fees_paid=result.fees_paid,
+        liquidations=int((result.trades["exit_reason"] == "liquidation").sum()),
+        days_to_ruin=_days_under(result.equity, 0.1 * result.config.initial_cash),
+        final_equity=result.final_equity,
+        leverage=float(result.config.leverage),
+    )
+    return figures
+
+
+def _days_under(equity: pd.Series, level: float) -> float:
+    """Days from the first mark to the first one below ``level`` (NaN: never below it)."""
+    below = equity.index[equity.to_numpy() < level]
+    if len(below) == 0:
+        return math.nan
+    return float((below[0] - equity.index[0]) / pd.Timedelta(days=1))
 
 
 def _win_rates(trades: pd.DataFrame) -> dict[str, float]:
