@@ -147,7 +147,10 @@ def stress_command(
         float, typer.Option(help="Maintenance margin rate of the notional")
     ] = 0.005,
 ) -> None:
-    """The default funding-shock and basis blow-out scenarios on one perpetual position."""
+    """The default funding-shock and basis blow-out scenarios on one perpetual position.
+
+    The probability of liquidation under Monte Carlo paths: quant perp liquidation.
+    """
     from quantlib.stress.perpetual import PerpPosition, perp_scenarios
 
     with _user_errors():
@@ -203,8 +206,11 @@ def liquidation_command(
     ] = "1d",
     seed: Annotated[int, typer.Option(help="Seed of the paths")] = 0,
 ) -> None:
-    """Distance to liquidation and its probability within a horizon (Monte Carlo on the mark
-    price, isolated margin), one row per leverage on the same paths."""
+    """Distance to liquidation and its probability within a horizon, by leverage.
+
+    Monte Carlo on the mark price (a stationary bootstrap of its bars, wicks included),
+    isolated margin, one row per leverage on the same paths.
+    """
     from quantlib.stress.liquidation import LEVERAGES, liquidation_table
     from quantlib.stress.mark_paths import bootstrap_mark_paths, mark_history
 
