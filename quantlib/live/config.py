@@ -11,6 +11,13 @@ notional cap). The ``[risk]`` table is checked the same way before
 :class:`~quantlib.live.risk_gate.RiskLimits` applies its own bounds. Every problem names the
 file's key (``exchange.sandbox``, ``strategy.0.fraction``) and ends with the fix; the values
 it quotes pass through :func:`~quantlib.live.redact.redact` like the logs.
+
+Perpetuals: a ``[contracts."BTC/USDT:USDT"]`` table per perpetual a strategy trades sets its
+``leverage`` and ``margin_mode`` (both required: they are set on the exchange before the first
+order); in paper mode it also names its ``funding`` (a bundled or stored series, or a file, for
+``quantlib.data.load_funding``) or a constant ``funding_rate`` per ``funding_interval``, and
+optionally its ``mark`` series (``load_ohlcv(..., market="mark")``); the replay then loads the
+strategy's ``data`` as the perpetual's own bars (``market="perpetual"``).
 """
 
 from __future__ import annotations
@@ -22,15 +29,23 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from quantlib.exceptions import ConfigError
+from quantlib.live.perpetual import check_linear_perpetual
 from quantlib.live.redact import redact
 from quantlib.live.risk_gate import RiskLimits
 from quantlib.live.types import StrategyMode
 
-__all__ = ["LiveConfig", "StrategyEntry", "load_live_config"]
+__all__ = ["ContractEntry", "LiveConfig", "StrategyEntry", "load_live_config"]
 
 EXAMPLE = "configs/live.paper.toml"
 
@@ -52,6 +67,17 @@ class StrategyEntry(_Strict):
     fraction: float = Field(1.0, gt=0.0, le=1.0)
     lookback: int = Field(500, ge=2)
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ContractEntry(_Strict):
+    """One perpetual: its leverage and margin mode, and (paper) its funding and mark series."""
+
+    leverage: float = Field(ge=1.0, le=125.0)
+    margin_mode: Literal["isolated", "cross"]
+    funding: str | None = Field(None, description="paper: funding series (load_funding)")
+    funding_rate: float | None = Field(None, description="paper: constant rate per interval")
+    funding_interval: str = "8h"
+    mark: str | None = Field(None, description="paper: mark-price series (market='mark')")
 
 
 class FeedSettings(_Strict):
@@ -131,6 +157,38 @@ class LiveConfig(_Strict):
     risk: RiskLimits = RiskLimits()
     alerts: list[dict[str, Any]] = Field(default_factory=lambda: [{"type": "log"}])
     strategy: list[StrategyEntry] = Field(min_length=1)
+    contracts: dict[str, ContractEntry] = Field(default_factory=dict)
+
+    @field_validator("contracts")
+    @classmethod
+    def _linear(cls, value: dict[str, ContractEntry]) -> dict[str, ContractEntry]:
+        for symbol in value:
+            try:
+                check_linear_perpetual(symbol)
+            except ConfigError as exc:
+                raise PydanticCustomError("contract_symbol", str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _perpetuals_complete(self) -> LiveConfig:
+        missing = sorted({s.symbol for s in self.strategy if ":" in s.symbol} - set(self.contracts))
+        if missing:
+            raise PydanticCustomError(
+                "contract_missing",
+                f"strategies trade the perpetual(s) {missing} without a [contracts] table",
+            )
+        if self.mode == "paper":
+            unfunded = [
+                s
+                for s, c in self.contracts.items()
+                if not (c.funding or c.funding_rate is not None)
+            ]
+            if unfunded:
+                raise PydanticCustomError(
+                    "contract_funding",
+                    f"contracts {unfunded} have no funding for the paper exchange",
+                )
+        return self
 
     @field_validator("risk", mode="before")
     @classmethod
@@ -164,6 +222,9 @@ _FIXES = {
     "model_type": "write a table",
     "missing": "add the key",
     "strict_risk": "correct the [risk] values named",
+    "contract_symbol": 'name a linear perpetual, e.g. [contracts."BTC/USDT:USDT"]',
+    "contract_missing": 'add [contracts."SYMBOL"] with leverage and margin_mode',
+    "contract_funding": 'add funding = "BTCUSDT" (a series) or funding_rate = 0.0001',
 }
 
 
@@ -188,6 +249,8 @@ def _problem(error: Any) -> str:
     key = ".".join(str(p) for p in loc) or "(top level)"
     if error["type"] == "strict_risk":
         return f"{error['msg']}. Fix: {_FIXES['strict_risk']}"
+    if error["type"] in ("contract_symbol", "contract_missing", "contract_funding"):
+        return f"{key}: {error['msg']}. Fix: {_FIXES[error['type']]}"
     if error["type"] == "extra_forbidden":
         close = difflib.get_close_matches(str(loc[-1]), _fields_at(loc[:-1]), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""

@@ -73,7 +73,8 @@ from quantlib.live.errors import EngineLocked, JournalUnavailable, LiveError
 from quantlib.live.feed import PollingFeed, ReplayFeed, read_fault, timeframe_ms
 from quantlib.live.journal import Journal
 from quantlib.live.lock import WriterLock
-from quantlib.live.paper import Bar, PaperExchange
+from quantlib.live.paper import Bar, PaperExchange, PaperPerpetuals
+from quantlib.live.perpetual import ContractTerms, MarginMode, is_perpetual
 from quantlib.live.recovery import ReconcileReport, reconcile
 from quantlib.live.redact import install_redaction, redact
 from quantlib.live.risk_gate import RiskGate
@@ -118,11 +119,32 @@ def _frames(config: LiveConfig) -> dict[str, pd.DataFrame]:
     frames = {}
     for entry in config.strategy:
         if entry.symbol not in frames:
-            bars = load_ohlcv(entry.data, config.feed.timeframe)
+            perp = is_perpetual(entry.symbol)
+            bars = load_ohlcv(
+                entry.data, config.feed.timeframe, market="perpetual" if perp else "spot"
+            )
             if config.feed.end is not None:
                 bars = bars[bars.index <= pd.Timestamp(config.feed.end, tz="UTC")]
             frames[entry.symbol] = bars
     return frames
+
+
+def _perpetuals(config: LiveConfig) -> PaperPerpetuals | None:
+    """The paper exchange's perpetual markets of ``config.contracts`` (funding and marks)."""
+    if not config.contracts:
+        return None
+    from quantlib.data import load_funding, load_ohlcv
+
+    intervals = {c.funding_interval for c in config.contracts.values()}
+    if len(intervals) > 1:
+        raise ConfigError(f"contracts: one funding_interval for all, got {sorted(intervals)}")
+    funding: dict[str, pd.Series | float] = {}
+    marks = {}
+    for symbol, c in config.contracts.items():
+        funding[symbol] = load_funding(c.funding) if c.funding else float(c.funding_rate or 0.0)
+        if c.mark:
+            marks[symbol] = load_ohlcv(c.mark, config.feed.timeframe, market="mark")
+    return PaperPerpetuals(funding=funding, marks=marks, funding_interval=intervals.pop())
 
 
 def _exchange(config: LiveConfig, journal: Journal) -> ExchangeAdapter:
@@ -137,6 +159,7 @@ def _exchange(config: LiveConfig, journal: Journal) -> ExchangeAdapter:
             max_fill_fraction=p.max_fill_fraction,
             reject_rate=p.reject_rate,
             seed=p.seed,
+            perpetuals=_perpetuals(config),
         )
     from quantlib.live.ccxt_exchange import CcxtExchange
     from quantlib.live.vault import Vault
@@ -199,6 +222,10 @@ def build_engine(
         price_tolerance=config.price_tolerance,
         clock=clock,
         publish_every_ms=int(config.heartbeat_seconds * 1000),
+        contracts={
+            s: ContractTerms(c.leverage, MarginMode(c.margin_mode))
+            for s, c in config.contracts.items()
+        },
     )
     return engine, feed
 
@@ -247,8 +274,12 @@ def run_live(
         engine, feed = build_engine(config, journal, exchange=exchange, feed=feed)
         if isinstance(engine.exchange, PaperExchange):
             _forget_paper_orders(journal)
-            positions = {s: p.amount for s, p in journal.positions().items()}
-            engine.exchange.restore(cash=engine.cash(), holdings=positions)
+            held = journal.positions()
+            engine.exchange.restore(
+                cash=engine.cash(),
+                holdings={s: p.amount for s, p in held.items()},
+                entries={s: p.entry_price for s, p in held.items()},
+            )
         for key, value in (
             (K.MODE, config.mode),
             (K.EXCHANGE, engine.exchange.name),
