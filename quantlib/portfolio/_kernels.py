@@ -342,6 +342,21 @@ def run(
         for a in range(n_assets):
             if not math.isnan(mark[t, a]):
                 last_mark[a] = mark[t, a]
+        # Funding on perpetual legs and borrow on short spot legs, for the bar just held, on
+        # the position held through it: before a trade at this close (a position entered at
+        # the close holds none of the bar's funding times; one closed there holds them all).
+        for a in range(n_assets):
+            if pos[a] == 0.0:
+                continue
+            if perp[a]:
+                if funding[t, a] != 0.0:
+                    charge = funding_payment(1.0, funding[t, a], pos[a], last_mark[a])
+                    cash -= charge
+                    costs[3, a] += charge
+            elif pos[a] < 0.0 and borrow > 0.0:
+                charge = -pos[a] * last_mark[a] * borrow
+                cash -= charge
+                costs[2, a] += charge
         # The decision at this close: every non-NaN row, or (drift) a row the book has drifted
         # from by more than the band.
         has_row = False
@@ -376,19 +391,6 @@ def run(
                 n_orders += 1
                 costs[0, a] += fee
                 costs[1, a] += slip
-        # Funding on perpetual legs and borrow on short spot legs, for the bar just held.
-        for a in range(n_assets):
-            if pos[a] == 0.0:
-                continue
-            if perp[a]:
-                if funding[t, a] != 0.0:
-                    charge = funding_payment(1.0, funding[t, a], pos[a], last_mark[a])
-                    cash -= charge
-                    costs[3, a] += charge
-            elif pos[a] < 0.0 and borrow > 0.0:
-                charge = -pos[a] * last_mark[a] * borrow
-                cash -= charge
-                costs[2, a] += charge
         equity[t] = book_value(cash, pos, last_mark, last_mark)
         cash_out[t] = cash
         pos_out[t] = pos

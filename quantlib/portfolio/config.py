@@ -224,9 +224,11 @@ class PortfolioConfig(BaseModel):
             + ") are linear contracts held at 1x: a long's notional is set aside from cash and "
             "a short's proceeds join it (margin leverage is not modelled here); they pay no "
             "borrow.",
-            "A perpetual position held at a bar's close pays units × that close × the summed "
-            "rate of the funding times in (bar open, next bar open] (longs pay a positive "
-            "rate, shorts receive it), as in run_backtest.",
+            "A perpetual position held through a bar (traded at or before its open) pays, at "
+            "the bar's close, units × that close × the summed rate of the funding times in "
+            "(bar open, next bar open] (longs pay a positive rate, shorts receive it); a "
+            "position traded at the close pays from the next bar on. run_backtest prices each "
+            "funding time on the mark price instead.",
         )
 
 

@@ -105,10 +105,12 @@ def run_portfolio(
     bar's length.
 
     **Perpetual legs** (``config.perpetual``) are linear contracts at 1x: their P&L is units ×
-    price change as for spot, a short pays no borrow, and a position held at bar t's close pays
-    ``units × close_t × Σ rate`` over the funding times in ``(t, t + bar]`` (a positive rate:
-    longs pay, shorts receive; :func:`quantlib.execution.funding.funding_per_bar`, as
-    :func:`~quantlib.backtest.run_backtest` charges it). ``costs_by_asset["funding"]`` is the
+    price change as for spot, a short pays no borrow, and the position held through bar t (after
+    a trade at its open, before a trade at its close) pays ``units × close_t × Σ rate`` over the
+    funding times in ``(t, t + bar]`` (a positive rate: longs pay, shorts receive;
+    :func:`quantlib.execution.funding.funding_per_bar`). So an entry at a funding time does not
+    pay it and an exit at one does, as in :func:`~quantlib.backtest.run_backtest`, which prices
+    each time on the mark price where this engine takes the bar's close. ``costs_by_asset["funding"]`` is the
     signed total (negative: received).
 
     Examples

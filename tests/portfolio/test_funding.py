@@ -51,6 +51,25 @@ def test_a_long_perpetual_leg_pays_each_funding_time_it_holds() -> None:
     assert result.cash.to_numpy() == pytest.approx([1000.0, -1.0, -0.45, -0.725, -0.725], rel=1e-12)
 
 
+def test_a_position_traded_at_a_close_pays_from_the_next_bar() -> None:
+    bars = book()
+    w = first_row(bars["P"].index, P=0.5, C=0.5)
+    config = PortfolioConfig(perpetual=("P",), fill="close", **NO_COSTS)
+
+    result = run_portfolio(bars, w, config, funding={"P": rates()})
+
+    # Bought at bar 0's close (08:00, 100): the 08:00 funding time is its entry, not paid; the
+    # position pays bars 1 to 3 as the next-open book does.
+    paid = 5 * 100 * 0.002 + 5 * 110 * -0.001 + 5 * 110 * 0.0005
+    assert result.costs_by_asset.loc["P", "funding"] == pytest.approx(paid, rel=1e-12)
+    # Sold at bar 2's close (00:00): that time is its exit, so it pays it.
+    w2 = w.copy()
+    w2.iloc[2] = [0.0, 0.5]
+    result = run_portfolio(bars, w2, config, funding={"P": rates()})
+    paid = 5 * 100 * 0.002 + 5 * 110 * -0.001
+    assert result.costs_by_asset.loc["P", "funding"] == pytest.approx(paid, rel=1e-12)
+
+
 def test_a_short_perpetual_leg_receives_funding_and_pays_no_borrow() -> None:
     bars = book()
     config = PortfolioConfig(perpetual=("P",), allow_short=True, borrow_rate=0.5, **NO_COSTS)
