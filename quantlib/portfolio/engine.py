@@ -110,8 +110,8 @@ def run_portfolio(
     funding times in ``(t, t + bar]`` (a positive rate: longs pay, shorts receive;
     :func:`quantlib.execution.funding.funding_per_bar`). So an entry at a funding time does not
     pay it and an exit at one does, as in :func:`~quantlib.backtest.run_backtest`, which prices
-    each time on the mark price where this engine takes the bar's close. ``costs_by_asset["funding"]`` is the
-    signed total (negative: received).
+    each time on the mark price where this engine takes the bar's close.
+    ``costs_by_asset["funding"]`` is the signed total (negative: received).
 
     Examples
     --------
