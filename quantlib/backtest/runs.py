@@ -1,6 +1,12 @@
-"""Named runs: load data by symbol or path (with a perpetual's funding and mark prices), build a
-strategy by name, run it, and write what it produced (the functions behind ``quant backtest``;
-the CLI only parses and prints)."""
+"""Named runs: load data by symbol or path (with a perpetual's funding and mark prices and its
+margin tiers), build a strategy by name, run it, and write what it produced (the functions behind
+``quant backtest``; the CLI only parses and prints).
+
+A perpetual run's funding series and mark-price bars are checked and keyed by asset in one
+place (:func:`perpetual_series`), and a strategy that reads funding rates (``reads_funding``,
+e.g. ``funding_filter``) gets each asset's own series, the one the engine charges, in one place
+(:func:`strategy_signals`): :func:`run_named`, the research sweeps and the walk-forward all go
+through them."""
 
 from __future__ import annotations
 
@@ -9,27 +15,43 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import pandas as pd
 
 from quantlib._io import atomic_write_text
 from quantlib.backtest.config import BacktestConfig
-from quantlib.backtest.engine import asset_name, run_strategy
+from quantlib.backtest.engine import asset_name, run_backtest, with_strategy_defaults
 from quantlib.backtest.result import BacktestResult
 from quantlib.exceptions import ConfigError
 
+if TYPE_CHECKING:
+    from quantlib.data.tiers_store import StoredTiers
+    from quantlib.strategy.base import Strategy
+
 __all__ = [
+    "FundingInput",
+    "MarkInput",
     "PerpetualData",
     "asset_name",
+    "check_funding_params",
     "load_assets",
     "load_perpetual_data",
+    "load_tiers",
     "parse_grid",
     "parse_params",
+    "perpetual_series",
+    "reads_funding",
     "result_record",
     "run_named",
+    "strategy_signals",
     "write_run",
 ]
+
+FundingInput: TypeAlias = pd.Series | Mapping[str, pd.Series] | None
+"""A run's funding rates: one Series for every asset, a mapping asset → Series, or None."""
+MarkInput: TypeAlias = pd.DataFrame | Mapping[str, pd.DataFrame] | None
+"""A run's mark-price bars: one DataFrame (a single asset), a mapping asset → bars, or None."""
 
 
 def parse_params(items: Sequence[str]) -> dict[str, str]:
@@ -115,6 +137,95 @@ class PerpetualData:
 
     funding: dict[str, pd.Series] = field(default_factory=dict)
     mark: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def for_assets(self, assets: Sequence[str]) -> PerpetualData:
+        """The series of ``assets`` only (a window where some assets have no bars)."""
+        return PerpetualData(
+            {a: s for a, s in self.funding.items() if a in assets},
+            {a: f for a, f in self.mark.items() if a in assets},
+        )
+
+    def run_inputs(self) -> dict[str, Any]:
+        """``funding=`` and ``mark=`` for :func:`quantlib.backtest.engine.run_backtest` (None
+        where there is none)."""
+        return {"funding": self.funding or None, "mark": self.mark or None}
+
+
+def _keyed(value: Any, assets: Sequence[str], name: str, kind: type) -> dict[str, Any]:
+    """``value`` (one ``kind`` object or a mapping asset → object) keyed by the run's assets;
+    a mapping may leave assets out but not name others."""
+    if value is None:
+        return {}
+    if isinstance(value, kind):
+        if kind is pd.DataFrame and len(assets) != 1:
+            raise ConfigError(
+                f"{name}= is one DataFrame but the run has {len(assets)} assets {list(assets)}. "
+                f"Fix: pass a mapping asset → {name} bars"
+            )
+        return dict.fromkeys(assets, value)
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{name} must be a {kind.__name__} or a mapping asset → {kind.__name__}, got "
+            f"{type(value).__name__}"
+        )
+    unknown = sorted(set(map(str, value)) - set(assets))
+    if unknown:
+        raise ConfigError(
+            f"{name}= names asset(s) {unknown} that are not in the run ({list(assets)}). Fix: "
+            "key the series by the names of the bars"
+        )
+    return {str(k): v for k, v in value.items()}
+
+
+def perpetual_series(
+    config: BacktestConfig, assets: Sequence[str], funding: FundingInput, mark: MarkInput
+) -> PerpetualData:
+    """A run's funding series and mark-price bars, checked and keyed by asset.
+
+    ``funding`` is one Series of rates for every asset or a mapping asset → Series; ``mark`` is
+    one DataFrame (a single asset) or a mapping asset → bars. On a spot market both must be
+    None. On a perpetual market every asset needs a funding series unless
+    ``config.funding_rate`` is set: a perpetual run never assumes zero funding.
+
+    Raises
+    ------
+    ConfigError
+        For series on a spot market, a perpetual asset without funding, a mapping that names
+        an asset outside the run, or a malformed rate series.
+
+    Examples
+    --------
+    >>> rates = pd.Series([1e-4], index=pd.DatetimeIndex(["2031-01-01T08:00Z"]))
+    >>> sorted(perpetual_series(BacktestConfig(market="perpetual"), ["A", "B"], rates,
+    ...                         None).funding)
+    ['A', 'B']
+    >>> perpetual_series(BacktestConfig(market="perpetual"), ["A"], None, None)
+    Traceback (most recent call last):
+    ...
+    quantlib.exceptions.ConfigError: perpetual A has no funding series, and a perpetual run ...
+    """
+    from quantlib.execution.funding import check_rates
+
+    if config.market != "perpetual":
+        if funding is not None or mark is not None:
+            raise ConfigError(
+                "funding and mark prices apply to perpetual markets only; the run is spot. "
+                "Fix: pass BacktestConfig(market='perpetual'), or drop funding= and mark="
+            )
+        return PerpetualData()
+    rates = _keyed(funding, assets, "funding", pd.Series)
+    for asset, series in rates.items():
+        check_rates(series, f"funding[{asset!r}]")
+    if config.funding_rate is None:
+        for asset in assets:
+            if asset not in rates:
+                raise ConfigError(
+                    f"perpetual {asset} has no funding series, and a perpetual run never "
+                    "assumes zero funding. Fix: pass funding= (quantlib.data.load_funding("
+                    f"{asset!r}), or fetch one: quant data fetch binance {asset} --kind funding "
+                    "--since 2020-01-01), or set a constant BacktestConfig(funding_rate=...)"
+                )
+    return PerpetualData(rates, _keyed(mark, assets, "mark", pd.DataFrame))
 
 
 def _per_source(files: Sequence[str], sources: Sequence[str], option: str) -> list[str | None]:
@@ -211,16 +322,73 @@ def load_perpetual_data(
     return out
 
 
+def reads_funding(strategy: object) -> bool:
+    """Whether a strategy (an instance, or a registered name) reads funding rates: its class
+    sets ``reads_funding = True`` (e.g. ``funding_filter``)."""
+    if isinstance(strategy, str):
+        from quantlib.strategy import STRATEGIES
+
+        if strategy not in STRATEGIES:
+            return False
+        strategy = STRATEGIES[strategy]
+    return bool(getattr(strategy, "reads_funding", False))
+
+
+def check_funding_params(strategy: str, names: Sequence[str]) -> None:
+    """Refuse ``funding`` among the parameters (or a grid's keys) of a strategy that reads
+    funding rates: it always reads the run's own series, the rates the engine charges."""
+    if "funding" in names and reads_funding(strategy):
+        raise ConfigError(
+            f"{strategy}: funding is not a parameter; the run's own funding series is passed. "
+            "Fix: drop funding from the parameters and pass the series as the run's funding= "
+            "(on the command line: --market perpetual, with --funding FILE for a file)"
+        )
+
+
+def strategy_signals(
+    strategy: Strategy,
+    bars: Mapping[str, pd.DataFrame],
+    funding: Mapping[str, pd.Series] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Each asset's signal frame; a strategy that reads funding rates (:func:`reads_funding`)
+    computes each asset's with that asset's own series in ``funding`` (keyed by asset, as
+    :func:`perpetual_series` returns it).
+
+    Raises
+    ------
+    ConfigError
+        If the strategy reads funding and an asset has no series (a constant
+        ``funding_rate`` is not a series of rates it could filter on).
+    """
+    if not reads_funding(strategy):
+        return {asset: strategy.signals(frame) for asset, frame in bars.items()}
+    missing = [asset for asset in bars if asset not in (funding or {})]
+    if missing:
+        raise ConfigError(
+            f"{strategy.name} reads the perpetual's funding rates, and this run has no funding "
+            f"series for {missing}. Fix: run it on market='perpetual' with funding= (on the "
+            "command line: add --market perpetual; bundled and stored symbols find their own, "
+            "a file takes --funding FILE), not a constant funding rate"
+        )
+    assert funding is not None
+    funded: Any = strategy
+    return {
+        asset: funded.with_funding(funding[asset]).signals(frame) for asset, frame in bars.items()
+    }
+
+
 def run_named(
     strategy: str,
     bars: Mapping[str, pd.DataFrame],
     params: Mapping[str, Any] | None = None,
     config: BacktestConfig | None = None,
     *,
-    perpetual: PerpetualData | None = None,
+    funding: FundingInput = None,
+    mark: MarkInput = None,
 ) -> BacktestResult:
-    """Run the registered strategy ``strategy`` with ``params`` on ``bars`` (with the funding
-    series and mark prices of ``perpetual`` on a perpetual market).
+    """Run the registered strategy ``strategy`` with ``params`` on ``bars``; on a perpetual
+    market with the ``funding`` series and ``mark``-price bars (see :func:`perpetual_series`),
+    which a strategy that reads funding rates also gets (:func:`strategy_signals`).
 
     Examples
     --------
@@ -232,10 +400,29 @@ def run_named(
     """
     from quantlib.strategy import make_strategy
 
-    extra: dict[str, Any] = {}
-    if perpetual is not None:
-        extra = {"funding": perpetual.funding or None, "mark": perpetual.mark or None}
-    return run_strategy(make_strategy(strategy, params), dict(bars), config, **extra)
+    config = config or BacktestConfig()
+    bar_map = dict(bars)
+    series = perpetual_series(config, list(bar_map), funding, mark)
+    check_funding_params(strategy, list(params or {}))
+    built = make_strategy(strategy, params)
+    return run_backtest(
+        bar_map,
+        strategy_signals(built, bar_map, series.funding),
+        with_strategy_defaults(built, config),
+        strategy=built.name,
+        params=built.model_dump(),
+        **series.run_inputs(),
+    )
+
+
+def load_tiers(assets: Sequence[str]) -> dict[str, StoredTiers]:
+    """Each asset's maintenance-margin tiers (:func:`quantlib.data.tiers_store.
+    load_margin_tiers`: the fetched table in the store, else the manifest's), for
+    ``BacktestConfig(margin_tiers={asset: stored.tiers})``; the error for an asset without a
+    table says how to fetch one (``quant data fetch binance SYMBOL --kind tiers``)."""
+    from quantlib.data.tiers_store import load_margin_tiers
+
+    return {asset: load_margin_tiers(asset) for asset in assets}
 
 
 def _json_safe(value: Any) -> Any:
@@ -305,7 +492,8 @@ def write_run(result: BacktestResult, out_dir: str | Path, record: Mapping[str, 
 
 def walkforward_record(result: Any) -> dict[str, Any]:
     """The JSON-ready record of a walk-forward: out-of-sample equity metrics (Sharpe deflated by
-    every trial of every fold), the folds and the chosen parameters."""
+    every trial of every fold), the costs paid out of sample (``fees_paid``, ``funding_paid``:
+    positive = paid), the folds and the chosen parameters."""
     summary = result.summary()
     equity = result.equity
     folds = result.folds.copy()
@@ -324,6 +512,8 @@ def walkforward_record(result: Any) -> dict[str, Any]:
             "n_trades": len(result.trades),
             "open_position": False,
             "config_id": result.config.config_id,
+            "fees_paid": result.fees_paid,
+            "funding_paid": result.funding_paid,
             "n_trials": result.n_trials,
             "costs": result.config.describe_costs(),
             "metrics": summary.to_dict(),

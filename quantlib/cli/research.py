@@ -87,7 +87,26 @@ MarkFileOpt = Annotated[
         "stored symbols need none.",
     ),
 ]
-LeverageOpt = Annotated[float | None, typer.Option(help="Leverage, isolated margin.")]
+LeverageOpt = Annotated[
+    float | None, typer.Option(help="Leverage (isolated margin unless --margin-mode cross).")
+]
+MarginModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--margin-mode",
+        help="isolated (default: each position liquidated on its own margin) or cross (one "
+        "balance, the account liquidated on its equity); perpetual only.",
+    ),
+]
+TiersOpt = Annotated[
+    bool,
+    typer.Option(
+        "--tiers",
+        help="Maintenance margin from each perpetual's tier table (fetched into the store by "
+        "'quant data fetch binance SYMBOL --kind tiers', else the manifest's) instead of one "
+        "rate; perpetual only.",
+    ),
+]
 
 
 def _config(
@@ -108,6 +127,66 @@ def _config(
         bars, periods_per_year=periods_per_year
     ).periods_per_year
     return make_config(**{k: v for k, v in options.items() if v is not None})
+
+
+def _load_run(
+    data: list[str],
+    timeframe: str | None,
+    periods_per_year: int | None,
+    *,
+    market: str | None = None,
+    funding_file: list[str] | None = None,
+    mark_file: list[str] | None = None,
+    tiers: bool = False,
+    **options: Any,
+) -> tuple[dict[str, pd.DataFrame], Any, Any, list[str]]:
+    """The bars, config and perpetual series of a run from the options ``quant backtest``,
+    ``sweep`` and ``walkforward`` share: bundled and stored symbols find their own funding
+    and mark series, files take ``--funding``/``--mark``; ``--tiers`` loads each asset's
+    maintenance-margin table. Also the lines that say where the tiers came from."""
+    from quantlib.backtest.runs import load_assets, load_perpetual_data, load_tiers
+    from quantlib.exceptions import ConfigError
+
+    bars = load_assets(data, timeframe, market=market or "spot")
+    notes: list[str] = []
+    if tiers:
+        if market != "perpetual":
+            raise ConfigError(
+                "--tiers applies to perpetual markets. Fix: add --market perpetual, or drop --tiers"
+            )
+        stored = load_tiers(list(bars))
+        options["margin_tiers"] = {asset: table.tiers for asset, table in stored.items()}
+        notes = [
+            f"{asset}: maintenance-margin tiers ({len(table.tiers)} bands) from {table.source}"
+            for asset, table in stored.items()
+        ]
+    config = _config(bars, periods_per_year, market=market, **options)
+    perpetual = load_perpetual_data(
+        data, bars, config, funding_files=funding_file or (), mark_files=mark_file or ()
+    )
+    return bars, config, perpetual, notes
+
+
+def _perpetual_lines(config: Any, perpetual: Any, notes: list[str]) -> list[str]:
+    """What a perpetual sweep or walk-forward runs on: each asset's funding series and
+    mark-price bars (or what stands in), and the tiers' sources."""
+    if config.market != "perpetual":
+        return notes
+    lines = []
+    for asset, series in perpetual.funding.items():
+        lines.append(
+            f"{asset}: funding series of {len(series):,} events, "
+            f"{series.index[0]:%Y-%m-%d %H:%M} to {series.index[-1]:%Y-%m-%d %H:%M} UTC (each "
+            "run pays those inside its bars)"
+        )
+    for asset, frame in perpetual.mark.items():
+        lines.append(
+            f"{asset}: mark-price bars {frame.index[0]:%Y-%m-%d %H:%M} to "
+            f"{frame.index[-1]:%Y-%m-%d %H:%M} UTC"
+        )
+    if not perpetual.mark:
+        lines.append("no mark-price bars: funding, liquidation and equity use the last price")
+    return lines + notes
 
 
 def _annual_note(bars: Mapping[str, pd.DataFrame], config: Any) -> str:
@@ -165,6 +244,8 @@ def backtest(
     funding_file: FundingFileOpt = None,
     mark_file: MarkFileOpt = None,
     leverage: LeverageOpt = None,
+    margin_mode: MarginModeOpt = None,
+    tiers: TiersOpt = False,
     periods_per_year: PeriodsOpt = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the run record as JSON here.")
@@ -177,34 +258,28 @@ def backtest(
     """Run one strategy on one or more assets; print the metrics (costs on by default; on a
     perpetual market funding at each funding time on the mark price)."""
     from quantlib._io import atomic_write_text
-    from quantlib.backtest.runs import (
-        load_assets,
-        load_perpetual_data,
-        parse_params,
-        result_record,
-        run_named,
-        write_run,
-    )
+    from quantlib.backtest.runs import parse_params, result_record, run_named, write_run
 
     with _user_errors():
-        bars = load_assets(data, timeframe, market=market or "spot")
-        config = _config(
-            bars,
+        bars, config, perpetual, notes = _load_run(
+            data,
+            timeframe,
             periods_per_year,
+            market=market,
+            funding_file=funding_file,
+            mark_file=mark_file,
+            tiers=tiers,
             fee=fee,
             maker_fee=maker_fee,
             slippage=slippage,
             initial_cash=initial_cash,
             fill=fill,
-            market=market,
             funding_rate=funding_rate,
             leverage=leverage,
+            margin_mode=margin_mode,
         )
-        perpetual = load_perpetual_data(
-            data, bars, config, funding_files=funding_file or (), mark_files=mark_file or ()
-        )
-        params = _funding_param(strategy, parse_params(param or []), perpetual.funding)
-        result = run_named(strategy, bars, params, config, perpetual=perpetual)
+        params = parse_params(param or [])
+        result = run_named(strategy, bars, params, config, **perpetual.run_inputs())
         record = result_record(result)
         if json_out is not None:
             atomic_write_text(json_out, json.dumps(record, indent=2) + "\n")
@@ -212,34 +287,10 @@ def backtest(
             write_run(result, out_dir, record)
     out.print(f"{result.describe()}; in-sample", highlight=False, soft_wrap=True)
     if result.config.market == "perpetual":
-        for line in result.assumptions()[len(result.config.describe_rules()) :]:
+        for line in [*result.assumptions()[len(result.config.describe_rules()) :], *notes]:
             out.print(line, highlight=False, soft_wrap=True)
     out.print(_annual_note(bars, result.config), highlight=False, soft_wrap=True)
     out.print(_metrics_table("in-sample metrics (daily returns)", record))
-
-
-def _funding_param(
-    strategy: str, params: dict[str, Any], funding: Mapping[str, pd.Series]
-) -> dict[str, Any]:
-    """``params`` plus, for a strategy that reads funding rates (``reads_funding``, e.g.
-    ``funding_filter``), the run's own funding series: the rates the engine charges."""
-    from quantlib.exceptions import ConfigError
-    from quantlib.strategy import STRATEGIES
-
-    if strategy not in STRATEGIES or not getattr(STRATEGIES[strategy], "reads_funding", False):
-        return params
-    if "funding" in params:
-        raise ConfigError(
-            f"{strategy}: funding is not a --param; the run's own funding series is passed. "
-            "Fix: drop --param funding=...; use --funding FILE for a file's perpetual"
-        )
-    if not funding:
-        raise ConfigError(
-            f"{strategy} reads the perpetual's funding rates, and this run has no funding "
-            "series. Fix: add --market perpetual (bundled and stored symbols find their own; "
-            "a file takes --funding FILE), not a constant --funding-rate"
-        )
-    return {**params, "funding": dict(funding)}
 
 
 def sweep_command(
@@ -252,31 +303,47 @@ def sweep_command(
     maker_fee: MakerFeeOpt = None,
     slippage: SlippageOpt = None,
     initial_cash: CashOpt = None,
+    market: MarketOpt = None,
+    funding_rate: FundingOpt = None,
+    funding_file: FundingFileOpt = None,
+    mark_file: MarkFileOpt = None,
+    leverage: LeverageOpt = None,
+    margin_mode: MarginModeOpt = None,
+    tiers: TiersOpt = False,
     periods_per_year: PeriodsOpt = None,
     record: Annotated[bool, typer.Option(help="Store every trial in the registry.")] = True,
     out_path: Annotated[Path | None, typer.Option("--out", help="Write the table (CSV).")] = None,
 ) -> None:
     """Run every combination of a parameter grid (on Dask) and rank them; every trial is
-    recorded in the trial registry so deflated Sharpe ratios count it."""
+    recorded in the trial registry so deflated Sharpe ratios count it (on a perpetual market
+    every trial pays funding on the mark price)."""
     from quantlib._io import atomic_write_text
-    from quantlib.backtest.runs import load_assets, parse_grid
+    from quantlib.backtest.runs import parse_grid
     from quantlib.research.sweeps import sweep
 
     with _user_errors():
-        bars = load_assets(data, timeframe)
-        config = _config(
-            bars,
+        bars, config, perpetual, notes = _load_run(
+            data,
+            timeframe,
             periods_per_year,
+            market=market,
+            funding_file=funding_file,
+            mark_file=mark_file,
+            tiers=tiers,
             fee=fee,
             maker_fee=maker_fee,
             slippage=slippage,
             initial_cash=initial_cash,
+            funding_rate=funding_rate,
+            leverage=leverage,
+            margin_mode=margin_mode,
         )
         result = sweep(
             strategy,
             parse_grid(grid),
             bars,
             config,
+            **perpetual.run_inputs(),
             metric=metric,
             record=record,
             run_id=f"sweep-{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%S}",
@@ -291,6 +358,8 @@ def sweep_command(
         highlight=False,
         soft_wrap=True,
     )
+    for line in [f"costs: {config.describe_costs()}", *_perpetual_lines(config, perpetual, notes)]:
+        out.print(line, highlight=False, soft_wrap=True)
     out.print(table.head(20).to_string(index=False), highlight=False)
 
 
@@ -307,6 +376,13 @@ def walkforward_command(
     maker_fee: MakerFeeOpt = None,
     slippage: SlippageOpt = None,
     initial_cash: CashOpt = None,
+    market: MarketOpt = None,
+    funding_rate: FundingOpt = None,
+    funding_file: FundingFileOpt = None,
+    mark_file: MarkFileOpt = None,
+    leverage: LeverageOpt = None,
+    margin_mode: MarginModeOpt = None,
+    tiers: TiersOpt = False,
     periods_per_year: PeriodsOpt = None,
     record: Annotated[bool, typer.Option(help="Store every trial in the registry.")] = True,
     json_out: Annotated[
@@ -314,26 +390,35 @@ def walkforward_command(
     ] = None,
 ) -> None:
     """Walk-forward: optimise on each train window, trade the next test window, stitch the
-    out-of-sample equity; print the folds and the out-of-sample metrics."""
+    out-of-sample equity; print the folds and the out-of-sample metrics (on a perpetual market
+    every run pays funding on the mark price)."""
     from quantlib._io import atomic_write_text
-    from quantlib.backtest.runs import load_assets, parse_grid, walkforward_record
+    from quantlib.backtest.runs import parse_grid, walkforward_record
     from quantlib.research.walkforward import walk_forward
 
     with _user_errors():
-        bars = load_assets(data, timeframe)
-        config = _config(
-            bars,
+        bars, config, perpetual, notes = _load_run(
+            data,
+            timeframe,
             periods_per_year,
+            market=market,
+            funding_file=funding_file,
+            mark_file=mark_file,
+            tiers=tiers,
             fee=fee,
             maker_fee=maker_fee,
             slippage=slippage,
             initial_cash=initial_cash,
+            funding_rate=funding_rate,
+            leverage=leverage,
+            margin_mode=margin_mode,
         )
         result = walk_forward(
             strategy,
             parse_grid(grid),
             bars,
             config,
+            **perpetual.run_inputs(),
             train=train,
             test=test,
             anchored=anchored,
@@ -352,6 +437,11 @@ def walkforward_command(
         highlight=False,
         soft_wrap=True,
     )
+    paid = f"out-of-sample costs paid: fees {result.fees_paid:,.2f}"
+    if config.market == "perpetual":
+        paid += f", funding {result.funding_paid:,.2f} (positive = paid)"
+    for line in [paid, *_perpetual_lines(config, perpetual, notes)]:
+        out.print(line, highlight=False, soft_wrap=True)
     out.print(_annual_note(bars, result.config), highlight=False, soft_wrap=True)
     out.print(_metrics_table("out-of-sample metrics (daily returns)", summary))
 

@@ -3,9 +3,14 @@
 A sweep expands ``grid`` into combinations (in the grid's key order, the last key varying
 fastest), skips those the strategy refuses (``fast >= slow``: counted, not run), and runs the
 others in batches on a Dask scheduler. Each combination is exactly
-``run_strategy(make_strategy(name, params), bars, config)``; its metrics come from its daily
-returns (as :func:`quantlib.analytics.summary.performance_summary` computes them) and its daily
-returns become one column of the (T x N) matrix that CSCV (:meth:`SweepResult.pbo`) needs.
+``run_named(name, bars, params, config, funding=funding, mark=mark)``; its metrics come from its
+daily returns (as :func:`quantlib.analytics.summary.performance_summary` computes them) and its
+daily returns become one column of the (T x N) matrix that CSCV (:meth:`SweepResult.pbo`) needs.
+
+On a perpetual market (``config.market="perpetual"``) every trial is charged funding on the
+mark price: ``funding`` (a rate series per asset) is required unless ``config.funding_rate`` is
+set, checked before anything runs (never a silent zero), and a strategy that reads funding
+rates gets each asset's own series (:func:`quantlib.backtest.runs.strategy_signals`).
 
 The metrics of one run are in :mod:`quantlib.research.sweeps_metrics` and the schedulers
 (``scheduler=``: ``None``, ``"threads"``, ``"processes"``, ``"sync"``, ``"distributed"``, an
@@ -29,6 +34,14 @@ from quantlib._validation import check_choice, check_int, ohlcv_arrays
 from quantlib.backtest.config import BacktestConfig
 from quantlib.backtest.engine import simulate, with_strategy_defaults
 from quantlib.backtest.result import run_config_id
+from quantlib.backtest.runs import (
+    FundingInput,
+    MarkInput,
+    PerpetualData,
+    check_funding_params,
+    perpetual_series,
+    strategy_signals,
+)
 from quantlib.data.timeframes import infer_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.research.sweeps_metrics import (
@@ -126,6 +139,7 @@ class _Plan:
     ends: np.ndarray
     days: pd.DatetimeIndex
     timeframe: str
+    perpetual: PerpetualData = field(default_factory=PerpetualData)
 
 
 def _plan(
@@ -134,10 +148,16 @@ def _plan(
     bars: object,
     config: BacktestConfig | None,
     metric: str,
+    perpetual: PerpetualData | None = None,
 ) -> _Plan:
+    """The sweep of ``grid`` on ``bars``; ``perpetual`` holds the funding series and mark
+    bars already checked by :func:`perpetual_series` (for these assets or more: a window's
+    plan keeps the assets it has), else none are used (and a perpetual config without a
+    constant funding rate is refused)."""
     name = check_choice("strategy_name", strategy_name, sorted(STRATEGIES))
     metric = check_choice("metric", metric, list(SELECTION_METRICS))
     combos = parameter_grid(grid)
+    check_funding_params(name, list(combos[0]))
     known = list(STRATEGIES[name].model_fields)
     for key in combos[0]:
         if key not in known:
@@ -158,6 +178,9 @@ def _plan(
     bar_map = _bar_map(bars)
     for asset, frame in bar_map.items():
         ohlcv_arrays(frame, f"sweep[{asset}]", min_bars=2)
+    config = config or BacktestConfig()
+    if perpetual is None:
+        perpetual = perpetual_series(config, list(bar_map), None, None)
     index = _union_index(bar_map)
     ends, days = day_ends(index)
     return _Plan(
@@ -166,11 +189,12 @@ def _plan(
         valid=valid,
         invalid=pd.DataFrame(invalid, columns=[*combos[0], "reason"]),
         bars=bar_map,
-        config=config or BacktestConfig(),
+        config=config,
         metric=metric,
         ends=ends,
         days=days,
         timeframe=str(infer_timeframe(index)),
+        perpetual=perpetual.for_assets(list(bar_map)),
     )
 
 
@@ -181,16 +205,24 @@ def _run_batch(
     config: BacktestConfig,
     ends: np.ndarray,
     timeframe: str,
+    perpetual: PerpetualData,
 ) -> list[tuple[str, dict[str, float], np.ndarray]]:
     """Run each combination of ``batch``: (config_id, metrics, daily returns) per combination."""
     out = []
     for params in batch:
         strategy = make_strategy(strategy_name, params)
-        signals = {asset: strategy.signals(frame) for asset, frame in bars.items()}
+        signals = strategy_signals(strategy, bars, perpetual.funding)
         run_config = with_strategy_defaults(strategy, config)
         # The raw simulation: a sweep needs the equity and the closed trades' P&L, not the
         # result's frames (the same numbers as run_backtest; see result_metrics).
-        sim = simulate(bars, signals, run_config, validated=True, timeframe=timeframe)
+        sim = simulate(
+            bars,
+            signals,
+            run_config,
+            validated=True,
+            timeframe=timeframe,
+            **perpetual.run_inputs(),
+        )
         metrics, daily = equity_metrics(
             sim.equity, ends, sim.closed_pnl(), len(sim.int_records), run_config.periods_per_year
         )
@@ -210,9 +242,18 @@ def _tasks(plan: _Plan, workers: int, batch_size: int | None) -> list[Delayed]:
     else:
         size = check_int("batch_size", batch_size, minimum=1)
     bars = delayed(plan.bars, traverse=False)
+    perpetual = delayed(plan.perpetual, traverse=False)
     run = delayed(_run_batch, pure=False)
     return [
-        run(plan.strategy, plan.valid[i : i + size], bars, plan.config, plan.ends, plan.timeframe)
+        run(
+            plan.strategy,
+            plan.valid[i : i + size],
+            bars,
+            plan.config,
+            plan.ends,
+            plan.timeframe,
+            perpetual,
+        )
         for i in range(0, n, size)
     ]
 
@@ -351,6 +392,8 @@ def sweep(
     bars: pd.DataFrame | Mapping[str, pd.DataFrame],
     config: BacktestConfig | None = None,
     *,
+    funding: FundingInput = None,
+    mark: MarkInput = None,
     metric: str = "sharpe",
     scheduler: object = None,
     progress: bool = True,
@@ -373,6 +416,13 @@ def sweep(
     config : BacktestConfig, optional
         Engine settings (costs on by default); the strategy's engine defaults apply to fields
         it leaves unset, as in ``run_strategy``.
+    funding : Series or mapping asset → Series, optional
+        Funding rates of a perpetual run (``config.market="perpetual"``), charged on the mark
+        price at each funding time in every trial; required for each asset unless
+        ``config.funding_rate`` is set (:func:`quantlib.backtest.runs.perpetual_series`).
+    mark : DataFrame or mapping asset → DataFrame, optional
+        Mark-price bars of a perpetual run (funding, liquidation and equity use them; the
+        last price stands in where they do not cover a bar, as in ``run_backtest``).
     metric : str, default "sharpe"
         What :meth:`SweepResult.best` maximises (minimises for ``volatility``); one of
         :data:`SELECTION_METRICS`.
@@ -394,8 +444,8 @@ def sweep(
     ------
     ConfigError
         For an unknown strategy, metric, scheduler or grid parameter (with the closest name),
-        a malformed grid, a grid without a valid combination, or ``record`` without
-        ``run_id``.
+        a malformed grid, a grid without a valid combination, ``record`` without ``run_id``,
+        a perpetual run without funding, or funding or mark prices on a spot run.
     DataError
         If ``bars`` break the OHLCV contract.
 
@@ -419,7 +469,10 @@ def sweep(
     """
     if record and run_id is None:
         raise ConfigError("record=True needs a run_id naming this sweep. Fix: pass run_id='...'")
-    plan = _plan(strategy_name, grid, bars, config, metric)
+    bar_map = _bar_map(bars)
+    config = config or BacktestConfig()
+    perpetual = perpetual_series(config, list(bar_map), funding, mark)
+    plan = _plan(strategy_name, grid, bar_map, config, metric, perpetual)
     with task_runner(scheduler, progress=progress) as runner:
         outputs = runner.compute(_tasks(plan, runner.workers, batch_size))
     result = _assemble(plan, outputs)

@@ -25,6 +25,14 @@ No look-ahead in a test window:
   the training window's last bar is not carried over), and a position still open after its
   last bar is **closed at that bar's close** as a market order (taker fee and slippage), with
   ``exit_reason="window_end"``, so that no fold leaves a position to the next one.
+
+On a perpetual market every run (each fold's sweep in sample, each test run) is charged
+funding on the mark price. The funding series and mark-price bars are passed whole to each
+run, never cut: the engine charges only the funding times inside the bars it is given
+(``entry < T <= exit`` of each position), and takes the mark bars that cover those bars, so a
+fold's run sees the mark price of every one of its bars (and the last mark bar before its
+first, for a funding time inside that bar). A position closed at a test window's end exits at
+the window's end time and pays a funding time falling there, as the engine's rule reads.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from quantlib._validation import check_choice, ohlcv_arrays
 from quantlib.backtest.config import BacktestConfig
 from quantlib.backtest.engine import run_backtest, with_strategy_defaults
 from quantlib.backtest.result import BacktestResult
+from quantlib.backtest.runs import FundingInput, MarkInput, perpetual_series, strategy_signals
 from quantlib.data.timeframes import infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError, DataError
 from quantlib.research.sweeps import SweepResult, _assemble, _bar_map, _plan, _tasks, _union_index
@@ -307,6 +316,18 @@ class WalkForwardResult:
         return len(self.folds)
 
     @property
+    def funding_paid(self) -> float:
+        """Funding paid out of sample, over every fold's test run, in the quote currency
+        (signed: positive = paid, negative = received); 0 on a spot market."""
+        return float(self.trades["funding"].sum())
+
+    @property
+    def fees_paid(self) -> float:
+        """Fees paid out of sample, over every fold's test run (the fees of the positions
+        closed at a window's end included), in the quote currency."""
+        return float(self.trades["fees"].sum())
+
+    @property
     def trial_sharpes(self) -> np.ndarray:
         """Per-period (daily) Sharpe ratios of every in-sample trial of every fold."""
         return np.concatenate([s.table["daily_sharpe"].to_numpy(np.float64) for s in self.sweeps])
@@ -372,6 +393,8 @@ def walk_forward(
     bars: pd.DataFrame | Mapping[str, pd.DataFrame],
     config: BacktestConfig | None = None,
     *,
+    funding: FundingInput = None,
+    mark: MarkInput = None,
     train: str = "365D",
     test: str = "90D",
     anchored: bool = False,
@@ -390,6 +413,11 @@ def walk_forward(
     strategy_name, grid, bars, config, metric, scheduler, progress, batch_size
         As for :func:`quantlib.research.sweeps.sweep`; the sweeps of all folds run as one Dask
         computation.
+    funding, mark : optional
+        A perpetual run's funding rates and mark-price bars, as for
+        :func:`quantlib.research.sweeps.sweep`: passed whole to every in-sample trial and
+        every test run (see the module docstring); funding is required on a perpetual market
+        unless ``config.funding_rate`` is set.
     train, test : str, default "365D" and "90D"
         Window lengths (pandas durations); see the module docstring for the calendar.
     anchored : bool, default False
@@ -406,7 +434,8 @@ def walk_forward(
     ------
     ConfigError
         For a bad window, metric, strategy or grid (with the closest name), a training window
-        that leaves nothing to test, or ``record`` without ``run_id``.
+        that leaves nothing to test, ``record`` without ``run_id``, a perpetual run without
+        funding, or funding or mark prices on a spot run.
     DataError
         If ``bars`` break the OHLCV contract, or a fold's training window has no trial with a
         finite ``metric`` to choose by.
@@ -438,9 +467,17 @@ def walk_forward(
     bar_map = _bar_map(bars)
     for asset, frame in bar_map.items():
         ohlcv_arrays(frame, f"walk_forward[{asset}]", min_bars=2)
+    perpetual = perpetual_series(config, list(bar_map), funding, mark)
     windows = _folds(_union_index(bar_map), train, test, anchored)
     plans = [
-        _plan(strategy_name, grid, _window(bar_map, w.train_start, w.train_end), config, metric)
+        _plan(
+            strategy_name,
+            grid,
+            _window(bar_map, w.train_start, w.train_end),
+            config,
+            metric,
+            perpetual,
+        )
         for w in windows
     ]
     with task_runner(scheduler, progress=progress) as runner:
@@ -460,10 +497,8 @@ def walk_forward(
         strategy = make_strategy(fold_sweep.strategy, params)
         test_bars = _window(bar_map, w.test_start, w.test_end)
         history = _window(bar_map, None, w.test_end)
-        signals = {
-            asset: strategy.signals(history[asset]).loc[test_bars[asset].index]
-            for asset in test_bars
-        }
+        known = strategy_signals(strategy, {a: history[a] for a in test_bars}, perpetual.funding)
+        signals = {asset: known[asset].loc[test_bars[asset].index] for asset in test_bars}
         if cash <= 0:
             raise DataError(
                 f"the out-of-sample equity is {cash} before fold {w.fold}: the account is "
@@ -477,6 +512,7 @@ def walk_forward(
             with_strategy_defaults(strategy, fold_config),
             strategy=strategy.name,
             params=strategy.model_dump(),
+            **perpetual.for_assets(list(test_bars)).run_inputs(),
         )
         result, n_closed = _close_at_last_close(result)
         cash = result.final_equity
