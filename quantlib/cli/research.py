@@ -167,9 +167,11 @@ def _load_run(
     return bars, config, perpetual, notes
 
 
-def _perpetual_lines(config: Any, perpetual: Any, notes: list[str]) -> list[str]:
+def _perpetual_lines(
+    bars: Mapping[str, pd.DataFrame], config: Any, perpetual: Any, notes: list[str]
+) -> list[str]:
     """What a perpetual sweep or walk-forward runs on: each asset's funding series and
-    mark-price bars (or what stands in), and the tiers' sources."""
+    mark-price bars (or what stands in for them), and the tiers' sources."""
     if config.market != "perpetual":
         return notes
     lines = []
@@ -179,13 +181,18 @@ def _perpetual_lines(config: Any, perpetual: Any, notes: list[str]) -> list[str]
             f"{series.index[0]:%Y-%m-%d %H:%M} to {series.index[-1]:%Y-%m-%d %H:%M} UTC (each "
             "run pays those inside its bars)"
         )
-    for asset, frame in perpetual.mark.items():
+    for asset, frame in bars.items():
+        mark = perpetual.mark.get(asset)
+        if mark is None:
+            lines.append(
+                f"{asset}: no mark-price bars; funding, liquidation and equity use the last price"
+            )
+            continue
+        late = " (the last price stands in before)" if mark.index[0] > frame.index[0] else ""
         lines.append(
-            f"{asset}: mark-price bars {frame.index[0]:%Y-%m-%d %H:%M} to "
-            f"{frame.index[-1]:%Y-%m-%d %H:%M} UTC"
+            f"{asset}: mark-price bars {mark.index[0]:%Y-%m-%d %H:%M} to "
+            f"{mark.index[-1]:%Y-%m-%d %H:%M} UTC{late}"
         )
-    if not perpetual.mark:
-        lines.append("no mark-price bars: funding, liquidation and equity use the last price")
     return lines + notes
 
 
@@ -358,7 +365,10 @@ def sweep_command(
         highlight=False,
         soft_wrap=True,
     )
-    for line in [f"costs: {config.describe_costs()}", *_perpetual_lines(config, perpetual, notes)]:
+    for line in [
+        f"costs: {config.describe_costs()}",
+        *_perpetual_lines(bars, config, perpetual, notes),
+    ]:
         out.print(line, highlight=False, soft_wrap=True)
     out.print(table.head(20).to_string(index=False), highlight=False)
 
@@ -440,7 +450,7 @@ def walkforward_command(
     paid = f"out-of-sample costs paid: fees {result.fees_paid:,.2f}"
     if config.market == "perpetual":
         paid += f", funding {result.funding_paid:,.2f} (positive = paid)"
-    for line in [paid, *_perpetual_lines(config, perpetual, notes)]:
+    for line in [paid, *_perpetual_lines(bars, config, perpetual, notes)]:
         out.print(line, highlight=False, soft_wrap=True)
     out.print(_annual_note(bars, result.config), highlight=False, soft_wrap=True)
     out.print(_metrics_table("out-of-sample metrics (daily returns)", summary))
