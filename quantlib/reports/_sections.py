@@ -315,18 +315,10 @@ def _data_table(result: BacktestResult) -> _Table:
     )
 
 
-def _costs(result: BacktestResult) -> _Table:
-    """Fees, slippage and funding paid, per asset and in total
-    (:func:`quantlib.analytics.costs.trade_costs` on the run's ledger and cost settings)."""
-    from quantlib.analytics.costs import trade_costs
-
+def _costs(result: BacktestResult, costs: pd.DataFrame) -> _Table:
+    """The table of the fees, slippage and funding ``result`` paid, per asset and in total, as
+    the evaluation measured them (``StrategyEvaluation.costs``)."""
     config = result.config
-    costs = trade_costs(
-        result.trades,
-        slippage_bps=config.slippage,
-        taker_fee=config.fee,
-        maker_fee=config.maker_fee,
-    )
     rows = [
         [str(asset), *(format_number(float(row[c]), 2) for c in costs.columns)]
         for asset, row in costs.iterrows()

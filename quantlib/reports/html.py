@@ -287,7 +287,7 @@ def render_report(
         "data_table": _data_table(result),
         "benchmark_data": _benchmark_data(benchmarks) if benchmarks else None,
         "costs": config.describe_costs(),
-        "costs_table": _costs(result),
+        "costs_table": _costs(result, evaluation.costs),
         "assumptions": result.assumptions(),
         "sizing": _sizing(evaluation.sizing, result),
         "config_rows": [[name, str(value)] for name, value in config.model_dump().items()],

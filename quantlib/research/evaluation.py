@@ -5,10 +5,11 @@ series, baseline runs, random-entry distributions, a walk-forward) and computes 
 the report prints: the headline summary (deflated with the trial count), each benchmark's
 paired returns, beta, correlation and alpha on its own calendar, the baselines' summaries and
 the random runs' distribution, the trade statistics by strategy, asset, side and exit reason,
-and the sizing as applied. :func:`evaluate_strategy` goes one step further back, from "strategy
-+ data" (what ``quant report`` runs): the backtest, BTC and SPY benchmarks, a buy-and-hold
-baseline with the same costs, a random-entry distribution, an optional walk-forward whose
-trials are recorded, and the registry's honest trial count.
+the costs paid by kind (fees, slippage, funding) per asset, and the sizing as applied.
+:func:`evaluate_strategy` goes one step further back, from "strategy + data" (what ``quant
+report`` runs): the backtest, BTC and SPY benchmarks, a buy-and-hold baseline with the same
+costs, a random-entry distribution, an optional walk-forward whose trials are recorded, and
+the registry's honest trial count.
 
 :mod:`quantlib.reports.html` only renders the result: it chooses, labels and formats.
 """
@@ -26,6 +27,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from quantlib._validation import check_int
+from quantlib.analytics.costs import trade_costs
 from quantlib.analytics.drawdown import drawdown_series
 from quantlib.analytics.relative import BenchmarkStats, benchmark_stats, common_period_returns
 from quantlib.analytics.returns import (
@@ -176,6 +178,10 @@ class StrategyEvaluation:
         Trade statistics by each of :data:`ATTRIBUTION` that the ledger holds.
     sizing : SizingSummary
         Entries taken, capped and blocked, and realised against intended risk.
+    costs : DataFrame
+        Fees, slippage and funding paid per asset and in total, in the quote currency
+        (:func:`quantlib.analytics.costs.trade_costs` on the ledger with the run's own cost
+        settings; ``attrs["note"]`` says how slippage was read back).
     curves : Curves
         The series the figures draw: drawdown, monthly returns, rolling Sharpe ratio and
         volatility, benchmarks and baseline runs normalised to the equity curve.
@@ -192,6 +198,7 @@ class StrategyEvaluation:
     attribution: Mapping[str, tuple[tuple[str, TradeStats], ...]]
     sizing: SizingSummary
     curves: Curves
+    costs: pd.DataFrame = field(repr=False)
     data_paths: tuple[str, ...] = ()
 
 
@@ -446,6 +453,8 @@ def evaluate_backtest(
     """
     summary = result.summary(n_trials=n_trials, trials_sharpe_variance=trials_sharpe_variance)
     equity = result.equity
+    fees = {"taker_fee": result.config.fee, "maker_fee": result.config.maker_fee}
+    costs = trade_costs(result.trades, slippage_bps=result.config.slippage, **fees)
     shown = {**_own_btc(result), **dict(benchmarks or {})}
     runs: dict[str, BaselineRun | RandomEntrySummary] = {}
     for label, baseline in (baselines or {}).items():
@@ -474,6 +483,7 @@ def evaluate_backtest(
         attribution=attribution,
         sizing=sizing,
         curves=drawn,
+        costs=costs,
         data_paths=tuple(data_paths),
     )
 
