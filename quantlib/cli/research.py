@@ -517,14 +517,16 @@ def seed_claims_command(
         bool,
         typer.Option(
             help="Also run the seed stack on the bundled perpetuals (funding on the mark "
-            "price) at 10x, 50x and 100x beside spot on the same assets and hours."
+            "price) at 10x, 50x and 100x beside spot on the same assets and hours, in sample, "
+            "and walk-forward out of sample at 10x."
         ),
     ] = True,
 ) -> None:
     """Measure the seed stack on the bundled hourly data of its seven assets (in-sample with
     the gate on and off, walk-forward out of sample, and each asset's own run combined by risk
     parity, in and out of sample) beside the seed's and the roadmap's claims; and on the
-    bundled perpetuals with leverage beside spot (in sample)."""
+    bundled perpetuals with leverage beside spot (in sample, and walk-forward out of sample at
+    the seed's leverage)."""
     from quantlib._io import atomic_write_text
     from quantlib.reports.seed_claims import claims_markdown, seed_claims, update_marked_block
 

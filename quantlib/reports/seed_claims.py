@@ -169,6 +169,8 @@ PERP_ROWS: tuple[tuple[str, str, Callable[[float | int], str]], ...] = (
     ("Trades", "n_trades", lambda v: f"{int(v):,}"),
     ("Win rate", "win_rate", _percent),
     ("Sharpe ratio", "sharpe", _number),
+    ("Deflated Sharpe: P(true Sharpe > SR0)", "deflated_sharpe", _percent),
+    ("Trials charged to the deflated Sharpe", "n_trials", lambda v: f"{int(v):,}"),
     ("Annual return (CAGR)", "cagr", _percent),
     ("Max drawdown", "max_drawdown", _percent),
     ("Total return", "total_return", _percent),
@@ -178,11 +180,12 @@ PERP_ROWS: tuple[tuple[str, str, Callable[[float | int], str]], ...] = (
 
 
 def perpetual_markdown(comparison: PerpetualComparison) -> str:
-    """The seed stack on perpetuals beside spot (same assets and hours) as a Markdown table
-    with its method underneath."""
+    """The seed stack on perpetuals beside spot (same assets and hours; in sample, and walk-forward
+    out of sample when it was run) as a Markdown table with its method underneath."""
     labels = list(comparison.columns)
+    sample = "in-sample and walk-forward out-of-sample" if comparison.walkforward else "in-sample"
     lines = [
-        "Seed stack on perpetual futures beside spot (in-sample):",
+        f"Seed stack on perpetual futures beside spot ({sample}):",
         "",
         "| | " + " | ".join(labels) + " |",
         "|---|" + "---|" * len(labels),
@@ -200,19 +203,19 @@ def perpetual_markdown(comparison: PerpetualComparison) -> str:
         else ""
     )
     notes = " ".join(comparison.notes)
+    walked = comparison.walkforward or "In-sample only (the walk-forward was not run)."
     lines += [
         "",
         f"Assets and hours (UTC, {comparison.timeframe} bars of each bundled Binance USDⓈ-M "
         f"perpetual; the spot column trades the spot bars of the same hours): {hours}."
         f"{missing} One shared account per column, the seed's rules and sizing as above. The "
         "perpetual's last prices differ slightly from spot, so some setups differ between the "
-        "spot column and the perpetual ones; the perpetual columns share their signals and "
-        "differ only in margin (a 1.2% stop at 2.5% risk is a notional of about 2 × equity at "
-        "any leverage: leverage sets the margin locked and how far the liquidation price is; "
-        f"from {comparison.stop_inside_from:.0f}x it lies inside the stop: a move against "
-        "the position reaches it before the stop). Perpetual costs at the seed's leverage: "
-        f"{comparison.costs}, the series being each asset's bundled funding. {notes} "
-        "In-sample only: the walk-forward does not take funding or mark-price series yet.",
+        "spot column and the perpetual ones; the in-sample perpetual columns share their "
+        "signals and differ only in margin (a 1.2% stop at 2.5% risk is a notional of about 2 × "
+        "equity at any leverage: leverage sets the margin locked and how far the liquidation "
+        f"price is; from {comparison.stop_inside_from:.0f}x it lies inside the stop: a move "
+        "against the position reaches it before the stop). Perpetual costs at the seed's leverage: "
+        f"{comparison.costs}, the series being each asset's bundled funding. {notes} {walked}",
     ]
     return "\n".join(lines)
 

@@ -16,8 +16,9 @@ trade so a reader can see the rule was applied, and how many entries a cap still
 The **perpetual comparison** (issue 17) runs the same rules on the bundled perpetual futures
 of the seed's assets (MATICUSDT has none), charged funding at each funding time on the mark
 price, at the seed's 10x and at higher leverage (the roadmap's scripts use 100-200x), beside the
-spot run of the same assets over the same hours (:func:`perpetual_comparison`). It is in sample
-only: the walk-forward does not take funding or mark-price series.
+spot run of the same assets over the same hours (:func:`perpetual_comparison`), in sample, and
+walk-forward out of sample at the seed's leverage (the grid, train and test windows of the spot
+walk-forward; every trial and test run pays funding on the mark price).
 
 The **portfolio columns** (issue 16) measure the roadmap's portfolio targets (a win rate per
 asset, a portfolio Sharpe ratio and drawdown): the seed stack runs on each asset alone (its own
@@ -30,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -38,6 +39,9 @@ from quantlib.backtest.config import BacktestConfig
 from quantlib.backtest.result import BacktestResult, SizingSummary
 from quantlib.data.universe import ROADMAP_ORDER
 from quantlib.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from quantlib.research.walkforward import WalkForwardResult
 
 __all__ = [
     "DEFAULT_GRID",
@@ -121,6 +125,9 @@ class PerpetualComparison:
         What the perpetual data made of the rules (funding events, stand-ins, mark
         fallbacks): the seed's-leverage run's :meth:`BacktestResult.assumptions` after the
         configuration's own rules.
+    walkforward : str
+        How the out-of-sample column was run (windows, grid, trials, the test windows' span);
+        empty when it was not.
     stop_inside_from : float
         The leverage from which a long's liquidation price lies inside its stop:
         :math:`L^* = 1 / (1 - (1 - p)(1 - m))` for stop distance :math:`p` and maintenance
@@ -135,6 +142,7 @@ class PerpetualComparison:
     costs: str
     notes: tuple[str, ...] = ()
     stop_inside_from: float = math.nan
+    walkforward: str = ""
 
 
 @dataclass(frozen=True)
@@ -227,13 +235,12 @@ def seed_claims(
             books[label] = book
             sizing[label] = sized
             asset_win_rates[label] = {str(a): float(v) for a, v in book.win_rates.items()}
-    perp = (
-        perpetual_comparison(
-            tuple(bars), timeframe=gated.timeframe, leverages=leverages, within=gated.period
-        )
-        if perpetual
-        else None
-    )
+    perp = None
+    if perpetual:
+        perp = perpetual_comparison(
+            tuple(bars), timeframe=gated.timeframe, leverages=leverages, within=gated.period,
+            grid=grid, train=train, test=test, progress=progress,
+        )  # fmt: skip
     return SeedClaims(
         perpetual=perp,
         asset_win_rates=asset_win_rates,
@@ -263,9 +270,16 @@ def perpetual_comparison(
     timeframe: str = "1h",
     leverages: Sequence[float] = PERP_LEVERAGES,
     within: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    walkforward: bool = True,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    train: str = "365D",
+    test: str = "90D",
+    progress: bool = False,
 ) -> PerpetualComparison:
     """The seed stack on the bundled perpetuals of ``assets`` at each of ``leverages``, beside
-    its spot run on the same assets and hours (in sample, one shared account each).
+    its spot run on the same assets and hours (in sample, one shared account each), and, with
+    ``walkforward``, walk-forward out of sample at the first leverage (``grid``, default
+    :data:`DEFAULT_GRID`, optimised on each ``train`` window, traded on the next ``test`` one).
 
     Each asset trades the hours of its bundled perpetual bars (``within`` clips them), on
     ``market="perpetual"`` with its bundled funding series, charged at each funding time on
@@ -273,7 +287,8 @@ def perpetual_comparison(
     load_perpetual_data` picks them; the run's notes say where the last price stands in). The
     spot column runs the spot bars of the same assets over the same hours at the first
     leverage (the seed's; spot on margin, as in the seed-claims table). The signals are
-    computed once per market: only the margin differs between the perpetual columns.
+    computed once per market: only the margin differs between the perpetual columns. The
+    walk-forward pays funding on the mark price in every trial and test run.
     """
     from quantlib.backtest.engine import run_backtest, with_strategy_defaults
     from quantlib.backtest.runs import load_assets, load_perpetual_data, run_named
@@ -303,9 +318,9 @@ def perpetual_comparison(
     spot_run = run_named(
         strategy.name, spot, {}, BacktestConfig(**{**base, "leverage": leverages[0]})
     )
-    columns = {f"spot, same assets and hours, {leverages[0]:g}x": _with_costs(spot_run)}
+    columns = {f"in-sample, spot, same assets and hours, {leverages[0]:g}x": _with_costs(spot_run)}
     notes: tuple[str, ...] = ()
-    costs = ""
+    costs = walked = ""
     for leverage in leverages:
         config = BacktestConfig(**{**base, "market": "perpetual", "leverage": leverage})
         data = load_perpetual_data(have, perp, config)
@@ -318,10 +333,16 @@ def perpetual_comparison(
             strategy=strategy.name,
             params=strategy.model_dump(),
         )
-        columns[f"perpetual {leverage:g}x"] = _with_costs(run)
+        columns[f"in-sample, perpetual {leverage:g}x"] = _with_costs(run)
         if not notes:
             notes = run.assumptions()[len(run.config.describe_rules()) :]
             costs = run.config.describe_costs()
+        if walkforward and leverage == leverages[0]:
+            label, figures, walked = _perpetual_walk_forward(
+                perp, config, data.run_inputs(), dict(grid or DEFAULT_GRID), train, test, progress
+            )
+    if walkforward:
+        columns[label] = figures
     margin = SEED_CONFIG.maintenance_margin
     return PerpetualComparison(
         stop_inside_from=1.0 / (1.0 - (1.0 - strategy.stop_pct) * (1.0 - margin)),
@@ -332,18 +353,47 @@ def perpetual_comparison(
         timeframe=spot_run.timeframe,
         costs=costs,
         notes=notes,
+        walkforward=walked,
     )
 
 
-def _with_costs(result: BacktestResult) -> dict[str, float | int]:
-    """A run's summary figures plus what it paid, its liquidations and its leverage."""
+def _perpetual_walk_forward(
+    perp: dict[str, pd.DataFrame],
+    config: BacktestConfig,
+    series: dict[str, Any],
+    grid: dict[str, Any],
+    train: str,
+    test: str,
+    progress: bool,
+) -> tuple[str, dict[str, float | int], str]:
+    """The seed stack walked forward on the perpetuals: its column's label, figures (the
+    out-of-sample summary deflated by every trial, plus what it paid) and method line."""
+    from quantlib.research.walkforward import walk_forward
+
+    wf = walk_forward(
+        "seed_stack", grid, perp, config, train=train, test=test, progress=progress, **series
+    )
+    first, last = wf.folds["test_start"].iloc[0], wf.folds["test_end"].iloc[-1]
+    method = (
+        f"Walk-forward out-of-sample at {config.leverage:g}x: rolling, train {train}, test "
+        f"{test}, grid {grid}, on the perpetual bars above (test windows {first:%Y-%m-%d} to "
+        f"{min(last, wf.equity.index[-1]):%Y-%m-%d}); every trial and test run pays funding on "
+        f"the mark price; {wf.n_trials} trials charged to its deflated Sharpe ratio; days to "
+        "ruin counted from the first test window."
+    )
+    return f"walk-forward out-of-sample, perpetual {config.leverage:g}x", _with_costs(wf), method
+
+
+def _with_costs(result: BacktestResult | WalkForwardResult) -> dict[str, float | int]:
+    """A run's (or a walk-forward's out-of-sample) summary figures plus what it paid, its
+    liquidations and its leverage."""
     figures: dict[str, float | int] = result.summary().to_dict()
     figures.update(
         funding_paid=result.funding_paid,
         fees_paid=result.fees_paid,
         liquidations=int((result.trades["exit_reason"] == "liquidation").sum()),
         days_to_ruin=_days_under(result.equity, 0.1 * result.config.initial_cash),
-        final_equity=result.final_equity,
+        final_equity=float(result.equity.iloc[-1]),
         leverage=float(result.config.leverage),
     )
     return figures
