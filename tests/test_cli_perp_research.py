@@ -157,3 +157,5 @@ def test_tiers_that_are_not_stored_name_the_fetch_command() -> None:
     result = runner.invoke(app, [*args, "-g", "side=long", "--tiers", "--no-record"])
     assert result.exit_code == 1
     assert "quant data fetch binance ETHUSDT --kind tiers" in result.output
+    # The message's brackets are text, not console markup.
+    assert "none in the manifest's [perpetuals.ETHUSDT]" in result.output

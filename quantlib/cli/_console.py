@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from quantlib.exceptions import QuantError
@@ -24,11 +25,13 @@ err = Console(stderr=True)
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Turn library errors into a one-line message and exit code 1 (no traceback)."""
+    """Turn library errors into a one-line message and exit code 1 (no traceback); the
+    message is printed as written (its square brackets, e.g. ``[perpetuals.BTCUSDT]``, are
+    text, not console markup)."""
     try:
         yield
     except QuantError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
 
 
