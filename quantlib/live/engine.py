@@ -20,7 +20,12 @@ One :class:`LiveEngine` runs strategies on the closed bars of a feed. Per bar it
 Placing an order is journal-first: the intent (with a deterministic client order id) is
 committed before the exchange is called and the outcome after; a repeated decision finds its
 client id in the journal and is never sent twice. A lost answer marks the order UNKNOWN until
-reconciliation (:mod:`quantlib.live.recovery`) finds it by client id.
+reconciliation (:mod:`quantlib.live.recovery`) finds it by client id. A placement that a fault
+of the journal's database cut between two writes (an intent committed whose answer was lost,
+an approval without its intent, an order sent whose proposal was not marked executed) is
+finished by the next pass of :mod:`~quantlib.live.engine_resume`: the same order sent once,
+or abandoned with an audit row and an alert when it no longer holds; the stop and target of
+an entry are held before it is sent, and restored from its proposal after a restart.
 
 Sizing matches the backtest's ``FixedFraction``: an entry spends ``fraction × equity`` of quote
 (capped by the cash left after fees) at the fill price, via ``quote_amount``. Equity and cash
@@ -31,7 +36,8 @@ at the next bar's open (the backtest exits inside the bar at the level).
 :class:`LiveEngine` (this module: its construction and the loop: start and restore after a
 restart, bars, idle ticks, control polls, the kill request) is composed of its parts: the state,
 book and telemetry (:mod:`~quantlib.live.engine_base`), proposals, orders and the exchange
-sync (:mod:`~quantlib.live.engine_orders`), forced exits and the kill switch
+sync (:mod:`~quantlib.live.engine_orders`), placements cut by a fault
+(:mod:`~quantlib.live.engine_resume`), forced exits and the kill switch
 (:mod:`~quantlib.live.engine_safety`) and the command queue
 (:mod:`~quantlib.live.engine_commands`).
 """
@@ -62,6 +68,7 @@ from quantlib.live.status import K
 from quantlib.live.types import (
     EngineState,
     ExchangeAdapter,
+    OrderRequest,
     StrategyMode,
     now_ms,
 )
@@ -158,6 +165,8 @@ class LiveEngine(PerpetualSync, CommandRunner):
         self._kill_done: int | None = None  # seq of the last kill request executed
         self._bad_kill_request: str | None = None
         self._local_ids = itertools.count(1)  # force exits called directly, not by a command
+        self._unsent: dict[str, OrderRequest | None] = {}  # see engine_resume
+        self._cut: set[str] = set()
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -189,16 +198,18 @@ class LiveEngine(PerpetualSync, CommandRunner):
         return len(rows)
 
     def _restore_protection(self) -> None:
-        """After a restart: each open position's stop and target (from the executed proposal
-        that opened it), and the equity peak and the day's starting equity (from the last
-        telemetry), so a crash neither strips a position of its stop nor starts the drawdown
-        and daily-loss rules over."""
+        """After a restart: the stop and target of each open position and of each entry order
+        still working (from the executed proposal that opened it or placed it), and the equity
+        peak and the day's starting equity (from the last telemetry), so a crash neither strips
+        a position of its stop (one the entry fills after the restart included) nor starts the
+        drawdown and daily-loss rules over."""
         held = {s: a for s, a in self.positions().items() if a != 0.0}
-        if held:
+        working = {o.proposal_id for o in self.live_orders() if o.proposal_id is not None}
+        if held or working:
             for record in self.journal.proposals(status="executed", limit=1_000):
                 p = record.proposal
-                amount = held.get(p.symbol, 0.0)
-                if amount * p.side.sign > 0 and p.symbol not in self._stops:
+                opened = held.get(p.symbol, 0.0) * p.side.sign > 0 or p.proposal_id in working
+                if opened and p.symbol not in self._stops:
                     self._stops[p.symbol] = (p.stop, p.target)
         peak = _finite(self.journal.get_state(K.PEAK))
         if peak is not None and peak > self._peak:
@@ -224,6 +235,8 @@ class LiveEngine(PerpetualSync, CommandRunner):
         for slot in self.slots:
             if self.journal.get_state(K.strategy_mode(slot.name)) is None:
                 self.journal.set_state(K.strategy_mode(slot.name), slot.mode.value)
+        self._find_cut()
+        self.resume_cut(may_send=False)  # before the levels are restored from the proposals
         self._restore_protection()
         self.configure_contracts()
         self._set_state()
@@ -247,6 +260,7 @@ class LiveEngine(PerpetualSync, CommandRunner):
         now = self.clock()
         self.sync(symbol)
         self.sync_perpetual(symbol)
+        self.resume_cut()  # a placement a fault cut (on this bar's first try, say) is finished
         self._roll_day(now)
         self.poll_control(now)
         self._update_gate()
@@ -268,8 +282,10 @@ class LiveEngine(PerpetualSync, CommandRunner):
         Marks each symbol whose last bar is older than the gate's ``max_data_age_ms`` stale
         (no new entries; one ``STALE_DATA`` alert per outage) and retries a stop or target exit
         that the last known bar triggered but that was not placed (gate or exchange refused
-        it), with a fresh client order id at most once a minute. It never enters a position.
+        it), with a fresh client order id at most once a minute. It never enters a position
+        (but finishes a placement a fault cut: :mod:`~quantlib.live.engine_resume`).
         """
+        self.resume_cut()
         for symbol in sorted({slot.symbol for slot in self.slots} | set(self._data_at)):
             if symbol not in self._data_at:
                 continue  # no bar yet: the gate refuses entries without one anyway

@@ -3,7 +3,8 @@
 A part of :class:`quantlib.live.engine.LiveEngine` (see its module docstring): entry signals
 become proposals, approved proposals become orders placed journal-first, exits and stops close
 positions, and :meth:`OrderFlow.sync` copies the exchange's fills and order states into the
-journal.
+journal. A placement that a fault cuts between two writes is finished by
+:mod:`quantlib.live.engine_resume`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ log = logging.getLogger("quantlib.live.engine")  # one logger name for the whole
 
 class OrderFlow(EngineBase):
     """Proposals, orders, exits and the exchange sync of the engine."""
+
+    # Placements a fault may have cut (see quantlib.live.engine_resume): the orders whose
+    # outcome is not journalled yet (client order id → request), and the approved proposals
+    # not marked executed yet.
+    _unsent: dict[str, OrderRequest | None]
+    _cut: set[str]
 
     # -- strategies → proposals ---------------------------------------------------------------
 
@@ -200,38 +207,51 @@ class OrderFlow(EngineBase):
             )
             return f"proposal {proposal_id} expired"
         last = self._prices.get(p.symbol, p.entry) if price is None else price
-        moved = abs(last / p.entry - 1.0)
-        if moved > self.price_tolerance:
-            note = (
-                f"price moved {moved:.2%} from {p.entry:g} to {last:g} "
-                f"(tolerance {self.price_tolerance:.2%})"
-            )
+        note = self._moved(p, last)
+        if note is not None:
             self.journal.decide_proposal(proposal_id, "rejected", user=user, note=note)
             return f"refused: {note}"
+        request = self._entry_request(p, kind, last)
+        denied = self._gate_denial(p, request, last)
+        if denied is not None:
+            self.journal.decide_proposal(
+                proposal_id, "rejected", user=user, note=f"risk gate: {denied}"
+            )
+            return f"refused by the risk gate ({denied.rule}): {denied}"
+        note = f"limit {request.price:.10g}" if request.price is not None else ""
+        if not self.journal.decide_proposal(proposal_id, "approved", user=user, note=note):
+            return f"proposal {proposal_id} was decided by someone else first"
+        order = self._send_entry(p, request)
+        how = ""
+        if request.price is not None:
+            how = f" (limit {p.side.value} {request.amount:.10g} at {request.price:.10g})"
+        status = order.status.value if order else "not placed"
+        return f"order {request.client_order_id}{how}: {status}"
+
+    def _moved(self, p: Proposal, last: float) -> str | None:
+        """Why ``last`` is too far from the proposal's entry to trade, or None."""
+        moved = abs(last / p.entry - 1.0)
+        if moved <= self.price_tolerance:
+            return None
+        return (
+            f"price moved {moved:.2%} from {p.entry:g} to {last:g} "
+            f"(tolerance {self.price_tolerance:.2%})"
+        )
+
+    def _entry_request(self, p: Proposal, kind: OrderType, last: float) -> OrderRequest:
+        """The entry order of ``p`` at ``last``: a market order spends the slot's budget at
+        the fill price (``amount`` is the estimate the gate checks, on the lot grid); a limit
+        order sits at ``last`` moved onto the tick grid (never worse for the order), sized
+        ``budget / limit`` rounded down to the lot."""
         quote = self._quote_budget(self._slot(p.strategy))
         market = self.exchange.market(p.symbol)
         if kind is OrderType.LIMIT:
             last = _to_tick(last, market.tick_size, p.side)
             amount = floor_to_step(quote / last, market.lot_size)
         else:
-            # The estimate the gate checks, on the lot grid; the fill price sets the real amount.
             amount = floor_to_step(quote / (last * (1.0 + p.side.sign * 1e-4)), market.lot_size)
-        try:
-            self.gate.check(
-                OrderCheck(p.symbol, p.side, amount, last, stop=p.stop, market=market, type=kind),
-                self.view(),
-            )
-        except RiskDenied as exc:
-            self.journal.record_risk_event(exc.rule, str(exc), symbol=p.symbol, strategy=p.strategy)
-            self.journal.decide_proposal(
-                proposal_id, "rejected", user=user, note=f"risk gate: {exc}"
-            )
-            return f"refused by the risk gate ({exc.rule}): {exc}"
-        note = f"limit {last:.10g}" if kind is OrderType.LIMIT else ""
-        if not self.journal.decide_proposal(proposal_id, "approved", user=user, note=note):
-            return f"proposal {proposal_id} was decided by someone else first"
-        request = OrderRequest(
-            client_order_id=client_order_id(proposal_id, "entry"),
+        return OrderRequest(
+            client_order_id=client_order_id(p.proposal_id, "entry"),
             symbol=p.symbol,
             side=p.side,
             amount=amount,
@@ -240,12 +260,43 @@ class OrderFlow(EngineBase):
             strategy=p.strategy,
             quote_amount=quote if kind is OrderType.MARKET else None,
         )
-        order = self.place(request, proposal_id=proposal_id)
-        self.journal.mark_proposal_executed(proposal_id, request.client_order_id)
+
+    def _gate_denial(self, p: Proposal, request: OrderRequest, last: float) -> RiskDenied | None:
+        """The risk gate's refusal of the entry ``request`` of ``p`` (journalled as a risk
+        event), or None when it passes."""
+        price = last if request.price is None else request.price
+        check = OrderCheck(
+            p.symbol,
+            p.side,
+            request.amount,
+            price,
+            stop=p.stop,
+            market=self.exchange.market(p.symbol),
+            type=request.type,
+        )
+        try:
+            self.gate.check(check, self.view())
+        except RiskDenied as exc:
+            self.journal.record_risk_event(exc.rule, str(exc), symbol=p.symbol, strategy=p.strategy)
+            return exc
+        return None
+
+    def _send_entry(self, p: Proposal, request: OrderRequest) -> JournalOrder | None:
+        """Place the entry of the approved proposal ``p``, then mark ``p`` executed.
+
+        The stop and target are the engine's before the order exists, so a fault anywhere
+        after this point (the sync inside :meth:`place` included) cannot leave a fill without
+        them; they are durable from the start (the proposal row holds them, the intent names
+        the proposal). A fault records the proposal as cut: :meth:`resume_cut` finishes it.
+        """
         self._stops[p.symbol] = (p.stop, p.target)
-        how = f" (limit {p.side.value} {amount:.10g} at {last:.10g})" if note else ""
-        status = order.status.value if order else "not placed"
-        return f"order {request.client_order_id}{how}: {status}"
+        try:
+            order = self.place(request, proposal_id=p.proposal_id)
+            self.journal.mark_proposal_executed(p.proposal_id, request.client_order_id)
+        except Exception:
+            self._cut.add(p.proposal_id)
+            raise
+        return order
 
     def place(
         self, request: OrderRequest, *, proposal_id: str | None = None
@@ -253,41 +304,79 @@ class OrderFlow(EngineBase):
         """Journal the intent, call the exchange once, journal the outcome.
 
         A client order id already in the journal is never sent again (the journal is the
-        duplicate guard); errors become order states (see :mod:`quantlib.live.errors`).
+        duplicate guard); errors become order states (see :mod:`quantlib.live.errors`). Except
+        an intent whose outcome was never journalled (its commit's answer was lost, or a fault
+        cut the placement before the exchange answered): the same decision placed again looks
+        it up on the exchange by client order id and takes its state if it is there, and sends
+        it, under the same client order id, only if it is not (exchanges reached through ccxt
+        also refuse a second order under one client id).
         """
+        cid = request.client_order_id
         self._live = None
+        self._unsent[cid] = request  # until its outcome is journalled (see resume_cut)
         try:
             self.journal.record_intent(request, proposal_id=proposal_id)
         except DuplicateOrder:
+            known = self.journal.order(cid)
+            adopted = None if known is None else self._adopt(known)
+            if known is None or known.status is not OrderStatus.INTENT or adopted is not None:
+                self._unsent.pop(cid, None)
+                if adopted is None:
+                    log.warning("order %s is already journalled; not sending it again", cid)
+                return adopted or known
             log.warning(
-                "order %s is already journalled; not sending it again", request.client_order_id
+                "order %s was journalled but never sent (a fault cut its placement); sending "
+                "it now under the same client order id",
+                cid,
             )
-            return self.journal.order(request.client_order_id)
+        order, placed = self._call_exchange(request)
+        self._unsent.pop(cid, None)
+        if placed:
+            self.sync(request.symbol)
+            return self.journal.order(cid) or order
+        return order
+
+    def _call_exchange(self, request: OrderRequest) -> tuple[JournalOrder, bool]:
+        """Send the journalled intent ``request`` once and journal the outcome; the order and
+        whether the exchange accepted it."""
         started = time.perf_counter()
         cid = request.client_order_id
         try:
             placed = self.exchange.create_order(request)
         except OrderRejected as exc:
             self._alert(AlertKind.ORDER_REJECTED, f"{cid} rejected: {exc}")
-            return self.journal.record_outcome(cid, OrderStatus.REJECTED, error=redact(str(exc)))
+            error = redact(str(exc))
+            return self.journal.record_outcome(cid, OrderStatus.REJECTED, error=error), False
         except (RateLimited, ExchangeDown) as exc:
             # Refused before the exchange accepted anything: not placed, not retried blindly.
             self._errors += 1
-            return self.journal.record_outcome(
-                cid, OrderStatus.REJECTED, error=f"not placed: {redact(str(exc))}"
-            )
+            error = f"not placed: {redact(str(exc))}"
+            return self.journal.record_outcome(cid, OrderStatus.REJECTED, error=error), False
         except OrderStateUnknown as exc:
             self._errors += 1
-            return self.journal.record_outcome(cid, OrderStatus.UNKNOWN, error=redact(str(exc)))
+            error = redact(str(exc))
+            return self.journal.record_outcome(cid, OrderStatus.UNKNOWN, error=error), False
         except AuthFailed as exc:
-            self.journal.record_outcome(cid, OrderStatus.REJECTED, error=redact(str(exc)))
+            order = self.journal.record_outcome(cid, OrderStatus.REJECTED, error=redact(str(exc)))
             self.halt(f"exchange refused the API keys: {exc}")
-            return self.journal.order(cid)
+            return self.journal.order(cid) or order, False
         self._latency_ms = (time.perf_counter() - started) * 1000.0
         self.latencies.append(self._latency_ms)
-        order = self._record(placed)
-        self.sync(request.symbol)
-        return self.journal.order(cid) or order
+        return self._record(placed), True
+
+    def _adopt(self, order: JournalOrder) -> JournalOrder | None:
+        """The journal's state of an ``intent`` that the exchange holds after all (found by
+        client order id: it was sent, its answer or outcome lost), or None when it does not
+        hold it (nothing was sent) or ``order`` is no intent."""
+        if order.status is not OrderStatus.INTENT:
+            return None
+        seen = self.exchange.fetch_order(order.client_order_id, order.symbol)
+        if seen is None:
+            return None
+        log.warning("order %s was sent before its outcome was lost: adopted", seen.client_order_id)
+        adopted = self._record(seen)
+        self.sync(order.symbol)
+        return self.journal.order(order.client_order_id) or adopted
 
     def _exit(
         self, symbol: str, held: float, *, reason: str, tag: tuple[Any, ...], gated: bool = True
@@ -313,8 +402,9 @@ class OrderFlow(EngineBase):
                 exc.rule, str(exc), symbol=symbol, strategy=request.strategy
             )
             return None
+        order = self.place(request)  # a fault here keeps the levels: the next bar still protects
         self._stops.pop(symbol, None)
-        return self.place(request)
+        return order
 
     def _check_stops(self, symbol: str, bar: Bar, *, retry_at: int | None = None) -> None:
         """Exit ``symbol`` when ``bar`` went through its stop or target, stale or not.

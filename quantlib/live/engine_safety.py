@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from quantlib.live.alerts import AlertKind
 from quantlib.live.bars import floor_to_step
 from quantlib.live.engine_base import _DUST, client_order_id
-from quantlib.live.engine_orders import OrderFlow
+from quantlib.live.engine_resume import CutDecisions
 from quantlib.live.errors import (
     OrderRejected,
     OrderStateUnknown,
@@ -31,7 +31,7 @@ from quantlib.live.types import (
 log = logging.getLogger("quantlib.live.engine")  # one logger name for the whole engine
 
 
-class SafetyActions(OrderFlow):
+class SafetyActions(CutDecisions):
     """Forced exits, the kill switch and re-arming."""
 
     def force_exit(self, symbol: str, *, user: str, request_id: str | None = None) -> str:

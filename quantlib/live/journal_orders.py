@@ -55,10 +55,38 @@ class OrderLedger(JournalBase):
             If an order with this client order id is already journalled: sending it would
             risk a second order (the UNIQUE constraint decides, so two writers cannot both pass).
         """
-        cid = request.client_order_id
+        row = self._request_row(request, OrderStatus.INTENT, proposal_id=proposal_id)
+        self._insert_order(row, actor, "order.intent")
+        return order_from_row(row)
+
+    def record_abandoned(
+        self,
+        request: OrderRequest,
+        *,
+        error: str,
+        proposal_id: str | None = None,
+        actor: str = "engine",
+    ) -> JournalOrder:
+        """Record an order that was decided but will never be sent (status ``rejected``, with
+        ``error`` saying why), in one transaction: a decision that a fault cut before its
+        intent was journalled, abandoned because it no longer holds.
+
+        Raises
+        ------
+        DuplicateOrder
+            If an order with this client order id is already journalled.
+        """
+        row = self._request_row(request, OrderStatus.REJECTED, proposal_id=proposal_id)
+        row.error = redact(error)  # in the audit row too
+        self._insert_order(row, actor, "order.abandoned")
+        return order_from_row(row)
+
+    def _request_row(
+        self, request: OrderRequest, status: OrderStatus, *, proposal_id: str | None
+    ) -> LiveOrderRow:
         now = self._clock()
-        row = LiveOrderRow(
-            client_order_id=cid,
+        return LiveOrderRow(
+            client_order_id=request.client_order_id,
             strategy=request.strategy,
             symbol=request.symbol,
             side=request.side.value,
@@ -66,13 +94,11 @@ class OrderLedger(JournalBase):
             amount=request.amount,
             price=request.price,
             reduce_only=request.reduce_only,
-            status=OrderStatus.INTENT.value,
+            status=status.value,
             proposal_id=proposal_id,
             created_at=now,
             updated_at=now,
         )
-        self._insert_order(row, actor, "order.intent")
-        return order_from_row(row)
 
     def record_outcome(
         self,
@@ -172,7 +198,8 @@ class OrderLedger(JournalBase):
                     "sending it again could place a second order. Fix: derive a new client "
                     "order id for a new order, or reconcile the existing one"
                 ) from exc
-            detail = row.model_dump(exclude={"id", "created_at", "updated_at", "error"})
+            skip = {"id", "created_at", "updated_at"} | (set() if row.error else {"error"})
+            detail = row.model_dump(exclude=skip)
             self._audit(s, actor, action, detail)
 
     def _locked_order(self, s: Session, client_order_id: str) -> LiveOrderRow:

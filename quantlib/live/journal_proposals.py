@@ -113,13 +113,21 @@ class ProposalLedger(JournalBase):
             )
         return True
 
-    def mark_proposal_executed(self, proposal_id: str, client_order_id: str) -> None:
-        """Link an approved proposal to the order sent for it (status ``executed``).
+    def mark_proposal_executed(self, proposal_id: str, client_order_id: str) -> bool:
+        """Link an approved proposal to the order sent for it (status ``executed``), once.
+
+        Returns
+        -------
+        bool
+            True when this call marked it; False, changing nothing, when it is already
+            executed with this very order (the answer to an earlier call that committed was
+            lost, and the engine finishes the execution again).
 
         Raises
         ------
         LiveError
-            If the proposal is missing or not ``approved`` (it must not be executed twice).
+            If the proposal is missing, or neither ``approved`` nor executed with
+            ``client_order_id`` (it must not be executed twice).
         """
         with self._write(f"mark proposal {proposal_id!r} executed") as s:
             result = s.exec(
@@ -131,10 +139,12 @@ class ProposalLedger(JournalBase):
                 .values(status="executed", client_order_id=client_order_id)
             )
             if result.rowcount != 1:
-                status = self._require_proposal(s, proposal_id).status
+                row = self._require_proposal(s, proposal_id)
+                if (row.status, row.client_order_id) == ("executed", client_order_id):
+                    return False
                 raise LiveError(
-                    f"proposal {proposal_id!r} is {status!r}, not 'approved', so it cannot be "
-                    f"marked executed with order {client_order_id!r}. Fix: execute only "
+                    f"proposal {proposal_id!r} is {row.status!r}, not 'approved', so it cannot "
+                    f"be marked executed with order {client_order_id!r}. Fix: execute only "
                     "approved proposals, once"
                 )
             self._audit(
@@ -143,6 +153,7 @@ class ProposalLedger(JournalBase):
                 "proposal.execute",
                 {"proposal_id": proposal_id, "client_order_id": client_order_id},
             )
+        return True
 
     def _require_proposal(self, s: Session, proposal_id: str) -> LiveProposalRow:
         row = s.get(LiveProposalRow, proposal_id, populate_existing=True)

@@ -10,8 +10,10 @@ Run on every start (and after an UNKNOWN order). Steps, in this order:
    ``unknown``) are looked up on the exchange **by client order id**. Found: the journal takes
    the exchange's state. Not found: an ``intent`` or ``unknown`` order never reached the exchange
    (the process died between the journal write and the call, or the call failed before the
-   exchange accepted it) and becomes ``rejected`` with that reason: it is not resent, the next
-   decision is a new one. An ``open`` order that the exchange does not know is a mismatch.
+   exchange accepted it) and becomes ``rejected`` with that reason and an ``order_rejected``
+   alert: it is not resent, the next decision is a new one (the engine's start then marks its
+   proposal, if any, executed: see :mod:`~quantlib.live.engine_resume`). An ``open`` order
+   that the exchange does not know is a mismatch.
 2. **Fills** the exchange made while the engine was down are copied in (deduplicated by trade
    id), so positions catch up.
 3. **External orders**: open orders on the exchange that the journal never sent are recorded as
@@ -94,6 +96,17 @@ def reconcile(engine: LiveEngine, *, tolerance: float = 1e-9) -> ReconcileReport
                 actor="reconcile",
             )
             resolved[order.client_order_id] = OrderStatus.REJECTED.value
+            what = f"{order.side.value} {order.amount:.10g} {order.symbol}"
+            engine.notifier.send(
+                Alert(
+                    AlertKind.ORDER_REJECTED,
+                    f"{order.client_order_id} ({order.strategy or 'engine'}: {what}) was "
+                    f"journalled as {order.status.value} but is not on the exchange at "
+                    "reconciliation: never placed, not resent; decide again",
+                    engine.clock(),
+                    {"client_order_id": order.client_order_id},
+                )
+            )
         else:
             mismatches.append(
                 f"order {order.client_order_id} is {order.status.value} in the journal but "

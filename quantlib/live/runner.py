@@ -29,7 +29,9 @@ heartbeats between polls) runs under one guard:
   history would see it twice): the next bar carries on. Except when the journal's database
   failed (``JournalUnavailable``: a dropped connection, a restarted server): the bar is
   processed again up to :data:`BAR_DB_RETRIES` times (the pool reconnects; the engine takes
-  a bar into its history and the paper exchange once), so a database blip loses no signal.
+  a bar into its history and the paper exchange once), so a database blip loses no signal; an
+  order or approval that the blip cut between two writes is finished by that retry, sent once
+  or abandoned with an alert (:mod:`~quantlib.live.engine_resume`).
 * A restarted live engine's feed resumes after the last bar the previous run processed
   (``health.data_at``), so a crash skips no bar either (see :data:`MAX_RESUME_BARS`).
 * Reconciliation at start retries network faults too (backoff up to 30 s): an engine restarted
