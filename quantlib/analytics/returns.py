@@ -60,7 +60,9 @@ def period_returns(equity: pd.Series, freq: str | None = "1D") -> pd.Series:
     ----------
     equity : pandas.Series
         Account equity marked at each bar, on a strictly increasing tz-aware
-        DatetimeIndex; every value > 0. The first value is the starting cash.
+        DatetimeIndex; every value > 0, or falling to exactly 0 (a wiped-out account) and
+        staying there: the period it reaches 0 returns -100% and every later period 0. The
+        first value is the starting cash.
     freq : str or None, default "1D"
         A pandas offset alias (``"1D"``, ``"1h"``, ``"W"``, ``"ME"``). ``None`` gives the
         return between consecutive marks, without resampling.
@@ -95,7 +97,7 @@ def period_returns(equity: pd.Series, freq: str | None = "1D") -> pd.Series:
     >>> period_returns(pd.Series([100.0, 110.0, 99.0, 121.0], index=idx)).round(12).tolist()
     [0.1, 0.1]
     """
-    curve = check_equity("equity", equity)
+    curve = _ruin_checked(check_equity("equity", equity, positive=False))
     values = as_float_array(curve)
     if freq is None:
         if len(values) < 2:
@@ -112,7 +114,36 @@ def period_returns(equity: pd.Series, freq: str | None = "1D") -> pd.Series:
         starts = np.concatenate([values[:1], ends[:-1]])
         out = ends / starts - 1.0
         index = sampled.index
+    # After ruin the account stays at zero: no return (0/0) but nothing left to gain or lose.
+    out = np.where(np.isnan(out), 0.0, out)
     return pd.Series(out, index=pd.DatetimeIndex(index, name=INDEX_NAME), name="return")
+
+
+def _ruin_checked(curve: pd.Series) -> pd.Series:
+    """``curve`` if every value is > 0, or it falls to exactly 0 (a wiped-out account, e.g. a
+    liquidation that took the last cash) and stays there; a DataError otherwise."""
+    values = curve.to_numpy()
+    if (values > 0).all():
+        return curve
+    if (values < 0).any():
+        pos = int(np.argmax(values < 0))
+        raise DataError(
+            f"equity must be >= 0, got {float(values[pos])!r} at {curve.index[pos]}. Fix: pass "
+            "account equity (cash plus marked positions), not P&L",
+            rule="non-positive equity",
+            position=pos,
+        )
+    first = int(np.argmax(values == 0))
+    if (values[first:] != 0).any():
+        pos = first + int(np.argmax(values[first:] != 0))
+        raise DataError(
+            f"equity reaches 0 at {curve.index[first]} and is {float(values[pos])!r} again at "
+            f"{curve.index[pos]}: a wiped-out account cannot recover without new cash. Fix: "
+            "pass account equity (cash plus marked positions), not P&L",
+            rule="non-positive equity",
+            position=pos,
+        )
+    return curve
 
 
 def total_return(returns: pd.Series) -> float:

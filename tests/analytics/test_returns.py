@@ -90,6 +90,14 @@ def test_period_returns_convert_other_time_zones_to_utc_days() -> None:
     assert len(out) == 2
 
 
+def test_a_wiped_out_account_loses_everything_once_then_stays_flat() -> None:
+    # A liquidation takes the last cash on day 3: -100% that day, 0 every day after.
+    out = period_returns(daily([100.0, 120.0, 0.0, 0.0, 0.0]), "1D")
+    assert out.tolist() == pytest.approx([0.0, 0.2, -1.0, 0.0, 0.0], abs=1e-15)
+    assert total_return(out) == -1.0
+    assert period_returns(daily([100.0, 50.0, 0.0]), None).tolist() == [-0.5, -1.0]
+
+
 def test_compounded_period_returns_give_back_the_equity_ratio(btc_close: pd.Series) -> None:
     out = period_returns(btc_close, "W")
     assert total_return(out) == pytest.approx(btc_close.iloc[-1] / btc_close.iloc[0] - 1, rel=1e-12)
@@ -100,7 +108,8 @@ def test_compounded_period_returns_give_back_the_equity_ratio(btc_close: pd.Seri
     [
         (pd.Series([], dtype=float), "equity is empty"),
         (daily([100.0, float("nan"), 101.0]), r"equity holds 1 NaN or infinite value\(s\)"),
-        (daily([100.0, 0.0, 101.0]), r"equity must be > 0 everywhere, got 0\.0"),
+        (daily([100.0, 0.0, 101.0]), r"equity reaches 0 .* a wiped-out account cannot recover"),
+        (daily([0.0, 0.0]), r"equity must be > 0 at its first value"),
         (daily([100.0, -5.0]), "Fix: pass account equity"),
         (pd.Series([1.0, 2.0], index=[0, 1]), "must have a DatetimeIndex"),
         (

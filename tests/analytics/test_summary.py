@@ -171,10 +171,18 @@ def test_a_curve_within_one_period_is_too_short() -> None:
 
 def test_bad_equity_is_rejected_before_anything_is_computed() -> None:
     idx = pd.date_range("2024-01-01", periods=3, freq="D", tz="UTC")
-    with pytest.raises(DataError, match="equity must be > 0 everywhere"):
+    with pytest.raises(DataError, match="equity must be >= 0, got -1.0"):
         performance_summary(pd.Series([100.0, -1.0, 100.0], index=idx))
     with pytest.raises(ConfigError, match=r"exposure must be >= 0\.0 and <= 1\.0, got 1\.5"):
         performance_summary(pd.Series([100.0, 101.0, 102.0], index=idx), exposure=1.5)
+
+
+def test_a_wiped_out_account_is_summarised_as_a_total_loss() -> None:
+    idx = pd.date_range("2024-01-01", periods=6, freq="D", tz="UTC")
+    summary = performance_summary(pd.Series([100.0, 110.0, 90.0, 0.0, 0.0, 0.0], index=idx))
+    assert summary.total_return == -1.0
+    assert summary.max_drawdown == -1.0
+    assert summary.cagr == -1.0
 
 
 def test_turnover_counts_entries_and_closed_exits_per_year_over_mean_equity() -> None:
