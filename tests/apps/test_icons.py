@@ -126,7 +126,7 @@ def test_the_navigation_draws_its_icons_offline_in_a_real_browser(tmp_path: Path
 
     names = [name for name, _, _ in icons]
     assert names == ["lock", "dataset", "explore", "donut_small", "leaderboard", "pie_chart",
-                     "description", "tune"]  # fmt: skip
+                     "currency_exchange", "description", "tune"]  # fmt: skip
     assert all(loaded for _, _, loaded in icons)
     assert max(width for _, width, _ in icons) <= 24
     assert favicon.startswith("data:image/svg+xml;base64,")
