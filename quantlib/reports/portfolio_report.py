@@ -153,19 +153,15 @@ def _headline(ev: PortfolioEvaluation) -> Table:
 
 def _asset_table(ev: PortfolioEvaluation) -> Table:
     table = ev.asset_table()
-    costs = _costs(ev.result)
-    kinds = [str(k) for k in costs.columns]
-    # Each kind of cost in its own column, whatever the engine booked (asset rows, the book's
-    # sum; the residual row has none).
-    frame = costs.reindex(table.index)
-    frame.loc["book"] = costs.sum()
-    by_kind = frame.to_dict("index")
+    # Each kind of cost in its own column, whatever the engine booked (the asset table holds
+    # them per asset and summed for the book; the residual row has none).
+    kinds = [str(k) for k in _costs(ev.result).columns]
     rows = []
     for asset, row in table.iterrows():
         rows.append(
             [str(asset), format_percent(row["mean_weight"]), format_percent(row["contribution"]),
              format_number(row["turnover"]), format_number(row["turnover_per_year"]),
-             *[format_number(by_kind[asset][k]) for k in kinds],
+             *[format_number(row[k]) for k in kinds],
              format_number(row["costs"]), format_percent(row["cost_drag"]),
              format_percent(row["risk_share"]), format_count(row["bars_listed"])]
         )  # fmt: skip
