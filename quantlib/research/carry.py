@@ -23,7 +23,7 @@ from quantlib.exceptions import DataError
 from quantlib.portfolio import PortfolioConfig, PortfolioResult, run_portfolio
 from quantlib.research.portfolio import run_portfolio_spec
 from quantlib.research.portfolio_runs import portfolio_sweep, portfolio_walk_forward
-from quantlib.research.portfolio_table import _row
+from quantlib.research.portfolio_table import _pooled_variance, _row
 from quantlib.strategy.portfolio import CashAndCarry
 
 __all__ = [
@@ -152,9 +152,7 @@ def carry_table(
         )
     every = [*sweeps.values(), *(s for w in walks.values() for s in w.sweeps)]
     n_total = sum(s.n_trials for s in every)
-    sharpes = np.concatenate([s.table["sharpe"].to_numpy(np.float64) for s in sweeps.values()])
-    finite = sharpes[np.isfinite(sharpes)]
-    variance = float(np.var(finite, ddof=1)) if len(finite) >= 2 else 0.0
+    variance = _pooled_variance(list(sweeps.values()))
     from quantlib.analytics.summary import performance_summary
 
     rows: list[dict[str, Any]] = []
