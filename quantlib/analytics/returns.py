@@ -106,13 +106,15 @@ def period_returns(equity: pd.Series, freq: str | None = "1D") -> pd.Series:
                 "Fix: pass a longer curve or a freq such as '1D'",
                 rule="too few observations",
             )
-        out = values[1:] / values[:-1] - 1.0
+        with np.errstate(invalid="ignore"):  # 0 / 0 after ruin, set to 0 below
+            out = values[1:] / values[:-1] - 1.0
         index = curve.index[1:]
     else:
         sampled = sample_period_ends(curve, freq)
         ends = as_float_array(sampled)
         starts = np.concatenate([values[:1], ends[:-1]])
-        out = ends / starts - 1.0
+        with np.errstate(invalid="ignore"):  # 0 / 0 after ruin, set to 0 below
+            out = ends / starts - 1.0
         index = sampled.index
     # After ruin the account stays at zero: no return (0/0) but nothing left to gain or lose.
     out = np.where(np.isnan(out), 0.0, out)
