@@ -10,13 +10,15 @@ QUANT_BUNDLED_DIR     read-only directory of the bundled market data (``SYMBOL-T
 QUANT_REPORTS_DIR     where generated HTML reports go.
 QUANT_DATABASE_URL    SQLAlchemy URL; default: SQLite file ``quant.db`` in the data directory.
 QUANT_DASK_SCHEDULER  address of an existing Dask scheduler; unset means a local cluster.
+QUANT_HOME            the user's workspace folder; its ``strategies/`` holds the user's own
+                      strategy files. Default: the data directory's parent.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["PROJECT_ROOT", "Settings", "get_settings"]
@@ -36,11 +38,25 @@ class Settings(BaseSettings):
     reports_dir: Path = PROJECT_ROOT / "reports"
     database_url: str | None = None
     dask_scheduler: str | None = None
+    home: Path | None = None
 
-    @field_validator("dask_scheduler", "database_url", mode="before")
+    @field_validator("dask_scheduler", "database_url", "home", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _default_home(self) -> Settings:
+        if self.home is None:
+            # Frozen model: the default depends on another field, so it is filled in here once.
+            object.__setattr__(self, "home", self.data_dir.parent)
+        return self
+
+    @property
+    def strategies_dir(self) -> Path:
+        """The folder of the user's own strategy files (``$QUANT_HOME/strategies``)."""
+        assert self.home is not None
+        return self.home / "strategies"
 
     @property
     def store_dir(self) -> Path:

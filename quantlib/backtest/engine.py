@@ -25,7 +25,7 @@ from quantlib.data.calendars import annualisation
 from quantlib.data.timeframes import infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.risk.sizing import Kelly
-from quantlib.strategy.base import ORDER_TYPES, Strategy, check_signals
+from quantlib.strategy.base import ORDER_TYPES, Strategy, check_signals, engine_defaults
 
 __all__ = ["Simulation", "asset_name", "run_backtest", "run_strategy", "simulate"]
 
@@ -527,7 +527,7 @@ def with_strategy_defaults(strategy: Strategy, config: BacktestConfig | None) ->
     config = config or BacktestConfig()
     defaults = {
         key: value
-        for key, value in strategy.engine_defaults().items()
+        for key, value in engine_defaults(strategy).items()
         if key not in config.model_fields_set
     }
     if not defaults:

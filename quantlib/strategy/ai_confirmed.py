@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from quantlib._hashing import stable_hash
 from quantlib.models.ml.walkforward import MLConfig, MLResult, walk_forward_ml
+from quantlib.strategy.base import engine_defaults
 from quantlib.strategy.registry import make_strategy
 
 __all__ = ["AiConfirmed", "ai_confidence", "confirm_entries", "fold_thresholds", "remember"]
@@ -141,5 +142,5 @@ class AiConfirmed(BaseModel):
         return confirm_entries(signals, result, thresholds)
 
     def engine_defaults(self) -> dict[str, Any]:
-        defaults: dict[str, Any] = self._base().engine_defaults()
+        defaults: dict[str, Any] = engine_defaults(self._base())
         return defaults

@@ -21,8 +21,10 @@ column         dtype    meaning (NaN / absent = not used)
 ``tag``        str      label carried to the trade ledger (e.g. the setup's components)
 =============  =======  ======================================================================
 
-A strategy may also fix engine settings its rules include (``engine_defaults()``: e.g. the seed
-stack's 24 h maximum hold); a user's explicit configuration still wins.
+A strategy may also fix engine settings its rules include (an optional ``engine_defaults()``
+method: e.g. the seed stack's 24 h maximum hold); a user's explicit configuration still wins. It
+may declare its warm-up (an optional ``warmup_bars()`` method: the bars of history before its
+signals mean anything), which ``quant strategy check`` holds it to.
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ import pandas as pd
 
 from quantlib.exceptions import ConfigError
 
-__all__ = ["ORDER_TYPES", "SIGNAL_COLUMNS", "Strategy", "check_signals", "empty_signals"]
+__all__ = [
+    "ORDER_TYPES",
+    "SIGNAL_COLUMNS",
+    "Strategy",
+    "check_signals",
+    "empty_signals",
+    "engine_defaults",
+]
 
 SIGNAL_COLUMNS: tuple[str, ...] = (
     "entry",
@@ -63,13 +72,24 @@ class Strategy(Protocol):
         """The signal frame of ``bars`` (see the module docstring)."""
         ...
 
-    def engine_defaults(self) -> dict[str, Any]:
-        """Engine settings this strategy's rules fix (empty for most)."""
-        ...
-
     def model_dump(self) -> dict[str, Any]:
         """The strategy's parameters."""
         ...
+
+
+def engine_defaults(strategy: object) -> dict[str, Any]:
+    """The engine settings ``strategy``'s rules fix: its optional ``engine_defaults()`` method
+    (a user's strategy need not define one; then none)."""
+    method = getattr(strategy, "engine_defaults", None)
+    if method is None:
+        return {}
+    defaults = method()
+    if not isinstance(defaults, dict):
+        raise ConfigError(
+            f"{getattr(strategy, 'name', type(strategy).__name__)}: engine_defaults() must "
+            f"return a dict of BacktestConfig settings, got {type(defaults).__name__}"
+        )
+    return defaults
 
 
 def empty_signals(index: pd.Index) -> pd.DataFrame:

@@ -214,10 +214,7 @@ class ZoneFade(_SingleKind):
     (``stop_buffer`` daily ATRs beyond the zone's far side) and target (the nearest other
     active zone's level beyond the entry, or ``entry ± r_multiple × risk``).
 
-    Parameters
-    ----------
-    **fields
-        Those of :class:`ZoneRules`.
+    The fields are those of :class:`ZoneRules`.
 
     Notes
     -----
@@ -251,10 +248,7 @@ class ZoneBreakout(_SingleKind):
     gives a long after a break up, a short after a break down, as a market order at bar
     t+1's open with the signal's stop and target.
 
-    Parameters
-    ----------
-    **fields
-        Those of :class:`ZoneRules`.
+    The fields are those of :class:`ZoneRules`.
 
     Notes
     -----

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from quantlib.analytics.funding import funding_rates, funding_term_structure, window_label
 from quantlib.data.timeframes import parse_timeframe
 from quantlib.exceptions import ConfigError
+from quantlib.strategy.base import engine_defaults
 from quantlib.strategy.registry import make_strategy
 from quantlib.zones.levels import bar_length
 
@@ -208,7 +209,7 @@ class FundingFilter(BaseModel):
         return out
 
     def engine_defaults(self) -> dict[str, Any]:
-        defaults: dict[str, Any] = self._base().engine_defaults()
+        defaults: dict[str, Any] = engine_defaults(self._base())
         return defaults
 
     def with_funding(self, funding: pd.Series | Mapping[str, pd.Series]) -> FundingFilter:

@@ -92,7 +92,7 @@ class SeedStack(BaseModel):
        position (engine rules). Tags: ``pdh_fade`` / ``pdl_fade``, followed by the
        confluence components when the gate is on.
 
-    Parameters
+    Attributes
     ----------
     proximity : float, default 0.0015
         Distance from the level, as a fraction of it, within which a close triggers.

@@ -101,7 +101,9 @@ class SmcConfluence(ZoneRules):
     3. Among the kept candidates, one entry per bar as in the zone strategies, at bar t+1's
        open with the signal's stop and target; the tag lists the confluence components.
 
-    Parameters
+    The fields are those of :class:`quantlib.strategy.daily_zones.ZoneRules` and these:
+
+    Attributes
     ----------
     kind : tuple of str
         Zone signal kinds among ``("rejection", "break_retest")``.
@@ -111,8 +113,6 @@ class SmcConfluence(ZoneRules):
         Higher timeframe of the trend component (``None`` drops it).
     left, right : int, default 5
         Swing pivot lengths of the SMC detectors.
-    **fields
-        Those of :class:`quantlib.strategy.daily_zones.ZoneRules`.
 
     Notes
     -----

@@ -3,10 +3,7 @@ mean"); the counterpart of :mod:`quantlib.strategy.registry` for weight frames."
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
-
-from pydantic import BaseModel, ValidationError
 
 from quantlib.exceptions import ConfigError
 from quantlib.strategy.portfolio.allocator import AllocatorStrategy
@@ -15,12 +12,13 @@ from quantlib.strategy.portfolio.carry import CashAndCarry
 from quantlib.strategy.portfolio.regime import CorrelationRegimeSwitch
 from quantlib.strategy.portfolio.rotation import MomentumRotation, RelativeStrength, SectorMomentum
 from quantlib.strategy.portfolio.timeseries import TimeSeriesMomentum
-from quantlib.strategy.registry import LazyRegistry
+from quantlib.strategy.registry import StrategyRegistry, build_strategy
 
 __all__ = ["PORTFOLIO_STRATEGIES", "make_portfolio_strategy"]
 
 
-PORTFOLIO_STRATEGIES: dict[str, type[BaseModel]] = LazyRegistry(
+PORTFOLIO_STRATEGIES: StrategyRegistry = StrategyRegistry(
+    "weights",
     {
         cls.name: cls
         for cls in (
@@ -40,7 +38,7 @@ PORTFOLIO_STRATEGIES: dict[str, type[BaseModel]] = LazyRegistry(
 
 def make_portfolio_strategy(name: str, **params: Any) -> PortfolioStrategy:
     """The portfolio strategy ``name`` with ``params`` (strings from a command line are
-    converted).
+    converted); user and package portfolio strategies too (:mod:`quantlib.strategy.user`).
 
     Examples
     --------
@@ -51,25 +49,10 @@ def make_portfolio_strategy(name: str, **params: Any) -> PortfolioStrategy:
     ...
     quantlib.exceptions.ConfigError: unknown portfolio strategy 'momentum_rotaton'; did you mean ...
     """
-    if name not in PORTFOLIO_STRATEGIES:
-        close = difflib.get_close_matches(name, list(PORTFOLIO_STRATEGIES), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+    strategy = build_strategy(PORTFOLIO_STRATEGIES, name, params, "portfolio strategy")
+    if not isinstance(strategy, PortfolioStrategy):
         raise ConfigError(
-            f"unknown portfolio strategy {name!r}{hint} Known: {sorted(PORTFOLIO_STRATEGIES)}"
+            f"{name} ({PORTFOLIO_STRATEGIES.source(name).label}) is not a portfolio strategy: "
+            "it needs a weights(bars) method returning a weight frame"
         )
-    cls = PORTFOLIO_STRATEGIES[name]
-    try:
-        strategy = cls(**params)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "parameters"
-            if error["type"] == "extra_forbidden":
-                close = difflib.get_close_matches(field, list(cls.model_fields), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                problems.append(f"{name} has no parameter {field!r}{hint}")
-            else:
-                problems.append(f"{name} parameter {field!r}: {error['msg']}")
-        raise ConfigError("; ".join(problems)) from None
-    assert isinstance(strategy, PortfolioStrategy)
     return strategy

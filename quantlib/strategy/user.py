@@ -1,0 +1,425 @@
+"""The user's own strategies: files in ``$QUANT_HOME/strategies/`` and installed packages.
+
+Every ``*.py`` file of the strategies folder (``Settings.strategies_dir``; names starting with
+``_`` or ``test_`` are helpers and tests, not strategy files) is read, hashed and executed as
+the module ``quant_user_strategies.<stem>``. Any pydantic model class defined in it with a
+``name`` class variable and a ``signals(bars)`` method is a signal strategy; one with a
+``weights(bars)`` method is a portfolio strategy. No decorator or registration is needed.
+Installed packages add strategies through the ``quantlib.strategies`` entry-point group (an
+entry point names a class or a module whose strategy classes are taken).
+
+The folder is scanned again on every look-up: an unchanged file costs one ``stat``; a changed
+one is hashed and, when its bytes changed, executed again, so an edited strategy is the new one
+on the next run without a restart. The code that runs is always the code that was hashed (the
+bytes are read once), which is what lets the live engine pin a file by its hash.
+
+A user or package strategy is **unchecked** until ``quant strategy check NAME`` passes on its
+current source; the verdicts are kept in ``<strategies folder>/.checks.json`` by name and sha256,
+so editing the file makes it unchecked again (:func:`check_status`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import inspect
+import json
+import os
+import sys
+import threading
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from quantlib.config import get_settings
+from quantlib.exceptions import ConfigError
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "USER_PACKAGE",
+    "CheckStatus",
+    "StrategySource",
+    "UserCatalog",
+    "check_status",
+    "record_check",
+    "strategy_source",
+    "user_catalog",
+    "warmup_bars",
+]
+
+Kind = Literal["signals", "weights"]
+Origin = Literal["built-in", "user", "package"]
+
+USER_PACKAGE = "quant_user_strategies"
+"""The package the user's strategy files are executed in (``quant_user_strategies.<stem>``)."""
+
+ENTRY_POINT_GROUP = "quantlib.strategies"
+"""The entry-point group through which installed packages add strategies."""
+
+CHECKS_FILE = ".checks.json"
+
+
+@dataclass(frozen=True)
+class StrategySource:
+    """Where a strategy class comes from."""
+
+    name: str
+    cls: type[BaseModel]
+    kind: Kind
+    origin: Origin
+    location: str
+    """The file path (user), ``module:attribute`` (built-in) or entry point (package)."""
+    path: Path | None = None
+    """The file that defines it (user strategies; package ones when the module has a file)."""
+    sha256: str | None = None
+    """The sha256 of that file's bytes, as executed (None for built-ins)."""
+
+    @property
+    def label(self) -> str:
+        """One line saying where the strategy comes from."""
+        if self.origin == "built-in":
+            return f"built-in ({self.location})"
+        if self.origin == "user":
+            return f"user file {self.location}"
+        return f"package {self.location}"
+
+
+@dataclass
+class _File:
+    """One strategy file as last read."""
+
+    path: Path
+    stat_key: tuple[int, int, int]
+    sha256: str
+    sources: list[StrategySource] = field(default_factory=list)
+    error: str | None = None
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _stat_key(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _strategy_classes(
+    namespace: dict[str, Any], module: str
+) -> Iterator[tuple[type[BaseModel], Kind]]:
+    """The strategy classes defined in ``module`` (not the ones it imported)."""
+    for obj in list(namespace.values()):
+        if not (isinstance(obj, type) and issubclass(obj, BaseModel) and obj is not BaseModel):
+            continue
+        if obj.__module__ != module or "name" in obj.model_fields:
+            continue
+        if not isinstance(getattr(obj, "name", None), str):
+            continue
+        if callable(getattr(obj, "signals", None)):
+            yield obj, "signals"
+        if callable(getattr(obj, "weights", None)):
+            yield obj, "weights"
+
+
+def _user_package(folder: Path) -> types.ModuleType:
+    """The ``quant_user_strategies`` package, its ``__path__`` the strategies folder (so that a
+    strategy file can import a helper beside it with ``from . import _helpers``)."""
+    package = sys.modules.get(USER_PACKAGE)
+    if package is None:
+        package = types.ModuleType(USER_PACKAGE, "The user's strategy files.")
+        sys.modules[USER_PACKAGE] = package
+    package.__path__ = [str(folder)]
+    return package
+
+
+def _execute(path: Path, source: bytes, folder: Path) -> types.ModuleType:
+    """Execute ``source`` (the bytes of ``path``) as ``quant_user_strategies.<stem>``."""
+    _user_package(folder)
+    name = f"{USER_PACKAGE}.{path.stem}"
+    module = types.ModuleType(name)
+    module.__file__ = str(path)
+    module.__package__ = USER_PACKAGE
+    previous = sys.modules.get(name)
+    sys.modules[name] = module  # pydantic resolves the annotations through sys.modules
+    try:
+        exec(compile(source, str(path), "exec"), module.__dict__)
+    except BaseException:
+        if previous is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = previous
+        raise
+    return module
+
+
+def _describe(exc: BaseException, path: Path) -> str:
+    """``exc`` as one line naming the file and line where it happened."""
+    line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
+    if line is None and exc.__traceback__ is not None:
+        for frame in reversed(inspect.getinnerframes(exc.__traceback__)):
+            if frame.filename == str(path):
+                line = frame.lineno
+                break
+    where = f"{path}:{line}" if line else str(path)
+    return f"{where}: {type(exc).__name__}: {exc}"
+
+
+class UserCatalog:
+    """The strategies of one folder and of the installed packages, read again when they change."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._files: dict[Path, _File] = {}
+        self._packages: list[StrategySource] | None = None
+        self._package_errors: list[str] = []
+        self._lock = threading.RLock()
+
+    def refresh(self) -> UserCatalog:
+        """Read new and changed files, forget deleted ones; returns itself."""
+        with self._lock:
+            paths = (
+                sorted(
+                    p
+                    for p in self.folder.glob("*.py")
+                    if not p.name.startswith(("_", "test_", ".")) and p.is_file()
+                )
+                if self.folder.is_dir()
+                else []
+            )
+            for gone in set(self._files) - set(paths):
+                sys.modules.pop(f"{USER_PACKAGE}.{gone.stem}", None)
+                del self._files[gone]
+            for path in paths:
+                self._read(path)
+        return self
+
+    def _read(self, path: Path) -> None:
+        try:
+            key = _stat_key(path)
+        except OSError:
+            self._files.pop(path, None)
+            return
+        known = self._files.get(path)
+        if known is not None and known.stat_key == key:
+            return
+        try:
+            source = path.read_bytes()
+        except OSError as exc:
+            self._files[path] = _File(path, key, "", error=f"{path}: cannot read it: {exc}")
+            return
+        digest = _sha256(source)
+        if known is not None and known.sha256 == digest and known.error is None:
+            known.stat_key = key
+            return
+        entry = _File(path, key, digest)
+        try:
+            module = _execute(path, source, self.folder)
+        except Exception as exc:
+            entry.error = _describe(exc, path)
+        else:
+            entry.sources = [
+                StrategySource(
+                    name=cls.name,  # type: ignore[attr-defined]
+                    cls=cls,
+                    kind=kind,
+                    origin="user",
+                    location=str(path),
+                    path=path,
+                    sha256=digest,
+                )
+                for cls, kind in _strategy_classes(module.__dict__, module.__name__)
+            ]
+        self._files[path] = entry
+
+    def _package_sources(self) -> list[StrategySource]:
+        """The installed packages' strategies (read once per process: installing a package
+        needs a restart anyway)."""
+        if self._packages is not None:
+            return self._packages
+        sources: list[StrategySource] = []
+        errors: list[str] = []
+        for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = point.dist
+            where = f"{point.value} ({dist.name} {dist.version})" if dist else point.value
+            try:
+                obj = point.load()
+            except Exception as exc:
+                errors.append(f"entry point {point.name} = {where}: {type(exc).__name__}: {exc}")
+                continue
+            if isinstance(obj, types.ModuleType):
+                found = list(_strategy_classes(vars(obj), obj.__name__))
+            else:
+                found = list(_strategy_classes({"cls": obj}, getattr(obj, "__module__", "")))
+            if not found:
+                errors.append(
+                    f"entry point {point.name} = {where}: no strategy class there (a pydantic "
+                    "model with a name ClassVar and a signals or weights method)"
+                )
+            for cls, kind in found:
+                file = inspect.getsourcefile(cls)
+                path = Path(file) if file else None
+                digest = _sha256(path.read_bytes()) if path and path.is_file() else None
+                sources.append(
+                    StrategySource(cls.name, cls, kind, "package", where, path, digest)  # type: ignore[attr-defined]
+                )
+        self._packages, self._package_errors = sources, errors
+        return sources
+
+    def sources(self, kind: Kind) -> list[StrategySource]:
+        """Every user and package strategy of ``kind`` (clashing names included, in file order)."""
+        found = [s for f in self._files.values() for s in f.sources if s.kind == kind]
+        return found + [s for s in self._package_sources() if s.kind == kind]
+
+    def errors(self) -> list[str]:
+        """One line per strategy file or entry point that failed to load."""
+        self._package_sources()
+        return [f.error for f in self._files.values() if f.error] + list(self._package_errors)
+
+
+_CATALOGS: dict[Path, UserCatalog] = {}
+_CATALOGS_LOCK = threading.Lock()
+
+
+def user_catalog(folder: Path | None = None) -> UserCatalog:
+    """The catalog of ``folder`` (default: ``Settings.strategies_dir``), refreshed now."""
+    folder = (folder or get_settings().strategies_dir).resolve()
+    with _CATALOGS_LOCK:
+        catalog = _CATALOGS.setdefault(folder, UserCatalog(folder))
+    return catalog.refresh()
+
+
+def strategy_source(name: str, kind: Kind = "signals") -> StrategySource:
+    """Where the strategy ``name`` of ``kind`` comes from (built-in, user file or package).
+
+    Raises
+    ------
+    ConfigError
+        If no strategy has that name, or two places define it.
+    """
+    from quantlib.strategy.portfolio.registry import PORTFOLIO_STRATEGIES
+    from quantlib.strategy.registry import STRATEGIES
+
+    registry: Any = STRATEGIES if kind == "signals" else PORTFOLIO_STRATEGIES
+    return registry.source(name)  # type: ignore[no-any-return]
+
+
+def warmup_bars(strategy: object) -> int | None:
+    """The warm-up a strategy declares (``warmup_bars()``: bars of history before its signals
+    mean anything), or None when it declares none.
+
+    Raises
+    ------
+    ConfigError
+        If the declaration is not a whole number of bars >= 0.
+    """
+    declared = getattr(strategy, "warmup_bars", None)
+    if declared is None:
+        return None
+    value = declared() if callable(declared) else declared
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"{getattr(strategy, 'name', type(strategy).__name__)}: warmup_bars() must return a "
+            f"whole number of bars >= 0, got {value!r}"
+        )
+    return value
+
+
+# ----------------------------------------------------------------------------- check records
+
+
+@dataclass(frozen=True)
+class CheckStatus:
+    """Whether a strategy's current source passed ``quant strategy check``."""
+
+    name: str
+    state: Literal["built-in", "checked", "unchecked", "failed"]
+    sha256: str | None = None
+    checked_at: str | None = None
+    summary: str = ""
+
+    @property
+    def trusted(self) -> bool:
+        """Built in (checked by the test suite) or checked on its current source."""
+        return self.state in ("built-in", "checked")
+
+    @property
+    def label(self) -> str:
+        """One line to show beside the strategy's results."""
+        if self.state == "built-in":
+            return f"{self.name}: built-in (checked by the test suite)"
+        if self.state == "checked":
+            return f"{self.name}: checked {self.checked_at} (sha256 {str(self.sha256)[:12]})"
+        fix = f"run `quant strategy check {self.name}`"
+        if self.state == "failed":
+            return f"{self.name}: unchecked, its check FAILED ({self.summary}); fix it, then {fix}"
+        return f"{self.name}: unchecked (no passing check of its current source); {fix}"
+
+
+def _checks_path(folder: Path | None = None) -> Path:
+    return (folder or get_settings().strategies_dir) / CHECKS_FILE
+
+
+def _read_checks(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        return {}  # an unreadable record trusts nothing: every user strategy is unchecked
+    return data if isinstance(data, dict) else {}
+
+
+def record_check(
+    name: str,
+    sha256: str,
+    passed: bool,
+    summary: str,
+    params: dict[str, Any] | None = None,
+    *,
+    folder: Path | None = None,
+) -> CheckStatus:
+    """Keep the verdict of a check of ``name`` at source ``sha256`` (atomic write)."""
+    path = _checks_path(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records = _read_checks(path)
+    checked_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    records[name] = {
+        "sha256": sha256,
+        "passed": bool(passed),
+        "summary": summary,
+        "params": params or {},
+        "checked_at": checked_at,
+    }
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(records, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+    state: Literal["checked", "failed"] = "checked" if passed else "failed"
+    return CheckStatus(name, state, sha256, checked_at, summary)
+
+
+def check_status(name: str, kind: Kind | None = None) -> CheckStatus:
+    """The check state of ``name`` (a signal strategy, else a portfolio one, unless ``kind``)."""
+    kinds: tuple[Kind, ...] = (kind,) if kind else ("signals", "weights")
+    source = None
+    for each in kinds:
+        try:
+            source = strategy_source(name, each)
+            break
+        except ConfigError:
+            if each == kinds[-1]:
+                raise
+    assert source is not None
+    if source.origin == "built-in":
+        return CheckStatus(name, "built-in")
+    record = _read_checks(_checks_path()).get(name)
+    if not isinstance(record, dict) or record.get("sha256") != source.sha256:
+        return CheckStatus(name, "unchecked", source.sha256)
+    state: Literal["checked", "failed"] = "checked" if record.get("passed") is True else "failed"
+    return CheckStatus(
+        name, state, source.sha256, record.get("checked_at"), str(record.get("summary", ""))
+    )
