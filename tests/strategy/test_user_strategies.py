@@ -80,8 +80,10 @@ def test_a_file_in_the_folder_is_a_strategy_by_name(home: Path) -> None:
     entries = strategy.signals(BARS)["entry"].to_numpy().nonzero()[0].tolist()
     assert entries == [2, 3, 6, 7, 8, 12, 13]
     source = strategy_source("rising")
-    assert source.origin == "user" and source.path == home / "rising.py"
-    assert source.sha256 is not None and len(source.sha256) == 64
+    assert source.origin == "user"
+    assert source.path == home / "rising.py"
+    assert source.sha256 is not None
+    assert len(source.sha256) == 64
     assert warmup_bars(strategy) == 2
     # No engine_defaults() method: none apply, and the backtest runs.
     assert run_strategy(strategy, BARS).n_trades >= 1
@@ -133,7 +135,8 @@ def test_a_name_defined_twice_is_an_error_naming_both_places(home: Path) -> None
     with pytest.raises(ConfigError) as caught:
         make_strategy("rising")
     message = str(caught.value)
-    assert str(home / "a.py") in message and str(home / "b.py") in message
+    assert str(home / "a.py") in message
+    assert str(home / "b.py") in message
     (home / "b.py").unlink()
     write(home, "c.py", RISING.replace("LOOKBACK", "3").replace('"rising"', '"sma_cross"'))
     with pytest.raises(ConfigError, match=r"defined twice: built-in .*SmaCross.* and user file"):
@@ -154,7 +157,8 @@ def test_a_class_that_is_not_a_signal_strategy_is_refused_clearly(home: Path) ->
                 return None
         """,
     )
-    assert "odd" not in STRATEGIES and "odd" in PORTFOLIO_STRATEGIES
+    assert "odd" not in STRATEGIES
+    assert "odd" in PORTFOLIO_STRATEGIES
     with pytest.raises(ConfigError, match="unknown strategy 'odd'"):
         make_strategy("odd")
 
@@ -187,17 +191,21 @@ def test_a_portfolio_strategy_file_returns_weights(home: Path) -> None:
 
 def test_check_records_follow_the_source_hash(home: Path) -> None:
     write(home, "rising.py", RISING.replace("LOOKBACK", "3"))
-    assert check_status("sma_cross").state == "built-in" and check_status("sma_cross").trusted
+    assert check_status("sma_cross").state == "built-in"
+    assert check_status("sma_cross").trusted
     status = check_status("rising")
-    assert status.state == "unchecked" and not status.trusted
+    assert status.state == "unchecked"
+    assert not status.trusted
     assert "quant strategy check rising" in status.label
     record_check("rising", strategy_source("rising").sha256 or "", True, "5 checks passed")
-    assert check_status("rising").state == "checked" and check_status("rising").trusted
+    assert check_status("rising").state == "checked"
+    assert check_status("rising").trusted
     write(home, "rising.py", RISING.replace("LOOKBACK", "4"))
     assert check_status("rising").state == "unchecked"
     record_check("rising", strategy_source("rising").sha256 or "", False, "future leaked")
     failed = check_status("rising")
-    assert failed.state == "failed" and "future leaked" in failed.label
+    assert failed.state == "failed"
+    assert "future leaked" in failed.label
     # A damaged record trusts nothing.
     (home / ".checks.json").write_text("{not json")
     assert check_status("rising").state == "unchecked"
@@ -237,7 +245,8 @@ def test_installed_packages_add_strategies_through_the_entry_point_group(
     monkeypatch.setattr(catalog, "_packages", None)
     try:
         source = strategy_source("acme")
-        assert source.origin == "package" and "acme-strats 1.0" in source.label
+        assert source.origin == "package"
+        assert "acme-strats 1.0" in source.label
         assert make_strategy("acme").signals(BARS)["entry"].sum() > 0
         assert check_status("acme").state == "unchecked"
     finally:
