@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from strategy_controls import parameter_inputs, source_key, warn_if_unchecked
 
 from quantlib.analytics.attribution import ATTRIBUTION_KEYS, attribute
 from quantlib.backtest import BacktestResult
@@ -15,14 +16,11 @@ from quantlib.exceptions import QuantError
 from quantlib.models.regime import REGIME_COLUMN, RegimeSpec
 from quantlib.research.attribution import ablation, regime_at_close
 from quantlib.strategy import STRATEGIES
+from quantlib.strategy.params import coerce_params
 
 # How each strategy's components are switched off by default (name: param=value ...).
 ABLATIONS = {"seed_stack": "confluence gate: confluence_gate=False"}
 REGIME_SPEC = RegimeSpec(method="hmm", refit_every=180)
-
-
-def _params(text: str) -> dict[str, str]:
-    return parse_params([line for line in text.splitlines() if line.strip()])
 
 
 def _components(text: str) -> dict[str, dict[str, str]]:
@@ -33,11 +31,12 @@ def _components(text: str) -> dict[str, dict[str, str]]:
     return out
 
 
+# `source` (the strategy file's sha256, or "built-in") keys the caches: an edited file reruns.
 @st.cache_resource(show_spinner="Running the backtest…")
 def _run(
-    strategy: str, symbol: str, timeframe: str, params: tuple[tuple[str, str], ...]
+    strategy: str, source: str, symbol: str, timeframe: str, params: dict[str, Any]
 ) -> BacktestResult:
-    return run_named(strategy, load_assets([symbol], timeframe), dict(params))
+    return run_named(strategy, load_assets([symbol], timeframe), params)
 
 
 @st.cache_data(show_spinner="Estimating regimes (filtered HMM)…")
@@ -47,10 +46,10 @@ def _regimes(symbol: str, timeframe: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Re-running without each component…")
 def _ablation(
-    strategy: str, symbol: str, timeframe: str, params: Any, components: Any
+    strategy: str, source: str, symbol: str, timeframe: str, params: Any, components: Any
 ) -> pd.DataFrame:
     bars = load_assets([symbol], timeframe)
-    return ablation(strategy, dict(params), bars, None, {k: dict(v) for k, v in components})
+    return ablation(strategy, params, bars, None, components)
 
 
 st.title("Attribution")
@@ -60,16 +59,17 @@ st.caption(
     "entry hour: Asia 00–07, Europe 08–13, US 14–23. Regimes are filtered (known at entry)."
 )
 left, middle, right = st.columns(3)
-strategy = left.selectbox(
-    "Strategy", sorted(STRATEGIES), index=sorted(STRATEGIES).index("sma_cross"), key="strategy"
-)
+names = sorted(STRATEGIES)  # built-in, package and user strategies (re-read on each run)
+strategy = left.selectbox("Strategy", names, index=names.index("sma_cross"), key="strategy")
 symbol = middle.selectbox("Symbol", universe(), key="symbol")
 timeframe = right.selectbox("Timeframe", ["1d", "1h"], key="timeframe")
-params_text = st.text_area("Parameters (one name=value per line)", "", key="params")
 
 try:
-    params = _params(params_text)
-    result = _run(strategy, symbol, timeframe, tuple(sorted(params.items())))
+    with st.expander(f"Parameters of {strategy}", expanded=True):
+        controls = parameter_inputs(STRATEGIES[strategy], key=f"params.{strategy}")
+    params = coerce_params(STRATEGIES[strategy], controls)
+    source = source_key(strategy)
+    result = _run(strategy, source, symbol, timeframe, params)
 except QuantError as exc:
     st.error(f"Cannot run {strategy} on {symbol} {timeframe}: {exc}")
     st.stop()
@@ -79,6 +79,7 @@ a.metric("Final equity", f"{result.final_equity:,.0f}")
 b.metric("Trades", result.n_trades)
 c.metric("Total P&L", f"{result.trades['pnl'].sum():,.0f}")
 st.caption(result.describe())
+warn_if_unchecked(strategy)
 if result.n_trades == 0:
     st.warning("This run has no trades: there is nothing to attribute.")
     st.stop()
@@ -107,10 +108,8 @@ components_text = st.text_area("Components", ABLATIONS.get(strategy, ""), key="c
 if st.button("Run ablation", key="ablate"):
     try:
         components = _components(components_text)
-        frozen = tuple((k, tuple(sorted(v.items()))) for k, v in components.items())
         st.dataframe(
-            _ablation(strategy, symbol, timeframe, tuple(sorted(params.items())), frozen),
-            width="stretch",
+            _ablation(strategy, source, symbol, timeframe, params, components), width="stretch"
         )
     except QuantError as exc:
         st.error(f"Cannot run the ablation: {exc}")

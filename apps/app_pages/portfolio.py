@@ -4,8 +4,11 @@ offline HTML report. Any bundled or stored series (``quant data import``) of one
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
+from strategy_controls import parameter_inputs, source_key, warn_if_unchecked
 
 from quantlib.allocation import ALLOCATORS
 from quantlib.data import available_series, load_ohlcv, parse_timeframe, series_info, universe
@@ -13,11 +16,12 @@ from quantlib.exceptions import QuantError
 from quantlib.reports.portfolio_report import build_portfolio_report
 from quantlib.research.portfolio import portfolio_strategy
 from quantlib.research.portfolio_evaluation import PortfolioEvaluation, evaluate_book
+from quantlib.strategy.params import coerce_params
 from quantlib.strategy.portfolio import PORTFOLIO_STRATEGIES
 
-#: Weight-frame strategies offered beside the allocators (pairs needs a chosen pair: not here).
-STRATEGIES = ("momentum_rotation", "relative_strength", "sector_momentum", "ts_momentum",
-              "correlation_regime")  # fmt: skip
+#: Portfolio strategies not offered here: the allocators are listed on their own, a pair needs
+#: its two legs chosen (the portfolio workbook screens one), a carry needs funding (Perpetuals).
+ELSEWHERE = ("allocator", "pairs", "cash_and_carry")
 BTC = "BTCUSDT"
 
 
@@ -26,17 +30,22 @@ def _evaluate(
     assets: tuple[str, ...],
     timeframe: str,
     name: str,
+    params: dict[str, Any],
     rebalance: str,
     lookback: int,
     stamps: tuple[int, ...],  # the series files' mtimes: a re-import reruns the book
+    source: str,  # the strategy file's sha256 (or "built-in"): an edited file reruns the book
 ) -> PortfolioEvaluation:
     bars = {a: load_ohlcv(a, timeframe) for a in assets}
     if name in ALLOCATORS:
         spec = portfolio_strategy(allocator=name, rebalance=rebalance, lookback=lookback)
     else:
-        takes_lookback = "lookback" in PORTFOLIO_STRATEGIES[name].model_fields
+        fields = PORTFOLIO_STRATEGIES[name].model_fields  # a user's may take neither
         spec = portfolio_strategy(
-            name, rebalance=rebalance, lookback=lookback if takes_lookback else None
+            name,
+            params=params,
+            rebalance=rebalance if "every" in fields else None,
+            lookback=lookback if "lookback" in fields else None,
         )
     # BTC buy-and-hold over the book's own period, when BTC has bars of this timeframe then.
     first = min(f.index[0] for f in bars.values())
@@ -81,6 +90,8 @@ st.caption(
     "rotation strategies rank on the last `lookback` bars. Benchmarks run through the same "
     "engine with the same costs."
 )
+# Built-in, package and user portfolio strategies (re-read on each run).
+STRATEGIES = [n for n in sorted(PORTFOLIO_STRATEGIES) if n not in ELSEWHERE]
 left, middle, right = st.columns(3)
 name = left.selectbox(
     "Allocator or strategy",
@@ -98,8 +109,14 @@ if len(assets) < 2:
     st.info("Choose at least two assets.")
     st.stop()
 try:
+    params, source = {}, "built-in"
+    if name not in ALLOCATORS:  # the strategy's own parameters; rebalance and lookback above
+        with st.expander(f"Parameters of {name}", expanded=False):
+            cls = PORTFOLIO_STRATEGIES[name]
+            controls = parameter_inputs(cls, f"params.{name}", exclude=("every", "lookback"))
+        params, source = coerce_params(cls, controls), source_key(name, "weights")
     stamps = tuple(series_info(a, timeframe).path.stat().st_mtime_ns for a in assets)
-    ev = _evaluate(tuple(assets), timeframe, name, rebalance, int(lookback), stamps)
+    ev = _evaluate(tuple(assets), timeframe, name, params, rebalance, int(lookback), stamps, source)
 except QuantError as exc:
     st.error(f"Cannot run {name} on {', '.join(assets)} ({timeframe}): {exc}")
     st.stop()
@@ -116,6 +133,8 @@ d.metric(
     f"{table.loc['book', 'cost_drag']:.2%}",
     help=f"Costs paid over the mean equity, per year. {ev.result.config.describe_costs()}",
 )
+if name not in ALLOCATORS:
+    warn_if_unchecked(name, "weights")
 st.download_button(
     "Download the HTML report (offline, in-sample)",
     data=lambda: build_portfolio_report(ev, sample="in-sample"),

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from strategy_controls import parameter_inputs, warn_if_unchecked
 
-from quantlib.backtest.runs import parse_params
 from quantlib.config import get_settings
 from quantlib.data import universe
 from quantlib.exceptions import QuantError
 from quantlib.reports.strategy_report import strategy_report
 from quantlib.strategy import STRATEGIES
+from quantlib.strategy.params import coerce_params
 
 
 def _past(folder: Path) -> pd.DataFrame:
@@ -34,20 +35,24 @@ st.caption(
     "Sharpe ratio charged with the trial registry's count."
 )
 
+# The strategy is chosen outside the form, so that its parameter controls follow the choice.
+names = sorted(STRATEGIES)  # built-in, package and user strategies (re-read on each run)
+strategy = st.selectbox("Strategy", names, index=names.index("sma_cross"), key="strategy")
 with st.form("report"):
     left, middle, right = st.columns(3)
-    names = sorted(STRATEGIES)
-    strategy = left.selectbox("Strategy", names, index=names.index("sma_cross"), key="strategy")
-    symbol = middle.selectbox("Symbol", universe(), key="symbol")
-    timeframe = right.selectbox("Timeframe", ["1d", "1h"], key="timeframe")
-    params_text = st.text_area("Parameters (one name=value per line)", "", key="params")
-    seeds = st.number_input("Random-entry seeds", min_value=0, max_value=500, value=20, key="seeds")
+    symbol = left.selectbox("Symbol", universe(), key="symbol")
+    timeframe = middle.selectbox("Timeframe", ["1d", "1h"], key="timeframe")
+    seeds = right.number_input(
+        "Random-entry seeds", min_value=0, max_value=500, value=20, key="seeds"
+    )
+    st.markdown(f"**Parameters of {strategy}**")
+    controls = parameter_inputs(STRATEGIES[strategy], key=f"params.{strategy}")
     submitted = st.form_submit_button("Generate report")
 
 if submitted:
     out = folder / f"{strategy}_{symbol.lower()}_{timeframe}.html"
     try:
-        params = parse_params([line for line in params_text.splitlines() if line.strip()])
+        params = coerce_params(STRATEGIES[strategy], controls)
         with st.spinner("Backtesting and writing the report…"):
             path = strategy_report(
                 strategy, [symbol], timeframe, out, params=params, random_seeds=int(seeds)
@@ -57,6 +62,7 @@ if submitted:
     else:
         st.session_state["last_report"] = str(path)
         st.success(f"Report written: {path.name}")
+        warn_if_unchecked(strategy)
 
 last = st.session_state.get("last_report")
 if last and Path(last).is_file():

@@ -1,4 +1,7 @@
-"""Every workspace page through the entrypoint (AppTest + switch_page): renders, reacts to input."""
+"""Every workspace page through the entrypoint (AppTest + switch_page): renders, reacts to input.
+
+The strategy parameter controls (and bad parameters shown without a traceback) are tested in
+test_strategy_controls.py."""
 
 from __future__ import annotations
 
@@ -68,14 +71,6 @@ def test_attribution_ablation_reruns_without_the_component() -> None:
     assert ablation.loc["full", "d_final_equity"] == 0.0
 
 
-def test_attribution_reports_bad_parameters_without_a_traceback() -> None:
-    app = open_page("attribution")
-    app.text_area(key="params").input("fast=abc").run()
-    assert not app.exception
-    assert "Cannot run sma_cross" in app.error[0].value
-    assert "fast" in app.error[0].value
-
-
 def test_benchmarking_compares_on_one_period_and_follows_the_selection() -> None:
     app = open_page("benchmarking")
     assert [t.value for t in app.title] == ["Benchmarking"]
@@ -100,11 +95,3 @@ def test_reports_page_writes_a_report_offers_it_and_lists_it() -> None:
     assert app.success[0].value == "Report written: sma_cross_btcusdt_1d.html"
     assert len(app.get("download_button")) == 1
     assert app.dataframe[0].value["report"].tolist() == ["sma_cross_btcusdt_1d.html"]
-
-
-def test_reports_page_shows_a_clear_error_for_a_bad_parameter() -> None:
-    app = open_page("reports")
-    app.text_area(key="params").input("slwo=5")
-    app.button[0].click().run()
-    assert not app.exception
-    assert "did you mean 'slow'" in app.error[0].value
