@@ -48,12 +48,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.fixture(autouse=True)
 def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point QUANT_DATA_DIR at a fresh folder so no test writes into the repository."""
+    """Point QUANT_DATA_DIR at a fresh folder so no test writes into the repository (and
+    QUANT_HOME, whose strategies/ folder holds user strategies, at its parent: the test's own
+    tmp_path, so no user's files reach a test)."""
     data_dir = tmp_path / "quant-data"
     monkeypatch.setenv("QUANT_DATA_DIR", str(data_dir))
     monkeypatch.setenv("QUANT_BUNDLED_DIR", str(BUNDLED))
     monkeypatch.delenv("QUANT_DATABASE_URL", raising=False)
     monkeypatch.delenv("QUANT_DASK_SCHEDULER", raising=False)
+    monkeypatch.delenv("QUANT_HOME", raising=False)
     return data_dir
 
 

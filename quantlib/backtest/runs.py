@@ -443,6 +443,8 @@ def result_record(
     infinite, become ``null``), the costs line, the sample label and the data's sha256; the
     costs paid in the quote currency, ``fees_paid`` and ``funding_paid`` (signed: positive =
     paid), the funding events and their stand-ins per asset, and the run's ``assumptions``."""
+    from quantlib.strategy.user import provenance
+
     metrics = result.summary(n_trials=1).to_dict() if n_trials == 1 else None
     if metrics is None:
         raise ConfigError(
@@ -453,6 +455,7 @@ def result_record(
     record: dict[str, Any] = _json_safe(
         {
             "strategy": result.strategy,
+            "strategy_source": provenance(result.strategy),
             "params": dict(result.params),
             "assets": list(result.assets),
             "timeframe": result.timeframe,

@@ -35,6 +35,18 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(code=1) from None
 
 
+def strategy_note(name: str, kind: str = "signals") -> None:
+    """Say where a user's or a package's strategy comes from and whether its current source
+    passed ``quant strategy check`` (nothing for a built-in one)."""
+    from quantlib.strategy.user import provenance
+
+    note = provenance(name, "weights" if kind == "weights" else "signals")
+    if note["origin"] in ("built-in", "unregistered"):
+        return
+    style = "green" if note["check"] == "checked" else "bold yellow"
+    out.print(f"[{style}]strategy {escape(str(note['label']))}[/]", highlight=False, soft_wrap=True)
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
-from quantlib.cli._console import TimeframeOpt, _user_errors, out
+from quantlib.cli._console import TimeframeOpt, _user_errors, out, strategy_note
 
 __all__ = ["portfolio_app"]
 
@@ -121,6 +121,8 @@ def run_command(
     from quantlib.research.portfolio import portfolio_record, run_portfolio_spec
 
     with _user_errors():
+        if strategy:
+            strategy_note(strategy, "weights")
         bars, spec = _book(data, timeframe, strategy, allocator, param, rebalance, lookback)
         run = run_portfolio_spec(bars, spec, _config(fee, slippage, initial_cash))
         record = portfolio_record(run, bars)
@@ -165,6 +167,8 @@ def sweep_command(
 
     now = pd.Timestamp.now(tz="UTC")
     with _user_errors():
+        if strategy:
+            strategy_note(strategy, "weights")
         bars = load_assets(data, timeframe)
         result = portfolio_sweep(
             bars,
@@ -234,6 +238,8 @@ def walkforward_command(
 
     now = pd.Timestamp.now(tz="UTC")
     with _user_errors():
+        if strategy:
+            strategy_note(strategy, "weights")
         bars = load_assets(data, timeframe)
         wf = portfolio_walk_forward(
             bars,
@@ -329,6 +335,8 @@ def report_command(
     from quantlib.research.portfolio_evaluation import evaluate_book
 
     with _user_errors():
+        if strategy:
+            strategy_note(strategy, "weights")
         bars, spec = _book(data, timeframe, strategy, allocator, param, rebalance, lookback)
         config = _config(fee, slippage, initial_cash)
         evaluation = evaluate_book(bars, spec, config, rebalance=rebalance)

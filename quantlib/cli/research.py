@@ -14,7 +14,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from quantlib.cli._console import TimeframeOpt, _user_errors, out
+from quantlib.cli._console import TimeframeOpt, _user_errors, out, strategy_note
 
 __all__ = [
     "ai_filter_command",
@@ -268,6 +268,7 @@ def backtest(
     from quantlib.backtest.runs import parse_params, result_record, run_named, write_run
 
     with _user_errors():
+        strategy_note(strategy)
         bars, config, perpetual, notes = _load_run(
             data,
             timeframe,
@@ -329,6 +330,7 @@ def sweep_command(
     from quantlib.research.sweeps import sweep
 
     with _user_errors():
+        strategy_note(strategy)
         bars, config, perpetual, notes = _load_run(
             data,
             timeframe,
@@ -407,6 +409,7 @@ def walkforward_command(
     from quantlib.research.walkforward import walk_forward
 
     with _user_errors():
+        strategy_note(strategy)
         bars, config, perpetual, notes = _load_run(
             data,
             timeframe,
@@ -482,6 +485,7 @@ def report_command(
 
     now = pd.Timestamp.now(tz="UTC")
     with _user_errors():
+        strategy_note(strategy)
         config = _config(
             load_assets(data, timeframe),
             periods_per_year,

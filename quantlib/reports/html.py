@@ -58,6 +58,7 @@ from quantlib.reports.provenance import (
     collect_provenance,
 )
 from quantlib.research.evaluation import StrategyEvaluation, evaluate_backtest, rolling_curves
+from quantlib.strategy.user import provenance as strategy_provenance
 
 if TYPE_CHECKING:
     from quantlib.research.baselines import RandomEntryResult
@@ -264,8 +265,14 @@ def render_report(
             f"A single run over the whole period; headline figures are {sample}. No "
             "walk-forward validation accompanies this report."
         )
-    provenance_items, data_files = _provenance(provenance or {})
+    source = strategy_provenance(result.strategy)
+    provenance_items, data_files = _provenance(
+        {**(provenance or {}), "strategy source": source["label"]}
+    )
     context = {
+        "strategy_warning": (
+            None if source["check"] in ("built-in", "checked", None) else source["label"]
+        ),
         "plotly_js": _plotly_js(),
         "title": f"{result.strategy} on {', '.join(result.assets)} ({result.timeframe})",
         "sample": sample,

@@ -27,6 +27,7 @@ import json
 import os
 import sys
 import threading
+import time
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ __all__ = [
     "StrategySource",
     "UserCatalog",
     "check_status",
+    "provenance",
     "record_check",
     "strategy_source",
     "user_catalog",
@@ -62,6 +64,7 @@ ENTRY_POINT_GROUP = "quantlib.strategies"
 """The entry-point group through which installed packages add strategies."""
 
 CHECKS_FILE = ".checks.json"
+RACY_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -205,7 +208,11 @@ class UserCatalog:
             self._files.pop(path, None)
             return
         known = self._files.get(path)
-        if known is not None and known.stat_key == key:
+        # A file modified within the last two seconds is hashed even when its stat looks the
+        # same: a second write inside one tick of the file system's clock keeps mtime and
+        # (for an edit of equal length) size (git's "racy" index entries, same remedy).
+        racy = time.time_ns() - key[0] < RACY_NS
+        if known is not None and known.stat_key == key and not racy:
             return
         try:
             source = path.read_bytes()
@@ -423,3 +430,33 @@ def check_status(name: str, kind: Kind | None = None) -> CheckStatus:
     return CheckStatus(
         name, state, source.sha256, record.get("checked_at"), str(record.get("summary", ""))
     )
+
+
+def provenance(name: str, kind: Kind = "signals") -> dict[str, str | None]:
+    """Where ``name`` comes from and its check state, as a run record stores it: ``origin``
+    (built-in, user, package, or unregistered for a strategy object run directly),
+    ``location``, ``sha256`` and ``check`` (:class:`CheckStatus` state) and ``label``.
+
+    Examples
+    --------
+    >>> provenance("sma_cross")["check"]
+    'built-in'
+    """
+    try:
+        source = strategy_source(name, kind)
+    except KeyError:
+        return {
+            "origin": "unregistered",
+            "location": None,
+            "sha256": None,
+            "check": None,
+            "label": f"{name}: not a registered strategy (run directly)",
+        }
+    status = check_status(name, kind)
+    return {
+        "origin": source.origin,
+        "location": source.location,
+        "sha256": source.sha256,
+        "check": status.state,
+        "label": status.label if source.origin == "built-in" else f"{source.label}; {status.label}",
+    }
