@@ -56,6 +56,7 @@ from quantlib.research.sweeps_metrics import (
 from quantlib.research.sweeps_runner import TaskRunner, task_runner
 from quantlib.research.trials import record_trials
 from quantlib.strategy.registry import STRATEGIES, make_strategy
+from quantlib.strategy.user import strategy_source
 
 if TYPE_CHECKING:
     from dask.delayed import Delayed
@@ -140,6 +141,9 @@ class _Plan:
     days: pd.DatetimeIndex
     timeframe: str
     perpetual: PerpetualData = field(default_factory=PerpetualData)
+    sha256: str | None = None
+    """The strategy file's hash when the sweep was planned (user and package strategies):
+    every batch runs that source or stops."""
 
 
 def _plan(
@@ -195,6 +199,7 @@ def _plan(
         days=days,
         timeframe=str(infer_timeframe(index)),
         perpetual=perpetual.for_assets(list(bar_map)),
+        sha256=strategy_source(name).sha256,
     )
 
 
@@ -206,8 +211,16 @@ def _run_batch(
     ends: np.ndarray,
     timeframe: str,
     perpetual: PerpetualData,
+    sha256: str | None = None,
 ) -> list[tuple[str, dict[str, float], np.ndarray]]:
-    """Run each combination of ``batch``: (config_id, metrics, daily returns) per combination."""
+    """Run each combination of ``batch``: (config_id, metrics, daily returns) per combination;
+    a worker whose copy of the strategy's file is not the planned one (``sha256``) stops."""
+    if sha256 is not None and strategy_source(strategy_name).sha256 != sha256:
+        raise ConfigError(
+            f"{strategy_name}: its file changed while the sweep ran (planned sha256 "
+            f"{sha256[:12]}, now {strategy_source(strategy_name).sha256 or 'gone'}); its "
+            "trials would mix two versions. Fix: run the sweep again"
+        )
     out = []
     for params in batch:
         strategy = make_strategy(strategy_name, params)
@@ -253,6 +266,7 @@ def _tasks(plan: _Plan, workers: int, batch_size: int | None) -> list[Delayed]:
             plan.ends,
             plan.timeframe,
             perpetual,
+            plan.sha256,
         )
         for i in range(0, n, size)
     ]
