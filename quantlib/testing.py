@@ -2,7 +2,8 @@
 
 ``make_ohlcv`` builds small contract frames from close prices; ``ohlcv_frames`` is a
 hypothesis strategy of valid frames (hypothesis is a test dependency, imported lazily);
-``assert_no_lookahead`` checks the truncation invariance every signal function must have;
+``assert_no_lookahead`` checks the truncation invariance every signal function must have (what
+is known at a bar: :mod:`quantlib.data.truncation`);
 ``assert_allclose_ulps`` and ``assert_frame_close`` compare floats computed by two different
 code paths (numba and Python, numpy and ``math``) within a tolerance stated in units in the last
 place, so a test does not depend on which SIMD kernel the CPU picked.
@@ -18,6 +19,8 @@ import pandas as pd
 
 from quantlib._typing import INDEX_NAME
 from quantlib.data.timeframes import parse_timeframe
+from quantlib.data.truncation import canonical, cut_label, is_event_frame, known_at
+from quantlib.data.truncation import lifecycle_columns as lifecycle_columns
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -143,27 +146,6 @@ def ohlcv_frames(
     return build()
 
 
-# ``*_at`` columns fixed at confirmation rather than filled in later.
-FIXED_AT_COLUMNS = frozenset({"confirmed_at", "actionable_at"})
-
-
-def lifecycle_columns(events: pd.DataFrame) -> list[str]:
-    """Timestamp columns filled in after confirmation (``*_at``, except ``confirmed_at`` and
-    ``actionable_at``, which are fixed when the event is confirmed)."""
-    return [
-        c
-        for c in events.columns
-        if str(c).endswith("_at")
-        and c not in FIXED_AT_COLUMNS
-        and pd.api.types.is_datetime64_any_dtype(events[c])
-    ]
-
-
-def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    ordered = frame.sort_values(list(frame.columns), kind="mergesort", na_position="first")
-    return ordered.reset_index(drop=True)
-
-
 def assert_no_lookahead(
     func: Callable[..., pd.DataFrame],
     df: pd.DataFrame,
@@ -196,15 +178,13 @@ def assert_no_lookahead(
     """
     full = func(df, **kwargs)
     for cut in cut_points:
-        t = df.index[int(cut)] if isinstance(cut, int | np.integer) else pd.Timestamp(cut)
+        t = cut_label(df.index, cut)
         part = func(df.loc[:t], **kwargs)
-        if isinstance(full, pd.DataFrame) and "confirmed_at" in full.columns:
-            expected = full.loc[full["confirmed_at"] <= t].copy()
-            for column in lifecycle_columns(expected):
-                expected.loc[expected[column] > t, column] = pd.NaT
-            left, right = _canonical(part), _canonical(expected)
+        expected: Any = known_at(full, t)
+        if is_event_frame(full):
+            left, right = canonical(part), canonical(expected)
         else:
-            left, right = part, full.loc[:t]
+            left, right = part, expected
         try:
             if isinstance(left, pd.DataFrame):
                 pd.testing.assert_frame_equal(left, right, check_exact=True)
