@@ -12,14 +12,26 @@ def _():
     from quantlib.backtest import BacktestConfig, run_strategy
     from quantlib.confluence import detect_events
     from quantlib.data import available_series, load_ohlcv
+    from quantlib.exceptions import QuantError
     from quantlib.reports.charts import event_chart
     from quantlib.reports.figures import drawdown_figure, equity_figure
     from quantlib.strategy import STRATEGIES, make_strategy
+    from quantlib.strategy.params import coerce_params
+    from quantlib.strategy.workbook_controls import (
+        check_note,
+        parameter_controls,
+        parameter_help,
+        watch_source,
+        watch_strategies,
+    )
 
     return (
         BacktestConfig,
+        QuantError,
         STRATEGIES,
         available_series,
+        check_note,
+        coerce_params,
         detect_events,
         drawdown_figure,
         equity_figure,
@@ -27,8 +39,12 @@ def _():
         load_ohlcv,
         make_strategy,
         mo,
+        parameter_controls,
+        parameter_help,
         pd,
         run_strategy,
+        watch_source,
+        watch_strategies,
     )
 
 
@@ -41,6 +57,11 @@ def _(mo):
     events **from the bar after their `confirmed_at`** (a thin marker shows where they are
     anchored); nothing appears before a trader could have known it. The backtest runs with
     the library's default costs (0.1% fee per side, 1 bp slippage, next-open fills).
+
+    The strategy list holds the built-in strategies and your own (the `*.py` files of
+    `$QUANT_HOME/strategies`, e.g. from `quant strategy new NAME`); the parameter controls
+    come from the strategy's fields. Saving the chosen strategy's file re-runs the backtest,
+    and a strategy not checked since its last edit (`quant strategy check NAME`) says so.
 
     Headless: `python workbooks/research.py -- --symbol ETHUSDT --timeframe 1d --strategy
     zone_fade --bars 500`.
@@ -162,8 +183,16 @@ def _(events, mo):
 
 
 @app.cell
-def _(STRATEGIES, cli_strategy, mo):
-    names = sorted(STRATEGIES)
+def _(watch_strategies):
+    # A file added to or removed from the strategies folder re-lists the strategies.
+    strategies_folder = watch_strategies()
+    return (strategies_folder,)
+
+
+@app.cell
+def _(STRATEGIES, cli_strategy, mo, strategies_folder):
+    _ = strategies_folder  # re-run on a change of the folder's listing
+    names = sorted(STRATEGIES)  # built-in, package and user strategies
     strategy_name = mo.ui.dropdown(
         names, value=cli_strategy if cli_strategy in names else names[0], label="Strategy"
     )
@@ -173,19 +202,58 @@ def _(STRATEGIES, cli_strategy, mo):
 
 
 @app.cell
-def _(BacktestConfig, bars, fee_bps, make_strategy, run_strategy, strategy_name, symbol):
-    strategy = make_strategy(strategy_name.value)
-    costs = BacktestConfig(fee=fee_bps.value / 10_000)
-    result = run_strategy(strategy, {symbol.value: bars}, costs)
-    summary = result.summary()
-    return result, summary
+def _(strategy_name, watch_source):
+    # Saving the chosen strategy's file re-runs its controls and the backtest.
+    strategy_file = watch_source(strategy_name.value)
+    return (strategy_file,)
 
 
 @app.cell
-def _(mo, result, summary):
+def _(STRATEGIES, mo, parameter_controls, parameter_help, strategy_file, strategy_name):
+    _ = strategy_file  # re-run when the strategy's file is saved
+    strategy_class = STRATEGIES[strategy_name.value]
+    params = parameter_controls(strategy_class)
+    mo.vstack(
+        [
+            mo.md(f"**Parameters of {strategy_name.value}**"),
+            params.hstack(wrap=True),
+            parameter_help(strategy_class),
+        ]
+    )
+    return params, strategy_class
+
+
+@app.cell
+def _(
+    BacktestConfig,
+    QuantError,
+    bars,
+    coerce_params,
+    fee_bps,
+    make_strategy,
+    mo,
+    params,
+    run_strategy,
+    strategy_class,
+    strategy_name,
+    symbol,
+):
+    try:
+        strategy = make_strategy(strategy_name.value, coerce_params(strategy_class, params.value))
+        costs = BacktestConfig(fee=fee_bps.value / 10_000)
+        result = run_strategy(strategy, {symbol.value: bars}, costs)
+    except QuantError as exc:
+        mo.stop(True, mo.md(f"**Cannot run {strategy_name.value}:** {exc}"))
+    summary = result.summary()
+    return result, strategy, summary
+
+
+@app.cell
+def _(check_note, mo, result, strategy, summary):
     mo.vstack(
         [
             mo.md(f"### Backtest (in-sample: the whole period)\n\n{result.describe()}"),
+            check_note(strategy.name),
             summary.to_frame(),
         ]
     )

@@ -397,8 +397,8 @@ def _coerce(spec: ParamSpec, value: Any, owner: str) -> Any:
             return None
         if spec.required:
             raise ConfigError(
-                f"{owner} parameter {spec.name!r} is required and empty. Fix: give it a value "
-                f"({spec.help})"
+                f"{owner} parameter {spec.name!r} is required and empty. Fix: give it a value; "
+                f"{spec.help}"
             )
         return _DEFAULT
     if spec.kind == "int" and isinstance(value, float) and value.is_integer():
