@@ -118,3 +118,40 @@ def test_an_edited_file_is_what_the_next_command_runs(strategy_file: Path) -> No
     assert first.exit_code == second.exit_code == 0
     assert "{'window': 20}" in first.stdout
     assert "{'window': 55}" in second.stdout
+
+
+HALVES = """
+from typing import ClassVar
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+
+class Halves(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: ClassVar[str] = "halves"
+
+    def weights(self, bars):
+        index = pd.DatetimeIndex(
+            sorted(set().union(*(f.index for f in bars.values()))), name="timestamp"
+        )
+        weights = pd.DataFrame(float("nan"), index=index, columns=list(bars))
+        weights.iloc[0] = 0.5
+        return weights
+"""
+
+
+def test_a_user_portfolio_strategy_runs_and_reports(strategy_file: Path, tmp_path: Path) -> None:
+    (strategy_file.parent / "halves.py").write_text(textwrap.dedent(HALVES))
+    out = tmp_path / "book.json"
+    args = ["portfolio", "run", "-s", "halves", "-d", "BTCUSDT", "-d", "ETHUSDT", "-t", "1d"]
+    result = runner.invoke(app, [*args, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "halves: unchecked" in result.stdout
+    # Bought once at half each, never rebalanced: one order per asset.
+    assert json.loads(out.read_text())["n_orders"] == 2
+    page = tmp_path / "book.html"
+    report = ["portfolio", "report", "-s", "halves", "-d", "BTCUSDT", "-d", "ETHUSDT"]
+    result = runner.invoke(app, [*report, "-t", "1d", "--out", str(page)])
+    assert result.exit_code == 0, result.output
+    assert 'id="strategy-unchecked"' in page.read_text()

@@ -39,7 +39,13 @@ StrategyOpt = Annotated[
 ParamOpt = Annotated[
     list[str] | None, typer.Option("--param", "-p", help="Strategy parameter name=value.")
 ]
-RebalanceOpt = Annotated[str, typer.Option(help="Decision calendar: bar, 1D, 1W or 1M.")]
+RebalanceOpt = Annotated[
+    str,
+    typer.Option(
+        help="Decision calendar: bar, 1D, 1W or 1M (a strategy without an 'every' parameter "
+        "keeps its own)."
+    ),
+]
 LookbackOpt = Annotated[int | None, typer.Option(min=1, help="Lookback in bars.")]
 FeeOpt = Annotated[float | None, typer.Option(help="Taker fee per order (default 0.001).")]
 SlippageOpt = Annotated[float | None, typer.Option(help="Slippage in bps (default 1).")]
@@ -340,5 +346,5 @@ def report_command(
         bars, spec = _book(data, timeframe, strategy, allocator, param, rebalance, lookback)
         config = _config(fee, slippage, initial_cash)
         evaluation = evaluate_book(bars, spec, config, rebalance=rebalance)
-        path = write_portfolio_report(evaluation, out_path, sample="in-sample")
+        path = write_portfolio_report(evaluation, out_path, sample="in-sample", strategy=strategy)
     out.print(f"report written to {path}", highlight=False, soft_wrap=True)

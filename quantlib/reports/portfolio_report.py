@@ -35,6 +35,7 @@ from quantlib.exceptions import ConfigError
 from quantlib.reports._format import format_count, format_number, format_percent
 from quantlib.reports._page import Figures, Table, environment, plotly_js, when
 from quantlib.research.portfolio_evaluation import RESIDUAL, PortfolioEvaluation
+from quantlib.strategy.user import provenance as strategy_provenance
 
 if TYPE_CHECKING:
     from quantlib.analytics.summary import PerformanceSummary
@@ -185,7 +186,9 @@ def _universe_table(ev: PortfolioEvaluation) -> Table:
                  numeric=frozenset({3}))  # fmt: skip
 
 
-def build_portfolio_report(evaluation: PortfolioEvaluation, *, sample: str = "in-sample") -> str:
+def build_portfolio_report(
+    evaluation: PortfolioEvaluation, *, sample: str = "in-sample", strategy: str | None = None
+) -> str:
     """The HTML page of a portfolio book (self-contained: it loads nothing from the network).
 
     Parameters
@@ -194,6 +197,9 @@ def build_portfolio_report(evaluation: PortfolioEvaluation, *, sample: str = "in
         From :func:`quantlib.research.portfolio_evaluation.evaluate_portfolio`.
     sample : {"in-sample", "out-of-sample", "walk-forward out-of-sample"}
         How the book's figures were obtained; stated in the title and the headline.
+    strategy : str, optional
+        The registered portfolio strategy behind the weights: where it comes from is stated,
+        with a warning when a user's strategy has no passing check of its current source.
 
     Raises
     ------
@@ -235,7 +241,12 @@ def build_portfolio_report(evaluation: PortfolioEvaluation, *, sample: str = "in
     figs.add("universe", _lines(ev.n_listed.to_frame(), "Assets listed", step=True))
     summary = ev.summary
     config = result.config
+    source = strategy_provenance(strategy, "weights") if strategy else None
     context = {
+        "strategy_source": source["label"] if source else None,
+        "strategy_warning": (
+            source["label"] if source and source["check"] in ("unchecked", "failed") else None
+        ),
         "plotly_js": plotly_js(),
         "title": f"Portfolio {ev.name}",
         "sample": sample,
@@ -261,8 +272,13 @@ def build_portfolio_report(evaluation: PortfolioEvaluation, *, sample: str = "in
 
 
 def write_portfolio_report(
-    evaluation: PortfolioEvaluation, out: PathLike, *, sample: str = "in-sample"
+    evaluation: PortfolioEvaluation,
+    out: PathLike,
+    *,
+    sample: str = "in-sample",
+    strategy: str | None = None,
 ) -> Path:
     """Render :func:`build_portfolio_report` and write it to ``out`` atomically; returns the
     path written."""
-    return atomic_write_text(Path(out), build_portfolio_report(evaluation, sample=sample))
+    page = build_portfolio_report(evaluation, sample=sample, strategy=strategy)
+    return atomic_write_text(Path(out), page)

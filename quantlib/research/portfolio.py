@@ -89,7 +89,8 @@ def portfolio_strategy(
     params : mapping, optional
         Further strategy parameters (strings from a command line are converted).
     rebalance : {"bar", "1D", "1W", "1M"}, optional
-        The strategy's decision calendar (``every``); None keeps the strategy's default.
+        The strategy's decision calendar (``every``); None keeps the strategy's default, and a
+        strategy without an ``every`` parameter keeps its own calendar.
     lookback : int, optional
         The strategy's ``lookback`` (None keeps its default).
 
@@ -124,7 +125,12 @@ def portfolio_strategy(
                 "--strategy to hold every asset at the allocator's weights"
             )
         settings["method"] = allocator
-    if rebalance is not None:
+    if rebalance is not None and (
+        strategy not in PORTFOLIO_STRATEGIES
+        or "every" in PORTFOLIO_STRATEGIES[strategy].model_fields
+    ):
+        # A strategy without an ``every`` parameter (a user's may have none) decides its own
+        # calendar: its NaN rows hold; the calendar still paces the book's benchmarks.
         settings["every"] = _rebalance(rebalance)
     if lookback is not None:
         settings["lookback"] = lookback
