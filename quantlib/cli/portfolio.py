@@ -33,7 +33,10 @@ AllocatorOpt = Annotated[
 StrategyOpt = Annotated[
     str | None,
     typer.Option(
-        "--strategy", "-s", help="Portfolio strategy (momentum_rotation, ts_momentum, ...)."
+        "--strategy",
+        "-s",
+        help="Portfolio strategy (momentum_rotation, ts_momentum, ..., or your own in "
+        "$QUANT_HOME/strategies: quant strategy list).",
     ),
 ]
 ParamOpt = Annotated[

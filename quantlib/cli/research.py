@@ -25,7 +25,14 @@ __all__ = [
     "walkforward_command",
 ]
 
-StrategyOpt = Annotated[str, typer.Option("--strategy", "-s", help="Registered strategy name.")]
+StrategyOpt = Annotated[
+    str,
+    typer.Option(
+        "--strategy",
+        "-s",
+        help="Strategy: built-in, or your own in $QUANT_HOME/strategies (quant strategy list).",
+    ),
+]
 DataOpt = Annotated[
     list[str],
     typer.Option("--data", "-d", help="Bundled/stored symbol or CSV/Parquet path (repeatable)."),
