@@ -120,6 +120,7 @@ def live_view(drawn_for: tuple[str, ...]) -> None:
         ("Open orders", control.orders_frame(status)),
         ("Pending proposals", control.proposals_frame(status)),
         ("Health", control.health_frame(status)),
+        ("Strategy code (pinned at start)", control.strategies_frame(status)),
     ):
         st.subheader(title)
         st.dataframe(frame, hide_index=True, width="stretch")

@@ -101,6 +101,10 @@ def live_status(
         + (f" ({status.reason})" if status.reason else "")
         + f" · heartbeat {'never' if age is None else f'{age / 1000:.1f} s ago'}"
     )
+    for slot, source in sorted(status.sources.items()):
+        console.print(
+            f"strategy {slot}: {source.line()}", markup=False, highlight=False, soft_wrap=True
+        )
     for symbol, position in status.positions.items():
         console.print(f"position {symbol}: {position.amount:.10g} @ {position.entry_price:.10g}")
     for record in status.pending:

@@ -58,6 +58,7 @@ class AlertKind(StrEnum):
     RECONCILIATION_MISMATCH = "reconciliation_mismatch"
     ORDER_REJECTED = "order_rejected"
     ERROR = "error"
+    STRATEGY_CHANGED = "strategy_changed"  # a pinned strategy file changed on disk
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,12 @@ notional cap). The ``[risk]`` table is checked the same way before
 file's key (``exchange.sandbox``, ``strategy.0.fraction``) and ends with the fix; the values
 it quotes pass through :func:`~quantlib.live.redact.redact` like the logs.
 
+Strategies: ``strategy`` names a built-in strategy, one of the user's files
+(``$QUANT_HOME/strategies``) or an installed package's; the engine pins a file by its sha256 at
+start (:mod:`~quantlib.live.strategy_pins`), and an optional ``sha256 = "..."`` in the
+``[[strategy]]`` table requires exactly that file (and accepts a file that changed since the
+journal's last run).
+
 Perpetuals: a ``[contracts."BTC/USDT:USDT"]`` table per perpetual a strategy trades sets its
 ``leverage`` and ``margin_mode`` (both required: they are set on the exchange before the first
 order); in paper mode it also names its ``funding`` (a bundled or stored series, or a file, for
@@ -67,6 +73,12 @@ class StrategyEntry(_Strict):
     fraction: float = Field(1.0, gt=0.0, le=1.0)
     lookback: int = Field(500, ge=2)
     params: dict[str, Any] = Field(default_factory=dict)
+    sha256: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="user/package strategy: the sha256 its file must have (pins the code; "
+        "also accepts a file that changed since this journal's last run)",
+    )
 
 
 class ContractEntry(_Strict):
@@ -217,6 +229,8 @@ _FIXES = {
     "int_type": "write a whole number, without quotes",
     "int_from_float": "write a whole number",
     "string_type": "write a quoted string",
+    "string_pattern_mismatch": "write the value in the form stated (a sha256 is the 64 "
+    "lowercase hex digits that the refusal or `quant live status` printed)",
     "list_type": 'write a list, e.g. ["BTC/USDT"]',
     "dict_type": "write a table",
     "model_type": "write a table",

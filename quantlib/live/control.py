@@ -59,6 +59,7 @@ from quantlib.live.control_tables import (
     proposals_frame,
     refresh_seconds,
     snapshot,
+    strategies_frame,
 )
 from quantlib.live.errors import LoginFailed, PermissionDenied
 from quantlib.live.journal import Journal
@@ -91,6 +92,7 @@ __all__ = [
     "refresh_seconds",
     "setup_client_allowed",
     "snapshot",
+    "strategies_frame",
     "submit",
 ]
 

@@ -255,6 +255,28 @@ def health_frame(status: EngineStatus) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["check", "value", "limit", "unit", "status"])
 
 
+def strategies_frame(status: EngineStatus) -> pd.DataFrame:
+    """The code each strategy runs, as the engine pinned it at start: one row per strategy.
+
+    Columns: ``strategy`` (the slot's name), ``runs`` (the strategy's name), ``code``
+    (``built-in``, ``user file <path>``, ``package ...``), ``sha256`` (first 12 hex digits of
+    the pinned file's hash, ``""`` for a built-in), ``check`` (its check state when pinned, with
+    the fix when unchecked) and ``on disk`` (``as pinned``, or what changed since).
+    """
+    rows = [
+        {
+            "strategy": slot,
+            "runs": source.strategy,
+            "code": source.code,
+            "sha256": source.short_hash,
+            "check": source.check_label or source.check,
+            "on disk": source.disk_note or ("as pinned" if source.sha256 else ""),
+        }
+        for slot, source in sorted(status.sources.items())
+    ]
+    return pd.DataFrame(rows, columns=["strategy", "runs", "code", "sha256", "check", "on disk"])
+
+
 def limits_text(status: EngineStatus) -> str:
     """The engine's risk limits as indented JSON for the editor (the defaults if none)."""
     return json.dumps(json.loads(_limits(status).to_json()), indent=2, sort_keys=True)

@@ -1,9 +1,14 @@
 """``quant live run``: build the engine from a configuration and run it as its own process.
 
-Order of a start: take the journal's single-writer lock (a second engine on the same journal
-stops here with the holder's name) → build the exchange (paper, or ccxt with keys from the vault)
-→ reconcile with the exchange → restore state → only then feed bars to the strategies. The
-process never runs inside Streamlit; the control panel reaches it through the journal.
+Order of a start: pin each strategy's code by the hash of its file (a file writable by others,
+changed against its config pin, or unchecked in live mode is refused here:
+:mod:`~quantlib.live.strategy_pins`) → take the journal's single-writer lock (a second engine on
+the same journal stops here with the holder's name) → refuse a file that changed since this
+journal's last run unless accepted → build the exchange (paper, or ccxt with keys from the
+vault) → record the pins → reconcile with the exchange → restore state → only then feed bars to
+the strategies. While it runs, a pinned file changing on disk is alerted once; the engine keeps
+the pinned code. The process never runs inside Streamlit; the control panel reaches it through
+the journal.
 
 Faults while running
 --------------------
@@ -81,9 +86,15 @@ from quantlib.live.recovery import ReconcileReport, reconcile
 from quantlib.live.redact import install_redaction, redact
 from quantlib.live.risk_gate import RiskGate
 from quantlib.live.status import K
+from quantlib.live.strategy_pins import (
+    PinWatch,
+    StrategyPin,
+    check_resume,
+    pin_strategies,
+    record_pins,
+)
 from quantlib.live.types import EngineState, ExchangeAdapter, OrderStatus, now_ms
 from quantlib.live.users import UserStore
-from quantlib.strategy.registry import make_strategy
 
 __all__ = [
     "BAR_DB_RETRIES",
@@ -179,23 +190,27 @@ def build_engine(
     exchange: ExchangeAdapter | None = None,
     users: UserStore | None = None,
     feed: ReplayFeed | PollingFeed | None = None,
+    pins: list[StrategyPin] | None = None,
 ) -> tuple[LiveEngine, ReplayFeed | PollingFeed]:
     """The engine and its feed for ``config`` (nothing is reconciled or run yet).
 
     ``feed`` replaces the feed the configuration describes (tests and chaos runs inject a
     :class:`PollingFeed` on their own clock); the engine and its gate then run on its clock.
+    Each strategy is an instance of its class as pinned (``pins``, default
+    :func:`~quantlib.live.strategy_pins.pin_strategies` of ``config``).
     """
+    pins = pin_strategies(config) if pins is None else pins
     exchange = exchange or _exchange(config, journal)
     slots = [
         StrategySlot(
             e.name,
-            make_strategy(e.strategy, e.params),
+            pin.build(e.params),
             e.symbol,
             e.mode,
             fraction=e.fraction,
             lookback=e.lookback,
         )
-        for e in config.strategy
+        for e, pin in zip(config.strategy, pins, strict=True)
     ]
     history: dict[str, pd.DataFrame] = {}
     clock: Callable[[], int] = now_ms
@@ -261,10 +276,12 @@ def run_live(
 
     Network faults never end the run; see the module docstring for what does. ``feed``
     replaces the configured feed (see :func:`build_engine`); ``max_unexpected`` unexpected
-    errors in a row HALT the engine.
+    errors in a row HALT the engine. Each strategy's file is pinned by its hash first, and a
+    file refused (:mod:`~quantlib.live.strategy_pins`) stops the start before anything runs.
     """
     install_redaction()
     config = load_live_config(config_path)
+    pins = pin_strategies(config)
     journal = journal or Journal.open()
     stop = stop or threading.Event()
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -273,7 +290,8 @@ def run_live(
     journal.bind_lock(lock)  # fence every write: a stale holder raises LockLost (EngineLocked)
     lock.start_heartbeat()  # a daemon thread renews the lease even while a step is slow
     try:
-        engine, feed = build_engine(config, journal, exchange=exchange, feed=feed)
+        accepted = check_resume(pins, journal)  # reads only: a refusal changes nothing
+        engine, feed = build_engine(config, journal, exchange=exchange, feed=feed, pins=pins)
         if isinstance(engine.exchange, PaperExchange):
             _forget_paper_orders(journal)
             held = journal.positions()
@@ -288,6 +306,8 @@ def run_live(
             (K.OWNER, owner),
         ):
             journal.set_state(key, value)
+        record_pins(journal, pins, accepted)
+        watch = PinWatch(pins, journal, lambda alert: engine.notifier.send(alert), engine.clock)
         if isinstance(feed, PollingFeed):
             _resume(feed, journal)
             _warm_up(engine, feed)
@@ -299,7 +319,8 @@ def run_live(
         if on_ready is not None:
             on_ready(engine)
         guard = _Guard(engine, max_unexpected=max_unexpected)
-        bars = _loop(engine, feed, lock, stop, max_bars, exit_at_end, config, guard)
+        bars = _loop(engine, feed, lock, stop, max_bars, exit_at_end, config, guard, watch)
+        guard.run("strategy files", watch.check)
         guard.run("publish", lambda: engine.publish(force=True))  # the panel's last word
         return RunSummary(bars, report, engine.gate.state.value)
     finally:
@@ -486,6 +507,7 @@ def _loop(
     exit_at_end: bool,
     config: LiveConfig,
     guard: _Guard,
+    watch: PinWatch,
 ) -> int:
     bars = 0
     beat = config.heartbeat_seconds
@@ -496,11 +518,13 @@ def _loop(
             guard.run("commands", lambda: engine.poll_control(engine.clock(), force=True))
             guard.run("publish", lambda: engine.publish(force=True))
             guard.run("lock heartbeat", lock.heartbeat)
+            guard.run("strategy files", watch.check)
             stop.wait(min(beat, 0.25))
 
     def feed_bar(symbol: str, bar: Bar) -> None:
         nonlocal bars
         bars += 1  # delivered, even if processing fails: a bar is never fed twice
+        guard.run("strategy files", watch.check)  # one stat per pinned file
         for attempt in range(BAR_DB_RETRIES + 1):
             if guard.run(
                 f"bar {symbol} {bar.open_time}", lambda: engine.on_bar(symbol, bar), kind="bar"

@@ -22,6 +22,9 @@ key                                    value
 ``engine.marks``                       JSON ``{symbol: mark price}`` of the perpetuals
 ``engine.strategies``                  JSON list of the strategy names the engine runs
 ``strategy.<name>.mode``               :class:`~quantlib.live.types.StrategyMode` value
+``strategy.<name>.source``             JSON :class:`PinnedSource`: the code the slot runs (name,
+                                       origin, file, sha256 pinned at start, check state, and
+                                       whether the file on disk still matches)
 ``risk.limits``                        :class:`~quantlib.live.risk_gate.RiskLimits` JSON
 ``health.data_at``                     JSON ``{symbol: close time ms of the last bar}``
 ``health.latency_ms``                  last exchange round trip in ms
@@ -36,14 +39,21 @@ key                                    value
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from quantlib.live.alerts import Alert, AlertKind, Notifier
 from quantlib.live.journal import Journal, JournalOrder, JournalPosition, ProposalRecord
 from quantlib.live.types import EngineState, StrategyMode
 
-__all__ = ["HEARTBEAT_STALE_MS", "EngineStatus", "K", "check_heartbeat", "read_status"]
+__all__ = [
+    "HEARTBEAT_STALE_MS",
+    "EngineStatus",
+    "K",
+    "PinnedSource",
+    "check_heartbeat",
+    "read_status",
+]
 
 HEARTBEAT_STALE_MS = 30_000
 
@@ -77,6 +87,78 @@ class K:
     def strategy_mode(name: str) -> str:
         return f"strategy.{name}.mode"
 
+    @staticmethod
+    def strategy_source(name: str) -> str:
+        return f"strategy.{name}.source"
+
+
+@dataclass(frozen=True)
+class PinnedSource:
+    """The code one strategy slot runs, as the engine pinned it at start
+    (:mod:`quantlib.live.strategy_pins` writes it; the panel and ``quant live status`` read it).
+
+    ``disk`` says whether the file still holds the pinned bytes: ``"as pinned"``,
+    ``"changed"`` (``disk_sha256`` is what it holds now) or ``"missing"``; the engine runs the
+    pinned version in every case.
+    """
+
+    strategy: str
+    origin: str
+    location: str
+    path: str | None = None
+    sha256: str | None = None
+    check: str = "built-in"
+    check_label: str = ""
+    disk: str = "as pinned"
+    disk_sha256: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> PinnedSource | None:
+        """The record stored as ``text``; None for none or a malformed one (a hand-written
+        row shows nothing rather than breaking the panel)."""
+        try:
+            data = json.loads(text or "")
+            return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        except (ValueError, TypeError, AttributeError):
+            return None
+
+    @property
+    def short_hash(self) -> str:
+        """The first 12 hex digits of the pinned sha256, or ``""`` for a built-in."""
+        return (self.sha256 or "")[:12]
+
+    @property
+    def code(self) -> str:
+        """Where the code comes from: ``built-in``, ``user file <path>`` or ``package <...>``."""
+        if self.origin == "built-in":
+            return "built-in"
+        return f"{self.origin} file {self.path}" if self.path else f"{self.origin} {self.location}"
+
+    @property
+    def disk_note(self) -> str:
+        """What changed on disk since the start (``""`` when nothing did)."""
+        if self.disk == "changed":
+            return (
+                f"file changed on disk (now {(self.disk_sha256 or '')[:12]}); the engine runs "
+                f"the pinned {self.short_hash}"
+            )
+        if self.disk == "missing":
+            return f"file gone from disk; the engine runs the pinned {self.short_hash}"
+        return ""
+
+    def line(self) -> str:
+        """One line: code, short hash, check state, and a change on disk if any."""
+        parts = [self.strategy, self.code]
+        if self.sha256:
+            parts.append(f"sha256 {self.short_hash}")
+        parts.append(self.check_label or self.check)
+        if self.disk_note:
+            parts.append(self.disk_note)
+        return " · ".join(parts)
+
 
 @dataclass(frozen=True)
 class EngineStatus:
@@ -105,6 +187,8 @@ class EngineStatus:
     marks: dict[str, float] = field(default_factory=dict)
     funding_paid: dict[str, float] = field(default_factory=dict)
     margins: dict[str, float] = field(default_factory=dict)
+    sources: dict[str, PinnedSource] = field(default_factory=dict)
+    """The code each strategy runs (by slot name), as pinned at the engine's start."""
 
     @property
     def heartbeat_age_ms(self) -> int | None:
@@ -180,7 +264,17 @@ def read_status(journal: Journal, now: int) -> EngineStatus:
         marks=_marks(get(K.MARKS)),
         funding_paid=journal.funding_paid(),
         margins={s: row.margin for s, row in journal.contracts().items() if row.margin is not None},
+        sources=_sources(journal),
     )
+
+
+def _sources(journal: Journal) -> dict[str, PinnedSource]:
+    found = {}
+    for name in _json(journal.get_state(K.STRATEGIES), []):
+        source = PinnedSource.from_json(journal.get_state(K.strategy_source(name)))
+        if source is not None:
+            found[name] = source
+    return found
 
 
 def _strategy_mode_rows(journal: Journal) -> dict[str, str]:
