@@ -26,20 +26,33 @@ def _():
     from quantlib.research.pairs import screen_pairs
     from quantlib.research.portfolio_evaluation import close_returns, evaluate_portfolio
     from quantlib.risk.correlation import rolling_correlation
-    from quantlib.strategy.portfolio import make_portfolio_strategy
+    from quantlib.strategy.params import coerce_params
+    from quantlib.strategy.portfolio import PORTFOLIO_STRATEGIES, make_portfolio_strategy
+    from quantlib.strategy.workbook_controls import (
+        check_note,
+        parameter_controls,
+        parameter_help,
+        watch_source,
+        watch_strategies,
+    )
 
     # Inline: panel/bokeh JavaScript is embedded, so the views render with no network.
     pn.extension(inline=True)
     return (
+        PORTFOLIO_STRATEGIES,
         QuantError,
         annualisation,
         available_series,
+        check_note,
         close_returns,
+        coerce_params,
         evaluate_portfolio,
         load_ohlcv,
         make_portfolio_config,
         make_portfolio_strategy,
         mo,
+        parameter_controls,
+        parameter_help,
         parse_timeframe,
         pd,
         pn,
@@ -49,6 +62,8 @@ def _():
         screen_pairs,
         to_cube,
         universe,
+        watch_source,
+        watch_strategies,
     )
 
 
@@ -69,7 +84,8 @@ def _(mo):
     and leaves after its last. Lookbacks and windows count bars of the chosen timeframe.
 
     Headless: `python workbooks/portfolio.py -- --start 2023-01-01 --window 60 --rebalance 1M`
-    (also `--timeframe 4h`, `--assets DOGEUSDT,XRPUSDT,...`, `--benchmark XRPUSDT`).
+    (also `--timeframe 4h`, `--assets DOGEUSDT,XRPUSDT,...`, `--benchmark XRPUSDT`,
+    `--strategy NAME` for the section "A portfolio strategy of your choice").
     """)
     return
 
@@ -88,7 +104,16 @@ def _(mo, parse_timeframe):
     _named = ",".join(map(str, _named)) if isinstance(_named, list) else str(_named)
     cli_assets = [a.strip() for a in _named.split(",") if a.strip()]
     cli_benchmark = str(_cli.get("benchmark", "")).strip()
-    return cli_assets, cli_benchmark, cli_rebalance, cli_start, cli_timeframe, cli_window
+    cli_strategy = str(_cli.get("strategy", "momentum_rotation"))
+    return (
+        cli_assets,
+        cli_benchmark,
+        cli_rebalance,
+        cli_start,
+        cli_strategy,
+        cli_timeframe,
+        cli_window,
+    )
 
 
 @app.cell
@@ -213,6 +238,7 @@ def _(annualisation, bars, pd, realized_volatility, timeframe, window):
 
 @app.cell
 def _(
+    PORTFOLIO_STRATEGIES,
     bars,
     benchmark,
     close_returns,
@@ -226,7 +252,9 @@ def _(
 ):
     def run_book(name, book_bars, config=None, label=None, **params):
         """One book from a portfolio strategy (or an allocator), run and measured."""
-        timing = {} if name == "pairs" else {"every": rebalance.value}  # pairs decide every bar
+        # The rebalance calendar, for a strategy that has one (pairs decide every bar).
+        takes_every = "every" in PORTFOLIO_STRATEGIES[name].model_fields
+        timing = {"every": rebalance.value} if takes_every and "every" not in params else {}
         spec = make_portfolio_strategy(name, **timing, **params)
         result = run_portfolio(
             book_bars,
@@ -358,6 +386,97 @@ def _(QuantError, bars, benchmark, bench_book, bench_label, pd, run_book, scoreb
 def _(left_out, mo, rotation_table):
     _notes = [f"- **{k}** left out: {v}" for k, v in left_out.items()]
     mo.output.replace(mo.vstack([rotation_table, mo.md("\n".join(_notes))]))
+    return
+
+
+@app.cell
+def _(mo):
+    mo.md("""
+    ## A portfolio strategy of your choice
+
+    Any portfolio strategy, built in or your own (a `*.py` file of `$QUANT_HOME/strategies`
+    whose class has a `weights(bars)` method), on the chosen assets with the chosen rebalance
+    calendar, beside the benchmark. Its controls come from the strategy's fields; saving its
+    file re-runs this section, and a strategy not checked since its last edit says so.
+    """)
+    return
+
+
+@app.cell
+def _(watch_strategies):
+    # A file added to or removed from the strategies folder re-lists the strategies.
+    strategies_folder = watch_strategies()
+    return (strategies_folder,)
+
+
+@app.cell
+def _(PORTFOLIO_STRATEGIES, cli_strategy, mo, strategies_folder):
+    _ = strategies_folder  # re-run on a change of the folder's listing
+    portfolio_names = sorted(PORTFOLIO_STRATEGIES)  # built-in, package and user strategies
+    chosen_name = mo.ui.dropdown(
+        portfolio_names,
+        value=cli_strategy if cli_strategy in portfolio_names else "momentum_rotation",
+        label="Portfolio strategy",
+    )
+    mo.output.replace(chosen_name)
+    return (chosen_name,)
+
+
+@app.cell
+def _(chosen_name, watch_source):
+    # Saving the chosen strategy's file re-runs its controls and its book.
+    chosen_file = watch_source(chosen_name.value, "weights")
+    return (chosen_file,)
+
+
+@app.cell
+def _(PORTFOLIO_STRATEGIES, chosen_file, chosen_name, mo, parameter_controls, parameter_help):
+    _ = chosen_file  # re-run when the strategy's file is saved
+    chosen_class = PORTFOLIO_STRATEGIES[chosen_name.value]
+    # `every` is the Rebalance control above.
+    chosen_params = parameter_controls(chosen_class, exclude=("every",))
+    mo.vstack([chosen_params.hstack(wrap=True), parameter_help(chosen_class, exclude=("every",))])
+    return chosen_class, chosen_params
+
+
+@app.cell
+def _(
+    QuantError,
+    bars,
+    bench_book,
+    bench_label,
+    check_note,
+    chosen_class,
+    chosen_name,
+    chosen_params,
+    coerce_params,
+    mo,
+    run_book,
+    scoreboard,
+):
+    try:
+        _params = coerce_params(chosen_class, chosen_params.value)
+        chosen_book = run_book(chosen_name.value, bars, label=chosen_name.value, **_params)
+    except QuantError as _exc:
+        mo.stop(True, mo.md(f"**Cannot run {chosen_name.value}:** {_exc}"))
+    mo.vstack(
+        [
+            check_note(chosen_name.value, "weights"),
+            scoreboard({chosen_name.value: chosen_book, bench_label: bench_book}),
+        ]
+    )
+    return (chosen_book,)
+
+
+@app.cell
+def _(bench_book, bench_label, chosen_book, chosen_name, pd):
+    pd.DataFrame(
+        {k: ev.result.equity / ev.result.equity.iloc[0]
+         for k, ev in {chosen_name.value: chosen_book, bench_label: bench_book}.items()}
+    ).hvplot.line(
+        logy=True, title=f"Growth of 1: {chosen_name.value} (in-sample, costs on)", height=380,
+        width=900,
+    )  # fmt: skip
     return
 
 
