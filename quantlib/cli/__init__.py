@@ -12,7 +12,8 @@ One sub-module per command group, and one console helper that they all share:
 * :mod:`quantlib.cli.users`: ``quant users add|list|unlock|logout``;
 * :mod:`quantlib.cli.ml`: ``quant ml evaluate|train|list``;
 * :mod:`quantlib.cli.portfolio`: ``quant portfolio run|sweep|walkforward|report|table``;
-* :mod:`quantlib.cli.perp`: ``quant perp funding-cost|funding-events|stress|carry``.
+* :mod:`quantlib.cli.perp`: ``quant perp funding-cost|funding-events|stress|carry``;
+* :mod:`quantlib.cli.strategy`: ``quant strategy check|list|new``.
 
 This module builds the root :data:`app` (the ``quant`` console script) from them. Nothing
 below ``quantlib.cli`` imports it.
@@ -38,6 +39,7 @@ from quantlib.cli.research import (
     sweep_command,
     walkforward_command,
 )
+from quantlib.cli.strategy import strategy_app
 from quantlib.cli.stress import stress_app
 from quantlib.cli.users import users_app
 
@@ -64,6 +66,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(ml_app, name="ml")
 app.add_typer(portfolio_app, name="portfolio")
 app.add_typer(perp_app, name="perp")
+app.add_typer(strategy_app, name="strategy")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -61,14 +61,16 @@ from quantlib.research.strategy_check_steps import (
     truncation,
 )
 from quantlib.results import ResultSummary
-from quantlib.strategy.user import warmup_bars
+from quantlib.strategy.user import CheckStatus, StrategySource, warmup_bars
 
 __all__ = [
     "DEFAULT_BARS",
     "DEFAULT_CUTS",
     "DEFAULT_HISTORY",
     "CheckItem",
+    "NamedCheck",
     "StrategyCheck",
+    "check_named",
     "check_strategy",
 ]
 
@@ -324,7 +326,6 @@ def check_strategy(
     items: list[CheckItem] = []
     full, item = _timed(lambda: contract(subject, name))
     items.append(item)
-    notes: list[str] = []
     inferred: int | None = None
     if full is not None:
         items.append(_timed(lambda: truncation(subject, full, cuts, declared, rtol, atol))[1])
@@ -349,7 +350,6 @@ def check_strategy(
         warmup_declared=declared is not None,
         costs=table,
         seconds=time.perf_counter() - started,
-        notes=tuple(notes),
     )
 
 
@@ -363,3 +363,88 @@ def _timed(func: Callable[[], tuple[Any, CheckItem]]) -> tuple[Any, CheckItem]:
     value, item = func()
     seconds = time.perf_counter() - started
     return value, CheckItem(**{**item.__dict__, "seconds": seconds})
+
+
+# ----------------------------------------------------------------------------- by name
+
+
+@dataclass(frozen=True)
+class NamedCheck:
+    """A check of a strategy by name (:func:`check_named`): the check, where the strategy
+    comes from, the data it ran on, and the verdict recorded for a user or package strategy."""
+
+    check: StrategyCheck
+    source: StrategySource
+    data: tuple[str, ...]
+    status: CheckStatus | None = None
+    """The recorded verdict (None for a built-in, or when the file changed during the check)."""
+
+
+def check_named(
+    name: str,
+    data: Sequence[str] | None = None,
+    *,
+    timeframe: str | None = "1h",
+    params: Mapping[str, Any] | None = None,
+    record: bool = True,
+    **options: Any,
+) -> NamedCheck:
+    """Check the registered strategy ``name`` (built-in, a user file, a package) on bundled or
+    stored symbols or files, and record the verdict of a user or package strategy against its
+    source's sha256 (:func:`quantlib.strategy.user.record_check`): what ``quant strategy
+    check`` does.
+
+    Parameters
+    ----------
+    name : str
+        A signal or portfolio strategy's name.
+    data : sequence of str, optional
+        Symbols or files (default: BTCUSDT for a signal strategy, the active bundled spot
+        symbols for a portfolio strategy). A strategy that reads funding rates is checked on
+        the perpetual's bars with its funding series.
+    timeframe : str, optional
+        The bars' timeframe (default 1h).
+    params : mapping, optional
+        The strategy's parameters (strings are converted).
+    record : bool, default True
+        Record the verdict of a user or package strategy.
+    **options
+        Passed to :func:`check_strategy` (``warmup``, ``cuts``, ``n_bars``, ``history``).
+    """
+    from quantlib.backtest.config import BacktestConfig
+    from quantlib.backtest.runs import check_funding_params, load_assets, load_perpetual_data
+    from quantlib.data.universe import universe
+    from quantlib.strategy.portfolio.registry import PORTFOLIO_STRATEGIES
+    from quantlib.strategy.registry import STRATEGIES
+    from quantlib.strategy.user import record_check, strategy_source
+
+    if name in STRATEGIES:
+        kind: Kind = "signals"
+    elif name in PORTFOLIO_STRATEGIES:
+        kind = "weights"
+    else:
+        raise STRATEGIES.unknown(name)
+    source = strategy_source(name, kind)
+    reads_funding = bool(getattr(source.cls, "reads_funding", False))
+    if reads_funding and kind == "weights":
+        raise ConfigError(
+            f"{name} reads funding rates over a spot and a perpetual leg; check it from Python: "
+            "check_strategy(strategy, bars, funding={PERP_LEG: rates}) (quantlib.research."
+            "carry.carry_book builds the two legs of a bundled symbol)"
+        )
+    check_funding_params(name, list(params or {}))
+    sources = tuple(data or (("BTCUSDT",) if kind == "signals" else universe(active=True)))
+    market = "perpetual" if reads_funding else "spot"
+    bars = load_assets(sources, timeframe, market=market)
+    funding = None
+    if reads_funding:
+        perpetual = load_perpetual_data(sources, bars, BacktestConfig(market="perpetual"))
+        funding = perpetual.funding
+    check = check_strategy(name, bars, params=params, funding=funding, **options)
+    status = None
+    # A verdict belongs to the source that was checked: none when the file changed meanwhile.
+    unchanged = strategy_source(name, kind).sha256 == source.sha256
+    if record and source.origin != "built-in" and source.sha256 is not None and unchanged:
+        summary = check.verdict()
+        status = record_check(name, source.sha256, check.passed, summary, check.params)
+    return NamedCheck(check, source, sources, status)
