@@ -35,7 +35,8 @@ def _pct(value: float) -> str:
 
 
 def funding_cost_markdown(table: pd.DataFrame, command: str) -> str:
-    """The README table of :func:`quantlib.analytics.funding_cost.bundled_funding_cost`."""
+    """The Markdown table of :func:`quantlib.analytics.funding_cost.bundled_funding_cost` (the docs
+    keep it in docs/results/backtests.md)."""
     lines = [
         "| perpetual | year | funding events | Σ rates: 1x long, constant notional | "
         "annualised | fixed units, % of average notional (mark) | fixed units, % of notional "
@@ -63,10 +64,14 @@ def funding_cost_markdown(table: pd.DataFrame, command: str) -> str:
 def funding_cost_command(
     symbol: SymbolsOpt = None,
     timeframe: Annotated[str, typer.Option("--timeframe", "-t", help="Mark-price bars")] = "1h",
-    markdown: Annotated[bool, typer.Option(help="Print the README's markdown table")] = False,
+    markdown: Annotated[bool, typer.Option(help="Print the Markdown table")] = False,
     out_path: Annotated[Path | None, typer.Option("--out", help="Also write it here")] = None,
     readme: Annotated[
-        Path | None, typer.Option(help="Put the table between the perp-funding-cost markers here")
+        Path | None,
+        typer.Option(
+            help="Put the table between the perp-funding-cost markers of this Markdown file "
+            "(the docs keep it in docs/results/backtests.md)"
+        ),
     ] = None,
 ) -> None:
     """Funding paid by a 1x long on each bundled perpetual, per calendar year."""
@@ -266,7 +271,11 @@ CARRY_HEAD = (
 def carry_command(
     symbol: SymbolsOpt = None,
     readme: Annotated[
-        Path | None, typer.Option(help="Put the table between the perp-carry markers here")
+        Path | None,
+        typer.Option(
+            help="Put the table between the perp-carry markers of this Markdown file (the docs "
+            "keep it in docs/results/backtests.md)"
+        ),
     ] = None,
 ) -> None:
     """Cash-and-carry (long spot, short perpetual) in sample and walk-forward, with DSR."""

@@ -302,11 +302,15 @@ def walkforward_command(
 @portfolio_app.command("table")
 def table_command(
     readme: Annotated[
-        Path | None, typer.Option(help="Put the table between the portfolio-table markers here.")
+        Path | None,
+        typer.Option(
+            help="Put the table between the portfolio-table markers of this Markdown file "
+            "(the docs keep it in docs/results/backtests.md)."
+        ),
     ] = None,
     out_path: Annotated[Path | None, typer.Option("--out", help="Also write it here.")] = None,
 ) -> None:
-    """The README table: allocators and rotation strategies on the seven assets' bundled daily
+    """The results table: allocators and rotation strategies on the seven assets' bundled daily
     data, in sample and walk-forward out of sample, costs on, beside equal weight and BTC."""
     from quantlib._io import atomic_write_text
     from quantlib.reports.seed_claims import update_marked_block

@@ -521,7 +521,11 @@ def report_command(
 
 def seed_claims_command(
     readme: Annotated[
-        Path | None, typer.Option(help="Put the table between the seed-claims markers here.")
+        Path | None,
+        typer.Option(
+            help="Put the table between the seed-claims markers of this Markdown file "
+            "(README.md keeps it)."
+        ),
     ] = None,
     out_path: Annotated[Path | None, typer.Option("--out", help="Also write it here.")] = None,
     perpetual: Annotated[

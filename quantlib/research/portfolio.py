@@ -7,7 +7,7 @@ or, without a strategy, an allocator of :data:`quantlib.allocation.ALLOCATORS` t
 universe (the ``allocator`` strategy with ``method`` set), a rebalance calendar (``"bar"``,
 ``"1D"``, ``"1W"``, ``"1M"``: the strategy's ``every``; the engine trades every decision row) and
 a lookback (the strategy's ``lookback``). Sweeps and walk-forward runs live in
-:mod:`quantlib.research.portfolio_runs`; the README table in
+:mod:`quantlib.research.portfolio_runs`; the results page's table in
 :mod:`quantlib.research.portfolio_table`.
 """
 

@@ -1,6 +1,7 @@
-"""The README's portfolio table: allocators and rotation strategies on the bundled daily data of
-the seven assets, in sample (the best of a small lookback grid on the whole period) and walk-
-forward out of sample, costs on, beside equal weight and BTC buy-and-hold.
+"""The portfolio table of the docs' results page (``docs/results/backtests.md``): allocators
+and rotation strategies on the bundled daily data of the seven assets, in sample (the best of
+a small lookback grid on the whole period) and walk-forward out of sample, costs on, beside
+equal weight and BTC buy-and-hold.
 
 Every deflated Sharpe ratio (DSR) in the table is charged with **every** configuration the table
 tried (all rows' in-sample grids and every walk-forward fold's grid): a reader who picks the best
@@ -10,8 +11,8 @@ López de Prado's V[SR_n] is the dispersion of the candidates' Sharpe ratios on 
 sample, which is what a selection among them faces. The frame also holds
 ``deflated_sharpe_folds``, with the variance pooled over every trial, the folds' one-year windows
 included; that dispersion is mostly the noise of one-year Sharpe ratios around each candidate's
-own, not a dispersion between candidates, so it is kept for reference and not shown in the
-README (it deflates every row to 0).
+own, not a dispersion between candidates, so it is kept for reference and not shown on the
+results page (it deflates every row to 0).
 """
 
 from __future__ import annotations
