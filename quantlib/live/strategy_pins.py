@@ -46,7 +46,7 @@ from quantlib.live.journal import Journal
 from quantlib.live.redact import redact
 from quantlib.live.status import K, PinnedSource
 from quantlib.strategy.base import Strategy
-from quantlib.strategy.registry import STRATEGIES, make_strategy
+from quantlib.strategy.registry import make_strategy
 from quantlib.strategy.user import CheckStatus, StrategySource, check_status, strategy_source
 
 __all__ = [
@@ -131,15 +131,8 @@ def file_problems(path: Path) -> list[str]:
     return problems
 
 
-def _source(name: str) -> StrategySource:
-    try:
-        return strategy_source(name, "signals")
-    except KeyError:
-        raise STRATEGIES.unknown(name) from None
-
-
 def _pin(entry: StrategyEntry, mode: str) -> tuple[StrategyPin, list[str]]:
-    source = _source(entry.strategy)
+    source = strategy_source(entry.strategy, "signals")
     if source.origin == "built-in":
         pin = StrategyPin(entry.name, source, CheckStatus(source.name, "built-in"))
         if entry.sha256 is not None:

@@ -12,12 +12,12 @@ from pydantic import BaseModel, ValidationError
 
 from quantlib.exceptions import ConfigError
 from quantlib.strategy.base import Strategy
+from quantlib.strategy.catalog import StrategySource, user_catalog
 from quantlib.strategy.daily_zones import ZoneBreakout, ZoneFade
 from quantlib.strategy.hold import Hold
 from quantlib.strategy.seed_stack import SeedStack
 from quantlib.strategy.sma_cross import SmaCross
 from quantlib.strategy.smc_confluence import SmcConfluence
-from quantlib.strategy.user import StrategySource, user_catalog
 
 Kind = Literal["signals", "weights"]
 
