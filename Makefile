@@ -13,7 +13,7 @@ PORT ?= 8501
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-portable lint venv browser lock bench clean
+.PHONY: run test test-portable lint venv browser lock bench clean docs docs-serve
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_data.py
+
+# The documentation site (mkdocs.yml): built strict (a warning fails it) and offline into site/;
+# docs-serve rebuilds on every save and serves it on $(HOST) only.
+DOCS_PORT ?= 8000
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict --dev-addr $(HOST):$(DOCS_PORT)
 
 # Regenerate the lock from the current environment after changing dependencies.
 lock: $(STAMP)

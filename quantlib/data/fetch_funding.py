@@ -174,7 +174,7 @@ def fetch_funding(
 
     Other Parameters
     ----------------
-    now, exchange, store, limit, max_retries, backoff, sleep, progress, settings
+    now, exchange, store, limit, max_retries, backoff, sleep, progress, settings : optional
         As in :func:`quantlib.data.fetch.fetch_ohlcv`: events after ``now`` are left out,
         ``store`` merges the events into the local store atomically, ``limit`` is events per
         request (Binance serves at most 1000), ``progress`` receives (events so far, events

@@ -66,7 +66,7 @@ __all__ = [
 class RegimeSpec(BaseModel):
     """How to estimate regimes (frozen, unknown fields refused, hashed by ``config_id``).
 
-    Parameters
+    Attributes
     ----------
     method : {"markov", "hmm"}
         ``"markov"``: statsmodels ``MarkovRegression`` (switching constant); ``"hmm"``:

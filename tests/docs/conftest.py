@@ -1,0 +1,20 @@
+"""Every example of the docs runs in a fresh folder with the workspace's writable places in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_data_dir: Path) -> Path:
+    """A page's working folder: the current directory, with ``QUANT_DATA_DIR`` (set by the
+    suite's autouse fixture), ``QUANT_REPORTS_DIR`` and ``QUANT_HOME`` inside it."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("QUANT_REPORTS_DIR", str(work / "reports"))
+    monkeypatch.setenv("QUANT_HOME", str(work))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    return work
