@@ -335,7 +335,7 @@ def recursive(
             continue
         needed = max(needed, int(rows[-1]) + 1)
         beyond = rows[rows >= bound]
-        if len(beyond) and (worst is None or beyond[0] - bound < worst[0]):
+        if len(beyond) and (worst is None or beyond[0] < worst[0]):
             at = int(beyond[0])
             column = str(later.columns[int(np.argmax(mask[at]))])
             values = f"{_value(later[column].iloc[at])!r} instead of "
