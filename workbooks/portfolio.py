@@ -394,10 +394,11 @@ def _(mo):
     mo.md("""
     ## A portfolio strategy of your choice
 
-    Any portfolio strategy, built in or your own (a `*.py` file of `$QUANT_HOME/strategies`
-    whose class has a `weights(bars)` method), on the chosen assets with the chosen rebalance
-    calendar, beside the benchmark. Its controls come from the strategy's fields; saving its
-    file re-runs this section, and a strategy not checked since its last edit says so.
+    Any portfolio strategy, built in or your own (a `*.py` file in the `strategies` folder of
+    `QUANT_HOME` whose class has a `weights(bars)` method), on the chosen assets with the
+    chosen rebalance calendar, beside the benchmark. Its controls come from the strategy's
+    fields; saving its file re-runs this section, and a strategy not checked since its last
+    edit says so.
     """)
     return
 

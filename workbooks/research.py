@@ -58,8 +58,8 @@ def _(mo):
     anchored); nothing appears before a trader could have known it. The backtest runs with
     the library's default costs (0.1% fee per side, 1 bp slippage, next-open fills).
 
-    The strategy list holds the built-in strategies and your own (the `*.py` files of
-    `$QUANT_HOME/strategies`, e.g. from `quant strategy new NAME`); the parameter controls
+    The strategy list holds the built-in strategies and your own (the `*.py` files in the
+    `strategies` folder of `QUANT_HOME`, e.g. from `quant strategy new NAME`); the controls
     come from the strategy's fields. Saving the chosen strategy's file re-runs the backtest,
     and a strategy not checked since its last edit (`quant strategy check NAME`) says so.
 
