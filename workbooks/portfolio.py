@@ -431,9 +431,20 @@ def _(chosen_name, watch_source):
 
 
 @app.cell
-def _(PORTFOLIO_STRATEGIES, chosen_file, chosen_name, mo, parameter_controls, parameter_help):
+def _(
+    PORTFOLIO_STRATEGIES,
+    QuantError,
+    chosen_file,
+    chosen_name,
+    mo,
+    parameter_controls,
+    parameter_help,
+):
     _ = chosen_file  # re-run when the strategy's file is saved
-    chosen_class = PORTFOLIO_STRATEGIES[chosen_name.value]
+    try:
+        chosen_class = PORTFOLIO_STRATEGIES[chosen_name.value]
+    except QuantError as _exc:  # e.g. two strategy files define this name
+        mo.stop(True, mo.md(f"**Cannot use {chosen_name.value}:** {_exc}"))
     # `every` is the Rebalance control above.
     chosen_params = parameter_controls(chosen_class, exclude=("every",))
     mo.vstack([chosen_params.hstack(wrap=True), parameter_help(chosen_class, exclude=("every",))])

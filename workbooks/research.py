@@ -209,9 +209,20 @@ def _(strategy_name, watch_source):
 
 
 @app.cell
-def _(STRATEGIES, mo, parameter_controls, parameter_help, strategy_file, strategy_name):
+def _(
+    QuantError,
+    STRATEGIES,
+    mo,
+    parameter_controls,
+    parameter_help,
+    strategy_file,
+    strategy_name,
+):
     _ = strategy_file  # re-run when the strategy's file is saved
-    strategy_class = STRATEGIES[strategy_name.value]
+    try:
+        strategy_class = STRATEGIES[strategy_name.value]
+    except QuantError as _exc:  # e.g. two strategy files define this name
+        mo.stop(True, mo.md(f"**Cannot use {strategy_name.value}:** {_exc}"))
     params = parameter_controls(strategy_class)
     mo.vstack(
         [

@@ -46,7 +46,11 @@ with st.form("report"):
         "Random-entry seeds", min_value=0, max_value=500, value=20, key="seeds"
     )
     st.markdown(f"**Parameters of {strategy}**")
-    controls = parameter_inputs(STRATEGIES[strategy], key=f"params.{strategy}")
+    try:
+        controls = parameter_inputs(STRATEGIES[strategy], key=f"params.{strategy}")
+    except QuantError as exc:  # e.g. two strategy files define this name
+        controls = {}
+        st.error(f"Cannot use {strategy}: {exc}")
     submitted = st.form_submit_button("Generate report")
 
 if submitted:

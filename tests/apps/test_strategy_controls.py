@@ -249,3 +249,17 @@ def test_portfolio_page_takes_a_builtin_strategys_own_parameters() -> None:
     assert not app.exception, app.exception
     assert app.metric[0].value != sharpe
     assert not app.warning
+
+
+def test_two_files_defining_one_name_are_an_error_on_the_pages_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    first = write_momo(home)
+    (first.parent / "momo_copy.py").write_text(first.read_text())
+    for page in ("attribution", "reports"):
+        app = open_page(page)
+        app.selectbox(key="strategy").select("momo").run()
+        assert not app.exception, app.exception
+        assert "defined twice" in app.error[0].value
+        assert "momo_copy.py" in app.error[0].value
