@@ -81,10 +81,10 @@ def check_command(
             **{key: value for key, value in options.items() if value is not None},
         )
     check = named.check
-    out.print(f"source: {named.source.label}", markup=False, highlight=False)
+    out.print(f"source: {named.source.label}", markup=False, highlight=False, soft_wrap=True)
     out.print(check.render(), markup=False, highlight=False, soft_wrap=True)
     if named.status is not None:
-        out.print(f"recorded: {named.status.label}", markup=False, highlight=False)
+        out.print(f"recorded: {named.status.label}", markup=False, highlight=False, soft_wrap=True)
     elif named.source.origin != "built-in":
         err.print("the file changed during the check: no verdict recorded; run it again")
     if not check.passed:
@@ -95,10 +95,10 @@ def check_command(
 def list_command() -> None:
     """Built-in, package and user strategies (signal and portfolio) with their parameters,
     where they come from and their check state; user files that failed to load."""
-    from quantlib.strategy.catalog import strategy_catalog
+    from quantlib.strategy.listing import strategy_listing
 
     with _user_errors():
-        catalog = strategy_catalog()
+        catalog = strategy_listing()
     table = catalog.table
     for kind, title in (("signals", "signal strategies"), ("weights", "portfolio strategies")):
         rows = [{k: str(v) for k, v in r.items()} for r in table.to_dict("records")]
@@ -108,10 +108,12 @@ def list_command() -> None:
             name, state = row["name"], row["check"]
             hint = "" if state == "built-in" else f"  [{_check_hint(name, state)}]"
             line = f"  {name:<20} {row['origin']} {row['location']}{hint}"
-            out.print(line, markup=False, highlight=False)
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
             for parameter in row["parameters"].split("; ") if row["parameters"] else ["-"]:
-                out.print(f"      {parameter}", markup=False, highlight=False)
-    out.print(f"user strategies folder: {catalog.folder}", markup=False, highlight=False)
+                out.print(f"      {parameter}", markup=False, highlight=False, soft_wrap=True)
+    out.print(
+        f"user strategies folder: {catalog.folder}", markup=False, highlight=False, soft_wrap=True
+    )
     if catalog.errors:
         out.print(f"failed to load ({len(catalog.errors)})", style="bold red", highlight=False)
         for line in catalog.errors:
@@ -140,7 +142,7 @@ def new_command(
     with _user_errors():
         written = write_template(name, portfolio=portfolio)
     for path in (written.strategy_file, written.test_file):
-        out.print(f"wrote {path}", markup=False, highlight=False)
+        out.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)
     out.print(
         f"next: edit {written.strategy_file.name}, then `quant strategy check {name}` and "
         f"`pytest {written.test_file}`",
