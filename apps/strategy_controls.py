@@ -18,7 +18,7 @@ import streamlit as st
 from pydantic import BaseModel
 
 from quantlib.strategy.params import ParamSpec, parameter_specs
-from quantlib.strategy.user import check_status, strategy_source
+from quantlib.strategy.user import check_status, strategy_source, user_catalog
 
 __all__ = ["parameter_inputs", "source_key", "warn_if_unchecked"]
 
@@ -94,3 +94,15 @@ def warn_if_unchecked(name: str, kind: Literal["signals", "weights"] = "signals"
     status = check_status(name, kind)
     if not status.trusted:
         st.warning(status.label)
+    warn_broken_files()
+
+
+def warn_broken_files() -> None:
+    """The user's strategy files that failed to load (their strategies are missing from the
+    lists until fixed), each with its file, line and error."""
+    errors = user_catalog().errors()
+    if errors:
+        st.warning(
+            f"{len(errors)} strategy file(s) failed to load; their strategies are not listed "
+            "until fixed:\n\n" + "\n\n".join(f"- `{e}`" for e in errors)
+        )

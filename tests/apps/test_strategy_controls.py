@@ -263,3 +263,15 @@ def test_two_files_defining_one_name_are_an_error_on_the_pages_not_a_traceback(
         assert not app.exception, app.exception
         assert "defined twice" in app.error[0].value
         assert "momo_copy.py" in app.error[0].value
+
+
+def test_a_strategy_file_that_fails_to_load_is_named_on_the_page(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write_momo(home)
+    (home / "strategies" / "broken.py").write_text("def rule(:\n")
+    app = open_page("attribution")
+    app.selectbox(key="strategy").select("momo").run()
+    assert not app.exception, app.exception
+    warnings = " ".join(w.value for w in app.warning)
+    assert "1 strategy file(s) failed to load" in warnings
+    assert "broken.py:1: SyntaxError" in warnings
