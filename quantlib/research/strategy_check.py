@@ -16,14 +16,15 @@ asset → OHLCV):
     ``<= t`` (:mod:`quantlib.data.truncation`), for ``cuts`` cut points spread over the bars
     plus the last few bars. Fails naming the first bar where the future leaked and the column.
 ``recursive``
-    Dependence on history: the output on ``bars[k:]`` (``k`` bars less history, for three
-    starts ``k``) must equal the output on all the bars from ``k + w`` on, where ``w`` is the
-    warm-up the strategy declares (``warmup_bars()``; :func:`quantlib.strategy.user.
-    warmup_bars`). When it declares none, ``w`` is inferred (the smallest that makes every start
-    agree) and reported; no ``w`` up to half the bars fails ("signals depend on how much history
-    they were given": a cumulative count, an expanding mean from the first bar, a model fitted
-    on all history). Recursive indicators (an EMA, Wilder's ATR) agree only approximately, so
-    float columns are compared within ``recursive_rtol``.
+    Dependence on history: the output on ``bars[k:]`` (``k`` bars less history, for five
+    starts ``k`` from 1/12 to 5/12 of the bars) must equal the output on all the bars from
+    ``k + w`` on, where ``w`` is the warm-up the strategy declares (``warmup_bars()``;
+    :func:`quantlib.strategy.user.warmup_bars`). When it declares none, ``w`` is inferred (the
+    smallest that makes every start agree on these bars: a lower bound) and reported; no ``w``
+    up to half the bars fails ("signals depend on how much history they were given": a
+    cumulative count, an expanding mean from the first bar, a model fitted on all history).
+    Recursive indicators (an EMA, Wilder's ATR) agree only approximately, so float columns are
+    compared within ``recursive_rtol``.
 ``determinism``
     Two runs on the same bars give identical frames (exact).
 ``costs``

@@ -108,6 +108,22 @@ class CheckSubject:
         return index
 
 
+def conform(left: pd.DataFrame, right: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both frames with the columns of either, in ``right``'s order then ``left``'s: a signal
+    frame's absent column means "not used" on every row (``exit`` False, NaN elsewhere), so a
+    run that never sets ``tag`` agrees with one whose ``tag`` is empty up to that bar."""
+
+    def filled(frame: pd.DataFrame, columns: list[Any]) -> pd.DataFrame:
+        missing = [c for c in columns if c not in frame.columns]
+        if not missing:
+            return frame[columns]
+        extra = {c: (False if c == "exit" else np.nan) for c in missing}
+        return frame.assign(**{str(c): v for c, v in extra.items()})[columns]
+
+    columns = [*right.columns, *(c for c in left.columns if c not in right.columns)]
+    return filled(left, columns), filled(right, columns)
+
+
 def _value(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
@@ -265,7 +281,7 @@ def truncation(
         else:
             expected = known_at(full, t)
             assert isinstance(expected, pd.DataFrame)
-            found = first_difference(part, expected, rtol=rtol, atol=atol)
+            found = first_difference(*conform(part, expected), rtol=rtol, atol=atol)
         if found is None:
             continue
         leaks += 1
@@ -309,7 +325,7 @@ def recursive(
             "is needed. Fix: more data (--history), or a shorter warm-up",
         )
     span = n - (declared or 0)
-    starts = sorted({max(1, j * span // 8) for j in (1, 2, 3)})
+    starts = sorted({max(1, j * span // 12) for j in range(1, 6)})  # 1/12 to 5/12 of the bars
     try:
         reference = subject.run()
     except Exception as exc:
@@ -323,11 +339,9 @@ def recursive(
             return None, CheckItem(
                 "recursive", False, f"started {k:,} bars later it raised: {_failure(exc)}"
             )
-        expected = reference.loc[later.index[0] :]
-        shape = first_difference(later.iloc[:0], expected.iloc[:0])
-        if shape is not None or not later.index.equals(expected.index):
-            reason = shape.reason if shape is not None else "the rows differ"
-            text = f"started {k:,} bars later, the output has another shape: {reason}"
+        later, expected = conform(later, reference.loc[later.index[0] :])
+        if not later.index.equals(expected.index):
+            text = f"started {k:,} bars later, the output has other rows than the bars"
             return None, CheckItem("recursive", False, text)
         mask = mismatches(later, expected, rtol=rtol, atol=0.0).to_numpy(dtype=bool)
         rows = np.flatnonzero(mask.any(axis=1))
@@ -367,8 +381,9 @@ def recursive(
         )
     else:
         text = (
-            f"{tried} agree with the full run after {_bars(needed)} of history (inferred: the "
-            f"strategy declares no warmup_bars(); {tolerance}; bound {bound:,})"
+            f"{tried} agree with the full run after {_bars(needed)} of history (inferred on "
+            f"these bars, a lower bound: the strategy declares no warmup_bars(); {tolerance}; "
+            f"bound {bound:,})"
         )
     return needed, CheckItem("recursive", True, text)
 

@@ -141,12 +141,30 @@ def test_a_declared_warmup_is_held_and_an_undeclared_one_is_inferred(walk: pd.Da
     assert not item.passed
     assert item.column == "entry"
     assert "declared warm-up of 3 bars" in item.detail
-    # Later starts at (N - 3) // 8 = 99, 198, 298 bars: bar 3 of the first is the first past 3.
-    assert item.first_bar == walk.index[99 + 3]
+    # Later starts at (N - 3) // 12 = 66, 132, ... bars: bar 3 of the first is the first past 3.
+    assert item.first_bar == walk.index[66 + 3]
     assert inferred.passed
     assert not inferred.warmup_declared
     assert inferred.warmup is not None
     assert 0 < inferred.warmup <= 10
+
+
+def test_a_column_absent_until_first_used_is_not_a_leak(walk: pd.DataFrame) -> None:
+    class LateTag(BaseModel):
+        """Tags the bars from the 400th on: shorter runs have no tag column at all."""
+
+        name: ClassVar[str] = "late_tag"
+
+        def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
+            out = empty_signals(bars.index)
+            if len(bars) > 400:
+                out["tag"] = np.where(np.arange(len(bars)) >= 400, "late", None)
+            return out
+
+    check = check_strategy(LateTag(), walk, cuts=[100, 399, 400, 700], costs=False)
+
+    # An absent column means "not used": the runs up to bar 100 or 399 agree with the full run.
+    assert check.passed, check.render()
 
 
 def test_contract_problems_that_check_signals_lets_through_are_caught(walk: pd.DataFrame) -> None:
