@@ -158,7 +158,7 @@ def test_a_column_absent_until_first_used_is_not_a_leak(walk: pd.DataFrame) -> N
         def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
             out = empty_signals(bars.index)
             if len(bars) > 400:
-                out["tag"] = np.where(np.arange(len(bars)) >= 400, "late", None)
+                out["tag"] = ["late" if i >= 400 else None for i in range(len(bars))]
             return out
 
     check = check_strategy(LateTag(), walk, cuts=[100, 399, 400, 700], costs=False)
