@@ -273,7 +273,7 @@ def _builtin_names(registry: Any) -> list[str]:
 # Built-ins that cannot run on their defaults alone, and how the tests run them.
 SIGNAL_SPECIAL = {"ai_confirmed", "funding_filter"}
 PORTFOLIO_PARAMS: dict[str, dict[str, Any]] = {
-    "pairs": {"y": "ETHUSDT", "x": "BTCUSDT", "window": 500},
+    "pairs": {"y": "ETHUSDT", "x": "BTCUSDT", "window": 200},
 }
 
 
