@@ -9,11 +9,13 @@ import pytest
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_data_dir: Path) -> Path:
-    """A page's working folder: the current directory, with ``QUANT_DATA_DIR`` (set by the
-    suite's autouse fixture), ``QUANT_REPORTS_DIR`` and ``QUANT_HOME`` inside it."""
+    """A page's working folder: the current directory, with ``QUANT_DATA_DIR``,
+    ``QUANT_REPORTS_DIR`` and ``QUANT_HOME`` inside it (the bundled data is the repository's)."""
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
+    # As in a clone: the writable data directory is data/ of the working folder.
+    monkeypatch.setenv("QUANT_DATA_DIR", str(work / "data"))
     monkeypatch.setenv("QUANT_REPORTS_DIR", str(work / "reports"))
     monkeypatch.setenv("QUANT_HOME", str(work))
     monkeypatch.setenv("MPLBACKEND", "Agg")

@@ -14,7 +14,7 @@ The conventions, for whoever writes a page under docs/:
   - ``<!-- docs-test: fails -->``: each ``$ quant ...`` line must fail (non-zero exit) and its
     output must start with the lines shown (a troubleshooting entry stays true);
   - ``<!-- docs-test: file NAME -->`` before any fenced block: its text is written to ``NAME``
-    in the page's working folder before the page's commands run.
+    (a path under the page's working folder) when the page reaches it.
 
   ``NAME=value`` words before ``quant`` set environment variables for that command. Commands
   run in process (typer's runner) in a fresh folder per page, with ``QUANT_DATA_DIR``,
@@ -143,9 +143,18 @@ class Command:
     must_fail: bool
 
 
+@dataclass(frozen=True)
+class File:
+    """A ``<!-- docs-test: file NAME -->`` block: written when the page reaches it."""
+
+    line: int
+    name: str
+    text: str
+
+
 @dataclass
 class ConsolePlan:
-    files: dict[str, str] = field(default_factory=dict)
+    files: list[File] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
 
 
@@ -189,7 +198,7 @@ def console_plan(path: Path) -> ConsolePlan:
         if what == "file":
             if not arg:
                 raise ValueError(f"{page_id(path)}, line {fence.line}: docs-test: file NAME")
-            plan.files[arg] = fence.body
+            plan.files.append(File(fence.line, arg, fence.body))
         elif fence.language != "console":
             raise ValueError(f"{page_id(path)}, line {fence.line}: mark only console blocks")
         else:
@@ -199,7 +208,7 @@ def console_plan(path: Path) -> ConsolePlan:
 
 def invoke(command: Command) -> tuple[int, str]:
     """Run one command in process; its exit code and everything it printed (an uncaught
-    exception adds its last line, as a terminal would show it)."""
+    exception adds its traceback, as a terminal would show it)."""
     from typer.testing import CliRunner
 
     from quantlib.cli import app
@@ -208,7 +217,7 @@ def invoke(command: Command) -> tuple[int, str]:
     output = result.output
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         exc = result.exception
-        output += "".join(traceback.format_exception_only(type(exc), exc))
+        output += "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return result.exit_code, output
 
 
@@ -224,3 +233,26 @@ def mismatch(command: Command, code: int, output: str) -> str | None:
     if doctest.OutputChecker().check_output(want, output, FLAGS):
         return None
     return f"printed something else\n--- shown\n{command.shown}--- printed\n{output}"
+
+
+# --- a page, in order ------------------------------------------------------------------------
+
+
+def run_page(path: Path, workdir: Path) -> None:
+    """Run a page as one session, in page order: its files are written, its python blocks
+    and marked commands run; the first mismatch fails with the page and line."""
+    plan = console_plan(path)
+    steps: list[tuple[int, Any]] = [(example.line, example) for example in python_examples(path)]
+    steps += [(command.line, command) for command in plan.commands]
+    steps += [(file.line, file) for file in plan.files]
+    for _, step in sorted(steps, key=lambda item: item[0]):
+        if isinstance(step, File):
+            target = workdir / step.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(step.text, encoding="utf-8")
+        elif isinstance(step, Command):
+            code, output = invoke(step)
+            problem = mismatch(step, code, output)
+            assert problem is None, f"{page_id(path)}, line {step.line}: $ {step.text}\n{problem}"
+        else:
+            step.evaluate()
