@@ -8,6 +8,7 @@ tests/docs/ checks.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 CLI_PAGE = "reference/cli.md"
@@ -34,8 +35,31 @@ def cli_markdown() -> str:
     ctx = typer.Context(command, info_name="quant")
     ctx.obj = {MARKUP_MODE_KEY: app.rich_markup_mode}
     body = get_docs_for_click(obj=command, ctx=ctx, name="quant", title="Command line: `quant`")
+    body = _linked_summaries(body, command, ctx)
     title, _, rest = body.partition("\n\n")
     return f"{title}\n\n{INTRO}{rest.strip()}\n"
+
+
+def _linked_summaries(body: str, root: Any, ctx: Any) -> str:
+    """Each group's list of commands with the whole first sentence of their help (typer cuts
+    it at 45 characters) and a link to the command's section."""
+    lines = body.split("\n")
+    group, path = root, ["quant"]
+    for i, line in enumerate(lines):
+        heading = re.fullmatch(r"#+ `(quant(?: [\w-]+)*)`", line)
+        if heading:
+            path = heading.group(1).split()
+            group = root
+            for name in path[1:]:
+                group = group.get_command(ctx, name) if hasattr(group, "get_command") else None
+        item = re.fullmatch(r"\* `([\w-]+)`: .*", line)
+        if item and group is not None and hasattr(group, "get_command"):
+            sub = group.get_command(ctx, item.group(1))
+            if sub is not None:
+                anchor = "-".join([*path, item.group(1)])
+                summary = sub.get_short_help_str(limit=10_000)
+                lines[i] = f"* [`{item.group(1)}`](#{anchor}): {summary}"
+    return "\n".join(lines)
 
 
 def on_files(files: Any, config: Any) -> Any:
