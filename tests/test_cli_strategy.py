@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -133,7 +134,10 @@ def test_check_fails_a_strategy_reading_the_next_close_naming_bar_and_column(hom
     folder.mkdir(parents=True)
     (folder / "peek.py").write_text(textwrap.dedent(PEEK))
     bars = load_ohlcv("BTCUSDT", "1h").iloc[-1_500:]
-    first_cut = bars.index[1_500 // 20]  # the first of the spread cut points
+    # The first bar whose full-run entry needed the next close (the cuts before the first
+    # sampled one are probed too).
+    close = bars["close"].to_numpy()
+    first_cut = bars.index[int(np.flatnonzero(close[1:] != close[:-1])[0])]
 
     result = runner.invoke(app, ["strategy", "check", "peek", "--data", "BTCUSDT"])
 

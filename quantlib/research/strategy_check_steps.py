@@ -229,6 +229,10 @@ def _signal_problem(frame: pd.DataFrame) -> tuple[str, pd.Timestamp | None, str]
     return None
 
 
+_REFINE = 256
+"""Cut points probed between the last passing and the first failing sampled cut."""
+
+
 def _cut_positions(
     n: int, cuts: int | Sequence[int | pd.Timestamp], index: pd.Index, lo: int
 ) -> list[int]:
@@ -268,10 +272,9 @@ def truncation(
     positions = [p for p in _cut_positions(n, cuts, index, lo) if p < n - 1]
     if not positions:
         return None, CheckItem("truncation", False, "no cut point before the last bar")
-    # (first differing bar, cut, what differs) of the cut whose difference comes first
-    worst: tuple[pd.Timestamp, pd.Timestamp, FrameDifference | str] | None = None
-    leaks = 0
-    for position in positions:
+
+    def probe(position: int) -> tuple[pd.Timestamp, pd.Timestamp, FrameDifference | str] | None:
+        """(first differing bar, cut, what differs) of the cut at ``position``, or None."""
         t = pd.Timestamp(index[position])
         found: FrameDifference | str | None
         try:
@@ -283,11 +286,34 @@ def truncation(
             assert isinstance(expected, pd.DataFrame)
             found = first_difference(*conform(part, expected), rtol=rtol, atol=atol)
         if found is None:
+            return None
+        row = t if isinstance(found, str) or found.row is None else pd.Timestamp(str(found.row))
+        return row, t, found
+
+    # (first differing bar, cut, what differs) of the cut whose difference comes first
+    worst: tuple[pd.Timestamp, pd.Timestamp, FrameDifference | str] | None = None
+    leaks = 0
+    first_failing: int | None = None
+    for position in positions:
+        result = probe(position)
+        if result is None:
             continue
         leaks += 1
-        row = t if isinstance(found, str) or found.row is None else pd.Timestamp(str(found.row))
-        if worst is None or row < worst[0]:
-            worst = (row, t, found)
+        first_failing = position if first_failing is None else first_failing
+        if worst is None or result[0] < worst[0]:
+            worst = result
+    if first_failing is not None:
+        # The cut points are samples: look between the last passing cut before the first
+        # failing one and it (at most _REFINE probes) for the earliest cut where it shows.
+        passing = [p for p in positions if p < first_failing]
+        start = passing[-1] + 1 if passing else 0
+        gap = range(start, first_failing)
+        stride = max(1, -(-len(gap) // _REFINE))
+        for position in gap[::stride]:
+            result = probe(position)
+            if result is not None and (worst is None or result[0] < worst[0]):
+                worst = result
+                break
     tolerance = f"floats within rtol {rtol:g} (atol {atol:g}), other columns exactly"
     span = (
         f"{len(positions)} cut points from {index[positions[0]]:%Y-%m-%d %H:%M} to "

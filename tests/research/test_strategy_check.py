@@ -89,26 +89,36 @@ class Declared(BaseModel):
         return _entries(bars["close"] - bars["close"].rolling(10).mean(), bars.index)
 
 
-def test_reading_the_next_close_fails_at_the_first_cut_in_column_entry(walk: pd.DataFrame) -> None:
+def test_reading_the_next_close_fails_at_the_first_leaking_bar_in_column_entry(
+    walk: pd.DataFrame,
+) -> None:
     check = check_strategy(NextClose(), walk, cuts=[100, 300, 650], costs=False)
 
     item = check["truncation"]
-    # On bars up to the cut the last signal lacks the next close: 0 instead of the full run's ±1.
+    # On bars up to a cut the last signal lacks the next close: 0 instead of the full run's ±1.
+    # The sampled cuts all fail; the bars before the first one are probed too, so the leak is
+    # named at the first bar whose full-run entry needed the next close (close[t+1] != close[t]).
+    close = walk["close"].to_numpy()
+    first = walk.index[int(np.flatnonzero(close[1:101] != close[:100])[0])]
     assert not item.passed
-    assert (item.first_bar, item.column) == (walk.index[100], "entry")
+    assert (item.first_bar, item.column) == (first, "entry")
     assert "3 of 3 cut points" in item.detail
     assert not check.passed
     assert check.verdict() == (
-        f"FAILED: look-ahead, first leak at {walk.index[100]:%Y-%m-%d %H:%M} UTC in column 'entry'"
+        f"FAILED: look-ahead, first leak at {first:%Y-%m-%d %H:%M} UTC in column 'entry'"
     )
 
 
 def test_a_centred_window_leaks_two_bars_before_the_cut(walk: pd.DataFrame) -> None:
     check = check_strategy(CentredMean(), walk, cuts=[200, 500], costs=False)
 
-    # rolling(5, center=True) at bar t reads t+1 and t+2: cut at 200, bars 199 and 200 lack it.
+    # rolling(5, center=True) at bar t reads t+1 and t+2: on the bars up to a cut the last two
+    # rows lack them (NaN, no entry). The bars before the first sampled cut are probed too, so
+    # the leak is named at the first bar where the full run has an entry.
     item = check["truncation"]
-    assert (item.passed, item.first_bar, item.column) == (False, walk.index[199], "entry")
+    full = CentredMean().signals(walk)["entry"].to_numpy()
+    first = walk.index[int(np.flatnonzero(full != 0)[0])]
+    assert (item.passed, item.first_bar, item.column) == (False, first, "entry")
     assert check["recursive"].passed  # it forgets its start: only the look-ahead is wrong
 
 
