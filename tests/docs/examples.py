@@ -17,8 +17,11 @@ The conventions, for whoever writes a page under docs/:
     (a path under the page's working folder) when the page reaches it.
 
   ``NAME=value`` words before ``quant`` set environment variables for that command. Commands
-  run in process (typer's runner) in a fresh folder per page, with ``QUANT_DATA_DIR``,
-  ``QUANT_REPORTS_DIR`` and ``QUANT_HOME`` inside it (nothing is written to the repository).
+  run in process (typer's runner).
+
+* A page runs in a fresh folder, as if it were a clone: ``QUANT_DATA_DIR`` (``data/``),
+  ``QUANT_REPORTS_DIR`` and ``QUANT_HOME`` are inside it, ``configs/`` is the repository's,
+  and the bundled data is read from the repository (nothing is written to it).
 """
 
 from __future__ import annotations

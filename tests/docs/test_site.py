@@ -143,6 +143,11 @@ def test_the_site_builds_strict_and_offline(tmp_path: Path) -> None:
         '<pre class="mermaid"><code>flowchart TD'
         in (site / "architecture" / "index.html").read_text()
     )
+    # The docstrings' reStructuredText was turned into Markdown (docs/_hooks/griffe_rst.py).
+    for page in (site / "reference" / "api").glob("*/index.html"):
+        html = page.read_text()
+        left = [m for m in (":func:", ":class:", ":math:", ".. math::", "=====  ") if m in html]
+        assert not left, f"{page}: reStructuredText left in the page: {left}"
     # No web fonts or other downloads at build time or in the pages.
     assert "fonts.googleapis.com" not in (site / "index.html").read_text()
     print(f"mkdocs build --strict: {seconds:.1f} s")
