@@ -84,13 +84,41 @@ def test_the_cli_reference_documents_every_command_with_its_options() -> None:
     assert "* `--param, -p <list[str]>`" in page or "* `-p, --param <list[str]>`" in page
 
 
-_CACHE: dict[str, str] = {}
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site built once for this module: ``mkdocs build --strict`` into a tmp folder."""
+    folder = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    started = time.perf_counter()
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(folder)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    print(f"mkdocs build --strict: {time.perf_counter() - started:.1f} s")
+    assert build.returncode == 0, build.stderr[-4000:]
+    assert "WARNING" not in build.stderr, build.stderr[-4000:]
+    return folder
 
 
-def _api_page(package: str) -> str:
-    if not _CACHE:
-        _CACHE.update(api_reference.api_pages())
-    return _CACHE[f"reference/api/{package}.md"]
+@pytest.mark.slow
+def test_the_site_builds_strict_and_offline(site: Path) -> None:
+    assert (site / "reference" / "cli" / "index.html").is_file()
+    assert "Unreleased" in (site / "changelog" / "index.html").read_text()
+    # The architecture diagram stays a mermaid block for Material to draw.
+    architecture = (site / "architecture" / "index.html").read_text()
+    assert '<pre class="mermaid"><code>flowchart TD' in architecture
+    # The docstrings' reStructuredText was turned into Markdown (docs/_hooks/griffe_rst.py).
+    for page in (site / "reference" / "api").glob("*/index.html"):
+        html = page.read_text()
+        left = [m for m in (":func:", ":class:", ":math:", ".. math::", "=====  ") if m in html]
+        assert not left, f"{page}: reStructuredText left in the page: {left}"
+    # No web fonts or other downloads at build time or in the pages.
+    assert "fonts.googleapis.com" not in (site / "index.html").read_text()
 
 
 def _submodules_with_all(package: str) -> list[str]:
@@ -103,51 +131,21 @@ def _submodules_with_all(package: str) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("package", api_reference.PACKAGES)
-def test_the_api_page_renders_each_name_of_the_package_all(package: str) -> None:
+def test_the_api_page_shows_each_name_of_the_package_all(site: Path, package: str) -> None:
+    html = (site / "reference" / "api" / package / "index.html").read_text()
+    ids = set(re.findall(r'id="(quantlib\.[\w.]+)"', html))
+    links = set(re.findall(r'href="[^"#]*#(quantlib\.[\w.]+)"', html))
     module = importlib.import_module(f"quantlib.{package}")
-    page = _api_page(package)
     names = getattr(module, "__all__", None)
     if names is None:  # research, live: one section per submodule with an __all__
         for submodule in _submodules_with_all(f"quantlib.{package}"):
-            assert f"::: {submodule}\n" in page
+            members = importlib.import_module(submodule).__all__
+            missing = [n for n in members if f"{submodule}.{n}" not in ids]
+            assert f"{submodule}" in ids, submodule
+            assert not missing, f"{submodule}.__all__ names missing from its page: {missing}"
         return
-    blocks = re.findall(r"::: (\S+)\n((?:    .*\n)*)", page)
-    rendered = {f"{m}.{n}" for m, opts in blocks for n in re.findall(r"- (\w+)", opts)}
-    linked = set(re.findall(r"\]\[(quantlib\.[\w.]+)\]", page))
-    missing = [n for n in names if not any(p.endswith(f".{n}") for p in rendered | linked)]
+    shown = {i.rsplit(".", 1)[-1] for i in ids} | {i.rsplit(".", 1)[-1] for i in links}
+    missing = [n for n in names if n not in shown]
     assert not missing, f"quantlib.{package}.__all__ names missing from its page: {missing}"
-
-
-@pytest.mark.slow
-def test_the_site_builds_strict_and_offline(tmp_path: Path) -> None:
-    site = tmp_path / "site"
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    started = time.perf_counter()
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    assert build.returncode == 0, build.stderr[-4000:]
-    assert "WARNING" not in build.stderr, build.stderr[-4000:]
-    assert (site / "reference" / "cli" / "index.html").is_file()
-    assert (site / "changelog" / "index.html").read_text().count("Changelog") >= 1
-    # The architecture diagram stays a mermaid block for Material to draw.
-    assert (
-        '<pre class="mermaid"><code>flowchart TD'
-        in (site / "architecture" / "index.html").read_text()
-    )
-    # The docstrings' reStructuredText was turned into Markdown (docs/_hooks/griffe_rst.py).
-    for page in (site / "reference" / "api").glob("*/index.html"):
-        html = page.read_text()
-        left = [m for m in (":func:", ":class:", ":math:", ".. math::", "=====  ") if m in html]
-        assert not left, f"{page}: reStructuredText left in the page: {left}"
-    # No web fonts or other downloads at build time or in the pages.
-    assert "fonts.googleapis.com" not in (site / "index.html").read_text()
-    print(f"mkdocs build --strict: {seconds:.1f} s")
