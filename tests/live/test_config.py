@@ -21,7 +21,10 @@ def test_example_paper_config_loads() -> None:
     assert [s.name for s in config.strategy] == ["sma_btc", "sma_eth"]
     assert config.strategy[0].mode is StrategyMode.SUPERVISED
     assert config.risk.allowed_symbols == ("BTC/USDT", "ETH/USDT")
-    assert config.feed.speed == 3600
+    # On the replay's clock a proposal lives proposal_ttl_minutes of bars: at the shipped speed
+    # a person has minutes of wall time to approve it in the panel, not a fraction of a second.
+    assert config.feed.speed > 0
+    assert config.proposal_ttl_minutes * 60 / config.feed.speed >= 60
 
 
 def test_unknown_keys_and_bad_values_are_named(tmp_path: Path) -> None:
