@@ -93,5 +93,9 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        # Cached here: importing a submodule of the same name (fetch_funding) sets the package's
+        # attribute to the module, which would shadow the function on the next access.
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'quantlib.data' has no attribute {name!r}")
