@@ -143,7 +143,16 @@ def make_engine(
         engine = create_engine(parsed, echo=echo, connect_args=args)
         _sqlite_pragmas(engine, timeout)
         return engine
-    return create_engine(parsed, echo=echo, connect_args=args, pool_pre_ping=True)
+    try:
+        return create_engine(parsed, echo=echo, connect_args=args, pool_pre_ping=True)
+    except ImportError as exc:  # the URL names a driver that is not installed
+        shown = parsed.render_as_string(hide_password=True)
+        raise ConfigError(
+            f"database url {shown!r} needs the Python driver {exc.name or parsed.drivername!r}, "
+            "which is not installed. Fix: name an installed driver, e.g. "
+            "'postgresql+psycopg2://user@host:5432/db' (psycopg2 is installed by make), or "
+            "install that driver (QUANT_DATABASE_URL)"
+        ) from None
 
 
 # Engines own connection pools, so one is kept per URL (a cache, not settings: the URL is

@@ -3,6 +3,7 @@ shared engines; PostgreSQL on 127.0.0.1 when it is reachable."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,3 +117,28 @@ def test_postgresql_session_commits_and_rolls_back(postgres: Engine) -> None:
         insert_then_fail(postgres, 2)
     with postgres.connect() as conn:
         assert conn.exec_driver_sql("SELECT x FROM t").scalars().all() == [1]
+
+
+def test_a_url_naming_a_driver_that_is_not_installed_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"needs the Python driver .*Fix") as caught:
+        make_engine("postgresql+pg8000://u:secret@127.0.0.1/db")
+    assert "secret" not in str(caught.value)
+
+
+@pytest.mark.network
+def test_a_database_that_does_not_exist_is_one_line_on_the_command_line(
+    postgres: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from quantlib.cli import app
+
+    url = postgres.url.set(database=f"missing_{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("QUANT_DATABASE_URL", url.render_as_string(hide_password=False))
+    result = CliRunner().invoke(app, ["sweep", "-s", "sma_cross", "-d", "BTCUSDT", "-t", "1d",
+                                      "-g", "fast=5,10"])  # fmt: skip
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "cannot use the database" in result.stderr
+    assert "does not exist" in result.stderr
+    assert "Fix: check QUANT_DATABASE_URL" in result.stderr

@@ -28,10 +28,24 @@ def _user_errors() -> Iterator[None]:
     """Turn library errors into a one-line message and exit code 1 (no traceback); the
     message is printed as written (its square brackets, e.g. ``[perpetuals.BTCUSDT]``, are
     text, not console markup)."""
+    from sqlalchemy.exc import OperationalError
+
     try:
         yield
     except QuantError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    except OperationalError as exc:  # a database that cannot be reached, not a bug to trace
+        from quantlib.live.redact import redact
+
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        err.print(
+            f"[bold red]error:[/] cannot use the database: {escape(redact(reason))}. Fix: check "
+            "QUANT_DATABASE_URL (server running, database created, user allowed), or unset it "
+            "for the SQLite file in the data directory",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(code=1) from None
 
 
