@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlmodel import Session, SQLModel, create_engine
 
 from quantlib._validation import check_int
@@ -145,10 +145,11 @@ def make_engine(
         return engine
     try:
         return create_engine(parsed, echo=echo, connect_args=args, pool_pre_ping=True)
-    except ImportError as exc:  # the URL names a driver that is not installed
+    except (ImportError, NoSuchModuleError) as exc:  # a driver not installed, or unknown
         shown = parsed.render_as_string(hide_password=True)
+        driver = getattr(exc, "name", None) or parsed.drivername
         raise ConfigError(
-            f"database url {shown!r} needs the Python driver {exc.name or parsed.drivername!r}, "
+            f"database url {shown!r} needs the Python driver {driver!r}, "
             "which is not installed. Fix: name an installed driver, e.g. "
             "'postgresql+psycopg2://user@host:5432/db' (psycopg2 is installed by make), or "
             "install that driver (QUANT_DATABASE_URL)"

@@ -123,6 +123,8 @@ def test_a_url_naming_a_driver_that_is_not_installed_is_a_config_error() -> None
     with pytest.raises(ConfigError, match=r"needs the Python driver .*Fix") as caught:
         make_engine("postgresql+pg8000://u:secret@127.0.0.1/db")
     assert "secret" not in str(caught.value)
+    with pytest.raises(ConfigError, match=r"needs the Python driver 'postgresql\+nosuch'"):
+        make_engine("postgresql+nosuch://u@127.0.0.1/db")
 
 
 @pytest.mark.network
