@@ -99,7 +99,8 @@ def _(load_ohlcv, n_bars, symbol, timeframe):
 
 @app.cell
 def _(MLConfig, ModelSpec, bars, epochs, hidden, horizon, test_share, window):
-    # Half the bars train the first fold; the rest is cut into test windows.
+    # At least half the bars come before the first test window; the test windows are cells of
+    # the calendar grid (test_size bars long, counted from 1970-01-01 UTC) from there on.
     test_size = max(int(len(bars) * test_share.value), 1)
     size = int(hidden.value)
     config = MLConfig(
@@ -187,7 +188,7 @@ def _(bars, config, mo, pd, symbol, with_filter):
 def test_every_prediction_is_out_of_sample(bars, config, overall, result):
     # Each prediction's bar lies in its fold's test window, after every training and
     # validation bar of that fold.
-    _folds = config.folds(len(bars))
+    _folds = config.folds(bars.index)
     _position = bars.index.get_indexer(result.predictions.index)
     for _number, _fold in enumerate(_folds):
         _mine = _position[result.predictions["fold"].to_numpy() == _number]

@@ -200,7 +200,7 @@ def _folds_table(result: MLResult, index: pd.DatetimeIndex | None) -> _Table:
     """Per fold: train, validation and test windows when the bars' index is known; the first
     and last predicted bar (the test window less the first ``window - 1`` bars, which lack a
     full window inside it); sample counts from the training information."""
-    folds = result.config.folds(len(index)) if index is not None else []
+    folds = result.config.folds(index) if index is not None else []
     samples = result.fit_info.drop_duplicates("fold").set_index("fold")
 
     def span(positions: np.ndarray) -> list[str]:
@@ -310,6 +310,9 @@ def _method(result: MLResult, index: pd.DatetimeIndex | None) -> list[list[str]]
         if config.train_size is None
         else f"rolling: the last {config.train_size:,} bars before the test window"
     )
+    if config.anchor == "calendar" and config.train_size is not None:
+        training += f"; features computed from {config.feature_warmup:,} bars before it on"
+    after = "each grid cell boundary" if config.anchor == "calendar" else "each earlier test window"
     members = "; ".join(f"{n}: {s.describe()}" for n, s in config.members.items())
     rows = [
         ["Label", f"sign of the close-to-close return over the next {config.horizon} bars "
@@ -317,18 +320,23 @@ def _method(result: MLResult, index: pd.DatetimeIndex | None) -> list[list[str]]
         ["Horizon", f"{config.horizon} bars"],
         ["Window", f"{config.window} bars of features per sample"],
         ["Folds", f"{result.predictions['fold'].nunique()} walk-forward test windows of "
-                  f"{config.test_size:,} bars, the first after {config.min_train:,} bars"],
+                  f"{config.test_size:,} bars, " + (
+                      f"cells of a fixed grid counted from 1970-01-01 UTC, the first starting "
+                      f"at least {config.min_train:,} bars in"
+                      if config.anchor == "calendar"
+                      else f"the first after {config.min_train:,} bars")],
         ["Training window", training],
         ["Validation", f"the last {config.val_fraction:.0%} of the training window (early "
                        "stopping and calibration)"],
         ["Purge", f"training rows whose {config.horizon}-bar label reaches the validation "
                   "slice, and validation rows whose label reaches the test window, are dropped"],
-        ["Embargo", f"{embargo} bars after each earlier test window are never trained on"],
+        ["Embargo", f"{embargo} bars after {after} are never trained on"],
         ["Training sample step", f"{config.stride or config.horizon} bars"],
         ["Calibration", f"{config.calibration}, fitted on the validation slice"],
         ["Ensemble", f"linear pool of {', '.join(config.ensemble_of)}; weights ∝ exp(−(mean "
-                     f"log-loss − best) / {DEFAULT_TAU}) over the previous folds' "
-                     "out-of-sample log-loss, equal on the first fold"],
+                     f"log-loss − best) / {DEFAULT_TAU}) over the previous "
+                     f"{config.weight_folds} fold(s)' out-of-sample log-loss, equal on the "
+                     "first fold"],
         ["Members", members],
         ["Config id", config.config_id],
         ["Data hash", result.data_hash],

@@ -1,10 +1,10 @@
 """Does the AI filter help? A strategy with and without ``ai_confirmed``, out of sample only.
 
 Both variants trade the same bars: those inside the ML walk-forward's test windows (every bar
-from ``ml.min_train`` on), so the unfiltered strategy is not credited with a period the filter
-could not trade. Each filtered variant (a fixed threshold, or thresholds chosen per fold on the
-validation slices) is a configuration tried: the deflated Sharpe ratio of every row is charged
-with the number of variants in the table.
+from the first test window's on: ``ml.folds(index)[0]``), so the unfiltered strategy is not
+credited with a period the filter could not trade. Each filtered variant (a fixed threshold, or
+thresholds chosen per fold on the validation slices) is a configuration tried: the deflated
+Sharpe ratio of every row is charged with the number of variants in the table.
 """
 
 from __future__ import annotations
@@ -53,9 +53,12 @@ def ai_filter_comparison(
     for threshold in thresholds:
         label = "chosen per fold" if threshold is None else f"{threshold:.2f}"
         variants[f"{base} + AI filter (threshold {label})"] = {}
+    first_test: dict[str, int] = {}
     for asset, frame in bars.items():
+        folds = ml.folds(pd.DatetimeIndex(frame.index))
+        first_test[asset] = folds[0].test_start if folds else len(frame)
         variants[f"{base} (no AI filter)"][asset] = _out_of_sample(
-            strategy.signals(frame), ml.min_train
+            strategy.signals(frame), first_test[asset]
         )
         for threshold, name in zip(thresholds, list(variants)[1:], strict=True):
             wrapped = AiConfirmed(base=base, base_params=params, threshold=threshold, ml=ml)
@@ -69,7 +72,7 @@ def ai_filter_comparison(
     finite = [x for x in sharpes if np.isfinite(x)]
     # A variant without trades has no Sharpe ratio; the others' spread is what was tried.
     variance = float(np.var(finite, ddof=1)) if len(finite) > 1 else 0.0
-    first = min(frame.index[ml.min_train] for frame in bars.values())
+    first = min(frame.index[min(first_test[a], len(frame) - 1)] for a, frame in bars.items())
     rows = []
     for name, result in results.items():
         summary = result.summary(n_trials=n_trials, trials_sharpe_variance=variance).to_dict()

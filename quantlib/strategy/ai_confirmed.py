@@ -4,7 +4,8 @@ The wrapped strategy's entries are kept when the ensemble's calibrated probabili
 entry's side (``p_up`` for a long, ``1 − p_up`` for a short) is at least the fold's threshold;
 exits are the wrapped strategy's. The probabilities are the out-of-sample predictions of
 :func:`quantlib.models.ml.walkforward.walk_forward_ml`: each bar's comes from models trained
-only on data before its fold. Entries before the first fold cannot be confirmed and are dropped.
+only on data before its fold. Entries before the first fold cannot be confirmed and are dropped
+(on bars too short for any fold, every entry is).
 
 The threshold is fixed (``threshold=0.55``) or, with ``threshold=None``, chosen per fold
 inside the training window: on the fold's validation slice, the value of ``grid`` whose kept
@@ -12,8 +13,17 @@ entries had the best mean forward return over the label horizon (purged: those r
 before the test window starts). Fewer than ``min_entries`` kept entries → 0.5 (every entry the
 model does not call against).
 
-A fold's models never depend on the bars after its test window, so the signals pass the
-truncation-invariance check. Predictions are cached in memory per data and configuration.
+The default ``ml`` configuration is calendar-anchored with a rolling training window
+(:class:`~quantlib.models.ml.walkforward.MLConfig` defaults: test windows on a fixed 8,760-bar
+grid counted from 1970-01-01 UTC, a 17,520-bar training window, features from 2,000 bars
+before it, ensemble weights from the previous fold). So the signals do not depend on where the
+data start once :meth:`AiConfirmed.warmup_bars` bars have passed (``min_train`` or the training
+window and the features' warm-up, then one test window, and one more for the ensemble
+weights): a backtest started later, or the live engine warmed up on that many bars, trades as
+the full backtest does. With ``ml.anchor = "data"`` or an expanding window (``train_size =
+None``) they do depend on it, and no warm-up is declared. A fold's models never depend on the
+bars after its test window, so the signals pass the truncation-invariance check either way.
+Predictions are cached in memory per data and configuration.
 """
 
 from __future__ import annotations
@@ -131,8 +141,23 @@ class AiConfirmed(BaseModel):
     def _base(self) -> Any:
         return make_strategy(self.base, self.base_params)
 
+    def warmup_bars(self) -> int | None:
+        """Bars of history after which the signals no longer depend on where the data start
+        (:meth:`MLConfig.warmup_bars <quantlib.models.ml.walkforward.MLConfig.warmup_bars>`,
+        with the base strategy's declared warm-up: a base that declares none is taken as
+        settled within the features' warm-up); None for a start-dependent ``ml``."""
+        from quantlib.strategy.user import warmup_bars
+
+        base = warmup_bars(self._base()) or 0
+        ml = self.ml.warmup_bars(settled=base)
+        return None if ml is None else max(ml, base)
+
     def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
         signals = self._base().signals(bars)
+        if not self.ml.folds(pd.DatetimeIndex(bars.index)):
+            # Too few bars for a test window: nothing can be confirmed.
+            unconfirmed: pd.DataFrame = signals.assign(entry=np.zeros(len(signals), np.int8))
+            return unconfirmed
         result = _predictions(bars, self.ml)
         if self.threshold is not None:
             return confirm_entries(signals, result, self.threshold)

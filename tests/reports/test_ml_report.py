@@ -66,7 +66,7 @@ def _scores(fold: str, model: str, y: np.ndarray) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def result() -> MLResult:
     config = MLConfig(
-        horizon=4, window=8, min_train=200, test_size=50,
+        horizon=4, window=8, min_train=200, test_size=50, anchor="data",
         members={
             "lstm": ModelSpec(kind="lstm", hidden=4, epochs=1),
             "transformer": ModelSpec(kind="transformer", d_model=4, heads=1, layers=1, epochs=1),

@@ -130,9 +130,12 @@ def test_evaluate_prints_scores_and_writes_report_predictions_and_record(
     assert record["config_id"] == load_ml_config(tiny).config_id
     assert (record["data"], record["timeframe"], record["bars"]) == ("BTCUSDT", "1h", 2000)
     assert list(record["overall"]) == ["lstm", "transformer", "logistic", "ensemble"]
-    # One fold: test bars 1500..1999, less the first 7 without a full window inside it.
+    # One fold: the 500-hour grid cell holding the last bar, 2024-12-26 08:00 UTC (hour
+    # 964 * 500 since 1970-01-01) to 2024-12-31 23:00 (the first cell starting 1,500 bars in or
+    # later): 136 bars, less the first 7 without a full window inside it.
     predictions = pd.read_parquet(report.with_suffix(".predictions.parquet"))
-    assert len(predictions) == 493
+    assert predictions.index[0] == pd.Timestamp("2024-12-26 15:00", tz="UTC")
+    assert len(predictions) == 129
     assert predictions.index[-1] == bars.index[-1]
     ensemble = record["overall"]["ensemble"]
     assert ensemble["n"] == int(predictions["y"].notna().sum())

@@ -10,12 +10,13 @@ import itertools
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quantlib.exceptions import ConfigError
-from quantlib.models.ml.splits import Fold, walk_forward_folds
+from quantlib.models.ml.splits import Fold, calendar_folds, grid_cells, walk_forward_folds
 
 
 def test_anchored_folds_hand_worked() -> None:
@@ -195,3 +196,109 @@ def test_folds_from_a_first_test_bar_step_to_the_end_and_ignore_what_follows() -
 def test_folds_need_exactly_one_of_n_folds_and_first_test() -> None:
     with pytest.raises(ConfigError, match="exactly one of n_folds"):
         walk_forward_folds(23, test_size=5, horizon=1, embargo=0)
+
+
+# ----------------------------------------------------------------------------- calendar grid
+
+HOUR = pd.Timedelta(hours=1)
+
+
+def _hours(start: str, n: int) -> pd.DatetimeIndex:
+    return pd.date_range(start, periods=n, freq="h", tz="UTC", name="timestamp")
+
+
+def test_grid_cells_count_whole_periods_since_the_epoch() -> None:
+    # 24-bar cells of 1h bars are UTC days: day 19,723 since 1970-01-01 is 2024-01-01.
+    index = _hours("2023-12-31 22:00", 4)
+    assert grid_cells(index, 24, HOUR).tolist() == [19_722, 19_722, 19_723, 19_723]
+    # 8,760-bar cells are 365-day periods: the one holding 2024-01-01 began 2023-12-19.
+    cell = grid_cells(_hours("2024-01-01", 1), 8_760, HOUR)[0]
+    assert pd.Timestamp(0, tz="UTC") + cell * 8_760 * HOUR == pd.Timestamp("2023-12-19", tz="UTC")
+
+
+def test_calendar_folds_hand_worked() -> None:
+    # 40 hourly bars from 2024-01-01 00:00; 12-hour cells start at 00:00 and 12:00 UTC, so at
+    # bars 12, 24 and 36. Test windows: the cells starting >= 10 bars in. Rolling 10-bar window,
+    # its last round(0.2 * 10) = 2 bars validate; horizon 1; embargo 3 after each cell start.
+    index = _hours("2024-01-01", 40)
+    setting: dict[str, Any] = {"min_train": 10, "train_size": 10, "test_size": 12,
+                               "val_fraction": 0.2, "horizon": 1, "embargo": 3}  # fmt: skip
+
+    folds = calendar_folds(index, **setting)
+
+    assert [(f.test_start, f.test_end) for f in folds] == [(12, 24), (24, 36), (36, 40)]
+    # Fold 0: window 2..11, validation 10..11 less 11 (label reaches 12); training 2..9 less 9.
+    assert (folds[0].train.tolist(), folds[0].val.tolist()) == ([2, 3, 4, 5, 6, 7, 8], [10])
+    # Fold 1: window 14..23; 14 is embargoed (12, 13, 14 follow the cell start at 12).
+    assert (folds[1].train.tolist(), folds[1].val.tolist()) == ([15, 16, 17, 18, 19, 20], [22])
+    # Fold 2: window 26..35; 26 follows the cell start at 24.
+    assert (folds[2].train.tolist(), folds[2].val.tolist()) == ([27, 28, 29, 30, 31, 32], [34])
+
+
+def test_calendar_folds_put_the_test_windows_on_the_same_bars_for_any_start() -> None:
+    index = _hours("2024-01-01", 40)
+    setting: dict[str, Any] = {"min_train": 10, "train_size": 10, "test_size": 12,
+                               "val_fraction": 0.2, "horizon": 1, "embargo": 3}  # fmt: skip
+    full = {index[f.test_start]: f for f in calendar_folds(index, **setting)}
+
+    # Started 5 bars later the cells start at bars 7, 19, 31: the first has 7 < 10 bars before
+    # it, so the test windows are the full run's last two, on the same bars.
+    later = calendar_folds(index[5:], **setting)
+    assert [(f.test_start + 5, f.test_end + 5) for f in later] == [(24, 36), (36, 40)]
+    for fold in later:
+        same = full[index[5:][fold.test_start]]
+        for part in ("train", "val", "test"):
+            assert (getattr(fold, part) + 5).tolist() == getattr(same, part).tolist()
+    # Counting min_train from the first bar would have tested bars 15..26 and 27..38 instead.
+    counted = walk_forward_folds(35, first_test=10, test_size=12, horizon=1, embargo=3)
+    assert [(f.test_start + 5, f.test_end + 5) for f in counted] == [(15, 27), (27, 39), (39, 40)]
+
+
+def test_calendar_cells_over_a_gap_hold_fewer_bars() -> None:
+    # Bars 14:00..17:00 of 2024-01-01 are missing: the cell from 12:00 holds 8 bars, and the
+    # next cell starts at the first bar at or after 00:00 (2024-01-02 00:00).
+    index = _hours("2024-01-01", 48).delete(range(14, 18))
+    folds = calendar_folds(index, min_train=10, test_size=12, horizon=0, embargo=0, bar=HOUR)
+
+    assert [(f.test_start, f.test_end) for f in folds] == [(12, 20), (20, 32), (32, 44)]
+    assert index[20] == pd.Timestamp("2024-01-02", tz="UTC")
+    assert calendar_folds(index[:15], min_train=15, test_size=12, horizon=0, embargo=0) == []
+
+
+@st.composite
+def calendar_settings(draw: st.DrawFn) -> dict[str, Any]:
+    steps = draw(st.lists(st.sampled_from([1, 1, 1, 1, 2, 7]), min_size=30, max_size=250))
+    index = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.cumsum(steps), unit="h")
+    return {
+        "index": pd.DatetimeIndex(index),
+        "start": draw(st.integers(1, 60)),
+        "min_train": draw(st.integers(1, 60)),
+        "train_size": draw(st.integers(8, 60)),
+        "test_size": draw(st.integers(1, 40)),
+        "val_fraction": draw(st.sampled_from([0.0, 0.2, 0.5])),
+        "horizon": draw(st.integers(0, 3)),
+        "embargo": draw(st.integers(0, 4)),
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(calendar_settings())
+def test_calendar_folds_inside_both_runs_are_the_same_bars(setting: dict[str, Any]) -> None:
+    index, start = setting.pop("index"), setting.pop("start")
+    sizes = {**setting, "bar": HOUR}
+    try:
+        full = calendar_folds(index, **sizes)
+        later = calendar_folds(index[start:], **sizes)
+    except ConfigError as exc:
+        # Random settings may leave a fold without training rows; nothing else may fail.
+        if "has no training row left" not in str(exc):
+            raise
+        return
+    by_time = {index[f.test_start]: f for f in full}
+    settled = setting["train_size"] + setting["embargo"]
+    for fold in later:
+        same = by_time[index[start + fold.test_start]]  # every later test window is a full one's
+        assert fold.test_end + start == same.test_end
+        if fold.test_start >= settled:  # its training window lies inside the later run
+            for part in ("train", "val"):
+                assert (getattr(fold, part) + start).tolist() == getattr(same, part).tolist()
