@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -13,7 +14,31 @@ import pandas as pd
 import plotly.offline  # type: ignore[import-untyped]
 from markupsafe import Markup
 
+from quantlib.exceptions import ConfigError
+
 __all__ = ["Figures", "Table", "environment", "plotly_js", "when"]
+
+
+def html_path(out: object) -> Path:
+    """``out`` as a path for an HTML page: its name must end in .html or .htm (a report written
+    to ``report.pdf`` would be HTML that no PDF reader opens).
+
+    Examples
+    --------
+    >>> html_path("r.html").name
+    'r.html'
+    >>> html_path("r.pdf")
+    Traceback (most recent call last):
+    ...
+    quantlib.exceptions.ConfigError: r.pdf: reports are self-contained HTML pages; ...
+    """
+    path = Path(str(out))
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(
+            f"{path}: reports are self-contained HTML pages; the name must end in .html. "
+            f"Fix: --out {path.with_suffix('.html')} (print it to PDF from a browser if needed)"
+        )
+    return path
 
 
 def when(stamp: object) -> str:

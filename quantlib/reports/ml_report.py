@@ -31,6 +31,7 @@ from quantlib.reports._format import format_count, format_number, format_percent
 from quantlib.reports._page import Figures as _Figures
 from quantlib.reports._page import Table as _Table
 from quantlib.reports._page import environment as _environment
+from quantlib.reports._page import html_path
 from quantlib.reports._page import plotly_js as _plotly_js
 from quantlib.reports._page import when as _when
 
@@ -413,4 +414,4 @@ def ml_report(
 ) -> Path:
     """Render :func:`build_ml_report` and write it to ``out`` atomically; returns the path."""
     html = build_ml_report(result, filter_table=filter_table, title=title, index=index)
-    return atomic_write_text(Path(out), html)
+    return atomic_write_text(html_path(out), html)

@@ -33,7 +33,7 @@ from quantlib._typing import PathLike
 from quantlib._validation import check_choice
 from quantlib.exceptions import ConfigError
 from quantlib.reports._format import format_count, format_number, format_percent
-from quantlib.reports._page import Figures, Table, environment, plotly_js, when
+from quantlib.reports._page import Figures, Table, environment, html_path, plotly_js, when
 from quantlib.research.portfolio_evaluation import RESIDUAL, PortfolioEvaluation
 from quantlib.strategy.user import provenance as strategy_provenance
 
@@ -281,4 +281,4 @@ def write_portfolio_report(
     """Render :func:`build_portfolio_report` and write it to ``out`` atomically; returns the
     path written."""
     page = build_portfolio_report(evaluation, sample=sample, strategy=strategy)
-    return atomic_write_text(Path(out), page)
+    return atomic_write_text(html_path(out), page)

@@ -18,6 +18,7 @@ import pandas as pd
 from quantlib._io import atomic_write_text
 from quantlib._typing import PathLike
 from quantlib.backtest.config import BacktestConfig
+from quantlib.reports._page import html_path
 from quantlib.research.evaluation import BENCHMARKS, benchmark_series, evaluate_strategy
 
 __all__ = ["BENCHMARKS", "benchmark_series", "strategy_report"]
@@ -51,6 +52,7 @@ def strategy_report(
     from quantlib.reports.html import render_report
     from quantlib.reports.provenance import collect_provenance
 
+    path = html_path(out)  # before the work, not after it
     evaluation = evaluate_strategy(
         strategy,
         sources,
@@ -66,4 +68,4 @@ def strategy_report(
         recorded_at=recorded_at,
     )
     facts = {**collect_provenance(evaluation.data_paths), **dict(provenance or {})}
-    return atomic_write_text(Path(out), render_report(evaluation, provenance=facts))
+    return atomic_write_text(path, render_report(evaluation, provenance=facts))
