@@ -100,3 +100,48 @@ def test_ai_confirmed_signals_are_truncation_invariant() -> None:
     assert (signals.loc[kept, "entry"] == base.loc[kept, "entry"]).all()
     assert signals["exit"].equals(base["exit"])
     assert_no_lookahead(strategy.signals, bars, [420, 505])
+
+
+def test_the_default_declares_the_bars_after_which_its_signals_do_not_depend_on_the_start() -> None:
+    # max(min_train 17,520, train_size 17,520 + feature_warmup 2,000) to the first fold wholly
+    # inside the data, then its 8,760-bar test window and the one whose weights it sets.
+    assert AiConfirmed().warmup_bars() == 19_520 + 2 * 8_760
+    assert AiConfirmed(ml=MLConfig(anchor="data")).warmup_bars() is None
+    assert AiConfirmed(ml=MLConfig(train_size=None)).warmup_bars() is None
+
+
+def test_bars_too_short_for_a_test_window_confirm_no_entry() -> None:
+    bars = make_ohlcv(100 + np.sin(np.arange(250) / 5) * 5)
+    strategy = AiConfirmed(base="sma_cross", base_params={"fast": 3, "slow": 8}, ml=TINY)
+    base = make_strategy("sma_cross", {"fast": 3, "slow": 8}).signals(bars)
+
+    signals = strategy.signals(bars)  # 250 bars < min_train 300: no fold, nothing trained
+
+    assert (base["entry"] != 0).any()
+    assert (signals["entry"] == 0).all()
+    assert signals["entry"].dtype == np.int8
+    assert signals["exit"].equals(base["exit"])
+
+
+@pytest.mark.slow
+def test_neural_members_give_the_same_signals_for_any_start_after_the_warmup() -> None:
+    """The LSTM, seeded and deterministic, trained on the same rows of a fold whatever bar the
+    data start at: the strategy check's recursive and truncation steps pass on bundled bars."""
+    from quantlib.data import load_ohlcv
+    from quantlib.research.strategy_check import check_strategy
+
+    ml = MLConfig(
+        horizon=2, window=8, min_train=300, test_size=100, train_size=200, feature_warmup=100,
+        members={"lstm": ModelSpec(kind="lstm", hidden=4, epochs=1, batch_size=64),
+                 "logistic": ModelSpec(kind="logistic")},
+        ensemble_of=("lstm", "logistic"),
+    )  # fmt: skip
+    strategy = AiConfirmed(base="sma_cross", base_params={"fast": 3, "slow": 8}, ml=ml)
+
+    check = check_strategy(
+        strategy, load_ohlcv("BTCUSDT", "1h"), n_bars=600, history=1_500, cuts=[450, 560, 598],
+        costs=False,
+    )  # fmt: skip
+
+    assert check.passed, check.render()
+    assert check.warmup == 500
