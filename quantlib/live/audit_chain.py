@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ timer; every other row at once."""
 
 _APPEND_ATTEMPTS = 5
 _TRIGGERED = ("sqlite", "postgresql")
+_INSERT = table_of(AuditEntry).insert()  # built once: executed with a row's parameters, its
+# compiled form comes from the engine's statement cache (no per-row statement building)
 
 
 class AuditChainError(ConfigError):
@@ -119,6 +122,10 @@ class AuditChain:
     _since_write: int = field(default=0, init=False, repr=False)
     _last_write: float = field(default=float("-inf"), init=False, repr=False)
     _frozen: tuple[int, str] | None = field(default=None, init=False, repr=False)
+    _scheme: str = field(default="", init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._scheme = _scheme(self.key)  # an HMAC of a fixed label: computed once
 
     @property
     def latest_checkpoint(self) -> Checkpoint | None:
@@ -212,9 +219,10 @@ class AuditChain:
         :func:`append`)."""
         detail_json = _redacted_json(detail)
         actor = redact(actor)
-        scheme = _scheme(self.key)
+        scheme = self._scheme
         pending: _Pending | None = session.info.get(id(self))
-        trusted = self.engine.dialect.name in _TRIGGERED
+        dialect = self.engine.dialect.name
+        trusted = dialect in _TRIGGERED
         for attempt in range(_APPEND_ATTEMPTS):
             if _head is not None and attempt == 0:
                 head: _Head | None = _head
@@ -245,22 +253,19 @@ class AuditChain:
             prev_hash = GENESIS_HASH if head is None else head.hash
             seq = _seq if _seq is not None else (1 if head is None else head.seq + 1)
             digest = chain_hash(scheme, seq, prev_hash, at, actor, action, detail_json, self.key)
+            row = {
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "detail": detail_json,
+                "prev_hash": prev_hash,
+                "hash": digest,
+                "seq": seq,
+                "scheme": scheme,
+            }
             try:
-                with session.begin_nested():
-                    result = session.exec(
-                        table_of(AuditEntry)
-                        .insert()
-                        .values(
-                            at=at,
-                            actor=actor,
-                            action=action,
-                            detail=detail_json,
-                            prev_hash=prev_hash,
-                            hash=digest,
-                            seq=seq,
-                            scheme=scheme,
-                        )
-                    )
+                with _statement_savepoint(session, dialect):
+                    result = session.connection().execute(_INSERT, row)
             except IntegrityError:
                 if _head is not None:
                     raise  # the seal: its detail names the head it read, so start over
@@ -391,6 +396,31 @@ class AuditChain:
         )
 
 
+@contextmanager
+def _statement_savepoint(session: Session, dialect: str) -> Iterator[None]:
+    """Make one INSERT undoable alone when it fails, so the caller's transaction survives its
+    retry: SQLite undoes a statement that a constraint or a trigger's ``RAISE(ABORT)``
+    refused by itself (no savepoint needed); PostgreSQL aborts the whole transaction, so the
+    insert runs in a savepoint (two short statements, not the ORM's nested transaction);
+    other databases get the ORM's nested transaction."""
+    if dialect == "sqlite":
+        yield
+        return
+    if dialect != "postgresql":
+        with session.begin_nested():
+            yield
+        return
+    connection = session.connection()
+    connection.exec_driver_sql("SAVEPOINT audit_append")
+    try:
+        yield
+    except BaseException:
+        connection.exec_driver_sql("ROLLBACK TO SAVEPOINT audit_append")
+        connection.exec_driver_sql("RELEASE SAVEPOINT audit_append")
+        raise
+    connection.exec_driver_sql("RELEASE SAVEPOINT audit_append")
+
+
 def append(
     session: Session, actor: str, action: str, detail: dict[str, Any] | None, at: int
 ) -> str:
@@ -424,9 +454,9 @@ def append(
 
     Notes
     -----
-    The head is read, the row inserted in a savepoint; when another writer appended after the
-    same head first, the UNIQUE ``prev_hash`` (or the insert trigger) refuses the insert, the
-    savepoint rolls back (the caller's transaction survives, also on PostgreSQL) and the head
-    is read again.
+    The head is read, the row inserted (in a savepoint on PostgreSQL); when another writer
+    appended after the same head first, the UNIQUE ``prev_hash`` (or the insert trigger)
+    refuses the insert, the insert alone is undone (the caller's transaction survives, also on
+    PostgreSQL) and the head is read again.
     """
     return AuditChain(session.get_bind().engine).append(session, actor, action, detail, at)

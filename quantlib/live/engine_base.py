@@ -13,7 +13,8 @@ import itertools
 import json
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,6 +188,19 @@ class EngineBase:
         if self._live is None:
             self._live = self.journal.live_orders()
         return list(self._live)
+
+    @contextmanager
+    def _batch(self, doing: str) -> Iterator[None]:
+        """The journal calls of the block as one transaction
+        (:meth:`~quantlib.live.journal.Journal.batch`). When it fails, the cached book and
+        live orders are dropped: the journal may not hold what they counted, so they are read
+        again."""
+        try:
+            with self.journal.batch(doing):
+                yield
+        except BaseException:
+            self._book = self._live = None
+            raise
 
     def _record(self, order: ExchangeOrder) -> JournalOrder:
         self._live = None

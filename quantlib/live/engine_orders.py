@@ -12,6 +12,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -42,6 +45,8 @@ from quantlib.live.risk_gate import OrderCheck
 from quantlib.live.status import K
 from quantlib.live.types import (
     EngineState,
+    ExchangeOrder,
+    Fill,
     OrderRequest,
     OrderStatus,
     OrderType,
@@ -102,11 +107,18 @@ class OrderFlow(EngineBase):
             return []
         if self._flag(K.ENTRIES_STOPPED) == "1" or self.gate.state is not EngineState.ACTIVE:
             return []
-        proposal = self._propose(slot, bar, now, Side.BUY if entry > 0 else Side.SELL, last)
-        if proposal is None:
-            return []
-        if mode is StrategyMode.AUTO:
-            self.execute(proposal.proposal_id, user="auto")
+        side = Side.BUY if entry > 0 else Side.SELL
+        approved: _Approved | str | None = None
+        # The proposal, its approval and the entry's intent: one commit before the exchange
+        # call (one fsync of the journal instead of three).
+        with self._decision(f"{slot.name}-{bar.close_time}"):
+            proposal = self._propose(slot, bar, now, side, last)
+            if proposal is None:
+                return []
+            if mode is StrategyMode.AUTO:
+                approved = self._approve(proposal.proposal_id, user="auto")
+        if isinstance(approved, _Approved):
+            self._send_entry(approved)
         return [proposal.proposal_id]
 
     def _propose(
@@ -182,7 +194,9 @@ class OrderFlow(EngineBase):
 
         Refused (and the proposal rejected) when it expired, the price moved beyond the
         tolerance, or the risk gate denies it; a second approval finds it decided and does
-        nothing (double clicks are harmless).
+        nothing (double clicks are harmless). The approval and the order's intent are one
+        journal transaction, committed before the exchange is called; the exchange's answer
+        and the proposal marked executed are the next one.
 
         Raises
         ------
@@ -195,6 +209,34 @@ class OrderFlow(EngineBase):
                 f"approve {proposal_id!r}: a limit order needs a finite price > 0, got "
                 f"{price!r}. Fix: pass price=<limit price>, or approve as a market order"
             )
+        with self._decision(proposal_id):
+            approved = self._approve(proposal_id, user=user, price=price, kind=kind)
+        if isinstance(approved, str):
+            return approved
+        return self._send_entry(approved)
+
+    @contextmanager
+    def _decision(self, proposal_id: str) -> Iterator[None]:
+        """One journal transaction for the decision on ``proposal_id`` (see
+        :meth:`~quantlib.live.engine_base.EngineBase._batch`); a failure leaves the proposal
+        for :meth:`resume_cut`, which finds out what, if anything, was committed."""
+        try:
+            with self._batch(f"decide proposal {proposal_id!r}"):
+                yield
+        except Exception:
+            self._cut.add(proposal_id)
+            raise
+
+    def _approve(
+        self,
+        proposal_id: str,
+        *,
+        user: str,
+        price: float | None = None,
+        kind: OrderType = OrderType.MARKET,
+    ) -> _Approved | str:
+        """Decide ``proposal_id`` and journal its entry's intent (inside the caller's
+        :meth:`_decision`): what to send, or why nothing is sent."""
         record = self.journal.proposal(proposal_id)
         if record is None:
             raise LiveError(f"unknown proposal {proposal_id!r}")
@@ -221,12 +263,12 @@ class OrderFlow(EngineBase):
         note = f"limit {request.price:.10g}" if request.price is not None else ""
         if not self.journal.decide_proposal(proposal_id, "approved", user=user, note=note):
             return f"proposal {proposal_id} was decided by someone else first"
-        order = self._send_entry(p, request)
-        how = ""
-        if request.price is not None:
-            how = f" (limit {p.side.value} {request.amount:.10g} at {request.price:.10g})"
-        status = order.status.value if order else "not placed"
-        return f"order {request.client_order_id}{how}: {status}"
+        # The stop and target are the engine's before the order exists, so a fault anywhere
+        # after this point cannot leave a fill without them; they are durable from the start
+        # (the proposal row holds them, the intent names the proposal).
+        self._stops[p.symbol] = (p.stop, p.target)
+        send, order = self._intend(request, proposal_id=p.proposal_id)
+        return _Approved(p, request, send, order)
 
     def _moved(self, p: Proposal, last: float) -> str | None:
         """Why ``last`` is too far from the proposal's entry to trade, or None."""
@@ -281,22 +323,25 @@ class OrderFlow(EngineBase):
             return exc
         return None
 
-    def _send_entry(self, p: Proposal, request: OrderRequest) -> JournalOrder | None:
-        """Place the entry of the approved proposal ``p``, then mark ``p`` executed.
-
-        The stop and target are the engine's before the order exists, so a fault anywhere
-        after this point (the sync inside :meth:`place` included) cannot leave a fill without
-        them; they are durable from the start (the proposal row holds them, the intent names
-        the proposal). A fault records the proposal as cut: :meth:`resume_cut` finishes it.
-        """
-        self._stops[p.symbol] = (p.stop, p.target)
+    def _send_entry(self, approved: _Approved) -> str:
+        """Place the entry of an approved proposal whose intent is committed, and mark the
+        proposal executed; a one-line outcome. A fault records the proposal as cut:
+        :meth:`resume_cut` finishes it."""
+        p, request = approved.proposal, approved.request
+        cid = request.client_order_id
         try:
-            order = self.place(request, proposal_id=p.proposal_id)
-            self.journal.mark_proposal_executed(p.proposal_id, request.client_order_id)
+            order = approved.order
+            if approved.send:
+                order = self._dispatch(request, executes=p.proposal_id)
+            else:
+                self.journal.mark_proposal_executed(p.proposal_id, cid)
         except Exception:
             self._cut.add(p.proposal_id)
             raise
-        return order
+        how = ""
+        if request.price is not None:
+            how = f" (limit {p.side.value} {request.amount:.10g} at {request.price:.10g})"
+        return f"order {cid}{how}: {order.status.value if order else 'not placed'}"
 
     def place(
         self, request: OrderRequest, *, proposal_id: str | None = None
@@ -311,11 +356,19 @@ class OrderFlow(EngineBase):
         it, under the same client order id, only if it is not (exchanges reached through ccxt
         also refuse a second order under one client id).
         """
+        send, order = self._intend(request, proposal_id=proposal_id)
+        return self._dispatch(request) if send else order
+
+    def _intend(
+        self, request: OrderRequest, *, proposal_id: str | None
+    ) -> tuple[bool, JournalOrder | None]:
+        """Journal the intent of ``request`` (see :meth:`place`): whether to send it now, and
+        the journal's order (the one found, when it is not to be sent)."""
         cid = request.client_order_id
         self._live = None
         self._unsent[cid] = request  # until its outcome is journalled (see resume_cut)
         try:
-            self.journal.record_intent(request, proposal_id=proposal_id)
+            order = self.journal.record_intent(request, proposal_id=proposal_id)
         except DuplicateOrder:
             known = self.journal.order(cid)
             adopted = None if known is None else self._adopt(known)
@@ -323,46 +376,61 @@ class OrderFlow(EngineBase):
                 self._unsent.pop(cid, None)
                 if adopted is None:
                     log.warning("order %s is already journalled; not sending it again", cid)
-                return adopted or known
+                return False, adopted or known
             log.warning(
                 "order %s was journalled but never sent (a fault cut its placement); sending "
                 "it now under the same client order id",
                 cid,
             )
-        order, placed = self._call_exchange(request)
-        self._unsent.pop(cid, None)
-        if placed:
-            self.sync(request.symbol)
-            return self.journal.order(cid) or order
-        return order
+            return True, known
+        return True, order
 
-    def _call_exchange(self, request: OrderRequest) -> tuple[JournalOrder, bool]:
-        """Send the journalled intent ``request`` once and journal the outcome; the order and
-        whether the exchange accepted it."""
-        started = time.perf_counter()
+    def _dispatch(self, request: OrderRequest, *, executes: str | None = None) -> JournalOrder:
+        """Send the journalled intent ``request`` once, then journal what came back in one
+        transaction: the outcome, the fills the exchange reported at once and (``executes``)
+        the proposal marked executed; then the states of the symbol's other live orders."""
         cid = request.client_order_id
+        if self.journal.in_batch():  # the journal-first rule: the intent must be committed
+            raise LiveError(f"order {cid} would be sent before its intent is committed")
+        started = time.perf_counter()
+        placed: ExchangeOrder | None = None
+        failed: tuple[OrderStatus, str] = (OrderStatus.REJECTED, "")
+        keys_refused: AuthFailed | None = None
         try:
             placed = self.exchange.create_order(request)
         except OrderRejected as exc:
             self._alert(AlertKind.ORDER_REJECTED, f"{cid} rejected: {exc}")
-            error = redact(str(exc))
-            return self.journal.record_outcome(cid, OrderStatus.REJECTED, error=error), False
+            failed = (OrderStatus.REJECTED, redact(str(exc)))
         except (RateLimited, ExchangeDown) as exc:
             # Refused before the exchange accepted anything: not placed, not retried blindly.
             self._errors += 1
-            error = f"not placed: {redact(str(exc))}"
-            return self.journal.record_outcome(cid, OrderStatus.REJECTED, error=error), False
+            failed = (OrderStatus.REJECTED, f"not placed: {redact(str(exc))}")
         except OrderStateUnknown as exc:
             self._errors += 1
-            error = redact(str(exc))
-            return self.journal.record_outcome(cid, OrderStatus.UNKNOWN, error=error), False
+            failed = (OrderStatus.UNKNOWN, redact(str(exc)))
         except AuthFailed as exc:
-            order = self.journal.record_outcome(cid, OrderStatus.REJECTED, error=redact(str(exc)))
-            self.halt(f"exchange refused the API keys: {exc}")
-            return self.journal.order(cid) or order, False
-        self._latency_ms = (time.perf_counter() - started) * 1000.0
-        self.latencies.append(self._latency_ms)
-        return self._record(placed), True
+            keys_refused, failed = exc, (OrderStatus.REJECTED, redact(str(exc)))
+        else:
+            self._latency_ms = (time.perf_counter() - started) * 1000.0
+            self.latencies.append(self._latency_ms)
+        fills = [] if placed is None else self.exchange.fetch_fills(request.symbol)
+        with self._batch(f"record the outcome of order {cid!r}"):
+            if placed is None:
+                order = self.journal.record_outcome(cid, failed[0], error=failed[1])
+            else:
+                order = self._record(placed)
+                if self._sync_fills(fills):
+                    order = self.journal.order(cid) or order
+            if executes is not None:
+                self.journal.mark_proposal_executed(executes, cid)
+        self._unsent.pop(cid, None)
+        self._live = None
+        if keys_refused is not None:
+            self.halt(f"exchange refused the API keys: {keys_refused}")
+            return self.journal.order(cid) or order
+        if placed is not None and self._sync_orders(request.symbol):
+            return self.journal.order(cid) or order
+        return order
 
     def _adopt(self, order: JournalOrder) -> JournalOrder | None:
         """The journal's state of an ``intent`` that the exchange holds after all (found by
@@ -449,10 +517,15 @@ class OrderFlow(EngineBase):
         seen, so the book is rebuilt from the journal on the next read instead of holding a
         position that is gone (which would skip every later entry of the symbol).
         """
+        self._sync_fills(self.exchange.fetch_fills(symbol))
+        self._sync_orders(symbol)
+
+    def _sync_fills(self, fills: list[Fill]) -> bool:
+        """Journal the fills not seen yet (see :meth:`sync`); whether any was new."""
         positions, cash = self._load_book()
         fresh = written = False
         try:
-            for fill in self.exchange.fetch_fills(symbol):
+            for fill in fills:
                 if fill.trade_id in self._seen_trades:
                     continue
                 written = True
@@ -467,9 +540,28 @@ class OrderFlow(EngineBase):
             if written:
                 self._book = self._live = None
             raise
+        return fresh
+
+    def _sync_orders(self, symbol: str) -> bool:
+        """Journal the exchange's state of each live order of ``symbol`` that changed; whether
+        any did."""
+        changed = False
         for order in self.live_orders():
             if order.symbol != symbol or order.status in (OrderStatus.INTENT, OrderStatus.EXTERNAL):
                 continue
             seen = self.exchange.fetch_order(order.client_order_id, symbol)
             if seen is not None and (seen.status != order.status or seen.filled != order.filled):
                 self._record(seen)
+                changed = True
+        return changed
+
+
+@dataclass(frozen=True)
+class _Approved:
+    """An approved proposal whose entry's intent is journalled (by :meth:`OrderFlow._approve`):
+    ``send`` it, or take ``order``, the journal's order found under its client order id."""
+
+    proposal: Proposal
+    request: OrderRequest
+    send: bool
+    order: JournalOrder | None

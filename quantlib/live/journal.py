@@ -54,6 +54,7 @@ from quantlib.live.journal_commands import CommandQueue
 from quantlib.live.journal_funding import PERPETUAL_TABLES, FundingLedger
 from quantlib.live.journal_orders import OrderLedger
 from quantlib.live.journal_proposals import ProposalLedger
+from quantlib.live.journal_statements import NEWEST_FILL_INDEX
 from quantlib.live.journal_tables import (
     JOURNAL_TABLES,
     LIVE_STATUSES,
@@ -141,6 +142,8 @@ class Journal(OrderLedger, ProposalLedger, CommandQueue, FundingLedger):
         with unavailable_guard(engine, "create the journal tables"):
             create_tables(engine, [*JOURNAL_TABLES, *PERPETUAL_TABLES])
             add_command_proof_columns(engine)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(NEWEST_FILL_INDEX)
         audit_log.install(engine)
         self._audit_chain = AuditChain(
             engine, key=audit_key, checkpoint=audit_checkpoint, clock=clock
@@ -239,7 +242,7 @@ class Journal(OrderLedger, ProposalLedger, CommandQueue, FundingLedger):
         value = redact(value)
         for _ in range(_RETRIES):
             try:
-                with self._write(f"store state {key!r}") as s:
+                with self._write(f"store state {key!r}", atomic=True) as s:
                     now = self._clock()
                     changed = s.exec(
                         update(LiveStateRow)

@@ -6,10 +6,24 @@ lock) and appends its audit row inside the same transaction. The parts of the jo
 (:mod:`~quantlib.live.journal_orders`, :mod:`~quantlib.live.journal_proposals`,
 :mod:`~quantlib.live.journal_commands`) build on it; :class:`~quantlib.live.journal.Journal`
 composes them.
+
+Batches
+-------
+:meth:`JournalBase.batch` makes the journal calls of a block one transaction: every write and
+read of this journal in that thread joins it, and it commits (one ``fsync`` of the SQLite WAL
+or the PostgreSQL WAL) when the block ends, or rolls back entirely if the block raises. The
+engine records a decision this way (the proposal, its approval and the order's intent in one
+commit, before the exchange is called) and the exchange's answer (the outcome, the fills it
+reported and the proposal marked executed). Inside a batch each write stays atomic on its
+own: one that fails is rolled back to its savepoint, so a caller that handles the error (a
+duplicate client order id) keeps the batch's other writes. Nothing in a batch is durable
+before the batch commits, so a batch must never span an exchange call (the journal-first
+rule: :meth:`JournalBase.in_batch` lets the engine check).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +40,7 @@ from quantlib.live.journal_tables import (
 from quantlib.live.lock import WriterLock
 
 _RETRIES = 5
+_SAVEPOINT = "journal_write"
 
 
 class JournalBase:
@@ -36,13 +51,64 @@ class JournalBase:
     _clock: Callable[[], int]
     _lock: WriterLock | None
     _audit_chain: AuditChain
+    _batch: tuple[int, Session] | None = None  # (thread id, its open batch transaction)
 
     # -- transactions ---------------------------------------------------------------------
 
     @contextmanager
-    def _write(self, doing: str) -> Iterator[Session]:
-        """One write transaction holding the SQLite write lock from its first statement;
-        when bound to a lock, it is fenced first (one more indexed read of the lock row)."""
+    def batch(self, doing: str) -> Iterator[None]:
+        """Make the journal calls of this block one transaction (see the module docstring).
+
+        A batch inside a batch of the same thread joins it; other threads are not affected.
+
+        Parameters
+        ----------
+        doing : str
+            What the block does, for the :class:`~quantlib.live.errors.JournalUnavailable`
+            message of a failed begin or commit.
+
+        Raises
+        ------
+        JournalUnavailable
+            When the database is lost; nothing of the block is then committed, or (a commit
+            whose answer was lost) all of it is.
+        LockLost
+            From the start of the batch, when the journal's writer lock is no longer ours.
+
+        Examples
+        --------
+        >>> from quantlib.db import make_engine
+        >>> from quantlib.live.journal import Journal
+        >>> from quantlib.live.types import OrderRequest, Side
+        >>> journal = Journal(make_engine("sqlite://"), clock=lambda: 1_000)
+        >>> with journal.batch("two intents"):
+        ...     _ = journal.record_intent(OrderRequest("c1", "BTC/USDT", Side.BUY, 0.5))
+        ...     _ = journal.record_intent(OrderRequest("c2", "BTC/USDT", Side.BUY, 0.5))
+        >>> [order.client_order_id for order in journal.live_orders()]
+        ['c1', 'c2']
+        """
+        if self._joined() is not None:
+            yield
+            return
+        with self._begin_write(doing) as s:
+            self._batch = (threading.get_ident(), s)
+            try:
+                yield
+            finally:
+                self._batch = None
+
+    def in_batch(self) -> bool:
+        """Whether this thread is inside a :meth:`batch` (whose writes are not committed)."""
+        return self._joined() is not None
+
+    def _joined(self) -> Session | None:
+        batch = self._batch
+        if batch is None or batch[0] != threading.get_ident():
+            return None
+        return batch[1]
+
+    @contextmanager
+    def _begin_write(self, doing: str) -> Iterator[Session]:
         with unavailable_guard(self._engine, doing), session(self._engine) as s:
             if self._lock is not None:
                 self._lock.fence(s)
@@ -51,9 +117,52 @@ class JournalBase:
             yield s
 
     @contextmanager
+    def _write(self, doing: str, *, atomic: bool = False) -> Iterator[Session]:
+        """One write transaction holding the SQLite write lock from its first statement;
+        when bound to a lock, it is fenced first (one more indexed read of the lock row).
+
+        Inside a :meth:`batch` it joins the batch's transaction instead; ``atomic`` then puts
+        it in a savepoint, for a write whose caller handles its failure and goes on (a
+        failed statement aborts a PostgreSQL transaction; the savepoint keeps the rest)."""
+        joined = self._joined()
+        if joined is None:
+            with self._begin_write(doing) as s:
+                yield s
+            return
+        with unavailable_guard(self._engine, doing), _joined_step(joined, atomic):
+            yield joined
+
+    @contextmanager
     def _read(self, doing: str) -> Iterator[Session]:
+        joined = self._joined()
+        if joined is not None:
+            with unavailable_guard(self._engine, doing), _joined_step(joined, False):
+                yield joined
+            return
         with unavailable_guard(self._engine, doing), session(self._engine) as s:
             yield s
 
     def _audit(self, s: Session, actor: str, action: str, detail: dict[str, Any]) -> None:
         self._audit_chain.append(s, actor, action, detail, self._clock())
+
+
+@contextmanager
+def _joined_step(s: Session, atomic: bool) -> Iterator[None]:
+    """One journal call inside a batch: optionally in a savepoint; afterwards the session
+    forgets the rows it loaded, so the next call reads them again (as a call in its own
+    transaction would), never a copy that a Core ``UPDATE`` since made stale."""
+    connection = s.connection()
+    if atomic:
+        connection.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
+    try:
+        yield
+    except BaseException:
+        if atomic:
+            connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+            connection.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        raise
+    else:
+        if atomic:
+            connection.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+    finally:
+        s.expunge_all()

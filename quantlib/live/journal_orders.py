@@ -8,16 +8,19 @@ recorded once per ``trade_id`` and positions derived from the fills alone, in
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, insert, select, update
+from sqlmodel import Session, col, select
 
+from quantlib.live import journal_statements as sql
 from quantlib.live.errors import DuplicateOrder, JournalUnavailable, LiveError
 from quantlib.live.journal_base import _RETRIES, JournalBase
+from quantlib.live.journal_statements import first, run
 from quantlib.live.journal_tables import (
     FILLED_TOLERANCE,
-    LIVE_STATUSES,
     JournalOrder,
     JournalPosition,
     LiveFillRow,
@@ -133,12 +136,12 @@ class OrderLedger(JournalBase):
             if exchange_order_id is not None:
                 values["exchange_order_id"] = exchange_order_id
             if filled is not None:
-                values["filled"] = max(row.filled, filled)
+                values["filled"] = float(max(row.filled, filled))
             if average is not None:
-                values["average"] = average
+                values["average"] = float(average)
             if error:
                 values["error"] = error
-            s.exec(update(LiveOrderRow).where(col(LiveOrderRow.id) == row.id).values(**values))
+            run(s, sql.UPDATE_ORDER, {"b_id": row.id, **values})
             self._audit(
                 s,
                 actor,
@@ -154,8 +157,7 @@ class OrderLedger(JournalBase):
                     "error": error,
                 },
             )
-            updated = self._locked_order(s, client_order_id)
-        return order_from_row(updated)
+        return replace(order_from_row(row), **{**values, "status": new_status})
 
     def record_external(self, order: ExchangeOrder) -> JournalOrder:
         """Record an order found on the exchange that the journal never sent (``external``).
@@ -189,9 +191,9 @@ class OrderLedger(JournalBase):
 
     def _insert_order(self, row: LiveOrderRow, actor: str, action: str) -> None:
         cid = row.client_order_id
-        with self._write(f"record order {cid!r}") as s:
+        with self._write(f"record order {cid!r}", atomic=True) as s:
             try:
-                s.exec(insert(LiveOrderRow).values(**row.model_dump(exclude={"id"})))
+                run(s, sql.INSERT_ORDER, row.model_dump(exclude={"id"}))
             except IntegrityError as exc:
                 raise DuplicateOrder(
                     f"order {cid!r} is already in the journal {database_label(self._engine)}; "
@@ -202,13 +204,8 @@ class OrderLedger(JournalBase):
             detail = row.model_dump(exclude=skip)
             self._audit(s, actor, action, detail)
 
-    def _locked_order(self, s: Session, client_order_id: str) -> LiveOrderRow:
-        row = s.exec(
-            select(LiveOrderRow)
-            .where(col(LiveOrderRow.client_order_id) == client_order_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).first()
+    def _locked_order(self, s: Session, client_order_id: str) -> Row[Any]:
+        row = first(s, sql.ORDER_BY_CID_LOCKED, {"cid": client_order_id})
         if row is None:
             raise LiveError(
                 f"no order with client_order_id {client_order_id!r} in the journal. Fix: "
@@ -220,27 +217,26 @@ class OrderLedger(JournalBase):
     def order(self, client_order_id: str) -> JournalOrder | None:
         """The journalled order with this client order id, or None."""
         with self._read(f"read order {client_order_id!r}") as s:
-            row = s.exec(
-                select(LiveOrderRow).where(col(LiveOrderRow.client_order_id) == client_order_id)
-            ).first()
+            row = first(s, sql.ORDER_BY_CID, {"cid": client_order_id})
         return None if row is None else order_from_row(row)
 
     def orders(
         self, statuses: Iterable[OrderStatus] | None = None, symbol: str | None = None
     ) -> list[JournalOrder]:
         """Orders in the order they were journalled, optionally filtered."""
-        query = select(LiveOrderRow).order_by(col(LiveOrderRow.id))
+        query = sql.ORDERS.select().order_by(sql.ORDERS.c.id)
         if statuses is not None:
             wanted = sorted(OrderStatus(status).value for status in statuses)
-            query = query.where(col(LiveOrderRow.status).in_(wanted))
+            query = query.where(sql.ORDERS.c.status.in_(wanted))
         if symbol is not None:
-            query = query.where(col(LiveOrderRow.symbol) == symbol)
+            query = query.where(sql.ORDERS.c.symbol == symbol)
         with self._read("read orders") as s:
-            return [order_from_row(row) for row in s.exec(query).all()]
+            return [order_from_row(row) for row in run(s, query, {})]
 
     def live_orders(self) -> list[JournalOrder]:
         """Orders in ``intent``, ``open``, ``partially_filled`` or ``unknown``."""
-        return self.orders(LIVE_STATUSES)
+        with self._read("read live orders") as s:
+            return [order_from_row(row) for row in run(s, sql.LIVE_ORDERS, {})]
 
     # -- fills and positions ----------------------------------------------------------------
 
@@ -277,33 +273,30 @@ class OrderLedger(JournalBase):
 
     def _has_fill(self, trade_id: str) -> bool:
         with self._read(f"look up fill {trade_id!r}") as s:
-            found = s.exec(
-                select(LiveFillRow.id).where(col(LiveFillRow.trade_id) == trade_id)
-            ).first()
+            found = first(s, sql.FILL_BY_TRADE, {"trade_id": trade_id})
         return found is not None
 
     def _record_fill_once(self, fill: Fill, actor: str) -> bool:
         now = self._clock()
-        with self._write(f"record fill {fill.trade_id!r}") as s:
-            duplicate = s.exec(
-                select(LiveFillRow.id).where(col(LiveFillRow.trade_id) == fill.trade_id)
-            ).first()
-            if duplicate is not None:
+        with self._write(f"record fill {fill.trade_id!r}", atomic=True) as s:
+            if first(s, sql.FILL_BY_TRADE, {"trade_id": fill.trade_id}) is not None:
                 return False
-            s.exec(
-                insert(LiveFillRow).values(
-                    trade_id=fill.trade_id,
-                    client_order_id=fill.client_order_id,
-                    exchange_order_id=fill.exchange_order_id,
-                    symbol=fill.symbol,
-                    side=Side(fill.side).value,
-                    amount=fill.amount,
-                    price=fill.price,
-                    fee=fill.fee,
-                    fee_currency=fill.fee_currency,
-                    timestamp=fill.timestamp,
-                    recorded_at=now,
-                )
+            run(
+                s,
+                sql.INSERT_FILL,
+                {
+                    "trade_id": fill.trade_id,
+                    "client_order_id": fill.client_order_id,
+                    "exchange_order_id": fill.exchange_order_id,
+                    "symbol": fill.symbol,
+                    "side": Side(fill.side).value,
+                    "amount": fill.amount,
+                    "price": fill.price,
+                    "fee": fill.fee,
+                    "fee_currency": fill.fee_currency,
+                    "timestamp": fill.timestamp,
+                    "recorded_at": now,
+                },
             )
             order_status = self._apply_fill_to_order(s, fill, now)
             position = self._apply_fill_to_position(s, fill, now)
@@ -330,24 +323,14 @@ class OrderLedger(JournalBase):
 
     def _apply_fill_to_order(self, s: Session, fill: Fill, now: int) -> str | None:
         if fill.client_order_id:
-            cid, same_order = fill.client_order_id, col(LiveFillRow.client_order_id)
-            key = fill.client_order_id
+            cid, of_order, key = fill.client_order_id, sql.FILLS_OF_ORDER, fill.client_order_id
         else:
-            cid, same_order = (
-                f"external:{fill.exchange_order_id}",
-                col(LiveFillRow.exchange_order_id),
-            )
+            cid, of_order = f"external:{fill.exchange_order_id}", sql.FILLS_OF_EXCHANGE_ORDER
             key = fill.exchange_order_id
-        row = s.exec(
-            select(LiveOrderRow).where(col(LiveOrderRow.client_order_id) == cid).with_for_update()
-        ).first()
+        row = first(s, sql.ORDER_BY_CID_LOCKED, {"cid": cid})
         if row is None:
             return None
-        fills = s.exec(
-            select(LiveFillRow.amount, LiveFillRow.price)
-            .where(same_order == key)
-            .order_by(col(LiveFillRow.timestamp), col(LiveFillRow.trade_id))
-        ).all()
+        fills = run(s, of_order, {"key": key}).all()
         total = sum(amount for amount, _ in fills)
         notional = sum(amount * price for amount, price in fills)
         filled = max(row.filled, total)
@@ -358,34 +341,23 @@ class OrderLedger(JournalBase):
                 status = OrderStatus.FILLED
             elif status not in TERMINAL_STATUSES:
                 status = OrderStatus.PARTIALLY_FILLED
-        s.exec(
-            update(LiveOrderRow)
-            .where(col(LiveOrderRow.id) == row.id)
-            .values(
-                filled=filled,
-                average=row.average if average is None else average,
-                status=status.value,
-                updated_at=now,
-            )
+        run(
+            s,
+            sql.UPDATE_ORDER,
+            {
+                "b_id": row.id,
+                "filled": filled,
+                "average": row.average if average is None else average,
+                "status": status.value,
+                "updated_at": now,
+            },
         )
         return status.value
 
     def _apply_fill_to_position(self, s: Session, fill: Fill, now: int) -> JournalPosition:
         # Lock the position first, so the "is this the newest fill?" check below cannot race.
-        row = s.exec(
-            select(LivePositionRow)
-            .where(col(LivePositionRow.symbol) == fill.symbol)
-            .with_for_update()
-        ).first()
-        newest = s.exec(
-            select(LiveFillRow.timestamp, LiveFillRow.trade_id)
-            .where(
-                col(LiveFillRow.symbol) == fill.symbol,
-                col(LiveFillRow.trade_id) != fill.trade_id,
-            )
-            .order_by(col(LiveFillRow.timestamp).desc(), col(LiveFillRow.trade_id).desc())
-            .limit(1)
-        ).first()
+        row = first(s, sql.POSITION_LOCKED, {"symbol": fill.symbol})
+        newest = first(s, sql.NEWEST_OTHER_FILL, {"symbol": fill.symbol, "trade_id": fill.trade_id})
         in_order = newest is None or (fill.timestamp, fill.trade_id) > tuple(newest)
         if in_order and (row is not None or newest is None):
             # The usual case: the newest fill, applied on top of the stored position.
@@ -401,11 +373,7 @@ class OrderLedger(JournalBase):
             # A late fill: replay every fill of the symbol in (timestamp, trade_id) order, so
             # the result does not depend on the order in which fills arrived.
             position = JournalPosition(fill.symbol, 0.0, 0.0, 0.0, 0.0)
-            for stored in s.exec(
-                select(LiveFillRow)
-                .where(col(LiveFillRow.symbol) == fill.symbol)
-                .order_by(col(LiveFillRow.timestamp), col(LiveFillRow.trade_id))
-            ).all():
+            for stored in run(s, sql.FILLS_OF_SYMBOL, {"symbol": fill.symbol}).all():
                 position = apply_fill_record(position, fill_from_row(stored))
         _store_position(s, position, exists=row is not None, now=now)
         return position
@@ -463,11 +431,7 @@ class OrderLedger(JournalBase):
     def positions(self) -> dict[str, JournalPosition]:
         """Non-zero positions by symbol."""
         with self._read("read positions") as s:
-            rows = s.exec(
-                select(LivePositionRow)
-                .where(col(LivePositionRow.amount) != 0.0)
-                .order_by(col(LivePositionRow.symbol))
-            ).all()
+            rows = run(s, sql.OPEN_POSITIONS, {}).all()
         return {
             row.symbol: JournalPosition(
                 row.symbol, row.amount, row.entry_price, row.realized_pnl, row.fees
@@ -486,10 +450,6 @@ def _store_position(s: Session, position: JournalPosition, *, exists: bool, now:
         "updated_at": now,
     }
     if exists:
-        s.exec(
-            update(LivePositionRow)
-            .where(col(LivePositionRow.symbol) == position.symbol)
-            .values(**values)
-        )
+        run(s, sql.UPDATE_POSITION, {"b_symbol": position.symbol, **values})
     else:
-        s.exec(insert(LivePositionRow).values(symbol=position.symbol, **values))
+        run(s, sql.INSERT_POSITION, {"symbol": position.symbol, **values})

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, insert, select, update
+from sqlmodel import Session, col, select
 
 from quantlib.exceptions import ConfigError
+from quantlib.live import journal_statements as sql
 from quantlib.live.errors import LiveError
 from quantlib.live.journal_base import JournalBase
+from quantlib.live.journal_statements import first, run
 from quantlib.live.journal_tables import (
     LiveProposalRow,
     ProposalRecord,
@@ -56,7 +59,7 @@ class ProposalLedger(JournalBase):
         }
         with self._write(f"record proposal {proposal.proposal_id!r}") as s:
             try:
-                s.exec(insert(LiveProposalRow).values(**values))
+                run(s, sql.INSERT_PROPOSAL, values)
             except IntegrityError as exc:
                 raise LiveError(
                     f"proposal {proposal.proposal_id!r} is already in the journal "
@@ -94,13 +97,16 @@ class ProposalLedger(JournalBase):
         now = self._clock()
         with self._write(f"decide proposal {proposal_id!r}") as s:
             # Compare-and-set: only the first decision finds the row still pending.
-            result = s.exec(
-                update(LiveProposalRow)
-                .where(
-                    col(LiveProposalRow.proposal_id) == proposal_id,
-                    col(LiveProposalRow.status) == "pending",
-                )
-                .values(status=decision, decided_by=user, decided_at=now, decision_note=note)
+            result = run(
+                s,
+                sql.DECIDE_PENDING,
+                {
+                    "b_pid": proposal_id,
+                    "status": decision,
+                    "decided_by": user,
+                    "decided_at": now,
+                    "decision_note": note,
+                },
             )
             if result.rowcount != 1:
                 self._require_proposal(s, proposal_id)
@@ -130,13 +136,10 @@ class ProposalLedger(JournalBase):
             ``client_order_id`` (it must not be executed twice).
         """
         with self._write(f"mark proposal {proposal_id!r} executed") as s:
-            result = s.exec(
-                update(LiveProposalRow)
-                .where(
-                    col(LiveProposalRow.proposal_id) == proposal_id,
-                    col(LiveProposalRow.status) == "approved",
-                )
-                .values(status="executed", client_order_id=client_order_id)
+            result = run(
+                s,
+                sql.EXECUTE_APPROVED,
+                {"b_pid": proposal_id, "status": "executed", "client_order_id": client_order_id},
             )
             if result.rowcount != 1:
                 row = self._require_proposal(s, proposal_id)
@@ -155,8 +158,8 @@ class ProposalLedger(JournalBase):
             )
         return True
 
-    def _require_proposal(self, s: Session, proposal_id: str) -> LiveProposalRow:
-        row = s.get(LiveProposalRow, proposal_id, populate_existing=True)
+    def _require_proposal(self, s: Session, proposal_id: str) -> Row[Any]:
+        row = first(s, sql.PROPOSAL_BY_ID, {"pid": proposal_id})
         if row is None:
             raise LiveError(
                 f"no proposal {proposal_id!r} in the journal {database_label(self._engine)}. "
@@ -167,7 +170,7 @@ class ProposalLedger(JournalBase):
     def proposal(self, proposal_id: str) -> ProposalRecord | None:
         """The proposal with this id and its decision, or None."""
         with self._read(f"read proposal {proposal_id!r}") as s:
-            row = s.get(LiveProposalRow, proposal_id)
+            row = first(s, sql.PROPOSAL_BY_ID, {"pid": proposal_id})
         return None if row is None else proposal_from_row(row)
 
     def proposals(self, status: str | None = None, limit: int = 200) -> list[ProposalRecord]:

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Engine, Table, Text, text
+from sqlalchemy import BigInteger, Engine, Row, Table, Text, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Field, Session, SQLModel
 
@@ -478,7 +478,7 @@ def apply_fill_record(position: JournalPosition, fill: Fill) -> JournalPosition:
     )
 
 
-def order_from_row(row: LiveOrderRow) -> JournalOrder:
+def order_from_row(row: LiveOrderRow | Row[Any]) -> JournalOrder:
     return JournalOrder(
         client_order_id=row.client_order_id,
         exchange_order_id=row.exchange_order_id,
@@ -499,7 +499,7 @@ def order_from_row(row: LiveOrderRow) -> JournalOrder:
     )
 
 
-def fill_from_row(row: LiveFillRow) -> Fill:
+def fill_from_row(row: LiveFillRow | Row[Any]) -> Fill:
     return Fill(
         trade_id=row.trade_id,
         client_order_id=row.client_order_id,
@@ -514,7 +514,7 @@ def fill_from_row(row: LiveFillRow) -> Fill:
     )
 
 
-def proposal_from_row(row: LiveProposalRow) -> ProposalRecord:
+def proposal_from_row(row: LiveProposalRow | Row[Any]) -> ProposalRecord:
     proposal = Proposal(
         proposal_id=row.proposal_id,
         strategy=row.strategy,

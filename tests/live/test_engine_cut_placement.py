@@ -19,6 +19,8 @@ close fills at the next bar's open. Each test runs on SQLite and on the local Po
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,19 +64,36 @@ def _dropped(what: str) -> JournalUnavailable:
 
 def _cut_an_intent(rig: Rig, exit: bool, committed: bool) -> list[str]:
     """Make the database drop once while the entry's (or the exit's) intent is journalled:
-    after the intent's commit (its answer lost) or before it. The client ids cut, by order."""
+    after the commit of the transaction that holds the intent (its answer lost) or before
+    it. An exit's intent is its own transaction; an entry's commits with its proposal and
+    approval (one :meth:`~quantlib.live.journal.Journal.batch`), so its answer is lost when
+    that batch has committed. The client ids cut, by order."""
     journal, cut = rig.journal, list[str]()
-    record_intent = journal.record_intent
+    record_intent, batch = journal.record_intent, journal.batch
+    answer_lost: list[str] = []
 
     def record(request: OrderRequest, **kw: object) -> JournalOrder:
         if request.reduce_only is exit and not cut:
             cut.append(request.client_order_id)
-            if committed:
-                record_intent(request, **kw)  # type: ignore[arg-type]
-            raise _dropped(f"record order {request.client_order_id!r}")
+            if not committed:
+                raise _dropped(f"record order {request.client_order_id!r}")
+            order = record_intent(request, **kw)  # type: ignore[arg-type]
+            if not journal.in_batch():
+                raise _dropped(f"record order {request.client_order_id!r}")
+            answer_lost.append(request.client_order_id)  # raised once the batch committed
+            return order
         return record_intent(request, **kw)  # type: ignore[arg-type]
 
+    @contextmanager
+    def batch_losing_the_answer(doing: str) -> Iterator[None]:
+        with batch(doing):
+            yield
+        if answer_lost:
+            answer_lost.clear()
+            raise _dropped(doing)
+
     journal.record_intent = record  # type: ignore[method-assign]
+    journal.batch = batch_losing_the_answer  # type: ignore[method-assign]
     return cut
 
 

@@ -1,0 +1,100 @@
+"""The statements of the journal's hot path, built once (see :mod:`quantlib.live.journal`).
+
+Each is a plain SQLAlchemy Core statement whose values come as parameters when it runs
+(``connection.execute(STATEMENT, {...})``), so placing an order does not build a statement
+per call: SQLAlchemy compiles each one once per database and takes it from the engine's
+compiled cache after that. An ``UPDATE`` built here has no ``SET`` of its own: the columns
+it sets are the keys of the parameters it runs with (besides the ``b_*`` keys of its
+``WHERE`` clause).
+
+Rows come back as Core rows, whose attributes are the table's columns, so the journal's
+``*_from_row`` functions read them as they read the ORM rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, select
+from sqlmodel import Session
+
+from quantlib.live.journal_tables import (
+    LIVE_STATUSES,
+    LiveFillRow,
+    LiveOrderRow,
+    LivePositionRow,
+    LiveProposalRow,
+    table_of,
+)
+
+ORDERS = table_of(LiveOrderRow)
+FILLS = table_of(LiveFillRow)
+POSITIONS = table_of(LivePositionRow)
+PROPOSALS = table_of(LiveProposalRow)
+
+INSERT_ORDER = ORDERS.insert()
+ORDER_BY_CID = select(ORDERS).where(ORDERS.c.client_order_id == bindparam("cid"))
+ORDER_BY_CID_LOCKED = ORDER_BY_CID.with_for_update()
+UPDATE_ORDER = ORDERS.update().where(ORDERS.c.id == bindparam("b_id"))
+LIVE_ORDERS = (
+    select(ORDERS)
+    .where(ORDERS.c.status.in_(sorted(status.value for status in LIVE_STATUSES)))
+    .order_by(ORDERS.c.id)
+)
+
+INSERT_FILL = FILLS.insert()
+FILL_BY_TRADE = select(FILLS.c.id).where(FILLS.c.trade_id == bindparam("trade_id"))
+_FILL_ORDER = (FILLS.c.timestamp, FILLS.c.trade_id)
+FILLS_OF_ORDER = (
+    select(FILLS.c.amount, FILLS.c.price)
+    .where(FILLS.c.client_order_id == bindparam("key"))
+    .order_by(*_FILL_ORDER)
+)
+FILLS_OF_EXCHANGE_ORDER = (
+    select(FILLS.c.amount, FILLS.c.price)
+    .where(FILLS.c.exchange_order_id == bindparam("key"))
+    .order_by(*_FILL_ORDER)
+)
+NEWEST_OTHER_FILL = (
+    select(*_FILL_ORDER)
+    .where(FILLS.c.symbol == bindparam("symbol"), FILLS.c.trade_id != bindparam("trade_id"))
+    .order_by(FILLS.c.timestamp.desc(), FILLS.c.trade_id.desc())
+    .limit(1)
+)
+FILLS_OF_SYMBOL = select(FILLS).where(FILLS.c.symbol == bindparam("symbol")).order_by(*_FILL_ORDER)
+
+POSITION_LOCKED = (
+    select(POSITIONS).where(POSITIONS.c.symbol == bindparam("symbol")).with_for_update()
+)
+UPDATE_POSITION = POSITIONS.update().where(POSITIONS.c.symbol == bindparam("b_symbol"))
+INSERT_POSITION = POSITIONS.insert()
+OPEN_POSITIONS = select(POSITIONS).where(POSITIONS.c.amount != 0.0).order_by(POSITIONS.c.symbol)
+
+INSERT_PROPOSAL = PROPOSALS.insert()
+PROPOSAL_BY_ID = select(PROPOSALS).where(PROPOSALS.c.proposal_id == bindparam("pid"))
+DECIDE_PENDING = PROPOSALS.update().where(
+    PROPOSALS.c.proposal_id == bindparam("b_pid"), PROPOSALS.c.status == "pending"
+)
+EXECUTE_APPROVED = PROPOSALS.update().where(
+    PROPOSALS.c.proposal_id == bindparam("b_pid"), PROPOSALS.c.status == "approved"
+)
+
+NEWEST_FILL_INDEX = (
+    "CREATE INDEX IF NOT EXISTS ix_live_fills_symbol_time ON live_fills (symbol, timestamp, "
+    "trade_id)"
+)
+"""Serves :data:`NEWEST_OTHER_FILL` (a look-up per fill; without it, a scan of the symbol's
+fills): created by :class:`~quantlib.live.journal.Journal` on open."""
+
+
+def run(s: Session, statement: Any, params: dict[str, Any]) -> Any:
+    """Execute ``statement`` with ``params`` on the connection of the transaction ``s``
+    (Core execution: no ORM step between the statement and the driver)."""
+    connection: Connection = s.connection()
+    return connection.execute(statement, params)
+
+
+def first(s: Session, statement: Any, params: dict[str, Any]) -> Row[Any] | None:
+    """The first row ``statement`` returns with ``params`` (see :func:`run`), or None."""
+    row: Row[Any] | None = run(s, statement, params).first()
+    return row
