@@ -17,26 +17,19 @@ the registry's honest trial count.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
 
 from quantlib._validation import check_int
 from quantlib.analytics.costs import trade_costs
 from quantlib.analytics.drawdown import drawdown_series
 from quantlib.analytics.relative import BenchmarkStats, benchmark_stats, common_period_returns
-from quantlib.analytics.returns import (
-    monthly_returns,
-    period_returns,
-    sharpe,
-    total_return,
-    volatility,
-)
+from quantlib.analytics.returns import monthly_returns, period_returns, total_return
 from quantlib.analytics.sharpe_inference import deflated_sharpe_label
 from quantlib.analytics.summary import PerformanceSummary
 from quantlib.analytics.trades import TradeStats, trade_stats
@@ -44,6 +37,7 @@ from quantlib.backtest.config import BacktestConfig
 from quantlib.backtest.result import BacktestResult, SizingSummary
 from quantlib.data.calendars import annualisation
 from quantlib.exceptions import DataError
+from quantlib.research._rolling import rolling_metric, rolling_sharpe, rolling_volatility
 
 if TYPE_CHECKING:
     from quantlib.research.baselines import RandomEntryResult
@@ -262,26 +256,6 @@ def normalise_benchmark(equity: pd.Series, benchmark: pd.Series) -> pd.Series:
     return pd.Series(values, index=marks, name=benchmark.name)
 
 
-def rolling_metric(
-    returns: pd.Series, window: int, metric: Callable[[pd.Series], float]
-) -> pd.Series:
-    """``metric`` of each trailing ``window`` of ``returns``, labelled at the window's last
-    period (the first ``window - 1`` periods have none and are left out).
-
-    Examples
-    --------
-    >>> r = pd.Series([0.01, 0.02, 0.03, 0.04])
-    >>> rolling_metric(r, 2, lambda w: float(w.sum())).round(12).tolist()
-    [0.03, 0.05, 0.07]
-    """
-    size = check_int("window", window, minimum=2)
-    if len(returns) < size:
-        return pd.Series([], index=returns.index[:0], dtype=np.float64)
-    views = sliding_window_view(returns.to_numpy(np.float64), size)
-    values = [metric(pd.Series(view)) for view in views]
-    return pd.Series(values, index=returns.index[size - 1 :], dtype=np.float64)
-
-
 def underwater(equity: pd.Series) -> pd.Series:
     """Drawdown from the running peak at every mark
     (:func:`quantlib.analytics.drawdown_series`)."""
@@ -292,22 +266,6 @@ def monthly_table(equity: pd.Series) -> pd.DataFrame:
     """Each UTC calendar month's compounded return of the daily returns, years down, months
     across (:func:`quantlib.analytics.monthly_returns`); months without data are NaN."""
     return monthly_returns(period_returns(equity, "1D"))
-
-
-def rolling_sharpe(equity: pd.Series, window: int = 90, periods_per_year: int = 365) -> pd.Series:
-    """Annualised Sharpe ratio of the trailing ``window`` daily returns
-    (:func:`quantlib.analytics.sharpe` on each window, :func:`rolling_metric`)."""
-    ppy = check_int("periods_per_year", periods_per_year, minimum=1)
-    return rolling_metric(period_returns(equity, "1D"), window, lambda r: sharpe(r, ppy))
-
-
-def rolling_volatility(
-    equity: pd.Series, window: int = 90, periods_per_year: int = 365
-) -> pd.Series:
-    """Annualised volatility of the trailing ``window`` daily returns
-    (:func:`quantlib.analytics.volatility` on each window, :func:`rolling_metric`)."""
-    ppy = check_int("periods_per_year", periods_per_year, minimum=1)
-    return rolling_metric(period_returns(equity, "1D"), window, lambda r: volatility(r, ppy))
 
 
 def rolling_days(n_days: int, window: int | None = None) -> int:
