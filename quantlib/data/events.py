@@ -18,12 +18,13 @@ invalidated_at  bar at which the event stopped being valid (NaT while valid)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["EVENT_COLUMNS", "KINDS", "build_events", "empty_events"]
+__all__ = ["EVENT_COLUMNS", "KINDS", "build_events", "empty_events", "labels"]
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "kind",
@@ -46,17 +47,75 @@ KINDS: tuple[str, ...] = (
     "sweep",
     "session_range",
 )
-_DIRECTIONS = np.array(["bear", "neutral", "bull"], dtype=object)
+_DIRECTIONS: tuple[str, ...] = ("bear", "neutral", "bull")
 
 
-def _times(index: pd.DatetimeIndex, positions: np.ndarray) -> pd.DatetimeIndex:
-    positions = np.asarray(positions, dtype=np.int64)
-    if len(positions) == 0:
-        return pd.DatetimeIndex([], tz="UTC").as_unit("ns")
-    stamps = index.as_unit("ns").asi8
+def labels(vocabulary: Sequence[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``vocabulary[codes]`` as a ``str`` array, gathered without a Python object per row.
+
+    Examples
+    --------
+    >>> list(labels(("low", "high"), np.array([1, 0, 1])))
+    ['high', 'low', 'high']
+    """
+    return _words(tuple(vocabulary)).take(np.asarray(codes, dtype=np.intp))
+
+
+@lru_cache(maxsize=64)
+def _words(vocabulary: tuple[str, ...]) -> pd.api.extensions.ExtensionArray:
+    return pd.array(list(vocabulary), dtype="str")
+
+
+def _text(values: object) -> object:
+    """Text columns as ``str`` (one string dtype whatever the row count, so empty and full
+    results compare equal); other columns unchanged."""
+    dtype = getattr(values, "dtype", None)
+    if dtype is None:
+        values = np.asarray(values)
+        dtype = values.dtype
+    if dtype != "str" and (
+        pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+    ):
+        return pd.array(np.asarray(values, dtype=object), dtype="str")
+    return values
+
+
+def _stamps(index: pd.DatetimeIndex) -> np.ndarray:
+    """The index as int64 nanoseconds (a view when it is already in ns)."""
+    index = pd.DatetimeIndex(index)
+    return np.asarray((index if index.unit == "ns" else index.as_unit("ns")).asi8)
+
+
+def _times(stamps: np.ndarray, positions: np.ndarray | None, n: int) -> pd.DatetimeIndex:
+    """Timestamps (UTC) of bar positions; NaT where a position is -1 (or everywhere for None)."""
     nat = np.iinfo(np.int64).min  # NaT's integer value
-    values = np.where(positions >= 0, stamps[np.clip(positions, 0, None)], nat)
-    return pd.DatetimeIndex(values.view("M8[ns]")).tz_localize("UTC")
+    if positions is None:
+        values = np.full(n, nat, dtype=np.int64)
+    else:
+        positions = np.asarray(positions, dtype=np.int64)
+        values = stamps.take(positions, mode="clip")  # n == 0 takes nothing
+        values[positions < 0] = nat
+    return pd.DatetimeIndex(values.view("M8[ns]"), tz="UTC")
+
+
+def _is_sorted(confirmed: np.ndarray, anchor: np.ndarray) -> bool:
+    """Whether rows are already ordered by (confirmed, anchor), as most kernels emit them."""
+    step = np.diff(confirmed)
+    return bool(((step > 0) | ((step == 0) & (np.diff(anchor) >= 0))).all())
+
+
+def _take(values: object, order: np.ndarray | None) -> object:
+    """Rows ``order`` of a column given as an array, Index, Series or extension array (a
+    Series by position: its own index is dropped)."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    if order is None:
+        return values
+    if isinstance(values, np.ndarray):
+        return values[order]
+    if isinstance(values, pd.Index | pd.api.extensions.ExtensionArray):
+        return values.take(order)
+    return np.asarray(values)[order]
 
 
 def build_events(
@@ -86,7 +145,8 @@ def build_events(
         Bar positions; -1 for none (mitigated/invalidated default to none).
     top, bottom : arrays of float
     extra : mapping, optional
-        Additional columns, already one value per event.
+        Additional columns, already one value per event. Text columns (object or string
+        dtype) become ``str``; pass them as :func:`labels` to skip that conversion.
 
     Returns
     -------
@@ -95,27 +155,29 @@ def build_events(
     """
     if kind not in KINDS:
         raise ValueError(f"unknown event kind {kind!r}; expected one of {KINDS}")
+    anchor = np.asarray(anchor, dtype=np.int64)
+    confirmed = np.asarray(confirmed, dtype=np.int64)
     n = len(anchor)
-    none = np.full(n, -1, dtype=np.int64)
+    # Sort the columns before the frame exists: a frame's take copies every block again.
+    order = None if _is_sorted(confirmed, anchor) else np.lexsort((anchor, confirmed))
+
+    def rows(values: object) -> np.ndarray:
+        return _take(np.asarray(values), order)  # type: ignore[return-value]
+
+    stamps = _stamps(index)
     data: dict[str, object] = {
-        "kind": np.full(n, kind, dtype=object),
-        "direction": _DIRECTIONS[np.asarray(direction, dtype=np.int64) + 1],
-        "anchor_time": _times(index, anchor),
-        "confirmed_at": _times(index, confirmed),
-        "top": np.asarray(top, dtype=np.float64),
-        "bottom": np.asarray(bottom, dtype=np.float64),
-        "mitigated_at": _times(index, none if mitigated is None else mitigated),
-        "invalidated_at": _times(index, none if invalidated is None else invalidated),
+        "kind": labels((kind,), np.zeros(n, dtype=np.intp)),
+        "direction": labels(_DIRECTIONS, rows(np.asarray(direction, dtype=np.int64) + 1)),
+        "anchor_time": _times(stamps, rows(anchor), n),
+        "confirmed_at": _times(stamps, rows(confirmed), n),
+        "top": rows(np.asarray(top, dtype=np.float64)),
+        "bottom": rows(np.asarray(bottom, dtype=np.float64)),
+        "mitigated_at": _times(stamps, None if mitigated is None else rows(mitigated), n),
+        "invalidated_at": _times(stamps, None if invalidated is None else rows(invalidated), n),
     }
     for name, values in (extra or {}).items():
-        data[name] = values
-    frame = pd.DataFrame(data)
-    for name in frame.columns:
-        # One string dtype whatever the row count, so empty and full results compare equal.
-        if pd.api.types.is_object_dtype(frame[name]) or pd.api.types.is_string_dtype(frame[name]):
-            frame[name] = frame[name].astype("str")
-    order = np.lexsort((np.asarray(anchor), np.asarray(confirmed)))
-    return frame.iloc[order].reset_index(drop=True)
+        data[name] = _text(_take(values, order))
+    return pd.DataFrame(data)
 
 
 def empty_events(extra: Mapping[str, str] | None = None) -> pd.DataFrame:

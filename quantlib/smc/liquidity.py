@@ -296,9 +296,9 @@ def liquidity(
     high, low, close = arrays["high"], arrays["low"], arrays["close"]
     if swing_events is None:
         # The swings of swings(df, left, right), without building its event frame.
-        is_high, is_low = swing_kernels.pivot_flags(high, low, left, right)
-        anchor, confirmed, side, level, _ = swing_kernels.alternate(
-            is_high, is_low, high, low, right, True
+        code = swing_kernels.pivot_codes(high, low, left, right)
+        anchor, confirmed, side, level, _, _ = swing_kernels.fractal_swings(
+            code, high, low, right, True
         )
     else:
         anchor, confirmed, side, level = _swing_positions(index, swing_events)

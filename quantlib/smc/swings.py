@@ -25,14 +25,14 @@ import numpy as np
 import pandas as pd
 
 from quantlib._validation import check_float, check_int, ohlcv_arrays
-from quantlib.data.events import build_events
+from quantlib.data.events import build_events, labels
 from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
 from quantlib.smc._kernels import swings as kernels
 
 __all__ = ["swings", "zigzag"]
 
-_SIDES = np.array(["low", "", "high"], dtype=object)
+_SIDES = ("low", "", "high")
 
 
 def _frame(
@@ -43,8 +43,10 @@ def _frame(
     side: np.ndarray,
     level: np.ndarray,
     invalidated: np.ndarray | None,
+    taken: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    taken = kernels.level_taken(arrays["high"], arrays["low"], confirmed, side, level)
+    if taken is None:
+        taken = kernels.level_taken(arrays["high"], arrays["low"], confirmed, side, level)
     if invalidated is not None:
         # After a swing is replaced it no longer matters when price trades beyond it.
         taken = np.where((invalidated >= 0) & (taken > invalidated), -1, taken)
@@ -58,7 +60,7 @@ def _frame(
         bottom=level,
         mitigated=taken,
         invalidated=invalidated,
-        extra={"side": _SIDES[side + 1], "level": level},
+        extra={"side": labels(_SIDES, side + 1), "level": level},
     )
 
 
@@ -104,11 +106,12 @@ def swings(
     left = check_int("left", left, minimum=1)
     right = check_int("right", right, minimum=1)
     index, arrays = ohlcv_arrays(df, "swings", min_bars=left + right + 1)
-    is_high, is_low = kernels.pivot_flags(arrays["high"], arrays["low"], left, right)
-    anchor, confirmed, side, level, invalidated = kernels.alternate(
-        is_high, is_low, arrays["high"], arrays["low"], right, bool(alternate)
+    high, low = arrays["high"], arrays["low"]
+    code = kernels.pivot_codes(high, low, left, right)
+    anchor, confirmed, side, level, invalidated, taken = kernels.fractal_swings(
+        code, high, low, right, bool(alternate)
     )
-    return _frame(index, arrays, anchor, confirmed, side, level, invalidated)
+    return _frame(index, arrays, anchor, confirmed, side, level, invalidated, taken)
 
 
 def zigzag(

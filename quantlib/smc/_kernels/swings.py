@@ -7,73 +7,122 @@ import numpy as np
 from quantlib._kernels import njit
 from quantlib._kernels.search import WIDTH, block_trees, first_beyond
 
-
-@njit
-def pivot_flags(
-    high: np.ndarray, low: np.ndarray, left: int, right: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pivot highs/lows: the bar's high (low) is >= (<=) every high (low) from ``left`` bars
-    before to ``right`` bars after it; ties allowed. Bars without a full window are never pivots.
-
-    A plain scan that stops at the first higher bar: most bars are not pivots and fail within a
-    bar or two, which beats a monotonic-deque window maximum for the usual small windows."""
-    n = high.shape[0]
-    is_high = np.zeros(n, dtype=np.bool_)
-    is_low = np.zeros(n, dtype=np.bool_)
-    for i in range(left, n - right):
-        h = high[i]
-        ok = True
-        for j in range(i - left, i + right + 1):
-            if high[j] > h:
-                ok = False
-                break
-        is_high[i] = ok
-        lo = low[i]
-        ok = True
-        for j in range(i - left, i + right + 1):
-            if low[j] < lo:
-                ok = False
-                break
-        is_low[i] = ok
-    return is_high, is_low
+# Bars per chunk of the window scan: the chunk's window extremes stay in L1 cache.
+_CHUNK = 2048
 
 
 @njit
-def alternate(
-    is_high: np.ndarray,
-    is_low: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    right: int,
-    enforce: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Swings in confirmation order. With ``enforce``, a high that follows a high replaces it
-    only if strictly higher (the older one is invalidated when the newer is confirmed), else it
-    is dropped; lows mirrored. A bar that is both a pivot high and low counts as a high.
+def _window_extremes(values: np.ndarray, out: np.ndarray, m: int, w: int, sign: int) -> None:
+    """``out[t]`` = max (``sign = 1``) or min (``sign = -1``) of ``values[t : t + w]``, t < m.
 
-    Returns anchor, confirmed, side (+1 high, -1 low), level, invalidated positions."""
+    One pass per window offset over contiguous slices: loops without data-dependent branches
+    or negative indices, which LLVM turns into SIMD max/min instructions."""
+    for t in range(m):
+        out[t] = values[t]
+    for d in range(1, w):
+        if sign == 1:
+            for t in range(m):
+                x = values[d + t]
+                y = out[t]
+                out[t] = x if x > y else y
+        else:
+            for t in range(m):
+                x = values[d + t]
+                y = out[t]
+                out[t] = x if x < y else y
+
+
+@njit
+def pivot_codes(high: np.ndarray, low: np.ndarray, left: int, right: int) -> np.ndarray:
+    """Per bar: +1 for a pivot high, -1 for a pivot low, 0 otherwise. A pivot high's high is
+    >= (a low's low <=) every high (low) from ``left`` bars before to ``right`` bars after it,
+    ties allowed; a bar that is both counts as a high; bars without a full window are never
+    pivots.
+
+    Window extremes are computed chunk by chunk (:func:`_window_extremes`) and compared with
+    the middle bar; an early-exit scan per bar costs a mispredicted branch per bar instead."""
     n = high.shape[0]
-    anchor = np.empty(n, dtype=np.int64)
-    side = np.empty(n, dtype=np.int64)
-    level = np.empty(n, dtype=np.float64)
-    invalidated = np.full(n, -1, dtype=np.int64)
+    w = left + right + 1
+    code = np.zeros(n, dtype=np.int8)
+    top = np.empty(_CHUNK)
+    bottom = np.empty(_CHUNK)
+    for start in range(left, n - right, _CHUNK):
+        m = min(_CHUNK, n - right - start)
+        _window_extremes(high[start - left : start - left + m + w - 1], top, m, w, 1)
+        _window_extremes(low[start - left : start - left + m + w - 1], bottom, m, w, -1)
+        highs = high[start : start + m]
+        lows = low[start : start + m]
+        codes = code[start : start + m]
+        for t in range(m):
+            if highs[t] >= top[t]:
+                codes[t] = 1
+            elif lows[t] <= bottom[t]:
+                codes[t] = -1
+    return code
+
+
+@njit
+def fractal_swings(
+    code: np.ndarray, high: np.ndarray, low: np.ndarray, right: int, enforce: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Swings from :func:`pivot_codes`, in confirmation order (a pivot at bar i is confirmed
+    at i + right), and when each level is first traded beyond.
+
+    With ``enforce``, a high that follows a high replaces it only if strictly higher (the
+    older one is invalidated when the newer is confirmed), else it is dropped; lows mirrored.
+
+    Returns anchor, confirmed, side (+1 high, -1 low), level, invalidated and taken: the first
+    bar after confirmation whose high is above a swing high's level (low below a low's), -1
+    when none.
+
+    Notes
+    -----
+    ``taken`` comes from one pass over the bars with a stack of pending swings per side: each
+    bar pops the pending highs below its high. The stack's levels never increase towards its
+    top, so the pops are exactly the levels the bar trades above: a new high at pivot i is
+    pushed at i + right; a pending high confirmed before i with a lower level was popped by
+    bar i itself, and one confirmed at or after i was pivoted within ``right`` bars before i,
+    so its level is >= high[i]."""
+    n = high.shape[0]
+    m = 0
+    for i in range(n):
+        m += code[i] != 0
+    anchor = np.empty(m, dtype=np.int64)
+    side = np.empty(m, dtype=np.int64)
+    level = np.empty(m, dtype=np.float64)
+    invalidated = np.full(m, -1, dtype=np.int64)
+    taken = np.full(m, -1, dtype=np.int64)
+    highs = np.empty(m, dtype=np.int64)  # pending swings of each side, a stack
+    lows = np.empty(m, dtype=np.int64)
+    n_highs = 0
+    n_lows = 0
     count = 0
     last = -1
-    for i in range(n):
-        if is_high[i]:
-            s, v = 1, high[i]
-        elif is_low[i]:
-            s, v = -1, low[i]
-        else:
+    for k in range(right, n):
+        while n_highs > 0 and level[highs[n_highs - 1]] < high[k]:
+            n_highs -= 1
+            taken[highs[n_highs]] = k
+        while n_lows > 0 and level[lows[n_lows - 1]] > low[k]:
+            n_lows -= 1
+            taken[lows[n_lows]] = k
+        i = k - right
+        if code[i] == 0:
             continue
+        s = 1 if code[i] > 0 else -1
+        v = high[i] if s == 1 else low[i]
         if enforce and last >= 0 and side[last] == s:
-            better = v > level[last] if s == 1 else v < level[last]
-            if not better:
+            if not (v > level[last] if s == 1 else v < level[last]):
                 continue
-            invalidated[last] = i + right
+            invalidated[last] = k
         anchor[count] = i
         side[count] = s
         level[count] = v
+        if s == 1:
+            highs[n_highs] = count
+            n_highs += 1
+        else:
+            lows[n_lows] = count
+            n_lows += 1
         last = count
         count += 1
     return (
@@ -82,6 +131,7 @@ def alternate(
         side[:count],
         level[:count],
         invalidated[:count],
+        taken[:count],
     )
 
 
