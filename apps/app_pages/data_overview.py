@@ -6,12 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from quantlib.data import find_gaps, load_ohlcv
-from quantlib.data.overview import overview
-
-
-@st.cache_data(show_spinner="Reading series…")
-def _overview() -> pd.DataFrame:
-    return overview()
+from quantlib.data.overview import cached_overview
 
 
 @st.cache_data(show_spinner="Loading bars…")
@@ -26,7 +21,9 @@ st.caption(
     "reported, never filled."
 )
 
-table = _overview()
+# Rows kept on disk per file content hash (data_dir/cache): only new or changed series are read.
+with st.spinner("Reading series…"):
+    table = cached_overview()
 st.dataframe(
     table.drop(columns=["path"]),
     hide_index=True,

@@ -8,15 +8,17 @@ import pandas as pd
 import streamlit as st
 
 from quantlib.config import get_settings
-from quantlib.data.overview import overview
+from quantlib.data.overview import cached_overview
 from quantlib.exceptions import QuantError
 from quantlib.research.trials import load_trials
 from quantlib.stress.history import stress_history
 
 
-@st.cache_data(show_spinner="Reading series…")
 def _coverage() -> pd.DataFrame:
-    return overview()[["symbol", "timeframe", "first_bar", "last_bar", "rows", "gaps"]]
+    # Rows kept on disk per file content hash (data_dir/cache): only changed series are read.
+    with st.spinner("Reading series…"):
+        table = cached_overview()
+    return table[["symbol", "timeframe", "first_bar", "last_bar", "rows", "gaps"]]
 
 
 @st.cache_data(ttl=30, show_spinner=False)

@@ -11,12 +11,13 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from quantlib.config import Settings
+from quantlib.config import Settings, get_settings
 from quantlib.data.catalog import Market, SeriesInfo, available_series, load_ohlcv
+from quantlib.data.fingerprint import cache_dir, file_digests, read_json, write_json
 from quantlib.data.funding import load_funding
 from quantlib.data.gaps import find_gaps
 
-__all__ = ["OVERVIEW_COLUMNS", "describe_series", "overview"]
+__all__ = ["OVERVIEW_COLUMNS", "cached_overview", "describe_series", "overview"]
 
 OVERVIEW_COLUMNS = (
     "symbol",
@@ -124,3 +125,63 @@ def overview(
         if progress is not None:
             progress(info)
     return pd.DataFrame(rows, columns=list(OVERVIEW_COLUMNS))
+
+
+#: Bumped whenever :func:`describe_series` changes what it computes (old cache rows then go).
+_ROWS_VERSION = 1
+
+
+def cached_overview(settings: Settings | None = None, *, market: str = "spot") -> pd.DataFrame:
+    """:func:`overview`, with each series' row kept in ``<data_dir>/cache/overview-MARKET.json``.
+
+    A row is reused while its file's bytes (sha256, see :mod:`quantlib.data.fingerprint`), its
+    catalogue facts (listing, delisting, venue...) and its ``shadowed`` flag are unchanged, and
+    computed again otherwise; a new series is described, a removed one is dropped. The frame is
+    equal to :func:`overview`'s (same values, same dtypes).
+    """
+    settings = settings or get_settings()
+    path = cache_dir(settings) / f"overview-{market}.json"
+    stored = read_json(path)
+    old = stored.get("rows", {}) if stored.get("version") == _ROWS_VERSION else {}
+    series = available_series(settings, market=market)
+    digests = file_digests([info.path for info in series], settings)
+    rows, kept = [], {}
+    seen: set[tuple[str | None, str | None, str]] = set()
+    for info in series:
+        key = (info.symbol, info.timeframe, info.dataset)
+        shadowed = key in seen
+        seen.add(key)
+        name = str(info.path)
+        facts = f"{digests[name]} {shadowed} {info!r}"
+        entry = old.get(name)
+        if isinstance(entry, dict) and entry.get("facts") == facts:
+            row = {k: _decode(v) for k, v in entry["row"].items()}
+        else:
+            row = describe_series(info, shadowed=shadowed)
+        kept[name] = {"facts": facts, "row": {k: _encode(v) for k, v in row.items()}}
+        rows.append(row)
+    if kept != old:
+        write_json(path, {"version": _ROWS_VERSION, "rows": kept})
+    return pd.DataFrame(rows, columns=list(OVERVIEW_COLUMNS))
+
+
+def _encode(value: object) -> object:
+    """A row value as JSON: timestamps keep their value (ns), unit and zone."""
+    if value is pd.NaT:
+        return {"nat": True}
+    if isinstance(value, pd.Timestamp):
+        return {
+            "ns": value.value,
+            "unit": value.unit,
+            "tz": None if value.tz is None else str(value.tz),
+        }
+    return value
+
+
+def _decode(value: object) -> object:
+    if isinstance(value, dict):
+        if value.get("nat"):
+            return pd.NaT
+        stamp = pd.Timestamp(value["ns"], unit="ns", tz=value["tz"])
+        return stamp.as_unit(value["unit"])
+    return value
