@@ -15,7 +15,10 @@ the default page; once an account exists it is not listed at all.
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
+import warm_up
 
 from quantlib.config import get_settings
 from quantlib.db import get_engine
@@ -36,7 +39,15 @@ FAVICON = (
     'stroke-linecap="round" stroke-linejoin="round"/></svg>'
 )
 
+
+@st.cache_resource(show_spinner=False)
+def _warm_up() -> threading.Thread | None:
+    """Once per server process: the pages' one-time costs in the background (apps/warm_up.py)."""
+    return warm_up.start()
+
+
 st.set_page_config(page_title="Quant workspace", page_icon=FAVICON, layout="wide")
+_warm_up()
 first_run = needs_setup(_users(get_settings().resolved_database_url))
 setup_page = st.Page(
     "app_pages/setup.py", title="Set up", icon=":material/lock:", url_path="setup", default=True

@@ -4,6 +4,8 @@ leveraged position is to be liquidated (Monte Carlo on the mark price)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -11,6 +13,7 @@ from quantlib.analytics.basis import perp_premium
 from quantlib.analytics.funding import funding_term_structure
 from quantlib.analytics.funding_cost import funding_cost_by_year
 from quantlib.data import available_series, load_funding, load_ohlcv, mark_prices, universe
+from quantlib.data.fingerprint import data_fingerprint
 from quantlib.exceptions import DataError, QuantError
 from quantlib.research.carry import (
     CARRY_GRID,
@@ -26,8 +29,13 @@ from quantlib.stress import LEVERAGES, bootstrap_mark_paths, liquidation_table, 
 PATHS = 5_000
 
 
-@st.cache_data(show_spinner="Reading funding, premium and the carry…")
-def _funding_and_carry(symbol: str, start: pd.Timestamp, entry_apr: float) -> dict:
+# Both views are kept on disk across server restarts (Streamlit's persisted cache); `data`, the
+# sha256 over every series file (quantlib.data.fingerprint), is in the key so that a changed,
+# added or removed file computes them again.
+@st.cache_data(show_spinner="Reading funding, premium and the carry…", persist="disk")
+def _funding_and_carry(
+    symbol: str, start: pd.Timestamp, entry_apr: float, data: str
+) -> dict[str, Any]:
     funding = load_funding(symbol)
     if funding.loc[start:].empty:
         raise DataError(f"its funding ends {funding.index[-1]:%Y-%m-%d}. Fix: an earlier start")
@@ -60,8 +68,10 @@ def _funding_and_carry(symbol: str, start: pd.Timestamp, entry_apr: float) -> di
     }
 
 
-@st.cache_data(show_spinner="Simulating mark-price paths…")
-def _liquidation(symbol: str, start: pd.Timestamp, side: str, leverage: float, days: int):
+@st.cache_data(show_spinner="Simulating mark-price paths…", persist="disk")
+def _liquidation(
+    symbol: str, start: pd.Timestamp, side: str, leverage: float, days: int, data: str
+) -> tuple[pd.DataFrame, float]:
     history = mark_history(symbol, "1d", start=start)
     paths = bootstrap_mark_paths(history, n_paths=PATHS, horizon_days=days)
     ladder = sorted({*LEVERAGES, float(leverage)})
@@ -90,8 +100,9 @@ entry_apr = right.selectbox(
     "this and closes below 0%. The always-on carry holds through negative funding.",
 )  # fmt: skip
 since = pd.Timestamp(start, tz="UTC")
+data = data_fingerprint()
 try:
-    view = _funding_and_carry(symbol, since, float(entry_apr))
+    view = _funding_and_carry(symbol, since, float(entry_apr), data)
 except QuantError as exc:
     st.error(f"Cannot read {symbol} from {since:%Y-%m-%d}: {exc}")
     st.stop()
@@ -130,7 +141,7 @@ side = left.selectbox("Side", ["long", "short"], key="side")
 leverage = middle.number_input("Leverage", 1.0, 125.0, 10.0, step=1.0, key="leverage")
 days = right.slider("Horizon (days)", 1, 90, 30, key="horizon")
 try:
-    ladder, entry = _liquidation(symbol, since, side, float(leverage), int(days))
+    ladder, entry = _liquidation(symbol, since, side, float(leverage), int(days), data)
 except QuantError as exc:
     st.error(f"Cannot simulate {symbol}: {exc}")
     st.stop()

@@ -19,6 +19,13 @@ def master_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QUANT_MASTER_KEY", TEST_MASTER_KEY.decode())
 
 
+@pytest.fixture(autouse=True)
+def no_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No background warm-up thread in AppTest runs (apps/warm_up.py): it would outlive the
+    test's data directory. The browser test's server (its own process) warms up as usual."""
+    monkeypatch.setenv("QUANT_WARM_UP", "0")
+
+
 @pytest.fixture
 def admin(isolated_data_dir: object) -> Enrolment:
     """The first admin of the test's data directory (cheap hashing: tests only)."""
