@@ -16,38 +16,44 @@ def overlap_max(
     top: np.ndarray,
     bottom: np.ndarray,
     value: np.ndarray,
-) -> np.ndarray:
+    out: np.ndarray,
+) -> None:
     """For each bar, the largest ``value`` among events active on it whose price band
-    [bottom, top] overlaps the bar's range [low, high]; 0 where none.
+    [bottom, top] overlaps the bar's range [low, high], raised into ``out`` (zeros for 0
+    where none).
 
-    Event k is active on bars ``start[k] <= i < end[k]`` (positions)."""
+    Event k is active on bars ``start[k] <= i < end[k]`` (positions). Each event's window is
+    one loop over contiguous slices with no data-dependent branch (a bar outside the band
+    offers 0), which LLVM compiles to SIMD compares and blends: the overlap test is true
+    for a few percent of the bars, where a branch per bar would be mispredicted."""
     n = high.shape[0]
-    out = np.zeros(n)
     for k in range(start.shape[0]):
         lo = max(start[k], 0)
         hi = min(end[k], n)
-        for i in range(lo, hi):
-            if low[i] <= top[k] and high[i] >= bottom[k] and value[k] > out[i]:
-                out[i] = value[k]
-    return out
+        if hi <= lo:
+            continue
+        t, b, v = top[k], bottom[k], value[k]
+        lows, highs, best = low[lo:hi], high[lo:hi], out[lo:hi]
+        for i in range(hi - lo):
+            x = v if (lows[i] <= t) & (highs[i] >= b) else 0.0
+            y = best[i]
+            best[i] = x if x > y else y
 
 
 @njit
-def recent_count(n: int, positions: np.ndarray, window: int) -> np.ndarray:
-    """For each bar i, how many events have a position in (i - window, i]."""
-    marks = np.zeros(n + 1)
+def recent_any(positions: np.ndarray, window: int, out: np.ndarray) -> None:
+    """``out[i]`` = 1.0 if an event has a position in (i - window, i], else 0.0."""
+    n = out.shape[0]
+    marks = np.zeros(n + 1, dtype=np.int64)
     for k in range(positions.shape[0]):
         p = positions[k]
         if 0 <= p < n:
-            marks[p] += 1.0
-            if p + window < n + 1:
-                marks[min(p + window, n)] -= 1.0
-    out = np.empty(n)
-    running = 0.0
+            marks[p] += 1
+            marks[min(p + window, n)] -= 1
+    running = 0
     for i in range(n):
         running += marks[i]
-        out[i] = running
-    return out
+        out[i] = 1.0 if running > 0 else 0.0
 
 
 @njit
@@ -61,18 +67,29 @@ def zone_sides(
     bottom: np.ndarray,
     level: np.ndarray,
     value: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per bar, the best ``value`` of active zones the bar traded into, split by side: a zone
-    the bar closed at or above acts as support (bull), below as resistance (bear)."""
+    bull: np.ndarray,
+    bear: np.ndarray,
+) -> None:
+    """Per bar, the best ``value`` of active zones the bar traded into, split by side and
+    raised into ``bull`` and ``bear``: a zone the bar closed at or above acts as support
+    (bull), below as resistance (bear).
+
+    Branch-free over each zone's window, as :func:`overlap_max`."""
     n = high.shape[0]
-    bull = np.zeros(n)
-    bear = np.zeros(n)
     for k in range(start.shape[0]):
-        for i in range(max(start[k], 0), min(end[k], n)):
-            if low[i] <= top[k] and high[i] >= bottom[k]:
-                if close[i] >= level[k]:
-                    if value[k] > bull[i]:
-                        bull[i] = value[k]
-                elif value[k] > bear[i]:
-                    bear[i] = value[k]
-    return bull, bear
+        lo = max(start[k], 0)
+        hi = min(end[k], n)
+        if hi <= lo:
+            continue
+        t, b, v, mid = top[k], bottom[k], value[k], level[k]
+        lows, highs, closes = low[lo:hi], high[lo:hi], close[lo:hi]
+        best_bull, best_bear = bull[lo:hi], bear[lo:hi]
+        for i in range(hi - lo):
+            inside = (lows[i] <= t) & (highs[i] >= b)
+            above = closes[i] >= mid
+            x = v if inside & above else 0.0
+            y = best_bull[i]
+            best_bull[i] = x if x > y else y
+            x = v if inside & (not above) else 0.0
+            y = best_bear[i]
+            best_bear[i] = x if x > y else y

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from quantlib._kernels import search
 from quantlib._validation import check_float, check_int, ohlcv_arrays
 from quantlib.confluence import _kernels as kernels
 from quantlib.exceptions import ConfigError
@@ -59,8 +60,18 @@ class ConfluenceWeights:
 
 
 def _positions(index: pd.DatetimeIndex, times: pd.Series, missing: int) -> np.ndarray:
-    found = index.get_indexer(pd.DatetimeIndex(times))
-    return np.where(pd.isna(times).to_numpy(), missing, found).astype(np.int64)
+    """Bar positions of ``times`` in ``index``: ``missing`` for NaT, -1 for a time that is
+    not a bar."""
+    values = pd.DatetimeIndex(times)
+    if (values.tz is None) != (index.tz is None):
+        found = index.get_indexer(values)  # naive against aware: nothing matches
+    else:
+        found = search.positions_of(_nanoseconds(index), _nanoseconds(values))
+    return np.where(np.asarray(values.isna()), missing, found).astype(np.int64)
+
+
+def _nanoseconds(times: pd.DatetimeIndex) -> np.ndarray:
+    return np.asarray((times if times.unit == "ns" else times.as_unit("ns")).asi8)
 
 
 def _intervals(
@@ -72,6 +83,19 @@ def _intervals(
     if max_age is not None:
         end = np.minimum(end, start + max_age)
     return start, end
+
+
+def _areas(
+    index: pd.DatetimeIndex, frames: tuple[pd.DataFrame, ...], side: str, max_age: int
+) -> tuple[np.ndarray, ...]:
+    """Start, end, top and bottom of the events of ``side`` in any of ``frames``."""
+    parts = []
+    for events in frames:
+        chosen = events[(events["direction"] == side).to_numpy()]
+        start, end = _intervals(index, chosen, max_age)
+        top = chosen["top"].to_numpy(dtype=np.float64)
+        parts.append((start, end, top, chosen["bottom"].to_numpy(dtype=np.float64)))
+    return tuple(np.concatenate(columns) for columns in zip(*parts, strict=True))
 
 
 def confluence(
@@ -121,7 +145,11 @@ def confluence(
     index, bars = ohlcv_arrays(df, "confluence", min_bars=left + right + 1)
     n = len(index)
     high, low, close = bars["high"], bars["low"], bars["close"]
-    out: dict[str, np.ndarray] = {}
+    columns = [f"{s}_{c}" for s in ("bull", "bear") for c in COMPONENTS]
+    columns += ["bull_score", "bear_score"]
+    # Every column is written in place into one block, the frame's own storage.
+    block = np.zeros((len(columns), n))
+    out = dict(zip(columns, block, strict=True))
 
     if zones is None:
         zones = strength(df, levels(df))
@@ -131,7 +159,7 @@ def confluence(
         if "score" in zones.columns
         else np.ones(len(zones))
     )
-    out["bull_zone"], out["bear_zone"] = kernels.zone_sides(
+    kernels.zone_sides(
         high,
         low,
         close,
@@ -141,41 +169,33 @@ def confluence(
         zones["bottom"].to_numpy(dtype=np.float64),
         ((zones["top"] + zones["bottom"]) / 2).to_numpy(dtype=np.float64),
         score,
+        out["bull_zone"],
+        out["bear_zone"],
     )
 
     if fvgs is None:
         fvgs = fvg(df)
     if blocks is None:
         blocks = order_blocks(df, left=left, right=right)
-    areas = pd.concat([fvgs, blocks], ignore_index=True, sort=False)
     for side in ("bull", "bear"):
-        chosen = areas[areas["direction"] == side]
-        start, end = _intervals(index, chosen, max_age_bars)
-        out[f"{side}_ob_fvg"] = kernels.overlap_max(
-            high,
-            low,
-            start,
-            end,
-            chosen["top"].to_numpy(dtype=np.float64),
-            chosen["bottom"].to_numpy(dtype=np.float64),
-            np.ones(len(chosen)),
+        start, end, top, bottom = _areas(index, (fvgs, blocks), side, max_age_bars)
+        kernels.overlap_max(
+            high, low, start, end, top, bottom, np.ones(len(start)), out[f"{side}_ob_fvg"]
         )
 
     if liquidity_events is None:
         liquidity_events = liquidity(df, left=left, right=right)
-    sweeps = liquidity_events[liquidity_events["kind"] == "sweep"]
+    sweeps = liquidity_events[(liquidity_events["kind"] == "sweep").to_numpy()]
     for side in ("bull", "bear"):
-        chosen = sweeps[sweeps["direction"] == side]
-        counts = kernels.recent_count(
-            n, _positions(index, chosen["confirmed_at"], -1), sweep_window
-        )
-        out[f"{side}_sweep"] = (counts > 0).astype(np.float64)
+        chosen = sweeps[(sweeps["direction"] == side).to_numpy()]
+        at = _positions(index, chosen["confirmed_at"], -1)
+        kernels.recent_any(at, sweep_window, out[f"{side}_sweep"])
 
     if trend is None:
         trend = trend_state(df, left=left, right=right)["trend"]
     direction = trend.to_numpy(dtype=np.float64)
-    out["bull_structure"] = (direction > 0).astype(np.float64)
-    out["bear_structure"] = (direction < 0).astype(np.float64)
+    np.greater(direction, 0, out=out["bull_structure"])
+    np.less(direction, 0, out=out["bear_structure"])
 
     use_htf = htf_timeframe is not None or htf_trend is not None
     if htf_trend is None and htf_timeframe is not None:
@@ -189,11 +209,8 @@ def confluence(
             htf_trend = pd.Series(np.nan, index=index)
     if use_htf and htf_trend is not None:
         values = htf_trend.to_numpy(dtype=np.float64)
-        out["bull_htf"] = (values > 0).astype(np.float64)
-        out["bear_htf"] = (values < 0).astype(np.float64)
-    else:
-        out["bull_htf"] = np.zeros(n)
-        out["bear_htf"] = np.zeros(n)
+        np.greater(values, 0, out=out["bull_htf"])
+        np.less(values, 0, out=out["bear_htf"])
 
     weight = asdict(weights)
     if not use_htf:
@@ -201,10 +218,13 @@ def confluence(
     total = sum(weight.values())
     if total <= 0:
         raise ConfigError("every used confluence component has weight 0")
+    scratch = np.empty(n)
     for side in ("bull", "bear"):
-        out[f"{side}_score"] = (
-            100.0 * sum(weight[c] * out[f"{side}_{c}"] for c in COMPONENTS) / total
-        )
-    columns = [f"{s}_{c}" for s in ("bull", "bear") for c in COMPONENTS]
-    columns += ["bull_score", "bear_score"]
-    return pd.DataFrame({c: out[c] for c in columns}, index=index)
+        # 100 * (w_1 c_1 + w_2 c_2 + ...) / total, summed in component order.
+        score_row = out[f"{side}_score"]
+        for c in COMPONENTS:
+            np.multiply(weight[c], out[f"{side}_{c}"], out=scratch)
+            score_row += scratch
+        score_row *= 100.0
+        score_row /= total
+    return pd.DataFrame(block.T, index=index, columns=columns, copy=False)

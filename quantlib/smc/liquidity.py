@@ -68,7 +68,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from quantlib._kernels.search import WIDTH, block_trees
+from quantlib._kernels.search import WIDTH, block_trees, positions_of
 from quantlib._validation import (
     check_choice,
     check_event_frame,
@@ -81,7 +81,7 @@ from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
 from quantlib.smc._kernels import liquidity as kernels
-from quantlib.smc._kernels import swings as swing_kernels
+from quantlib.smc.swings import swing_positions
 
 __all__ = ["liquidity"]
 
@@ -164,8 +164,12 @@ def _swing_positions(
     confirmed_at = pd.DatetimeIndex(events["confirmed_at"])
     # Swings confirmed after the last bar are not known yet on this data.
     known = np.asarray(confirmed_at <= index[-1]) | np.asarray(confirmed_at.isna())
-    anchor = index.get_indexer(pd.DatetimeIndex(events["anchor_time"])[known])
-    confirmed = index.get_indexer(confirmed_at[known])
+    stamps = _nanoseconds(index)
+    anchor_at = pd.DatetimeIndex(events["anchor_time"])[known]
+    anchor = positions_of(stamps, _nanoseconds(anchor_at))
+    confirmed = positions_of(stamps, _nanoseconds(confirmed_at[known]))
+    if (anchor_at.tz is None) != (index.tz is None):
+        anchor = np.full(len(anchor), -1)  # naive times are no bars of an aware index
     level = events["level"].to_numpy(dtype=np.float64)[known]
     if (anchor < 0).any() or (confirmed < 0).any():
         raise ConfigError(
@@ -177,6 +181,10 @@ def _swing_positions(
     side = np.where(sides.to_numpy()[known] == "high", 1, -1).astype(np.int64)
     order = np.lexsort((anchor, confirmed))
     return anchor[order], confirmed[order], side[order], level[order]
+
+
+def _nanoseconds(times: pd.DatetimeIndex) -> np.ndarray:
+    return np.asarray(times.as_unit("ns").asi8, dtype=np.int64)
 
 
 def _complete_periods(
@@ -295,11 +303,7 @@ def liquidity(
     )
     high, low, close = arrays["high"], arrays["low"], arrays["close"]
     if swing_events is None:
-        # The swings of swings(df, left, right), without building its event frame.
-        code = swing_kernels.pivot_codes(high, low, left, right)
-        anchor, confirmed, side, level, _, _ = swing_kernels.fractal_swings(
-            code, high, low, right, True
-        )
+        anchor, confirmed, side, level, _, _ = swing_positions(high, low, left, right)
     else:
         anchor, confirmed, side, level = _swing_positions(index, swing_events)
 

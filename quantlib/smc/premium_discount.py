@@ -28,7 +28,7 @@ from quantlib._kernels import search
 from quantlib._validation import check_float, check_int, ohlcv_arrays
 from quantlib.exceptions import ConfigError, DataError
 from quantlib.smc._kernels import premium_discount as kernels
-from quantlib.smc.swings import swings
+from quantlib.smc.swings import swing_positions
 
 __all__ = ["OTE_RETRACEMENTS", "ZONES", "premium_discount"]
 
@@ -182,14 +182,15 @@ def premium_discount(
         )
     index, arrays = ohlcv_arrays(df, "premium_discount")
     n = len(index)
-    if swing_events is None:
-        swing_events = swings(df, left=left, right=right) if n >= left + right + 1 else None
-    if swing_events is None or len(swing_events) == 0:
+    high, low, close = arrays["high"], arrays["low"], arrays["close"]
+    if swing_events is None and n >= left + right + 1:
+        anchor, confirmed, side, level, invalidated, _ = swing_positions(high, low, left, right)
+        invalidated = np.where(invalidated < 0, n, invalidated)  # the kernel's "never" is n
+    elif swing_events is None or len(swing_events) == 0:
         empty = np.empty(0, dtype=np.int64)
         anchor, confirmed, invalidated, side, level = empty, empty, empty, empty, np.empty(0)
     else:
         anchor, confirmed, invalidated, side, level = _swing_arrays(index, swing_events)
-    high, low, close = arrays["high"], arrays["low"], arrays["close"]
     range_high, range_low, last_side = kernels.dealing_range(
         high,
         low,

@@ -48,7 +48,7 @@ from quantlib._validation import check_choice, check_event_frame, check_int, ohl
 from quantlib.data.events import build_events, empty_events
 from quantlib.exceptions import ConfigError
 from quantlib.smc._kernels import structure as kernels
-from quantlib.smc.swings import swings
+from quantlib.smc.swings import swing_positions
 
 __all__ = ["structure", "trend_state"]
 
@@ -81,8 +81,8 @@ def event_positions(
     missing = values == _NAT
     if missing.any() and not allow_nat:
         raise ConfigError(f"{argument}: column {column!r} has NaT; every event needs a time")
-    pos = np.searchsorted(stamps, values)
-    found = (pos < len(stamps)) & (stamps[np.clip(pos, 0, max(len(stamps) - 1, 0))] == values)
+    pos = search.positions_of(np.asarray(stamps), np.asarray(values))
+    found = pos >= 0
     bad = ~missing & ~found
     if bad.any():
         first = pd.Timestamp(values[np.flatnonzero(bad)[0]], tz="UTC")
@@ -90,7 +90,7 @@ def event_positions(
             f"{argument}: {column} {first} is not a bar of df. Fix: pass events computed on "
             "this same frame"
         )
-    return np.where(found, pos, -1).astype(np.int64)
+    return pos
 
 
 def _swing_arrays(
@@ -137,8 +137,11 @@ def break_arrays(
     need = 1 if swing_events is not None else left + right + 1
     index, arrays = ohlcv_arrays(df, caller, min_bars=need)
     if swing_events is None:
-        swing_events = swings(df, left, right)
-    anchor, confirmed, side, level, invalidated = _swing_arrays(index, swing_events)
+        anchor, confirmed, side, level, invalidated, _ = swing_positions(
+            arrays["high"], arrays["low"], left, right
+        )
+    else:
+        anchor, confirmed, side, level, invalidated = _swing_arrays(index, swing_events)
     up = arrays["close"] if mode == "close" else arrays["high"]
     down = arrays["close"] if mode == "close" else arrays["low"]
     swing, bar, direction, choch, protected, trend, ref_high, ref_low = kernels.breaks(

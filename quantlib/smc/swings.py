@@ -30,7 +30,7 @@ from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
 from quantlib.smc._kernels import swings as kernels
 
-__all__ = ["swings", "zigzag"]
+__all__ = ["swing_positions", "swings", "zigzag"]
 
 _SIDES = ("low", "", "high")
 
@@ -62,6 +62,19 @@ def _frame(
         invalidated=invalidated,
         extra={"side": labels(_SIDES, side + 1), "level": level},
     )
+
+
+def swing_positions(
+    high: np.ndarray, low: np.ndarray, left: int, right: int, *, alternate: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The swings of :func:`swings` as bar positions, for detectors built on them (no event
+    frame, no validation: ``high``/``low`` are float64 arrays of a checked frame).
+
+    Returns anchor, confirmed, side (+1 high, -1 low), level, invalidated and the bar that
+    first traded beyond the level (-1 for none), in confirmation order.
+    """
+    code = kernels.pivot_codes(high, low, left, right)
+    return kernels.fractal_swings(code, high, low, right, bool(alternate))
 
 
 def swings(
@@ -106,10 +119,8 @@ def swings(
     left = check_int("left", left, minimum=1)
     right = check_int("right", right, minimum=1)
     index, arrays = ohlcv_arrays(df, "swings", min_bars=left + right + 1)
-    high, low = arrays["high"], arrays["low"]
-    code = kernels.pivot_codes(high, low, left, right)
-    anchor, confirmed, side, level, invalidated, taken = kernels.fractal_swings(
-        code, high, low, right, bool(alternate)
+    anchor, confirmed, side, level, invalidated, taken = swing_positions(
+        arrays["high"], arrays["low"], left, right, alternate=alternate
     )
     return _frame(index, arrays, anchor, confirmed, side, level, invalidated, taken)
 
