@@ -39,7 +39,7 @@ from quantlib.live.errors import (
     RateLimited,
     RiskDenied,
 )
-from quantlib.live.journal import JournalOrder
+from quantlib.live.journal import JournalOrder, ProposalRecord
 from quantlib.live.redact import redact
 from quantlib.live.risk_gate import OrderCheck
 from quantlib.live.status import K
@@ -116,7 +116,8 @@ class OrderFlow(EngineBase):
             if proposal is None:
                 return []
             if mode is StrategyMode.AUTO:
-                approved = self._approve(proposal.proposal_id, user="auto")
+                pending = ProposalRecord(proposal, "pending", None, None, "", None)
+                approved = self._approve(proposal.proposal_id, user="auto", record=pending)
         if isinstance(approved, _Approved):
             self._send_entry(approved)
         return [proposal.proposal_id]
@@ -234,10 +235,12 @@ class OrderFlow(EngineBase):
         user: str,
         price: float | None = None,
         kind: OrderType = OrderType.MARKET,
+        record: ProposalRecord | None = None,
     ) -> _Approved | str:
         """Decide ``proposal_id`` and journal its entry's intent (inside the caller's
-        :meth:`_decision`): what to send, or why nothing is sent."""
-        record = self.journal.proposal(proposal_id)
+        :meth:`_decision`): what to send, or why nothing is sent. ``record``: the proposal
+        as the same transaction just journalled it (not read again)."""
+        record = record or self.journal.proposal(proposal_id)
         if record is None:
             raise LiveError(f"unknown proposal {proposal_id!r}")
         if record.status != "pending":
@@ -524,10 +527,9 @@ class OrderFlow(EngineBase):
         """Journal the fills not seen yet (see :meth:`sync`); whether any was new."""
         positions, cash = self._load_book()
         fresh = written = False
+        seen = self._seen_trades
         try:
-            for fill in fills:
-                if fill.trade_id in self._seen_trades:
-                    continue
+            for fill in [fill for fill in fills if fill.trade_id not in seen]:
                 written = True
                 if self.journal.record_fill(fill):  # also moves the order's filled amount
                     cash += -fill.side.sign * fill.amount * fill.price - fill.quote_fee

@@ -54,7 +54,7 @@ from quantlib.live.journal_commands import CommandQueue
 from quantlib.live.journal_funding import PERPETUAL_TABLES, FundingLedger
 from quantlib.live.journal_orders import OrderLedger
 from quantlib.live.journal_proposals import ProposalLedger
-from quantlib.live.journal_statements import NEWEST_FILL_INDEX
+from quantlib.live.journal_statements import NEWEST_FILL_INDEX, UPSERT_STATE, run
 from quantlib.live.journal_tables import (
     JOURNAL_TABLES,
     LIVE_STATUSES,
@@ -268,8 +268,13 @@ class Journal(OrderLedger, ProposalLedger, CommandQueue, FundingLedger):
         if not values:
             return
         values = {key: redact(value) for key, value in values.items()}
+        upsert = UPSERT_STATE.get(self._engine.dialect.name)
         with self._write("publish telemetry") as s:
             now = self._clock()
+            if upsert is not None:  # one statement for every key
+                rows = [{"key": k, "value": v, "updated_at": now} for k, v in values.items()]
+                run(s, upsert, rows)
+                return
             for key, value in values.items():
                 changed = s.exec(
                     update(LiveStateRow)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, Insert, Row, bindparam, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from quantlib.live.journal_tables import (
@@ -24,6 +25,7 @@ from quantlib.live.journal_tables import (
     LiveOrderRow,
     LivePositionRow,
     LiveProposalRow,
+    LiveStateRow,
     table_of,
 )
 
@@ -31,6 +33,7 @@ ORDERS = table_of(LiveOrderRow)
 FILLS = table_of(LiveFillRow)
 POSITIONS = table_of(LivePositionRow)
 PROPOSALS = table_of(LiveProposalRow)
+STATE = table_of(LiveStateRow)
 
 INSERT_ORDER = ORDERS.insert()
 ORDER_BY_CID = select(ORDERS).where(ORDERS.c.client_order_id == bindparam("cid"))
@@ -38,7 +41,8 @@ ORDER_BY_CID_LOCKED = ORDER_BY_CID.with_for_update()
 UPDATE_ORDER = ORDERS.update().where(ORDERS.c.id == bindparam("b_id"))
 LIVE_ORDERS = (
     select(ORDERS)
-    .where(ORDERS.c.status.in_(sorted(status.value for status in LIVE_STATUSES)))
+    # OR of equalities, not IN: an IN list is expanded into the SQL text at every execution
+    .where(or_(*(ORDERS.c.status == value for value in sorted(s.value for s in LIVE_STATUSES))))
     .order_by(ORDERS.c.id)
 )
 
@@ -79,6 +83,24 @@ EXECUTE_APPROVED = PROPOSALS.update().where(
     PROPOSALS.c.proposal_id == bindparam("b_pid"), PROPOSALS.c.status == "approved"
 )
 
+
+def _upsert_state(insert: Any) -> Insert:
+    statement = insert(STATE)
+    excluded = statement.excluded
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=[STATE.c.key],
+        set_={"value": excluded.value, "updated_at": excluded.updated_at},
+    )
+    return upsert
+
+
+UPSERT_STATE: dict[str, Insert] = {
+    "sqlite": _upsert_state(sqlite.insert),
+    "postgresql": _upsert_state(postgresql.insert),
+}
+"""Insert or replace ``live_state`` rows (``key``, ``value``, ``updated_at``), by dialect: one
+statement for all the keys of a telemetry update."""
+
 NEWEST_FILL_INDEX = (
     "CREATE INDEX IF NOT EXISTS ix_live_fills_symbol_time ON live_fills (symbol, timestamp, "
     "trade_id)"
@@ -87,9 +109,10 @@ NEWEST_FILL_INDEX = (
 fills): created by :class:`~quantlib.live.journal.Journal` on open."""
 
 
-def run(s: Session, statement: Any, params: dict[str, Any]) -> Any:
+def run(s: Session, statement: Any, params: dict[str, Any] | list[dict[str, Any]]) -> Any:
     """Execute ``statement`` with ``params`` on the connection of the transaction ``s``
-    (Core execution: no ORM step between the statement and the driver)."""
+    (Core execution: no ORM step between the statement and the driver); a list of
+    parameter sets runs it once per set (the driver's ``executemany``)."""
     connection: Connection = s.connection()
     return connection.execute(statement, params)
 

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Engine, Row, Table, Text, text
+from sqlalchemy import BigInteger, Engine, Row, Table, Text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Field, Session, SQLModel
 
@@ -135,7 +135,7 @@ def claim_writer(session: Session) -> None:
     constraints and conditional updates do the same job, so this is a no-op there.
     """
     if session.get_bind().dialect.name == "sqlite":
-        session.exec(text("UPDATE live_state SET value = value WHERE 1 = 0"))  # type: ignore[call-overload]
+        session.connection().exec_driver_sql("UPDATE live_state SET value = value WHERE 1 = 0")
 
 
 class LiveOrderRow(SQLModel, table=True):
