@@ -129,6 +129,151 @@ def first_beyond(
 
 
 @njit
+def first_reaching(
+    values: np.ndarray,
+    tree_hi: np.ndarray,
+    tree_neg_lo: np.ndarray,
+    width: int,
+    start: int,
+    x: float,
+    sign: int,
+) -> int:
+    """As :func:`first_beyond` with ``>=`` / ``<=`` instead of strict comparisons."""
+    edge = np.nextafter(x, -np.inf) if sign == 1 else np.nextafter(x, np.inf)
+    return first_beyond(values, tree_hi, tree_neg_lo, width, start, edge, sign)
+
+
+@njit
+def last_reaching(
+    values: np.ndarray,
+    tree_hi: np.ndarray,
+    tree_neg_lo: np.ndarray,
+    width: int,
+    end: int,
+    x: float,
+    sign: int,
+) -> int:
+    """Largest ``i <= end`` with ``values[i] >= x`` (``sign = 1``) or ``values[i] <= x``
+    (``sign = -1``), or -1: the backward mirror of :func:`first_reaching`."""
+    n = values.shape[0]
+    if end < 0:
+        return -1
+    end = min(end, n - 1)
+    b = end // width
+    for i in range(end, b * width - 1, -1):
+        if values[i] >= x if sign == 1 else values[i] <= x:
+            return i
+    if b == 0:
+        return -1
+    if sign == 1:
+        k = last_greater_equal(tree_hi, b - 1, x)
+    else:
+        k = last_greater_equal(tree_neg_lo, b - 1, -x)
+    if k < 0:
+        return -1
+    for i in range(min(k * width + width, n) - 1, k * width - 1, -1):
+        if values[i] >= x if sign == 1 else values[i] <= x:
+            return i
+    return -1  # unreachable: block k holds a value reaching x
+
+
+@njit
+def tree_range_max(tree: np.ndarray, lo: int, hi: int) -> float:
+    """Maximum of the leaves ``lo..hi`` (inclusive) of a tree from :func:`build_max_tree`."""
+    size = tree.shape[0] // 2
+    best = -np.inf
+    left = lo + size
+    right = hi + size + 1
+    while left < right:
+        if left & 1:
+            best = max(best, tree[left])
+            left += 1
+        if right & 1:
+            right -= 1
+            best = max(best, tree[right])
+        left >>= 1
+        right >>= 1
+    return best
+
+
+@njit
+def range_extreme(
+    values: np.ndarray,
+    tree_hi: np.ndarray,
+    tree_neg_lo: np.ndarray,
+    width: int,
+    lo: int,
+    hi: int,
+    sign: int,
+) -> float:
+    """Maximum (``sign = 1``) or minimum (``sign = -1``) of ``values[lo..hi]`` (inclusive,
+    ``lo <= hi``): the partial blocks at both ends are scanned, the whole blocks between them
+    read from the block trees."""
+    first_block = (lo + width - 1) // width  # first block starting at or after lo
+    last_block = (hi + 1) // width - 1  # last block ending at or before hi
+    best = float(values[lo])
+    if first_block > last_block:
+        for i in range(lo, hi + 1):
+            v = values[i]
+            if v > best if sign == 1 else v < best:
+                best = v
+        return best
+    for i in range(lo, first_block * width):
+        v = values[i]
+        if v > best if sign == 1 else v < best:
+            best = v
+    for i in range((last_block + 1) * width, hi + 1):
+        v = values[i]
+        if v > best if sign == 1 else v < best:
+            best = v
+    if sign == 1:
+        inner = tree_range_max(tree_hi, first_block, last_block)
+        return inner if inner > best else best
+    inner = -tree_range_max(tree_neg_lo, first_block, last_block)
+    return inner if inner < best else best
+
+
+# A series ready for blocked searches: (values, block tree of maxima, of negated minima).
+Searchable = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def searchable(values: np.ndarray) -> Searchable:
+    """``values`` with the block trees of :func:`block_trees` (``WIDTH`` bars a block): a few
+    hundred kilobytes for a million bars, where a tree over every bar takes 16 MB."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    tree_hi, tree_neg_lo = block_trees(values, WIDTH)
+    return values, tree_hi, tree_neg_lo
+
+
+@njit
+def next_beyond(series: Searchable, start: int, x: float, sign: int) -> int:
+    """First ``i >= start`` with ``values[i] > x`` (``sign = 1``) or ``< x`` (``-1``), or -1."""
+    values, tree_hi, tree_neg_lo = series
+    return first_beyond(values, tree_hi, tree_neg_lo, WIDTH, start, x, sign)
+
+
+@njit
+def next_reaching(series: Searchable, start: int, x: float, sign: int) -> int:
+    """First ``i >= start`` with ``values[i] >= x`` (``sign = 1``) or ``<= x`` (``-1``), or -1."""
+    values, tree_hi, tree_neg_lo = series
+    return first_reaching(values, tree_hi, tree_neg_lo, WIDTH, start, x, sign)
+
+
+@njit
+def previous_reaching(series: Searchable, end: int, x: float, sign: int) -> int:
+    """Last ``i <= end`` with ``values[i] >= x`` (``sign = 1``) or ``<= x`` (``-1``), or -1."""
+    values, tree_hi, tree_neg_lo = series
+    return last_reaching(values, tree_hi, tree_neg_lo, WIDTH, end, x, sign)
+
+
+@njit
+def extreme_between(series: Searchable, lo: int, hi: int, sign: int) -> float:
+    """Maximum (``sign = 1``) or minimum (``-1``) of ``values[lo..hi]``, ``lo <= hi``."""
+    values, tree_hi, tree_neg_lo = series
+    return range_extreme(values, tree_hi, tree_neg_lo, WIDTH, lo, hi, sign)
+
+
+@njit
 def positions_of(stamps: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """Position of each ``wanted`` value in the strictly increasing ``stamps``, -1 if absent.
 

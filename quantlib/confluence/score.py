@@ -28,6 +28,7 @@ import pandas as pd
 from quantlib._kernels import search
 from quantlib._validation import check_float, check_int, ohlcv_arrays
 from quantlib.confluence import _kernels as kernels
+from quantlib.data.events import nanoseconds
 from quantlib.exceptions import ConfigError
 from quantlib.smc.fvg import fvg
 from quantlib.smc.liquidity import liquidity
@@ -66,12 +67,8 @@ def _positions(index: pd.DatetimeIndex, times: pd.Series, missing: int) -> np.nd
     if (values.tz is None) != (index.tz is None):
         found = index.get_indexer(values)  # naive against aware: nothing matches
     else:
-        found = search.positions_of(_nanoseconds(index), _nanoseconds(values))
+        found = search.positions_of(nanoseconds(index), nanoseconds(values))
     return np.where(np.asarray(values.isna()), missing, found).astype(np.int64)
-
-
-def _nanoseconds(times: pd.DatetimeIndex) -> np.ndarray:
-    return np.asarray((times if times.unit == "ns" else times.as_unit("ns")).asi8)
 
 
 def _intervals(

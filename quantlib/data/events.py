@@ -20,11 +20,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["EVENT_COLUMNS", "KINDS", "build_events", "empty_events", "labels"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "KINDS",
+    "build_events",
+    "empty_events",
+    "labels",
+    "nanoseconds",
+    "times_at",
+]
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "kind",
@@ -50,7 +59,7 @@ KINDS: tuple[str, ...] = (
 _DIRECTIONS: tuple[str, ...] = ("bear", "neutral", "bull")
 
 
-def labels(vocabulary: Sequence[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+def labels(vocabulary: Sequence[str] | pd.Index, codes: np.ndarray) -> Any:
     """``vocabulary[codes]`` as a ``str`` array, gathered without a Python object per row.
 
     Examples
@@ -58,7 +67,13 @@ def labels(vocabulary: Sequence[str], codes: np.ndarray) -> pd.api.extensions.Ex
     >>> list(labels(("low", "high"), np.array([1, 0, 1])))
     ['high', 'low', 'high']
     """
-    return _words(tuple(vocabulary)).take(np.asarray(codes, dtype=np.intp))
+    # Small fixed vocabularies (tuples) are converted once; others (such as an Index of
+    # dates) each time, as a whole.
+    if isinstance(vocabulary, tuple):
+        words = _words(vocabulary)
+    else:
+        words = pd.Index(vocabulary).astype("str").array
+    return words.take(np.asarray(codes, dtype=np.intp))
 
 
 @lru_cache(maxsize=64)
@@ -80,10 +95,16 @@ def _text(values: object) -> object:
     return values
 
 
-def _stamps(index: pd.DatetimeIndex) -> np.ndarray:
-    """The index as int64 nanoseconds (a view when it is already in ns)."""
-    index = pd.DatetimeIndex(index)
-    return np.asarray((index if index.unit == "ns" else index.as_unit("ns")).asi8)
+def nanoseconds(times: pd.DatetimeIndex) -> np.ndarray:
+    """``times`` as int64 nanoseconds since the epoch (UTC): a view when already in ns."""
+    times = pd.DatetimeIndex(times)
+    return np.asarray((times if times.unit == "ns" else times.as_unit("ns")).asi8)
+
+
+def times_at(index: pd.DatetimeIndex, positions: np.ndarray) -> pd.DatetimeIndex:
+    """The times (UTC, ns) of bar positions of ``index``; NaT where a position is -1."""
+    positions = np.asarray(positions, dtype=np.int64)
+    return _times(nanoseconds(index), positions, len(positions))
 
 
 def _times(stamps: np.ndarray, positions: np.ndarray | None, n: int) -> pd.DatetimeIndex:
@@ -164,7 +185,7 @@ def build_events(
     def rows(values: object) -> np.ndarray:
         return _take(np.asarray(values), order)  # type: ignore[return-value]
 
-    stamps = _stamps(index)
+    stamps = nanoseconds(index)
     data: dict[str, object] = {
         "kind": labels((kind,), np.zeros(n, dtype=np.intp)),
         "direction": labels(_DIRECTIONS, rows(np.asarray(direction, dtype=np.int64) + 1)),

@@ -76,7 +76,7 @@ from quantlib._validation import (
     check_int,
     ohlcv_arrays,
 )
-from quantlib.data.events import build_events
+from quantlib.data.events import build_events, nanoseconds
 from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
@@ -164,10 +164,10 @@ def _swing_positions(
     confirmed_at = pd.DatetimeIndex(events["confirmed_at"])
     # Swings confirmed after the last bar are not known yet on this data.
     known = np.asarray(confirmed_at <= index[-1]) | np.asarray(confirmed_at.isna())
-    stamps = _nanoseconds(index)
+    stamps = nanoseconds(index)
     anchor_at = pd.DatetimeIndex(events["anchor_time"])[known]
-    anchor = positions_of(stamps, _nanoseconds(anchor_at))
-    confirmed = positions_of(stamps, _nanoseconds(confirmed_at[known]))
+    anchor = positions_of(stamps, nanoseconds(anchor_at))
+    confirmed = positions_of(stamps, nanoseconds(confirmed_at[known]))
     if (anchor_at.tz is None) != (index.tz is None):
         anchor = np.full(len(anchor), -1)  # naive times are no bars of an aware index
     level = events["level"].to_numpy(dtype=np.float64)[known]
@@ -181,10 +181,6 @@ def _swing_positions(
     side = np.where(sides.to_numpy()[known] == "high", 1, -1).astype(np.int64)
     order = np.lexsort((anchor, confirmed))
     return anchor[order], confirmed[order], side[order], level[order]
-
-
-def _nanoseconds(times: pd.DatetimeIndex) -> np.ndarray:
-    return np.asarray(times.as_unit("ns").asi8, dtype=np.int64)
 
 
 def _complete_periods(
@@ -343,7 +339,7 @@ def liquidity(
             failed=failed,
         )
     if include_previous_levels:
-        stamps = np.asarray(index.as_unit("ns").asi8)
+        stamps = nanoseconds(index)
         bar = _bar_ns(df, timeframe)
         for period, origin, sources in ((_DAY, _EPOCH, (2, 3)), (_WEEK, _FIRST_MONDAY, (4, 5))):
             first, last = _complete_periods(stamps, bar, period, origin)

@@ -45,7 +45,7 @@ import pandas as pd
 
 from quantlib._kernels import search
 from quantlib._validation import check_choice, check_event_frame, check_int, ohlcv_arrays
-from quantlib.data.events import build_events, empty_events
+from quantlib.data.events import build_events, empty_events, times_at
 from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
 from quantlib.smc._kernels import order_blocks as kernels
@@ -207,13 +207,13 @@ def order_blocks(
     near, far = np.where(bull, top, bottom), np.where(bull, bottom, top)
     reach = {"touch": near, "half": (top + bottom) / 2, "full": far}[level]
 
-    n = len(index)
-    tree_high = search.build_max_tree(high)
-    tree_neg_low = search.build_max_tree(-low)
-    tree_up = tree_high if wick else search.build_max_tree(close)
-    tree_neg_down = tree_neg_low if wick else search.build_max_tree(-close)
+    highs, lows = search.searchable(high), search.searchable(low)
+    if wick:
+        up, down = highs, lows
+    else:
+        up = down = search.searchable(close)  # the close, both ways
     mitigated, invalidated, failed = kernels.lifecycle(
-        tree_high, tree_neg_low, tree_up, tree_neg_down, n, bar, direction, reach, top, bottom
+        highs, lows, up, down, bar, direction, reach, top, bottom
     )
     atr = atr_array(high, low, close, ATR_PERIOD)
     none = np.full(len(bar), -1, dtype=np.int64)
@@ -228,8 +228,8 @@ def order_blocks(
         mitigated=mitigated,
         invalidated=invalidated,
         extra={
-            "breaker_at": _times(index, invalidated if breaker else none),
-            "breaker_invalidated_at": _times(index, failed if breaker else none),
+            "breaker_at": times_at(index, invalidated if breaker else none),
+            "breaker_invalidated_at": times_at(index, failed if breaker else none),
             "volume": arrays["volume"][candle],
             "volume_ratio": kernels.volume_ratio(arrays["volume"], candle, VOLUME_WINDOW),
             "displacement": np.abs(close[bar] - near) / atr[bar],
@@ -238,11 +238,3 @@ def order_blocks(
         },
     )
     return frame
-
-
-def _times(index: pd.DatetimeIndex, positions: np.ndarray) -> pd.DatetimeIndex:
-    """Timestamps of bar positions (NaT for -1)."""
-    stamps = index.as_unit("ns").asi8
-    nat = np.iinfo(np.int64).min
-    values = np.where(positions >= 0, stamps[np.clip(positions, 0, None)], nat)
-    return pd.DatetimeIndex(pd.to_datetime(values, unit="ns", utc=True)).as_unit("ns")

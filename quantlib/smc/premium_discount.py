@@ -192,10 +192,8 @@ def premium_discount(
     else:
         anchor, confirmed, invalidated, side, level = _swing_arrays(index, swing_events)
     range_high, range_low, last_side = kernels.dealing_range(
-        high,
-        low,
-        search.build_max_tree(high),
-        search.build_max_tree(-low),
+        search.searchable(high),
+        search.searchable(low),
         anchor,
         confirmed,
         invalidated,

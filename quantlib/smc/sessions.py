@@ -54,7 +54,7 @@ import pandas as pd
 
 from quantlib._kernels import search
 from quantlib._validation import ohlcv_arrays
-from quantlib.data.events import build_events
+from quantlib.data.events import build_events, nanoseconds
 from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.smc._kernels import sessions as kernels
@@ -312,7 +312,7 @@ def sessions(
     chosen = _resolve(sessions)
     index, arrays = ohlcv_arrays(df, "sessions")
     bar = _bar_ns(df, timeframe)
-    stamps = np.asarray(index.as_unit("ns").asi8)
+    stamps = nanoseconds(index)
     n = len(stamps)
     parts: dict[str, list[np.ndarray]] = {
         k: [] for k in ("first", "last", "day", "start", "end", "name")
@@ -341,12 +341,7 @@ def sessions(
     )
     top, bottom = kernels.ranges(arrays["high"], arrays["low"], first, last)
     above, below = kernels.taken(
-        search.build_max_tree(arrays["high"]),
-        search.build_max_tree(-arrays["low"]),
-        n,
-        last,
-        top,
-        bottom,
+        search.searchable(arrays["high"]), search.searchable(arrays["low"]), last, top, bottom
     )
     mitigated = np.where(
         (above >= 0) & ((below < 0) | (above < below)), above, np.where(below >= 0, below, -1)
@@ -411,7 +406,7 @@ def in_session(df: pd.DataFrame, sessions: SessionsLike | None = None) -> pd.Dat
     """
     chosen = _resolve(sessions)
     index, _ = ohlcv_arrays(df, "in_session")
-    stamps = np.asarray(index.as_unit("ns").asi8)
+    stamps = nanoseconds(index)
     n = len(stamps)
     flags: dict[str, np.ndarray] = {}
     for session in chosen:

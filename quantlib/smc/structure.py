@@ -45,7 +45,7 @@ import pandas as pd
 
 from quantlib._kernels import search
 from quantlib._validation import check_choice, check_event_frame, check_int, ohlcv_arrays
-from quantlib.data.events import build_events, empty_events
+from quantlib.data.events import build_events, empty_events, nanoseconds
 from quantlib.exceptions import ConfigError
 from quantlib.smc._kernels import structure as kernels
 from quantlib.smc.swings import swing_positions
@@ -76,12 +76,12 @@ def event_positions(
     ConfigError
         If a time is not a bar of ``index`` (the events come from another frame).
     """
-    stamps = index.as_unit("ns").asi8
+    stamps = nanoseconds(index)
     values = pd.DatetimeIndex(pd.to_datetime(times, utc=True)).as_unit("ns").asi8  # type: ignore[call-overload]
     missing = values == _NAT
     if missing.any() and not allow_nat:
         raise ConfigError(f"{argument}: column {column!r} has NaT; every event needs a time")
-    pos = search.positions_of(np.asarray(stamps), np.asarray(values))
+    pos = search.positions_of(stamps, np.asarray(values))
     found = pos >= 0
     bad = ~missing & ~found
     if bad.any():
@@ -236,20 +236,17 @@ def structure(
     index, arrays, out = break_arrays(df, "structure", left, right, swing_events, break_on)
     if len(out["bar"]) == 0:
         return empty_events(_EXTRA_DTYPES)
-    n = len(index)
-    tree_high = search.build_max_tree(arrays["high"])
-    tree_neg_low = search.build_max_tree(-arrays["low"])
+    high = search.searchable(arrays["high"])
+    low = search.searchable(arrays["low"])
     if break_on == "close":
-        tree_up = search.build_max_tree(out["up"])
-        tree_neg_down = search.build_max_tree(-out["down"])
+        up = down = search.searchable(out["up"])  # the close, both ways
     else:
-        tree_up, tree_neg_down = tree_high, tree_neg_low
+        up, down = high, low
     retest, invalid = kernels.lifecycle(
-        tree_high,
-        tree_neg_low,
-        tree_up,
-        tree_neg_down,
-        n,
+        high,
+        low,
+        up,
+        down,
         out["bar"],
         out["direction"],
         out["level"],

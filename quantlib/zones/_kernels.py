@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from quantlib._kernels import njit
-from quantlib._kernels.search import first_greater_equal, last_greater_equal
+from quantlib._kernels import heap, njit
+from quantlib._kernels.search import (
+    first_greater_equal,
+    last_greater_equal,
+)
 
 NEVER = np.iinfo(np.int64).max
 
@@ -41,9 +44,8 @@ def extended_ranges(
 
 @njit
 def first_touch(
-    tree_ext_high: np.ndarray,
-    tree_neg_ext_low: np.ndarray,
-    n: int,
+    high: np.ndarray,
+    low: np.ndarray,
     close: np.ndarray,
     confirmed: np.ndarray,
     top: np.ndarray,
@@ -52,19 +54,52 @@ def first_touch(
     """First bar after confirmation whose extended range meets the zone, or -1.
 
     With the confirming close above the zone that is the first extended low <= top, below it
-    the first extended high >= bottom, inside it the next bar."""
+    the first extended high >= bottom, inside it the next bar.
+
+    One pass over the bars with the pending zones in two heaps, those above price by their
+    top (highest first) and those below by their bottom (lowest first): a bar touches
+    exactly the zones at the heads it reaches. Most zones are touched within a few dozen
+    bars, but some only after tens of thousands, which a search per zone pays for."""
+    n = close.shape[0]
     m = confirmed.shape[0]
     out = np.full(m, -1, dtype=np.int64)
-    for k in range(m):
-        c = confirmed[k]
-        if c + 1 >= n:
-            continue
-        if close[c] > top[k]:
-            out[k] = first_greater_equal(tree_neg_ext_low, n, c + 1, -top[k])
-        elif close[c] < bottom[k]:
-            out[k] = first_greater_equal(tree_ext_high, n, c + 1, bottom[k])
-        else:
-            out[k] = c + 1
+    order = np.argsort(confirmed, kind="mergesort")
+    above_keys = np.empty(m)  # -top: a max-heap on the tops of zones above price
+    above_ids = np.empty(m, dtype=np.int64)
+    below_keys = np.empty(m)  # bottoms of zones below price
+    below_ids = np.empty(m, dtype=np.int64)
+    n_above = 0
+    n_below = 0
+    lowest_top = -np.inf  # the highest top above price (where a falling bar touches first)
+    highest_bottom = np.inf
+    q = 0
+    next_push = n if m == 0 else confirmed[order[0]] + 1  # the bar from which it is pending
+    for j in range(max(min(next_push, n), 1), n):
+        while j >= next_push:
+            k = order[q]
+            q += 1
+            next_push = confirmed[order[q]] + 1 if q < m else n
+            c = confirmed[k]
+            if close[c] > top[k]:
+                n_above = heap.push(above_keys, above_ids, n_above, -top[k], k)
+                lowest_top = -above_keys[0]
+            elif close[c] < bottom[k]:
+                n_below = heap.push(below_keys, below_ids, n_below, bottom[k], k)
+                highest_bottom = below_keys[0]
+            else:
+                out[k] = c + 1
+        if lowest_top >= low[j] or lowest_top >= close[j - 1]:
+            ext_low = min(low[j], close[j - 1])
+            while n_above > 0 and -above_keys[0] >= ext_low:
+                out[above_ids[0]] = j
+                n_above = heap.pop(above_keys, above_ids, n_above)
+            lowest_top = -above_keys[0] if n_above > 0 else -np.inf
+        if highest_bottom <= high[j] or highest_bottom <= close[j - 1]:
+            ext_high = max(high[j], close[j - 1])
+            while n_below > 0 and below_keys[0] <= ext_high:
+                out[below_ids[0]] = j
+                n_below = heap.pop(below_keys, below_ids, n_below)
+            highest_bottom = below_keys[0] if n_below > 0 else np.inf
     return out
 
 

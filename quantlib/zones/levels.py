@@ -67,8 +67,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import numpy as np
 import pandas as pd
 
-from quantlib._kernels import search
 from quantlib._validation import check_choice, check_float, check_int, ohlcv_arrays
+from quantlib.data import events
 from quantlib.data.events import build_events
 from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
@@ -171,20 +171,26 @@ def _boundaries(
     return ends, labels
 
 
-def _periods(
-    slot: np.ndarray,
-    ends: np.ndarray,
-    stamps: np.ndarray,
-    bar_ns: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """First bar, last bar and confirming bar (n when not confirmed) of each run of bars
-    sharing a period end ``ends[slot]``."""
-    n = len(slot)
-    starts = np.flatnonzero(np.r_[True, slot[1:] != slot[:-1]])
-    lasts = np.r_[starts[1:] - 1, n - 1]
-    period_end = ends[slot[starts]]
-    closing = np.maximum(np.searchsorted(stamps, period_end - bar_ns, side="left"), starts)
-    return starts, lasts, closing
+def _days(stamps: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First bar, last bar and day number (into ``ends``) of every day holding bars.
+
+    The bars of day ``j`` (the one ending at ``ends[j]``) are those opening in
+    ``[ends[j - 1], ends[j])``: one binary search per day boundary, none per bar."""
+    n = len(stamps)
+    cut = np.searchsorted(stamps, ends, side="left")
+    lower = np.r_[0, cut]
+    upper = np.r_[cut, n]
+    day = np.flatnonzero(upper > lower)
+    return lower[day], upper[day] - 1, day
+
+
+def _closing(
+    first: np.ndarray, period_end: np.ndarray, stamps: np.ndarray, bar_ns: int
+) -> np.ndarray:
+    """Confirming bar of each period (n when not confirmed): the first of its bars whose
+    close time reaches the period's end, or the first bar after it."""
+    closing = np.searchsorted(stamps, period_end - bar_ns, side="left")
+    return np.asarray(np.maximum(closing, first))
 
 
 def levels(
@@ -277,28 +283,32 @@ def levels(
             "daily or intraday bars"
         )
     bar_ns = int(bar.value)
-    stamps = np.asarray(index.as_unit("ns").asi8)
+    stamps = events.nanoseconds(index)
     n = len(stamps)
     ends, labels = _boundaries(index[0], index[-1], minute, zone)
-    slot = np.searchsorted(ends, stamps, side="right")  # the day a bar opens in ends at ends[slot]
     opens, high, low, close = bars["open"], bars["high"], bars["low"], bars["close"]
 
-    d_first, d_last, d_conf = _periods(slot, ends, stamps, bar_ns)
+    d_first, d_last, d_slot = _days(stamps, ends)  # day d_slot[k] ends at ends[d_slot[k]]
+    d_conf = _closing(d_first, ends[d_slot], stamps, bar_ns)
     d_open, d_close = opens[d_first], close[d_last]
     d_high = np.maximum.reduceat(high, d_first)
     d_low = np.minimum.reduceat(low, d_first)
     # A day the data starts in the middle of has a partial range: it gives no levels and
     # stays out of the ATR (likewise for the first week below).
-    skip = int(stamps[0] >= ends[slot[0] - 1] + bar_ns)
+    skip = int(stamps[0] >= ends[d_slot[0] - 1] + bar_ns)
     d_atr = np.full(len(d_first), np.nan)
     d_atr[skip:] = atr_array(d_high[skip:], d_low[skip:], d_close[skip:], atr_period)
 
     weekday = (labels + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    week_slot = slot + (6 - weekday[slot])  # the Sunday that ends the bar's week
-    w_first, w_last, w_conf = _periods(week_slot, ends, stamps, bar_ns)
-    day_of_bar = np.cumsum(np.r_[True, slot[1:] != slot[:-1]]) - 1
-    w_atr = d_atr[day_of_bar[w_last]]
-    if stamps[0] >= ends[week_slot[0] - 7] + bar_ns:
+    week_of_day = d_slot + (6 - weekday[d_slot])  # the Sunday that ends each day's week
+    # Weeks are runs of days sharing that Sunday: w_days[k] is the first day of week k.
+    w_days = np.flatnonzero(np.r_[True, week_of_day[1:] != week_of_day[:-1]])
+    w_last_day = np.r_[w_days[1:], len(d_first)] - 1
+    w_slot = week_of_day[w_days]
+    w_first, w_last = d_first[w_days], d_last[w_last_day]
+    w_conf = _closing(w_first, ends[w_slot], stamps, bar_ns)
+    w_atr = d_atr[w_last_day]
+    if stamps[0] >= ends[w_slot[0] - 7] + bar_ns:
         w_atr[0] = np.nan
 
     day_rows = np.flatnonzero((d_conf < n) & ~np.isnan(d_atr))
@@ -317,8 +327,8 @@ def levels(
         "s2": pp - (h - lo),
         "mid": (h + lo) / 2.0,
         "pwo": opens[w_first[week_rows]],
-        "pwh": np.maximum.reduceat(high, w_first)[week_rows],
-        "pwl": np.minimum.reduceat(low, w_first)[week_rows],
+        "pwh": np.maximum.reduceat(d_high, w_days)[week_rows],
+        "pwl": np.minimum.reduceat(d_low, w_days)[week_rows],
         "pwc": close[w_last[week_rows]],
     }
     periods = {
@@ -326,13 +336,13 @@ def levels(
             d_first[day_rows],
             d_conf[day_rows],
             d_atr[day_rows],
-            labels[slot[d_first[day_rows]]],
+            labels[d_slot[day_rows]],
         ),
         "week": (
             w_first[week_rows],
             w_conf[week_rows],
             w_atr[week_rows],
-            labels[week_slot[w_first[week_rows]]] - 6,
+            labels[w_slot[week_rows]] - 6,
         ),
     }
     parts: dict[str, list[np.ndarray]] = {
@@ -360,24 +370,15 @@ def levels(
     top = level + width * atr
     bottom = level - width * atr
 
-    ext_high, ext_low = kernels.extended_ranges(high, low, close)
-    mitigated = kernels.first_touch(
-        search.build_max_tree(ext_high),
-        search.build_max_tree(-ext_low),
-        n,
-        close,
-        confirmed,
-        top,
-        bottom,
-    )
+    mitigated = kernels.first_touch(high, low, close, confirmed, top, bottom)
     mitigated = np.where((invalidated >= 0) & (mitigated > invalidated), -1, mitigated)
     at_confirmation = close[confirmed]
     direction = np.where(at_confirmation > top, 1, np.where(at_confirmation < bottom, -1, 0))
 
     unique_labels, where = np.unique(label, return_inverse=True)
-    day_text = pd.to_datetime(unique_labels, unit="D").strftime("%Y-%m-%d").to_numpy(dtype=object)
-    day_column = day_text[where] if len(label) else np.array([], dtype=object)
-    name_column = np.array(names, dtype=object)[number]
+    day_text = pd.to_datetime(unique_labels, unit="D").strftime("%Y-%m-%d")
+    day_column = events.labels(day_text, where)
+    name_column = events.labels(names, number)
     return build_events(
         index,
         "zone",

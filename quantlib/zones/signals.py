@@ -43,7 +43,7 @@ import pandas as pd
 
 from quantlib._kernels import search
 from quantlib._validation import check_choice, check_float, check_int, ohlcv_arrays
-from quantlib.data.events import build_events
+from quantlib.data.events import build_events, times_at
 from quantlib.data.timeframes import Timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.zones import _kernels as kernels
@@ -64,13 +64,6 @@ def _kinds(kind: object) -> tuple[str, ...]:
     if not chosen:
         raise ConfigError(f"kind is empty; pick from {list(SIGNAL_KINDS)}")
     return chosen
-
-
-def _times(index: pd.DatetimeIndex, positions: np.ndarray) -> pd.DatetimeIndex:
-    stamps = np.asarray(index.as_unit("ns").asi8)
-    nat = np.iinfo(np.int64).min
-    values = np.where(positions >= 0, stamps[np.clip(positions, 0, None)], nat)
-    return pd.DatetimeIndex(pd.to_datetime(values, unit="ns", utc=True)).as_unit("ns")
 
 
 def signals(
@@ -220,7 +213,7 @@ def signals(
     def column(name: str) -> np.ndarray:
         return np.asarray(zones[name].to_numpy(dtype=object)[rows])
 
-    confirmed_times = _times(index, bar_pos)
+    confirmed_times = times_at(index, bar_pos)
     return build_events(
         index,
         "zone",
@@ -241,9 +234,9 @@ def signals(
             "target": goal,
             "target_source": np.where(found, "next_zone", "r_multiple").astype(object),
             "risk": risk,
-            "break_time": _times(index, broke),
+            "break_time": times_at(index, broke),
             "actionable_at": confirmed_times + bar,
-            "stop_hit_at": _times(index, stop_hit),
-            "target_hit_at": _times(index, target_hit),
+            "stop_hit_at": times_at(index, stop_hit),
+            "target_hit_at": times_at(index, target_hit),
         },
     )

@@ -46,6 +46,7 @@ from quantlib._validation import (
     check_int,
     ohlcv_arrays,
 )
+from quantlib.data.events import nanoseconds
 from quantlib.data.timeframes import Timeframe
 from quantlib.exceptions import ConfigError, DataError
 from quantlib.zones import _kernels as kernels
@@ -112,7 +113,7 @@ def zone_arrays(index: pd.DatetimeIndex, zones: pd.DataFrame, caller: str) -> Zo
         "quantlib.zones.levels(df) (or strength(df, zones))",
         error=DataError,
     )
-    stamps = np.asarray(index.as_unit("ns").asi8)
+    stamps = nanoseconds(index)
     confirmed_times = pd.DatetimeIndex(zones["confirmed_at"])
     confirmed_ns = np.asarray(confirmed_times.as_unit("ns").asi8)
     confirmed = np.searchsorted(stamps, confirmed_ns, side="left").astype(np.int64)
@@ -290,7 +291,7 @@ def strength(
         zones = levels(df, timeframe=timeframe)
     z = zone_arrays(index, zones, "strength")
     lookback_ns = lookback_days * _DAY_NS
-    stamps = np.ascontiguousarray(index.as_unit("ns").asi8, dtype=np.int64)
+    stamps = nanoseconds(index)
     high, low, close = bars["high"], bars["low"], bars["close"]
     ext_high, ext_low = kernels.extended_ranges(high, low, close)
     touches, rejections, reaction, volume_ratio = kernels.touch_history(

@@ -12,22 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantlib._kernels import njit
-from quantlib._kernels.search import WIDTH, block_trees, first_beyond
-
-
-@njit
-def first_reaching(
-    values: np.ndarray,
-    tree_hi: np.ndarray,
-    tree_neg_lo: np.ndarray,
-    width: int,
-    start: int,
-    x: float,
-    sign: int,
-) -> int:
-    """As :func:`first_beyond` with ``>=`` / ``<=`` instead of strict comparisons."""
-    edge = np.nextafter(x, -np.inf) if sign == 1 else np.nextafter(x, np.inf)
-    return first_beyond(values, tree_hi, tree_neg_lo, width, start, edge, sign)
+from quantlib._kernels.search import WIDTH, block_trees, first_beyond, first_reaching
 
 
 @njit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantlib._kernels import njit
-from quantlib._kernels.search import first_greater, first_greater_equal
+from quantlib._kernels.search import Searchable, next_beyond, next_reaching
 
 
 @njit
@@ -56,11 +56,10 @@ def volume_ratio(volume: np.ndarray, candle: np.ndarray, window: int) -> np.ndar
 
 @njit
 def lifecycle(
-    tree_high: np.ndarray,
-    tree_neg_low: np.ndarray,
-    tree_up: np.ndarray,
-    tree_neg_down: np.ndarray,
-    n: int,
+    high: Searchable,
+    low: Searchable,
+    up: Searchable,
+    down: Searchable,
     confirmed: np.ndarray,
     direction: np.ndarray,
     reach: np.ndarray,
@@ -72,7 +71,7 @@ def lifecycle(
     Bullish block: mitigated at the first bar after confirmation with ``low <= reach``;
     invalidated at the first with ``down < bottom``; the breaker (the invalidated block, now
     resistance) fails at the first bar after invalidation with ``up > top``. Bearish blocks
-    mirror. ``up``/``down`` are closes or wicks according to the trees passed."""
+    mirror. ``up``/``down`` are closes or wicks according to the series passed."""
     m = confirmed.shape[0]
     mitigated = np.full(m, -1, dtype=np.int64)
     invalidated = np.full(m, -1, dtype=np.int64)
@@ -80,13 +79,13 @@ def lifecycle(
     for e in range(m):
         start = confirmed[e] + 1
         if direction[e] == 1:
-            mitigated[e] = first_greater_equal(tree_neg_low, n, start, -reach[e])
-            invalidated[e] = first_greater(tree_neg_down, n, start, -bottom[e])
+            mitigated[e] = next_reaching(low, start, reach[e], -1)
+            invalidated[e] = next_beyond(down, start, bottom[e], -1)
             if invalidated[e] >= 0:
-                failed[e] = first_greater(tree_up, n, invalidated[e] + 1, top[e])
+                failed[e] = next_beyond(up, invalidated[e] + 1, top[e], 1)
         else:
-            mitigated[e] = first_greater_equal(tree_high, n, start, reach[e])
-            invalidated[e] = first_greater(tree_up, n, start, top[e])
+            mitigated[e] = next_reaching(high, start, reach[e], 1)
+            invalidated[e] = next_beyond(up, start, top[e], 1)
             if invalidated[e] >= 0:
-                failed[e] = first_greater(tree_neg_down, n, invalidated[e] + 1, -bottom[e])
+                failed[e] = next_beyond(down, invalidated[e] + 1, bottom[e], -1)
     return mitigated, invalidated, failed

@@ -5,33 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from quantlib._kernels import njit
-
-
-@njit
-def range_max(tree: np.ndarray, lo: int, hi: int) -> float:
-    """Maximum of ``values[lo..hi]`` (inclusive) in a tree from ``search.build_max_tree``."""
-    size = tree.shape[0] // 2
-    best = -np.inf
-    left = lo + size
-    right = hi + size + 1
-    while left < right:
-        if left & 1:
-            best = max(best, tree[left])
-            left += 1
-        if right & 1:
-            right -= 1
-            best = max(best, tree[right])
-        left >>= 1
-        right >>= 1
-    return best
+from quantlib._kernels.search import Searchable, extreme_between
 
 
 @njit
 def dealing_range(
-    high: np.ndarray,
-    low: np.ndarray,
-    tree_high: np.ndarray,
-    tree_neg_low: np.ndarray,
+    high: Searchable,
+    low: Searchable,
     anchor: np.ndarray,
     confirmed: np.ndarray,
     invalidated: np.ndarray,
@@ -46,7 +26,8 @@ def dealing_range(
     side is the most recently confirmed valid one (a stack, popped lazily since invalidation
     is permanent). The range high is the highest of its level and every high from its anchor
     to t, i.e. it is extended by the running high; the low mirrored."""
-    n = high.shape[0]
+    high_price, low_price = high[0], low[0]
+    n = high_price.shape[0]
     m = confirmed.shape[0]
     range_high = np.full(n, np.nan)
     range_low = np.full(n, np.nan)
@@ -80,15 +61,15 @@ def dealing_range(
         if n_highs > 0:
             if new_high:
                 e = highs[n_highs - 1]
-                current_high = max(level[e], range_max(tree_high, anchor[e], t))
-            elif high[t] > current_high:
-                current_high = high[t]
+                current_high = max(level[e], extreme_between(high, anchor[e], t, 1))
+            elif high_price[t] > current_high:
+                current_high = high_price[t]
         if n_lows > 0:
             if new_low:
                 e = lows[n_lows - 1]
-                current_low = min(level[e], -range_max(tree_neg_low, anchor[e], t))
-            elif low[t] < current_low:
-                current_low = low[t]
+                current_low = min(level[e], extreme_between(low, anchor[e], t, -1))
+            elif low_price[t] < current_low:
+                current_low = low_price[t]
         if n_highs > 0 and n_lows > 0:
             range_high[t] = current_high
             range_low[t] = current_low

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantlib._kernels import njit
-from quantlib._kernels.search import first_greater
+from quantlib._kernels.search import Searchable, next_beyond
 
 
 @njit
@@ -32,19 +32,18 @@ def ranges(
 
 @njit
 def taken(
-    tree_high: np.ndarray,
-    tree_neg_low: np.ndarray,
-    n: int,
+    high: Searchable,
+    low: Searchable,
     after: np.ndarray,
     top: np.ndarray,
     bottom: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """First bar after ``after[k]`` whose high exceeds ``top[k]``, and the first whose low is
-    below ``bottom[k]`` (-1 when it never happens), by O(log n) segment-tree searches."""
+    below ``bottom[k]`` (-1 when it never happens), by blocked first-crossing searches."""
     m = after.shape[0]
     above = np.full(m, -1, dtype=np.int64)
     below = np.full(m, -1, dtype=np.int64)
     for k in range(m):
-        above[k] = first_greater(tree_high, n, after[k] + 1, top[k])
-        below[k] = first_greater(tree_neg_low, n, after[k] + 1, -bottom[k])
+        above[k] = next_beyond(high, after[k] + 1, top[k], 1)
+        below[k] = next_beyond(low, after[k] + 1, bottom[k], -1)
     return above, below

@@ -2,7 +2,7 @@
 
 One pass over the bars keeps the reference swing high and low (the most recent valid swing of
 each side not yet broken), fires one break per reference, and records the trend after every
-bar. Lifecycle times come from first-crossing searches on max segment trees.
+bar. Lifecycle times come from blocked first-crossing searches (``quantlib._kernels.search``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from quantlib._kernels import njit
-from quantlib._kernels.search import first_greater, first_greater_equal
+from quantlib._kernels.search import Searchable, next_beyond, next_reaching
 
 
 @njit
@@ -123,11 +123,10 @@ def breaks(
 
 @njit
 def lifecycle(
-    tree_high: np.ndarray,
-    tree_neg_low: np.ndarray,
-    tree_up: np.ndarray,
-    tree_neg_down: np.ndarray,
-    n: int,
+    high: Searchable,
+    low: Searchable,
+    up: Searchable,
+    down: Searchable,
     bar: np.ndarray,
     direction: np.ndarray,
     level: np.ndarray,
@@ -136,7 +135,7 @@ def lifecycle(
     """Retest and invalidation of each break, searched from the bar after the break.
 
     Retest: first bar whose wick trades back to the broken level (bullish: low <= level).
-    Invalidation: first bar whose price (``up``/``down`` trees, close or wick) goes beyond the
+    Invalidation: first bar whose price (``up``/``down``: close or wick) goes beyond the
     protected opposite level (bullish: down < protected); never when ``protected`` is NaN.
     """
     m = bar.shape[0]
@@ -145,11 +144,11 @@ def lifecycle(
     for e in range(m):
         start = bar[e] + 1
         if direction[e] == 1:
-            retest[e] = first_greater_equal(tree_neg_low, n, start, -level[e])
+            retest[e] = next_reaching(low, start, level[e], -1)
             if not np.isnan(protected[e]):
-                invalid[e] = first_greater(tree_neg_down, n, start, -protected[e])
+                invalid[e] = next_beyond(down, start, protected[e], -1)
         else:
-            retest[e] = first_greater_equal(tree_high, n, start, level[e])
+            retest[e] = next_reaching(high, start, level[e], 1)
             if not np.isnan(protected[e]):
-                invalid[e] = first_greater(tree_up, n, start, protected[e])
+                invalid[e] = next_beyond(up, start, protected[e], 1)
     return retest, invalid
