@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -29,6 +29,7 @@ from quantlib.live.audit_format import (
 )
 from quantlib.live.audit_verify import verify
 from quantlib.live.errors import JournalUnavailable
+from quantlib.live.journal_driver import write
 from quantlib.live.journal_tables import (
     database_label,
     table_of,
@@ -50,8 +51,11 @@ timer; every other row at once."""
 
 _APPEND_ATTEMPTS = 5
 _TRIGGERED = ("sqlite", "postgresql")
-_INSERT = table_of(AuditEntry).insert()  # built once: executed with a row's parameters, its
-# compiled form comes from the engine's statement cache (no per-row statement building)
+_INSERT = table_of(AuditEntry).insert()  # compiled once, run on the driver (journal_driver)
+_TABLE_ID = table_of(AuditEntry).c.id
+_SAVEPOINT = text("SAVEPOINT audit_append")
+_RELEASE = text("RELEASE SAVEPOINT audit_append")
+_ROLLBACK_TO = text("ROLLBACK TO SAVEPOINT audit_append")
 
 
 class AuditChainError(ConfigError):
@@ -265,16 +269,14 @@ class AuditChain:
             }
             try:
                 with _statement_savepoint(session, dialect):
-                    result = session.connection().execute(_INSERT, row)
+                    written = write(session, _INSERT, row, returning=_TABLE_ID)
             except IntegrityError:
                 if _head is not None:
                     raise  # the seal: its detail names the head it read, so start over
                 pending = None
                 continue
-            inserted = result.inserted_primary_key
-            assert inserted is not None  # a single-row INSERT
-            new_id = inserted[0]
-            new = _Head(int(new_id), seq, digest, scheme)
+            assert written.new_id is not None  # a single-row INSERT
+            new = _Head(int(written.new_id), seq, digest, scheme)
             self._head = new
             force = action.split(".", 1)[0] not in ROUTINE_ACTIONS
             if id(self) in session.info:
@@ -410,15 +412,14 @@ def _statement_savepoint(session: Session, dialect: str) -> Iterator[None]:
         with session.begin_nested():
             yield
         return
-    connection = session.connection()
-    connection.exec_driver_sql("SAVEPOINT audit_append")
+    write(session, _SAVEPOINT, {})
     try:
         yield
     except BaseException:
-        connection.exec_driver_sql("ROLLBACK TO SAVEPOINT audit_append")
-        connection.exec_driver_sql("RELEASE SAVEPOINT audit_append")
+        write(session, _ROLLBACK_TO, {})
+        write(session, _RELEASE, {})
         raise
-    connection.exec_driver_sql("RELEASE SAVEPOINT audit_append")
+    write(session, _RELEASE, {})
 
 
 def append(

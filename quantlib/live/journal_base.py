@@ -28,11 +28,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from quantlib.db import session
 from quantlib.live.audit import AuditChain
+from quantlib.live.journal_driver import write
 from quantlib.live.journal_tables import (
     claim_writer,
     unavailable_guard,
@@ -40,7 +41,9 @@ from quantlib.live.journal_tables import (
 from quantlib.live.lock import WriterLock
 
 _RETRIES = 5
-_SAVEPOINT = "journal_write"
+_SAVEPOINT = text("SAVEPOINT journal_write")
+_RELEASE = text("RELEASE SAVEPOINT journal_write")
+_ROLLBACK_TO = text("ROLLBACK TO SAVEPOINT journal_write")
 
 
 class JournalBase:
@@ -151,18 +154,17 @@ def _joined_step(s: Session, atomic: bool) -> Iterator[None]:
     """One journal call inside a batch: optionally in a savepoint; afterwards the session
     forgets the rows it loaded, so the next call reads them again (as a call in its own
     transaction would), never a copy that a Core ``UPDATE`` since made stale."""
-    connection = s.connection()
     if atomic:
-        connection.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
+        write(s, _SAVEPOINT, {})
     try:
         yield
     except BaseException:
         if atomic:
-            connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-            connection.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            write(s, _ROLLBACK_TO, {})
+            write(s, _RELEASE, {})
         raise
     else:
         if atomic:
-            connection.exec_driver_sql(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            write(s, _RELEASE, {})
     finally:
         s.expunge_all()

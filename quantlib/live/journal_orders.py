@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from quantlib.live import journal_statements as sql
 from quantlib.live.errors import DuplicateOrder, JournalUnavailable, LiveError
 from quantlib.live.journal_base import _RETRIES, JournalBase
+from quantlib.live.journal_driver import write
 from quantlib.live.journal_statements import first, run
 from quantlib.live.journal_tables import (
     FILLED_TOLERANCE,
@@ -141,7 +142,7 @@ class OrderLedger(JournalBase):
                 values["average"] = float(average)
             if error:
                 values["error"] = error
-            run(s, sql.UPDATE_ORDER, {"b_id": row.id, **values})
+            write(s, sql.UPDATE_ORDER, {"b_id": row.id, **values})
             self._audit(
                 s,
                 actor,
@@ -193,7 +194,7 @@ class OrderLedger(JournalBase):
         cid = row.client_order_id
         with self._write(f"record order {cid!r}", atomic=True) as s:
             try:
-                run(s, sql.INSERT_ORDER, row.model_dump(exclude={"id"}))
+                write(s, sql.INSERT_ORDER, row.model_dump(exclude={"id"}))
             except IntegrityError as exc:
                 raise DuplicateOrder(
                     f"order {cid!r} is already in the journal {database_label(self._engine)}; "
@@ -281,7 +282,7 @@ class OrderLedger(JournalBase):
         with self._write(f"record fill {fill.trade_id!r}", atomic=True) as s:
             if first(s, sql.FILL_BY_TRADE, {"trade_id": fill.trade_id}) is not None:
                 return False
-            run(
+            write(
                 s,
                 sql.INSERT_FILL,
                 {
@@ -341,7 +342,7 @@ class OrderLedger(JournalBase):
                 status = OrderStatus.FILLED
             elif status not in TERMINAL_STATUSES:
                 status = OrderStatus.PARTIALLY_FILLED
-        run(
+        write(
             s,
             sql.UPDATE_ORDER,
             {
@@ -450,6 +451,6 @@ def _store_position(s: Session, position: JournalPosition, *, exists: bool, now:
         "updated_at": now,
     }
     if exists:
-        run(s, sql.UPDATE_POSITION, {"b_symbol": position.symbol, **values})
+        write(s, sql.UPDATE_POSITION, {"b_symbol": position.symbol, **values})
     else:
-        run(s, sql.INSERT_POSITION, {"symbol": position.symbol, **values})
+        write(s, sql.INSERT_POSITION, {"symbol": position.symbol, **values})

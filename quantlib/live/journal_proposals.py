@@ -12,7 +12,8 @@ from quantlib.exceptions import ConfigError
 from quantlib.live import journal_statements as sql
 from quantlib.live.errors import LiveError
 from quantlib.live.journal_base import JournalBase
-from quantlib.live.journal_statements import first, run
+from quantlib.live.journal_driver import write
+from quantlib.live.journal_statements import first
 from quantlib.live.journal_tables import (
     LiveProposalRow,
     ProposalRecord,
@@ -59,7 +60,7 @@ class ProposalLedger(JournalBase):
         }
         with self._write(f"record proposal {proposal.proposal_id!r}") as s:
             try:
-                run(s, sql.INSERT_PROPOSAL, values)
+                write(s, sql.INSERT_PROPOSAL, values)
             except IntegrityError as exc:
                 raise LiveError(
                     f"proposal {proposal.proposal_id!r} is already in the journal "
@@ -97,7 +98,7 @@ class ProposalLedger(JournalBase):
         now = self._clock()
         with self._write(f"decide proposal {proposal_id!r}") as s:
             # Compare-and-set: only the first decision finds the row still pending.
-            result = run(
+            result = write(
                 s,
                 sql.DECIDE_PENDING,
                 {
@@ -136,7 +137,7 @@ class ProposalLedger(JournalBase):
             ``client_order_id`` (it must not be executed twice).
         """
         with self._write(f"mark proposal {proposal_id!r} executed") as s:
-            result = run(
+            result = write(
                 s,
                 sql.EXECUTE_APPROVED,
                 {"b_pid": proposal_id, "status": "executed", "client_order_id": client_order_id},

@@ -31,10 +31,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import BigInteger, Engine, Row, Table, Text
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Field, Session, SQLModel
 
 from quantlib.live.errors import JournalUnavailable
+from quantlib.live.journal_driver import write
 from quantlib.live.types import Fill, OrderStatus, OrderType, Proposal, Side, now_ms
 
 __all__ = [
@@ -123,6 +125,9 @@ def _unavailable(engine: Engine, doing: str, exc: DBAPIError) -> JournalUnavaila
     )
 
 
+_CLAIM = sql_text("UPDATE live_state SET value = value WHERE 1 = 0")
+
+
 def claim_writer(session: Session) -> None:
     """Make the current SQLite transaction take the database write lock now.
 
@@ -135,7 +140,7 @@ def claim_writer(session: Session) -> None:
     constraints and conditional updates do the same job, so this is a no-op there.
     """
     if session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql("UPDATE live_state SET value = value WHERE 1 = 0")
+        write(session, _CLAIM, {})
 
 
 class LiveOrderRow(SQLModel, table=True):
