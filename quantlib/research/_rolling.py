@@ -6,8 +6,9 @@ rolling figures (re-exported by :mod:`quantlib.research.evaluation`).
 :func:`quantlib.analytics.sharpe` and :func:`quantlib.analytics.volatility`, but reduce all
 the windows at once as rows of one strided matrix (the same numpy mean and ``ddof=1``
 standard deviation, so the figures agree with the per-window path bit for bit on this
-machine's numpy; ``tests/research/test_rolling.py`` checks it). Five years of daily returns
-took ~0.3 s one window at a time and take about a millisecond this way.
+machine's numpy; ``tests/research/test_rolling.py`` checks it). For five years of daily
+returns and a 90-day window, :func:`~quantlib.research.evaluation.rolling_curves` took 0.14 s
+one window at a time and takes 2.5 ms this way (best of 7, 2 busy cores).
 """
 
 from __future__ import annotations
