@@ -53,13 +53,14 @@ def risk_budget_ccd(
         if gap <= tol:
             break
     if gap > tol:  # an ill-conditioned covariance: CCD crawls; Newton steps finish the job
-        y, gap = _risk_budget_newton(cov, budgets, y, tol)
+        # (at most max_iter of them too: a caller's small max_iter still means "stop early")
+        y, gap = _risk_budget_newton(cov, budgets, y, tol, min(100, max_iter))
     return y / y.sum(), sweeps, gap
 
 
 @njit
 def _risk_budget_newton(
-    cov: np.ndarray, budgets: np.ndarray, y: np.ndarray, tol: float
+    cov: np.ndarray, budgets: np.ndarray, y: np.ndarray, tol: float, max_steps: int
 ) -> tuple[np.ndarray, float]:
     r"""Damped Newton steps on the same convex objective from ``y`` (gradient
     :math:`\Sigma y - b / y`, Hessian :math:`\Sigma + \mathrm{diag}(b / y^2)`, halving a step
@@ -67,13 +68,13 @@ def _risk_budget_newton(
     n = len(y)
     y = y.copy()
     gap = np.inf
-    for _ in range(100):
+    for k in range(max_steps + 1):  # the last pass only measures the gap
         sy = cov @ y
         total = float(y @ sy)
         gap = 0.0
         for i in range(n):
             gap = max(gap, abs(y[i] * sy[i] / total - budgets[i]))
-        if gap <= tol:
+        if gap <= tol or k == max_steps:
             break
         grad = sy - budgets / y
         hess = cov.copy()
