@@ -19,15 +19,25 @@ maintenance-margin table (:mod:`quantlib.backtest._margin`, which holds the marg
 The public wrapper is
 :func:`quantlib.backtest.engine.run_backtest`, whose docstring states the fill, cost, funding
 and liquidation rules this loop implements.
+
+Speed (``benchmarks/backtest.py``): :func:`run` allocates the state and output arrays and
+hands them to :func:`_walk`, which, like every helper here, is compiled without numba's
+reference counting (:func:`njit_no_refcount`; each array passed to a helper otherwise costs
+two atomic operations per call). A pending entry carries its signal's settings in ``pos``, so
+filling it reads no signal arrays. Stretches where nothing but a signal can act are walked by
+tight loops in the same arithmetic: flat with nothing pending (``_next_entry``), and one asset
+holding a position with no exit level (``_hold``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
-from quantlib._kernels import njit, njit_inline
+from quantlib._kernels import DISABLED, njit
 from quantlib.backtest._margin import cross_breach, tiered_liquidation_price
 from quantlib.execution.costs import fill_fee, funding_payment, limit_fill_price
 from quantlib.execution.costs import slipped as _slipped
@@ -35,6 +45,34 @@ from quantlib.execution.costs import slipped as _slipped
 # Shared with the live room's paper exchange and risk gate (one liquidation price everywhere).
 from quantlib.execution.margin import liquidation_price as _liquidation_price
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def njit_no_refcount(func: F) -> F:
+    """``quantlib._kernels.njit`` without numba's reference counting (``_nrt=False``), for the
+    loop and its helpers: they allocate nothing, and numba's runtime would otherwise
+    increment and decrement (atomically) the count of every array a call passes, dozens per
+    trade. The arrays the loop works on are allocated by :func:`run` (which has it)."""
+    return _compile(func, {})
+
+
+def njit_inline_no_refcount(func: F) -> F:
+    """:func:`njit_no_refcount`, inlined into its callers at numba's IR level (helpers called
+    once per bar, where the call itself would dominate)."""
+    return _compile(func, {"inline": "always"})
+
+
+def _compile(func: F, options: dict[str, Any]) -> F:
+    if DISABLED:
+        return func
+    import numba
+
+    settings: Any = {"cache": True, "nogil": True, "_nrt": False, **options}
+    compiled: F = numba.njit(**settings)(func)
+    return compiled
+
+
+NS_PER_DAY = 86_400_000_000_000
 # Exit reasons (codes in the trade records; names in quantlib.backtest.result.EXIT_REASONS).
 OPEN, SIGNAL, STOP, TARGET, TRAIL, LIQUIDATION, TIME, REVERSE = 0, 1, 2, 3, 4, 5, 6, 7
 # Entry order types.
@@ -78,14 +116,14 @@ I_ASSET, I_SIDE, I_ENTRY_BAR, I_EXIT_BAR, I_REASON = 0, 1, 2, 3, 4
 N_INT = 5
 
 
-@njit
+@njit_no_refcount
 def _to_tick(price: float, tick: float) -> float:
     if tick > 0.0 and not math.isnan(price):
         return round(price / tick) * tick
     return price
 
 
-@njit
+@njit_no_refcount
 def _first_hit_ltf(
     side: float,
     stop: float,
@@ -112,7 +150,7 @@ def _first_hit_ltf(
     return STOP
 
 
-@njit
+@njit_no_refcount
 def _after_limit_fill(
     side: float,
     level: float,
@@ -149,18 +187,26 @@ def _after_limit_fill(
     return False
 
 
-# Per-asset float state (columns of ``pos``) and int state (columns of ``ipos``).
+# Per-asset float state (columns of ``pos``) and int state (columns of ``ipos``). The pending
+# entry order carries its side, level and the signal's exit and size settings (``P_PSTOP``
+# to ``P_PSIZE``, NaN: not set), read at the signal bar, so that filling it reads no signal
+# arrays.
 P_SIDE, P_QTY, P_PX, P_MARGIN, P_STOP, P_TARGET, P_TRAIL, P_EXTREME, P_LIQ, P_MARK = range(10)
 P_PSIDE, P_PLEVEL = 10, 11
-N_POS = 12
+P_PSTOP, P_PSTOP_PCT, P_PTARGET, P_PTARGET_PCT, P_PTARGET_R, P_PTRAIL, P_PSIZE = range(12, 19)
+N_POS = 19
 Q_TRADE, Q_ENTRY_TIME, Q_PEXIT, Q_PTYPE, Q_PBAR, Q_PEXPIRE, Q_INBAR = range(7)
 N_IPOS = 7
+# The entries filling in one bar (``fills`` / ``fill_at``, scratch rows reused every bar).
+F_PRICE, F_RATE, F_NEED = range(3)
+G_ASSET, G_NOW = range(2)
 # Counters (``ctr``) and the parameters (``params`` / ``iparams``) of ``run``.
 C_TRADES, C_OPEN, C_TODAY, C_BLOCKS = range(4)
-# Account state (``acct``): cash, peak equity (at closes), equity at the start of the UTC day.
+# Account state (``acct``): cash, peak equity (at closes), equity at the start of the UTC day,
+# and the closed-trade statistics for Kelly: wins, losses, sum of win R, sum of |loss R|.
 A_CASH, A_PEAK, A_DAY_START = range(3)
-# Closed-trade statistics for Kelly (``kst``): wins, losses, sum of win R, sum of |loss R|.
-S_WINS, S_LOSSES, S_WIN_R, S_LOSS_R = range(4)
+S_WINS, S_LOSSES, S_WIN_R, S_LOSS_R = range(3, 7)
+N_ACCT = 7
 (
     K_CASH,
     K_TAKER,
@@ -191,7 +237,7 @@ S_WINS, S_LOSSES, S_WIN_R, S_LOSS_R = range(4)
 J_AT_CLOSE, J_SIZING, J_MAX_POS, J_MAX_DAY, J_TTL, J_BAR_NS, J_EXPIRY, J_ALLOC, J_CROSS = range(9)
 
 
-@njit_inline
+@njit_inline_no_refcount
 def _close_position(
     a: int,
     j: int,
@@ -203,11 +249,12 @@ def _close_position(
     ipos: np.ndarray,
     frec: np.ndarray,
     irec: np.ndarray,
-    kst: np.ndarray,
+    acct: np.ndarray,
     isolated: bool = True,
 ) -> float:
     """Close asset ``a``'s position at ``price``; return the cash it releases. The trade's R
-    multiple (net P&L over its initial risk) feeds the Kelly statistics. A liquidation of an
+    multiple (net P&L over its initial risk) feeds the Kelly statistics (in ``acct``). A
+    liquidation of an
     ``isolated`` position loses at most its margin; a cross-margin one (``isolated=False``)
     pays ``fee_rate`` as its liquidation fee, the account bearing the loss
     (``_liquidate_account``)."""
@@ -226,11 +273,11 @@ def _close_position(
     if risk > 0.0:  # NaN stop: no R multiple, nothing learnt
         r = frec[t, R_PNL] / risk
         if r > 0.0:
-            kst[S_WINS] += 1.0
-            kst[S_WIN_R] += r
+            acct[S_WINS] += 1.0
+            acct[S_WIN_R] += r
         else:
-            kst[S_LOSSES] += 1.0
-            kst[S_LOSS_R] -= r
+            acct[S_LOSSES] += 1.0
+            acct[S_LOSS_R] -= r
     irec[t, I_EXIT_BAR] = j
     irec[t, I_REASON] = reason
     pos[a, P_SIDE] = 0.0
@@ -240,7 +287,7 @@ def _close_position(
     return float(m + pnl - fee)
 
 
-@njit
+@njit_no_refcount
 def _equity(acct: np.ndarray, pos: np.ndarray) -> float:
     total = acct[A_CASH]
     for k in range(pos.shape[0]):
@@ -251,7 +298,7 @@ def _equity(acct: np.ndarray, pos: np.ndarray) -> float:
     return float(total)
 
 
-@njit_inline
+@njit_inline_no_refcount
 def _pay_funding(
     a: int,
     per_unit: float,
@@ -261,15 +308,16 @@ def _pay_funding(
     frec: np.ndarray,
     mmr: float,
     tiers: np.ndarray,
-    n_tiers: int,
+    n_tiers: np.ndarray,
     cross: bool,
 ) -> None:
     """Charge asset ``a``'s position the funding of ``per_unit`` (Σ rate × price per unit of a
     long), recorded on its trade (negative: received, into cash). A payment comes out of free
     cash, and what cash cannot cover out of the position's isolated margin, which moves its
     liquidation price to where ``margin + side q (P − E) = m q P`` (``q P r − a`` of its band
-    with ``tiers``). Under cross margin it all comes out of the one balance (cash may go
-    below zero: the margins and unrealised P&L are the rest of the balance)."""
+    with ``tiers[a]``). Under cross margin it all comes out of the one balance (cash may go
+    below zero: the margins and unrealised P&L are the rest of the balance). Callers skip the
+    call when ``per_unit`` is 0 (every bar of a spot run)."""
     if per_unit == 0.0:
         return
     s, q = pos[a, P_SIDE], pos[a, P_QTY]
@@ -282,9 +330,9 @@ def _pay_funding(
     acct[A_CASH] -= from_cash
     if paid > from_cash:
         pos[a, P_MARGIN] -= paid - from_cash
-        if n_tiers > 0:
+        if n_tiers[a] > 0:
             pos[a, P_LIQ] = tiered_liquidation_price(
-                s, q, pos[a, P_PX], pos[a, P_MARGIN], tiers, n_tiers
+                s, q, pos[a, P_PX], pos[a, P_MARGIN], tiers[a], n_tiers[a]
             )
             return
         unit = pos[a, P_MARGIN] / q
@@ -292,7 +340,7 @@ def _pay_funding(
         pos[a, P_LIQ] = liq if liq > 0.0 else np.nan
 
 
-@njit_inline
+@njit_inline_no_refcount
 def _block(
     ctr: np.ndarray,
     blocks: np.ndarray,
@@ -319,30 +367,30 @@ def _block(
     ctr[C_BLOCKS] += 1
 
 
-@njit_inline
-def _kelly_fraction(kst: np.ndarray, params: np.ndarray) -> float:
+@njit_inline_no_refcount
+def _kelly_fraction(acct: np.ndarray, params: np.ndarray) -> float:
     """Fraction of equity to risk: fractional Kelly on the closed trades so far (NaN: no edge).
 
     ``p`` is the posterior mean of the win rate under a Beta(prior_wins, prior_losses) prior,
     W and L the mean win and loss in R multiples net of costs; f = (pW − (1 − p)L) / W.
     """
-    n = kst[S_WINS] + kst[S_LOSSES]
+    n = acct[S_WINS] + acct[S_LOSSES]
     if n < params[K_KELLY_MIN_TRADES]:
         return float(params[K_KELLY_FALLBACK]) if params[K_KELLY_FALLBACK] > 0.0 else np.nan
-    if kst[S_WINS] == 0.0:
+    if acct[S_WINS] == 0.0:
         return np.nan  # no win yet: no edge shown
-    p = (kst[S_WINS] + params[K_KELLY_PRIOR_WINS]) / (
+    p = (acct[S_WINS] + params[K_KELLY_PRIOR_WINS]) / (
         n + params[K_KELLY_PRIOR_WINS] + params[K_KELLY_PRIOR_LOSSES]
     )
-    win = kst[S_WIN_R] / kst[S_WINS]
-    loss = kst[S_LOSS_R] / kst[S_LOSSES] if kst[S_LOSSES] > 0.0 else 0.0
+    win = acct[S_WIN_R] / acct[S_WINS]
+    loss = acct[S_LOSS_R] / acct[S_LOSSES] if acct[S_LOSSES] > 0.0 else 0.0
     f = (p * win - (1.0 - p) * loss) / win
     if f <= 0.0:
         return np.nan
     return float(min(params[K_KELLY_FRACTION] * f, params[K_KELLY_MAX]))
 
 
-@njit_inline
+@njit_inline_no_refcount
 def _open_risk(pos: np.ndarray) -> tuple[float, float, float]:
     """(heat in cash, long notional, short notional) of the open positions at their marks; a
     position's heat is its loss to the stop from the mark (its whole notional without a stop).
@@ -367,24 +415,16 @@ def _open_risk(pos: np.ndarray) -> tuple[float, float, float]:
     return heat, longs, shorts
 
 
-@njit_inline
+@njit_inline_no_refcount
 def _open_position(
     a: int,
     j: int,
     s: float,
     price: float,
     fee_rate: float,
-    sig: int,
     now: int,
     budget: float,
     dry: bool,
-    stop_abs: np.ndarray,
-    stop_pct: np.ndarray,
-    target_abs: np.ndarray,
-    target_pct: np.ndarray,
-    target_r: np.ndarray,
-    trail_pct: np.ndarray,
-    size_frac: np.ndarray,
     params: np.ndarray,
     iparams: np.ndarray,
     acct: np.ndarray,
@@ -393,16 +433,15 @@ def _open_position(
     ipos: np.ndarray,
     frec: np.ndarray,
     irec: np.ndarray,
-    kst: np.ndarray,
     blocks: np.ndarray,
     bsize: np.ndarray,
     tiers: np.ndarray,
     n_tiers: np.ndarray,
 ) -> float:
-    """Open a position of side ``s`` at ``price`` from the signal of bar ``sig``, if the limits,
-    the risk rules, the sizer, ``budget`` (the free cash this entry may use) and the exchange
-    filters allow it; log a block when they do not, and a ``B_CAPPED`` row when a cap shrank
-    the sizer's quantity.
+    """Open a position of side ``s`` at ``price`` from asset ``a``'s pending order (its stop,
+    target, trail and size settings in ``pos``), if the limits, the risk rules, the sizer,
+    ``budget`` (the free cash this entry may use) and the exchange filters allow it; log a
+    block when they do not, and a ``B_CAPPED`` row when a cap shrank the sizer's quantity.
 
     With ``dry`` nothing is opened or logged: the return is the cash (margin + fee) the entry
     asks for before the cash cap, 0.0 when a limit blocks it (the weight of this entry in a
@@ -419,18 +458,18 @@ def _open_position(
         drawdown = 1.0 - equity / acct[A_PEAK]
         if params[K_DD_START] < drawdown < params[K_DD_HALT]:
             scale = (params[K_DD_HALT] - drawdown) / (params[K_DD_HALT] - params[K_DD_START])
-    sl = stop_abs[a, sig]
-    if math.isnan(sl) and not math.isnan(stop_pct[a, sig]):
-        sl = price * (1.0 - s * stop_pct[a, sig])
+    sl = pos[a, P_PSTOP]
+    if math.isnan(sl) and not math.isnan(pos[a, P_PSTOP_PCT]):
+        sl = price * (1.0 - s * pos[a, P_PSTOP_PCT])
     sl = _to_tick(sl, tick)
     gapped = not math.isnan(sl) and (sl - price) * s >= 0.0
     # The sizer's quantity before any cap (NaN: it cannot size this entry).
-    fraction = size_frac[a, sig]
+    fraction = pos[a, P_PSIZE]
     if math.isnan(fraction):
         fraction = params[K_FRACTION]
     sizing = iparams[J_SIZING]
     if sizing == KELLY:
-        fraction = _kelly_fraction(kst, params)
+        fraction = _kelly_fraction(acct, params)
     intended = np.nan
     if not math.isnan(fraction) and not gapped:
         if sizing in (RISK, KELLY):
@@ -464,11 +503,11 @@ def _open_position(
         if not dry:
             _block(ctr, blocks, bsize, j, a, B_STOP_GAPPED, price, nan, 0.0, L_NONE)
         return 0.0
-    tp = target_abs[a, sig]
-    if math.isnan(tp) and not math.isnan(target_pct[a, sig]):
-        tp = price * (1.0 + s * target_pct[a, sig])
-    if math.isnan(tp) and not math.isnan(target_r[a, sig]) and not math.isnan(sl):
-        tp = price + s * target_r[a, sig] * abs(price - sl)
+    tp = pos[a, P_PTARGET]
+    if math.isnan(tp) and not math.isnan(pos[a, P_PTARGET_PCT]):
+        tp = price * (1.0 + s * pos[a, P_PTARGET_PCT])
+    if math.isnan(tp) and not math.isnan(pos[a, P_PTARGET_R]) and not math.isnan(sl):
+        tp = price + s * pos[a, P_PTARGET_R] * abs(price - sl)
     tp = _to_tick(tp, tick)
     if not math.isnan(tp) and (tp - price) * s <= 0.0:
         tp = np.nan
@@ -539,7 +578,7 @@ def _open_position(
     pos[a, P_MARGIN] = margin
     pos[a, P_STOP] = sl
     pos[a, P_TARGET] = tp
-    pos[a, P_TRAIL] = trail_pct[a, sig]
+    pos[a, P_TRAIL] = pos[a, P_PTRAIL]
     pos[a, P_EXTREME] = price
     liq = np.nan
     if iparams[J_CROSS] == 1:
@@ -571,7 +610,7 @@ def _open_position(
     return 0.0
 
 
-@njit_inline
+@njit_inline_no_refcount
 def _exit_decision(
     s: float,
     base_stop: float,
@@ -618,7 +657,104 @@ def _exit_decision(
     return OPEN, np.nan, False
 
 
-@njit_inline
+@njit_no_refcount
+def _none_pending(ipos: np.ndarray) -> bool:
+    """Whether no asset has an entry order pending."""
+    for a in range(ipos.shape[0]):  # noqa: SIM110 (numba compiles the loop, not all(...))
+        if ipos[a, Q_PBAR] >= 0:
+            return False
+    return True
+
+
+@njit_no_refcount
+def _next_entry(entry: np.ndarray, exit_: np.ndarray, j: int) -> int:
+    """The first bar from ``j`` on where some asset has an entry signal without an exit signal
+    (the only signal a flat asset acts on); the number of bars if there is none."""
+    n_assets, n_bars = entry.shape
+    for k in range(j, n_bars):
+        for a in range(n_assets):
+            if entry[a, k] != 0 and not exit_[a, k]:
+                return k
+    return int(n_bars)
+
+
+@njit_no_refcount
+def _holds_quietly(pos: np.ndarray, ipos: np.ndarray) -> bool:
+    """Whether asset 0 holds a position with no stop, target, trailing stop or liquidation
+    price, no exit pending and no entry order pending."""
+    return (
+        pos[0, P_SIDE] != 0.0
+        and math.isnan(pos[0, P_STOP])
+        and math.isnan(pos[0, P_TARGET])
+        and math.isnan(pos[0, P_TRAIL])
+        and math.isnan(pos[0, P_LIQ])
+        and ipos[0, Q_PEXIT] == OPEN
+        and ipos[0, Q_PBAR] < 0
+        and ipos[0, Q_INBAR] == 0
+    )
+
+
+@njit_no_refcount
+def _hold(
+    j: int,
+    times: np.ndarray,
+    next_day: int,
+    high: np.ndarray,
+    low: np.ndarray,
+    mark_close: np.ndarray,
+    entry: np.ndarray,
+    exit_: np.ndarray,
+    pos: np.ndarray,
+    ipos: np.ndarray,
+    frec: np.ndarray,
+    acct: np.ndarray,
+    ctr: np.ndarray,
+    equity: np.ndarray,
+    qty_out: np.ndarray,
+    gross: np.ndarray,
+) -> tuple[int, int]:
+    """Mark asset 0's quiet position (``_holds_quietly``; one asset, no funding) from bar ``j``
+    up to the first bar with a signal it acts on (an exit, or an entry on the other side);
+    return that bar (the number of bars if none) and the start of the day after the last
+    bar marked.
+
+    Each bar is what ``run`` does with such a position, in the same arithmetic: its excursion
+    (step 3 with no level to reach), the mark at the close and the equity, exposure and
+    quantity there (step 4), and the day's start and entry count at a new UTC day.
+    """
+    n_bars = times.shape[0]
+    s, q, px, margin = pos[0, P_SIDE], pos[0, P_QTY], pos[0, P_PX], pos[0, P_MARGIN]
+    t = ipos[0, Q_TRADE]
+    cash = acct[A_CASH]
+    held = s * q
+    k = j
+    while k < n_bars:
+        e = float(entry[0, k])
+        if exit_[0, k] or (e != 0.0 and e != s):
+            break
+        if times[k] >= next_day:
+            next_day = (times[k] // NS_PER_DAY + 1) * NS_PER_DAY
+            ctr[C_TODAY] = 0
+            acct[A_DAY_START] = equity[k - 1] if k > 0 else cash
+        h, lo = high[0, k], low[0, k]
+        frec[t, R_LOW] = min(frec[t, R_LOW], lo)
+        frec[t, R_HIGH] = max(frec[t, R_HIGH], h)
+        pos[0, P_EXTREME] = max(pos[0, P_EXTREME], h) if s > 0 else min(pos[0, P_EXTREME], lo)
+        mark = mark_close[0, k]
+        pos[0, P_MARK] = mark
+        total = cash
+        total += margin + s * q * (mark - px)
+        exposure = 0.0
+        exposure += q * mark
+        qty_out[0, k] = held
+        equity[k] = total
+        gross[k] = exposure
+        acct[A_PEAK] = max(acct[A_PEAK], total)
+        k += 1
+    return k, next_day
+
+
+@njit_inline_no_refcount
 def _pending_fill(
     s: float, order: int, level: float, o: float, h: float, lo: float, params: np.ndarray
 ) -> tuple[float, float]:
@@ -638,24 +774,12 @@ def _pending_fill(
     return np.nan, 0.0
 
 
-@njit
+@njit_no_refcount
 def _open_batch(
     j: int,
     n_fill: int,
-    fill_asset: np.ndarray,
-    fill_side: np.ndarray,
-    fill_px: np.ndarray,
-    fill_rate: np.ndarray,
-    fill_sig: np.ndarray,
-    fill_now: np.ndarray,
-    need: np.ndarray,
-    stop_abs: np.ndarray,
-    stop_pct: np.ndarray,
-    target_abs: np.ndarray,
-    target_pct: np.ndarray,
-    target_r: np.ndarray,
-    trail_pct: np.ndarray,
-    size_frac: np.ndarray,
+    fills: np.ndarray,
+    fill_at: np.ndarray,
     params: np.ndarray,
     iparams: np.ndarray,
     acct: np.ndarray,
@@ -664,13 +788,14 @@ def _open_batch(
     ipos: np.ndarray,
     frec: np.ndarray,
     irec: np.ndarray,
-    kst: np.ndarray,
     blocks: np.ndarray,
     bsize: np.ndarray,
     tiers: np.ndarray,
     n_tiers: np.ndarray,
 ) -> None:
-    """Open the ``n_fill`` entries that fill together in bar ``j`` (in asset order).
+    """Open the ``n_fill`` entries that fill together in bar ``j`` (in asset order): rows of
+    ``fills`` (price, fee rate, and scratch for the cash each asks) and ``fill_at`` (asset,
+    fill time); each asset's pending order in ``pos`` holds the rest.
 
     Shared cash: with ``ALLOC_PRO_RATA``, when the entries together ask for more cash (margin
     + fee, after the notional caps) than is free, each may use the free cash times its share
@@ -684,29 +809,29 @@ def _open_batch(
         slots_open, slots_today = ctr[C_OPEN], ctr[C_TODAY]
         total = 0.0
         for i in range(n_fill):
-            need[i] = _open_position(
-                fill_asset[i], j, fill_side[i], fill_px[i], fill_rate[i], fill_sig[i],
-                fill_now[i], free, True, stop_abs, stop_pct, target_abs, target_pct, target_r,
-                trail_pct, size_frac, params, iparams, acct, ctr, pos, ipos, frec, irec, kst,
-                blocks, bsize, tiers, n_tiers,
+            a = fill_at[i, G_ASSET]
+            fills[i, F_NEED] = _open_position(
+                a, j, pos[a, P_PSIDE], fills[i, F_PRICE], fills[i, F_RATE], fill_at[i, G_NOW],
+                free, True, params, iparams, acct, ctr, pos, ipos, frec, irec, blocks, bsize,
+                tiers, n_tiers,
             )  # fmt: skip
-            total += need[i]
+            total += fills[i, F_NEED]
         ctr[C_OPEN], ctr[C_TODAY] = slots_open, slots_today
         if total > free:
             share = free / total
     for i in range(n_fill):
         budget = acct[A_CASH]
         if share < 1.0:
-            budget = min(budget, need[i] * share)
+            budget = min(budget, fills[i, F_NEED] * share)
+        a = fill_at[i, G_ASSET]
         _open_position(
-            fill_asset[i], j, fill_side[i], fill_px[i], fill_rate[i], fill_sig[i], fill_now[i],
-            budget, False, stop_abs, stop_pct, target_abs, target_pct, target_r, trail_pct,
-            size_frac, params, iparams, acct, ctr, pos, ipos, frec, irec, kst, blocks, bsize,
+            a, j, pos[a, P_PSIDE], fills[i, F_PRICE], fills[i, F_RATE], fill_at[i, G_NOW],
+            budget, False, params, iparams, acct, ctr, pos, ipos, frec, irec, blocks, bsize,
             tiers, n_tiers,
         )  # fmt: skip
 
 
-@njit
+@njit_no_refcount
 def _liquidate_account(
     j: int,
     open_: np.ndarray,
@@ -725,7 +850,6 @@ def _liquidate_account(
     ipos: np.ndarray,
     frec: np.ndarray,
     irec: np.ndarray,
-    kst: np.ndarray,
 ) -> None:
     """Cross margin, once per bar after its stops and targets: if the account's equity at the
     positions' adverse mark extremes of bar ``j`` (all at once) is at or below the sum of
@@ -764,12 +888,12 @@ def _liquidate_account(
         first = min(first, t)
         frec[t, R_LOW] = min(frec[t, R_LOW], worst[a])
         frec[t, R_HIGH] = max(frec[t, R_HIGH], worst[a])
-        _pay_funding(
-            a, fund_inside[a, j], pos, ipos, acct, frec, params[K_MMR], tiers[a], n_tiers[a],
-            True,
-        )  # fmt: skip
+        if fund_inside.shape[1] > 0 and fund_inside[a, j] != 0.0:
+            _pay_funding(
+                a, fund_inside[a, j], pos, ipos, acct, frec, params[K_MMR], tiers, n_tiers, True
+            )
         acct[A_CASH] += _close_position(
-            a, j, worst[a], rate, LIQUIDATION, liq_fee, pos, ipos, frec, irec, kst, False
+            a, j, worst[a], rate, LIQUIDATION, liq_fee, pos, ipos, frec, irec, acct, False
         )
         ctr[C_OPEN] -= 1
         losses += max(-frec[t, R_PNL], 0.0)
@@ -792,7 +916,6 @@ def run(
     mark_low: np.ndarray,
     mark_close: np.ndarray,
     times: np.ndarray,
-    day: np.ndarray,
     entry: np.ndarray,
     exit_: np.ndarray,
     entry_type: np.ndarray,
@@ -834,7 +957,92 @@ def run(
     ``fill="close"``, else queued, so a position filled at the close pays nothing of this
     bar). Entries filling in one bar share the free cash by ``iparams[J_ALLOC]`` (see
     ``_open_batch``).
+
+    Optional inputs may have no columns (shape ``(n_assets, 0)``): ``entry_type`` (all market
+    orders), ``entry_level`` and the stop/target/trail/size arrays (all NaN; the size then
+    falls back to ``params[K_FRACTION]``), ``fund_inside``/``fund_end`` (no funding, spot).
+    Leaving them out spares the wrapper building, and the loop reading, arrays of constants.
     """
+    n_assets, n_bars = open_.shape
+    equity = np.empty(n_bars)
+    qty_out = np.zeros((n_assets, n_bars))
+    gross = np.zeros(n_bars)
+    frec = np.full((max_trades, N_FLOAT), np.nan)
+    irec = np.zeros((max_trades, N_INT), dtype=np.int64)
+    ctr = np.zeros(4, dtype=np.int64)
+    acct = np.zeros(N_ACCT)
+    acct[A_CASH] = acct[A_PEAK] = acct[A_DAY_START] = params[K_CASH]
+    blocks = np.zeros((max_trades, 4), dtype=np.int64)
+    bsize = np.full((max_trades, 3), np.nan)
+    pos = np.zeros((n_assets, N_POS))
+    pos[:, P_MARK] = np.nan
+    ipos = np.zeros((n_assets, N_IPOS), dtype=np.int64)
+    ipos[:, Q_TRADE] = -1
+    ipos[:, Q_PBAR] = -1
+    fills = np.zeros((n_assets, 3))
+    fill_at = np.zeros((n_assets, 2), dtype=np.int64)
+    start = np.zeros(n_assets)  # cross margin: the marks at the open and the adverse extremes
+    worst = np.zeros(n_assets)
+    _walk(
+        open_, high, low, close, mark_open, mark_high, mark_low, mark_close, times, entry, exit_,
+        entry_type, entry_level, stop_abs, stop_pct, target_abs, target_pct, target_r, trail_pct,
+        size_frac, fund_inside, fund_end, ltf_open, ltf_high, ltf_low, ltf_start, ltf_end, tiers,
+        n_tiers, params, iparams, equity, qty_out, gross, frec, irec, ctr, acct,
+        blocks, bsize, pos, ipos, fills, fill_at, start, worst,
+    )  # fmt: skip
+    return equity, qty_out, gross, frec, irec, ctr, blocks, bsize
+
+
+@njit_no_refcount
+def _walk(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    mark_open: np.ndarray,
+    mark_high: np.ndarray,
+    mark_low: np.ndarray,
+    mark_close: np.ndarray,
+    times: np.ndarray,
+    entry: np.ndarray,
+    exit_: np.ndarray,
+    entry_type: np.ndarray,
+    entry_level: np.ndarray,
+    stop_abs: np.ndarray,
+    stop_pct: np.ndarray,
+    target_abs: np.ndarray,
+    target_pct: np.ndarray,
+    target_r: np.ndarray,
+    trail_pct: np.ndarray,
+    size_frac: np.ndarray,
+    fund_inside: np.ndarray,
+    fund_end: np.ndarray,
+    ltf_open: np.ndarray,
+    ltf_high: np.ndarray,
+    ltf_low: np.ndarray,
+    ltf_start: np.ndarray,
+    ltf_end: np.ndarray,
+    tiers: np.ndarray,
+    n_tiers: np.ndarray,
+    params: np.ndarray,
+    iparams: np.ndarray,
+    equity: np.ndarray,
+    qty_out: np.ndarray,
+    gross: np.ndarray,
+    frec: np.ndarray,
+    irec: np.ndarray,
+    ctr: np.ndarray,
+    acct: np.ndarray,
+    blocks: np.ndarray,
+    bsize: np.ndarray,
+    pos: np.ndarray,
+    ipos: np.ndarray,
+    fills: np.ndarray,
+    fill_at: np.ndarray,
+    start: np.ndarray,
+    worst: np.ndarray,
+) -> None:
+    """The loop of :func:`run` over the arrays it allocated (``equity`` to ``worst``)."""
     n_assets, n_bars = open_.shape
     at_close = iparams[J_AT_CLOSE] == 1
     bar_ns = iparams[J_BAR_NS]
@@ -844,37 +1052,40 @@ def run(
     maker = params[K_MAKER]
     use_path = ltf_start.shape[0] == n_bars and n_assets == 1
     cross = iparams[J_CROSS] == 1
+    funded = fund_inside.shape[1] > 0
+    typed = entry_type.shape[1] > 0
+    tick, nan = params[K_TICK], np.nan
+    # A held position can be marked bar by bar without the full loop (``_hold``) when
+    # nothing but a signal can end it: one asset (no gaps), no holding limit, no funding, no
+    # cross-margin account test and no lower-timeframe path.
+    quiet_hold = n_assets == 1 and max_hold == 0 and not funded and not cross and not use_path
 
-    equity = np.empty(n_bars)
-    qty_out = np.zeros((n_assets, n_bars))
-    gross = np.zeros(n_bars)
-    frec = np.full((max_trades, N_FLOAT), np.nan)
-    irec = np.zeros((max_trades, N_INT), dtype=np.int64)
-    ctr = np.zeros(4, dtype=np.int64)
-    acct = np.array([params[K_CASH], params[K_CASH], params[K_CASH]])
-    kst = np.zeros(4)
-    blocks = np.zeros((max_trades, 4), dtype=np.int64)
-    bsize = np.full((max_trades, 3), np.nan)
-    pos = np.zeros((n_assets, N_POS))
-    pos[:, P_MARK] = np.nan
-    ipos = np.zeros((n_assets, N_IPOS), dtype=np.int64)
-    ipos[:, Q_TRADE] = -1
-    ipos[:, Q_PBAR] = -1
-    # The entries filling in the current bar (scratch, reused every bar).
-    fill_asset = np.zeros(n_assets, dtype=np.int64)
-    fill_sig = np.zeros(n_assets, dtype=np.int64)
-    fill_now = np.zeros(n_assets, dtype=np.int64)
-    fill_side = np.zeros(n_assets)
-    fill_px = np.zeros(n_assets)
-    fill_rate = np.zeros(n_assets)
-    need = np.zeros(n_assets)
-    start = np.zeros(n_assets)  # cross margin: the marks at the open and the adverse extremes
-    worst = np.zeros(n_assets)
-    current_day = -1
+    next_day = np.iinfo(np.int64).min  # the start of the UTC day after the current bar's
 
-    for j in range(n_bars):
-        if day[j] != current_day:
-            current_day = day[j]
+    j = -1
+    while j + 1 < n_bars:
+        j += 1
+        if ctr[C_OPEN] == 0 and _none_pending(ipos):
+            # Flat with no order pending: until a bar with an entry signal, a bar changes
+            # nothing but the equity curve (the cash). The day's start and the peak need no
+            # update either: both are that cash already, or become it at the next bar.
+            k = _next_entry(entry, exit_, j)
+            if k > j:
+                equity[j:k] = acct[A_CASH]
+                if k == n_bars:
+                    break
+                j = k
+        elif quiet_hold and ctr[C_OPEN] == 1 and _holds_quietly(pos, ipos):
+            # One position without stop, target, trail or liquidation price, nothing
+            # pending: until a bar with a signal it acts on, a bar only marks it.
+            j, next_day = _hold(
+                j, times, next_day, high, low, mark_close, entry, exit_, pos, ipos, frec, acct,
+                ctr, equity, qty_out, gross,
+            )  # fmt: skip
+            if j == n_bars:
+                break
+        if times[j] >= next_day:  # the first bar of a UTC day (the times increase)
+            next_day = (times[j] // NS_PER_DAY + 1) * NS_PER_DAY
             ctr[C_TODAY] = 0
             acct[A_DAY_START] = equity[j - 1] if j > 0 else params[K_CASH]
         # 1. At the open: pending exits and time stops.
@@ -893,12 +1104,12 @@ def run(
                 mo = mark_open[a, j]
                 if (mo - pos[a, P_LIQ]) * s <= 0.0:  # the mark opened through the liq. price
                     acct[A_CASH] += _close_position(
-                        a, j, mo, 0.0, LIQUIDATION, liq_fee, pos, ipos, frec, irec, kst
+                        a, j, mo, 0.0, LIQUIDATION, liq_fee, pos, ipos, frec, irec, acct
                     )
                 else:
                     price = _slipped(o, -s, bps, rfrac, high[a, j] - low[a, j])
                     acct[A_CASH] += _close_position(
-                        a, j, price, taker, reason, liq_fee, pos, ipos, frec, irec, kst
+                        a, j, price, taker, reason, liq_fee, pos, ipos, frec, irec, acct
                     )
                 ctr[C_OPEN] -= 1
             ipos[a, Q_PEXIT] = OPEN
@@ -928,22 +1139,18 @@ def run(
             if math.isnan(price):
                 continue
             ipos[a, Q_PBAR] = -1
-            fill_asset[n_fill] = a
-            fill_side[n_fill] = s
-            fill_px[n_fill] = price
-            fill_rate[n_fill] = rate
-            fill_sig[n_fill] = sig
-            fill_now[n_fill] = times[j]
+            fills[n_fill, F_PRICE] = price
+            fills[n_fill, F_RATE] = rate
+            fill_at[n_fill, G_ASSET] = a
+            fill_at[n_fill, G_NOW] = times[j]
             n_fill += 1
         if n_fill > 0:
             _open_batch(
-                j, n_fill, fill_asset, fill_side, fill_px, fill_rate, fill_sig, fill_now, need,
-                stop_abs, stop_pct, target_abs, target_pct, target_r, trail_pct, size_frac,
-                params, iparams, acct, ctr, pos, ipos, frec, irec, kst, blocks, bsize, tiers,
-                n_tiers,
+                j, n_fill, fills, fill_at, params, iparams, acct, ctr, pos, ipos, frec, irec,
+                blocks, bsize, tiers, n_tiers,
             )  # fmt: skip
             for i in range(n_fill):
-                a = fill_asset[i]
+                a = fill_at[i, G_ASSET]
                 t = ipos[a, Q_TRADE]
                 # A limit filled inside the bar (not at its open): the bar's favourable
                 # extreme may have come before the fill.
@@ -951,7 +1158,7 @@ def run(
                     t >= 0
                     and irec[t, I_ENTRY_BAR] == j
                     and ipos[a, Q_PTYPE] == LIMIT
-                    and (open_[a, j] - pos[a, P_PLEVEL]) * fill_side[i] > 0.0
+                    and (open_[a, j] - pos[a, P_PLEVEL]) * pos[a, P_PSIDE] > 0.0
                 ):
                     ipos[a, Q_INBAR] = 1
         # 3. Inside the bar: stops, targets, liquidation (positions opened this bar included).
@@ -1021,30 +1228,32 @@ def run(
                     fee_rate = taker
             # Leaving inside the bar: it held the bar's inside funding times (their order
             # against an intrabar fill is unknown; see run_backtest).
-            _pay_funding(
-                a, fund_inside[a, j], pos, ipos, acct, frec, params[K_MMR], tiers[a], n_tiers[a],
-                cross,
-            )  # fmt: skip
+            if funded and fund_inside[a, j] != 0.0:
+                _pay_funding(
+                    a, fund_inside[a, j], pos, ipos, acct, frec, params[K_MMR], tiers, n_tiers,
+                    cross,
+                )  # fmt: skip
             acct[A_CASH] += _close_position(
-                a, j, price, fee_rate, reason, liq_fee, pos, ipos, frec, irec, kst
+                a, j, price, fee_rate, reason, liq_fee, pos, ipos, frec, irec, acct
             )
             ctr[C_OPEN] -= 1
         # 3b. Cross margin: the account's equity against the sum of maintenance margins.
         if cross and ctr[C_OPEN] > 0:
             _liquidate_account(
                 j, open_, mark_low, mark_high, fund_inside, start, worst, tiers, n_tiers,
-                liq_fee, params, acct, ctr, pos, ipos, frec, irec, kst,
+                liq_fee, params, acct, ctr, pos, ipos, frec, irec,
             )  # fmt: skip
         # 4. At the close: funding (an asset without this bar still holds its position
         # through it), the mark, then this bar's signals.
         n_fill = 0
         for a in range(n_assets):
             s = pos[a, P_SIDE]
-            if s != 0.0:
-                _pay_funding(
-                    a, fund_inside[a, j] + fund_end[a, j], pos, ipos, acct, frec, params[K_MMR],
-                    tiers[a], n_tiers[a], cross,
-                )  # fmt: skip
+            if s != 0.0 and funded:
+                per_unit = fund_inside[a, j] + fund_end[a, j]
+                if per_unit != 0.0:
+                    _pay_funding(
+                        a, per_unit, pos, ipos, acct, frec, params[K_MMR], tiers, n_tiers, cross
+                    )
             c = close[a, j]
             if math.isnan(c):
                 continue
@@ -1056,7 +1265,7 @@ def run(
                 if at_close:
                     price = _slipped(c, -s, bps, rfrac, high[a, j] - low[a, j])
                     acct[A_CASH] += _close_position(
-                        a, j, price, taker, reason, liq_fee, pos, ipos, frec, irec, kst
+                        a, j, price, taker, reason, liq_fee, pos, ipos, frec, irec, acct
                     )
                     ctr[C_OPEN] -= 1
                 else:
@@ -1065,27 +1274,33 @@ def run(
             # An entry on a bar with an exit signal is ignored; so is one on the held side.
             if e == 0.0 or x or e == s:
                 continue
+            # The pending order: this bar's signal with its settings (an absent input, one
+            # without columns, reads as a market order and NaN settings).
+            order = entry_type[a, j] if typed else MARKET
             pos[a, P_PSIDE] = e
-            ipos[a, Q_PTYPE] = entry_type[a, j]
-            pos[a, P_PLEVEL] = _to_tick(entry_level[a, j], params[K_TICK])
+            ipos[a, Q_PTYPE] = order
+            pos[a, P_PLEVEL] = _to_tick(entry_level[a, j], tick) if entry_level.shape[1] else nan
+            pos[a, P_PSTOP] = stop_abs[a, j] if stop_abs.shape[1] else nan
+            pos[a, P_PSTOP_PCT] = stop_pct[a, j] if stop_pct.shape[1] else nan
+            pos[a, P_PTARGET] = target_abs[a, j] if target_abs.shape[1] else nan
+            pos[a, P_PTARGET_PCT] = target_pct[a, j] if target_pct.shape[1] else nan
+            pos[a, P_PTARGET_R] = target_r[a, j] if target_r.shape[1] else nan
+            pos[a, P_PTRAIL] = trail_pct[a, j] if trail_pct.shape[1] else nan
+            pos[a, P_PSIZE] = size_frac[a, j] if size_frac.shape[1] else nan
             ipos[a, Q_PBAR] = j
-            ipos[a, Q_PEXPIRE] = j + iparams[J_TTL] if entry_type[a, j] != MARKET else -1
-            if at_close and entry_type[a, j] == MARKET:
+            ipos[a, Q_PEXPIRE] = j + iparams[J_TTL] if order != MARKET else -1
+            if at_close and order == MARKET:
                 # Filled at this bar's close: the position's clock starts at the close.
                 ipos[a, Q_PBAR] = -1
-                fill_asset[n_fill] = a
-                fill_side[n_fill] = e
-                fill_px[n_fill] = _slipped(c, e, bps, rfrac, high[a, j] - low[a, j])
-                fill_rate[n_fill] = taker
-                fill_sig[n_fill] = j
-                fill_now[n_fill] = times[j] + bar_ns
+                fills[n_fill, F_PRICE] = _slipped(c, e, bps, rfrac, high[a, j] - low[a, j])
+                fills[n_fill, F_RATE] = taker
+                fill_at[n_fill, G_ASSET] = a
+                fill_at[n_fill, G_NOW] = times[j] + bar_ns
                 n_fill += 1
         if n_fill > 0:
             _open_batch(
-                j, n_fill, fill_asset, fill_side, fill_px, fill_rate, fill_sig, fill_now, need,
-                stop_abs, stop_pct, target_abs, target_pct, target_r, trail_pct, size_frac,
-                params, iparams, acct, ctr, pos, ipos, frec, irec, kst, blocks, bsize, tiers,
-                n_tiers,
+                j, n_fill, fills, fill_at, params, iparams, acct, ctr, pos, ipos, frec, irec,
+                blocks, bsize, tiers, n_tiers,
             )  # fmt: skip
         total = acct[A_CASH]
         exposure = 0.0
@@ -1099,4 +1314,3 @@ def run(
         equity[j] = total
         gross[j] = exposure
         acct[A_PEAK] = max(acct[A_PEAK], total)
-    return equity, qty_out, gross, frec, irec, ctr, blocks, bsize

@@ -24,7 +24,7 @@ from quantlib.backtest.simulation import Simulation, assemble
 from quantlib.data.calendars import annualisation
 from quantlib.data.timeframes import infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
-from quantlib.risk.sizing import Kelly
+from quantlib.risk.sizing import Kelly, SizingPlan
 from quantlib.strategy.base import ORDER_TYPES, Strategy, check_signals, engine_defaults
 
 __all__ = ["Simulation", "asset_name", "run_backtest", "run_strategy", "simulate"]
@@ -308,13 +308,12 @@ def simulate(
     n_assets, n_bars = len(assets), len(grid)
 
     positions = None if n_assets == 1 else [grid.get_indexer(frames[a].index) for a in assets]
-    unused = np.full((n_assets, n_bars), np.nan)  # shared by every absent float column
 
     def matrix(
         column: str, source: dict[str, pd.DataFrame], dtype: type, fill: float
     ) -> np.ndarray:
         if all(column not in source[a].columns for a in assets):
-            return unused if dtype is np.float64 else np.full((n_assets, n_bars), fill, dtype)
+            return np.empty((n_assets, 0), dtype)  # absent: the kernel reads ``fill``
         if positions is None:  # one asset: a view on the column where possible, no copy
             values = source[assets[0]][column].to_numpy(dtype=dtype, na_value=fill)
             return np.ascontiguousarray(values).reshape(1, -1)
@@ -327,24 +326,19 @@ def simulate(
     prices = {c: matrix(c, frames, np.float64, np.nan) for c in ("open", "high", "low", "close")}
     entry = matrix("entry", sig_map, np.int8, 0)
     exit_ = matrix("exit", sig_map, np.bool_, False)
-    order = np.zeros((n_assets, n_bars), dtype=np.int64)
-    for i, asset in enumerate(assets):
-        if "order" in sig_map[asset].columns:
-            codes = pd.Categorical(sig_map[asset]["order"], categories=ORDER_TYPES).codes
-            where = slice(None) if positions is None else positions[i]
-            order[i, where] = np.where(codes < 0, 0, codes)
+    order = np.empty((n_assets, 0), dtype=np.int8)  # no order column: all market orders
+    if any("order" in sig_map[a].columns for a in assets):
+        order = np.zeros((n_assets, n_bars), dtype=np.int8)
+        for i, asset in enumerate(assets):
+            if "order" in sig_map[asset].columns:
+                codes = pd.Categorical(sig_map[asset]["order"], categories=ORDER_TYPES).codes
+                where = slice(None) if positions is None else positions[i]
+                order[i, where] = np.where(codes < 0, 0, codes)
     floats = {c: matrix(c, sig_map, np.float64, np.nan) for c in _FLOAT_SIGNALS}
-    size = np.full((n_assets, n_bars), np.nan)
     plans = {asset: config.sizer.plan(sig_map[asset], frames[asset]) for asset in assets}
     sizing_mode = plans[assets[0]].mode
-    for i, asset in enumerate(assets):
-        fractions = np.asarray(plans[asset].fraction, dtype=np.float64)
-        if "size" in sig_map[asset].columns:
-            override = sig_map[asset]["size"].to_numpy(np.float64, na_value=np.nan)
-            fractions = np.where(np.isnan(override), fractions, override)
-        size[i, slice(None) if positions is None else positions[i]] = fractions
-    times = grid.asi8.astype(np.int64)
-    day = times // 86_400_000_000_000
+    size, fraction = _size_matrix(plans, sig_map, assets, positions, n_bars)
+    times = grid.asi8
     perp = perpetual_inputs(config, assets, frames, prices, grid, bar_tf, funding, mark)
     ltf_open, ltf_high, ltf_low, ltf_start, ltf_end = _path_arrays(
         path, grid, bar_tf.delta, n_assets
@@ -362,7 +356,7 @@ def simulate(
             config.tick_size,
             config.lot_size,
             config.min_notional,
-            np.nan,
+            fraction,
             pd.Timedelta(config.max_hold).value if config.max_hold else 0,
             _or_nan(config.max_heat),
             config.drawdown_scale_start,
@@ -393,7 +387,7 @@ def simulate(
     max_trades = int(np.count_nonzero(entry)) + 1
     arrays = [
         prices["open"], prices["high"], prices["low"], prices["close"], perp.mark["open"],
-        perp.mark["high"], perp.mark["low"], perp.mark["close"], times, day, entry, exit_,
+        perp.mark["high"], perp.mark["low"], perp.mark["close"], times, entry, exit_,
         order, floats["entry_price"], floats["stop"], floats["stop_pct"], floats["target"],
         floats["target_pct"], floats["target_r"], floats["trail_pct"], size, perp.fund_inside,
         perp.fund_end, ltf_open, ltf_high, ltf_low, ltf_start, ltf_end, tiers, n_tiers, knobs,
@@ -428,12 +422,50 @@ def simulate(
 
 
 def _kernel_array(array: np.ndarray) -> np.ndarray:
-    """``array`` as a writable C-contiguous array: numba compiles one specialisation of the
-    event loop per combination of argument types, and pandas' read-only column views would
-    otherwise multiply them (one per mix of signal columns present and absent)."""
-    if array.flags.writeable and array.flags.c_contiguous:
-        return array
-    return np.array(array, order="C")
+    """``array`` as a read-only C-contiguous array (a view where it already is contiguous: no
+    copy). The loop never writes its inputs; numba compiles one specialisation of it per
+    combination of argument types, and mixing pandas' read-only column views with writable
+    arrays would multiply them (one per mix of signal columns present and absent)."""
+    if not array.flags.c_contiguous:
+        array = np.ascontiguousarray(array)
+    if array.flags.writeable:
+        array = array.view()
+        array.flags.writeable = False
+    return array
+
+
+def _size_matrix(
+    plans: Mapping[str, SizingPlan],
+    signals: Mapping[str, pd.DataFrame],
+    assets: list[str],
+    positions: list[np.ndarray] | None,
+    n_bars: int,
+) -> tuple[np.ndarray, float]:
+    """Each asset's sizing fraction per bar on the grid (NaN: the sizer cannot size there), or,
+    when every asset's plan is one constant and no signal frame has a ``size`` column, no
+    columns and that constant (the kernel's fallback fraction; NaN for Kelly)."""
+    fractions = {a: np.asarray(plans[a].fraction, dtype=np.float64) for a in assets}
+    first = fractions[assets[0]]
+    constant = first[0] if len(first) else np.nan
+    if not any("size" in signals[a].columns for a in assets) and all(
+        _all_equal(fractions[a], constant) for a in assets
+    ):
+        return np.empty((len(assets), 0)), float(constant)
+    size = np.full((len(assets), n_bars), np.nan)
+    for i, asset in enumerate(assets):
+        values = fractions[asset]
+        if "size" in signals[asset].columns:
+            override = signals[asset]["size"].to_numpy(np.float64, na_value=np.nan)
+            values = np.where(np.isnan(override), values, override)
+        size[i, slice(None) if positions is None else positions[i]] = values
+    return size, np.nan
+
+
+def _all_equal(values: np.ndarray, constant: float) -> bool:
+    """Whether every value is ``constant`` (NaN counting as equal to NaN)."""
+    if np.isnan(constant):
+        return bool(np.isnan(values).all())
+    return bool((values == constant).all())
 
 
 def _tier_tables(config: BacktestConfig, assets: list[str]) -> list[np.ndarray | None]:

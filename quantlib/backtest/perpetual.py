@@ -36,7 +36,8 @@ class PerpetualInputs:
         ``(n_assets, n_bars)`` funding per unit of a long position (Σ rate × price at each
         funding time T): of the times strictly inside bar j, ``t_j < T < t_j + bar``, and of
         the times from the bar's end to the next bar's open, ``t_j + bar <= T <= t_{j+1}``
-        (only ``T = t_j + bar`` without a gap in the grid). Zero on spot markets.
+        (only ``T = t_j + bar`` without a gap in the grid). On spot markets no columns
+        (``(n_assets, 0)``): the kernel charges no funding.
     mark : dict
         ``open``, ``high``, ``low``, ``close`` ``(n_assets, n_bars)``: the mark-price bars on
         the grid, the last price where there is none (the trading arrays themselves when no
@@ -83,8 +84,8 @@ def perpetual_inputs(
                 "mark prices apply to perpetual markets only; the run is spot. Fix: pass "
                 "market='perpetual' in the config, or drop mark="
             )
-        zero = np.zeros((n_assets, n_bars))
-        return PerpetualInputs(zero, zero, prices, {}, {}, ())
+        none = np.empty((n_assets, 0))
+        return PerpetualInputs(none, none, prices, {}, {}, ())
     marks = _mark_map(mark, assets)
     fund_inside = np.zeros((n_assets, n_bars))
     fund_end = np.zeros((n_assets, n_bars))
