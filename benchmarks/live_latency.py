@@ -54,7 +54,6 @@ from quantlib.live.risk_gate import RiskGate, RiskLimits
 from quantlib.live.types import StrategyMode
 from quantlib.live.users import UserStore
 from quantlib.live.vault import derive_key
-from quantlib.strategy.base import empty_signals
 from quantlib.testing import make_ohlcv
 
 POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -68,11 +67,9 @@ class Alternate:
     name: ClassVar[str] = "alternate"
 
     def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
-        out = empty_signals(bars.index)
-        even = np.asarray(pd.DatetimeIndex(bars.index).hour % 2 == 0)
-        out["entry"] = even.astype(np.int8)
-        out["exit"] = ~even
-        return out
+        hours = pd.DatetimeIndex(bars.index).as_unit("ms").asi8 // 3_600_000
+        even = hours % 2 == 0
+        return pd.DataFrame({"entry": even.astype(np.int8), "exit": ~even}, index=bars.index)
 
     def model_dump(self) -> dict[str, Any]:
         return {}

@@ -33,7 +33,7 @@ from sqlmodel import Session
 
 from quantlib.db import session
 from quantlib.live.audit import AuditChain
-from quantlib.live.journal_driver import write
+from quantlib.live.journal_driver import select, select_pooled, write
 from quantlib.live.journal_tables import (
     claim_writer,
     unavailable_guard,
@@ -144,6 +144,17 @@ class JournalBase:
             return
         with unavailable_guard(self._engine, doing), session(self._engine) as s:
             yield s
+
+    def _select(self, doing: str, statement: Any, params: dict[str, Any]) -> list[Any]:
+        """The rows of one of the journal's prebuilt SELECTs
+        (:mod:`~quantlib.live.journal_statements`) read on the driver: in the batch's
+        transaction inside a :meth:`batch`, else as one statement on a pooled connection (no
+        transaction of its own to open and commit)."""
+        joined = self._joined()
+        with unavailable_guard(self._engine, doing):
+            if joined is not None:
+                return select(joined, statement, params)
+            return select_pooled(self._engine, statement, params)
 
     def _audit(self, s: Session, actor: str, action: str, detail: dict[str, Any]) -> None:
         self._audit_chain.append(s, actor, action, detail, self._clock())

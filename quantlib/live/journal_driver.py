@@ -11,10 +11,13 @@ them, so callers handle both paths alike.
 
 from __future__ import annotations
 
+from collections import namedtuple
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
@@ -65,13 +68,23 @@ class _DriverSql:
 
 
 _DRIVER_SQL = _DriverSql()
+_CONNECTION = "quantlib.live.journal_driver.connection"
+
+
+def connection_of(s: Session) -> Connection:
+    """The connection of the transaction ``s`` (looked up once per transaction: a session's
+    ``connection()`` costs more than the statements the journal runs on it)."""
+    found: Connection | None = s.info.get(_CONNECTION)
+    if found is None or found.invalidated or found.closed:
+        found = s.info[_CONNECTION] = s.connection()
+    return found
 
 
 def write(s: Session, statement: Any, params: dict[str, Any], *, returning: Any = None) -> Written:
-    """Run the INSERT or UPDATE ``statement`` (built here, values from ``params``) in the
-    transaction ``s``, on the driver's cursor: compiled once, then each run passes straight to
-    the driver (about a tenth of SQLAlchemy's per-statement cost). ``returning``: the
-    primary-key column whose new value an INSERT reports.
+    """Run the INSERT or UPDATE ``statement`` (a module constant, values from ``params``) in
+    the transaction ``s``, on the driver's cursor: compiled once, then each run passes
+    straight to the driver. ``returning``: the primary-key column whose new value an INSERT
+    reports.
 
     A failure is raised as SQLAlchemy raises it (``IntegrityError``, ``OperationalError``,
     ...), a lost connection invalidated as SQLAlchemy does, so the journal's error handling
@@ -79,38 +92,96 @@ def write(s: Session, statement: Any, params: dict[str, Any], *, returning: Any 
     path. Statements run this way do not pass through SQLAlchemy's statement events (echo
     logging included).
     """
-    connection: Connection = s.connection()
+    connection = connection_of(s)
     dialect = connection.dialect
-    compiled = None
-    if dialect.name in _DRIVER_DIALECTS:
-        compiled = _DRIVER_SQL.text(statement, dialect, tuple(params), returning)
+    compiled = _compiled(statement, dialect, params, returning)
     if compiled is None:
         result = connection.execute(statement, params)
         key = result.inserted_primary_key if returning is not None else None
         return Written(result.rowcount, None if key is None else key[0])
-    text, constants = compiled
     raw = connection.connection.dbapi_connection
     assert raw is not None  # the connection of an open transaction
-    cursor = raw.cursor()
-    try:
-        cursor.execute(text, {**constants, **params} if constants else params)
+    with _cursor(raw, dialect, compiled, params, connection.invalidate) as cursor:
         new_id = None
         if returning is not None and dialect.name == "postgresql":
-            new_id = cursor.fetchone()[0]  # type: ignore[index]  # INSERT ... RETURNING
+            new_id = cursor.fetchone()[0]  # INSERT ... RETURNING
         elif returning is not None:
             new_id = cursor.lastrowid
         return Written(cursor.rowcount, new_id)
+
+
+def select(s: Session, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """The rows of the SELECT ``statement`` (a module constant) with ``params``, read in the
+    transaction ``s`` on the driver's cursor (see :func:`write`). A row's attributes are its
+    columns, as on a SQLAlchemy row; values are the driver's (SQLite gives a boolean column
+    as 0 or 1)."""
+    connection = connection_of(s)
+    compiled = _compiled(statement, connection.dialect, params, None)
+    if compiled is None:
+        return list(connection.execute(statement, params))
+    raw = connection.connection.dbapi_connection
+    assert raw is not None  # the connection of an open transaction
+    with _cursor(raw, connection.dialect, compiled, params, connection.invalidate) as cursor:
+        return _rows(cursor)
+
+
+def select_pooled(engine: Engine, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """:func:`select` outside any transaction of the caller: one statement on a pooled
+    connection (a statement reads one consistent snapshot; the connection goes back to the
+    pool, rolled back, at once)."""
+    compiled = _compiled(statement, engine.dialect, params, None)
+    if compiled is None:
+        with engine.connect() as connection:
+            return list(connection.execute(statement, params))
+    raw = engine.raw_connection()
+    try:
+        with _cursor(raw, engine.dialect, compiled, params, raw.invalidate) as cursor:
+            return _rows(cursor)
+    finally:
+        raw.close()
+
+
+def _compiled(
+    statement: Any, dialect: Any, params: dict[str, Any], returning: Any
+) -> tuple[str, dict[str, Any]] | None:
+    if dialect.name not in _DRIVER_DIALECTS:
+        return None
+    return _DRIVER_SQL.text(statement, dialect, tuple(params), returning)
+
+
+@contextmanager
+def _cursor(
+    raw: Any,
+    dialect: Any,
+    compiled: tuple[str, dict[str, Any]],
+    params: dict[str, Any],
+    invalidate: Callable[[BaseException], None],
+) -> Iterator[Any]:
+    """A cursor that ran ``compiled`` with ``params``; a driver error re-raised as SQLAlchemy
+    raises it, the connection invalidated when it was lost."""
+    text, constants = compiled
+    cursor = raw.cursor()
+    try:
+        cursor.execute(text, {**constants, **params} if constants else params)
+        yield cursor
     except dialect.loaded_dbapi.Error as exc:
         lost = dialect.is_disconnect(exc, raw, cursor)
         if lost:
-            connection.invalidate(exc)
+            invalidate(exc)
         raise DBAPIError.instance(
-            text,
-            params,
-            exc,
-            dialect.loaded_dbapi.Error,
-            connection_invalidated=lost,
+            text, params, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost,
             dialect=dialect,
-        ) from exc
+        ) from exc  # fmt: skip
     finally:
         cursor.close()
+
+
+_ROW_TYPES: dict[tuple[str, ...], type] = {}
+
+
+def _rows(cursor: Any) -> list[Any]:
+    names = tuple(column[0] for column in cursor.description)
+    row_type = _ROW_TYPES.get(names)
+    if row_type is None:
+        row_type = _ROW_TYPES[names] = namedtuple("Row", names)
+    return [row_type(*values) for values in cursor.fetchall()]

@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -19,7 +18,7 @@ from quantlib.live import journal_statements as sql
 from quantlib.live.errors import DuplicateOrder, JournalUnavailable, LiveError
 from quantlib.live.journal_base import _RETRIES, JournalBase
 from quantlib.live.journal_driver import write
-from quantlib.live.journal_statements import first, run
+from quantlib.live.journal_statements import first, rows, run
 from quantlib.live.journal_tables import (
     FILLED_TOLERANCE,
     JournalOrder,
@@ -205,7 +204,7 @@ class OrderLedger(JournalBase):
             detail = row.model_dump(exclude=skip)
             self._audit(s, actor, action, detail)
 
-    def _locked_order(self, s: Session, client_order_id: str) -> Row[Any]:
+    def _locked_order(self, s: Session, client_order_id: str) -> Any:
         row = first(s, sql.ORDER_BY_CID_LOCKED, {"cid": client_order_id})
         if row is None:
             raise LiveError(
@@ -217,9 +216,10 @@ class OrderLedger(JournalBase):
 
     def order(self, client_order_id: str) -> JournalOrder | None:
         """The journalled order with this client order id, or None."""
-        with self._read(f"read order {client_order_id!r}") as s:
-            row = first(s, sql.ORDER_BY_CID, {"cid": client_order_id})
-        return None if row is None else order_from_row(row)
+        found = self._select(
+            f"read order {client_order_id!r}", sql.ORDER_BY_CID, {"cid": client_order_id}
+        )
+        return order_from_row(found[0]) if found else None
 
     def orders(
         self, statuses: Iterable[OrderStatus] | None = None, symbol: str | None = None
@@ -236,8 +236,9 @@ class OrderLedger(JournalBase):
 
     def live_orders(self) -> list[JournalOrder]:
         """Orders in ``intent``, ``open``, ``partially_filled`` or ``unknown``."""
-        with self._read("read live orders") as s:
-            return [order_from_row(row) for row in run(s, sql.LIVE_ORDERS, {})]
+        return [
+            order_from_row(row) for row in self._select("read live orders", sql.LIVE_ORDERS, {})
+        ]
 
     # -- fills and positions ----------------------------------------------------------------
 
@@ -273,9 +274,9 @@ class OrderLedger(JournalBase):
         )
 
     def _has_fill(self, trade_id: str) -> bool:
-        with self._read(f"look up fill {trade_id!r}") as s:
-            found = first(s, sql.FILL_BY_TRADE, {"trade_id": trade_id})
-        return found is not None
+        return bool(
+            self._select(f"look up fill {trade_id!r}", sql.FILL_BY_TRADE, {"trade_id": trade_id})
+        )
 
     def _record_fill_once(self, fill: Fill, actor: str) -> bool:
         now = self._clock()
@@ -331,7 +332,7 @@ class OrderLedger(JournalBase):
         row = first(s, sql.ORDER_BY_CID_LOCKED, {"cid": cid})
         if row is None:
             return None
-        fills = run(s, of_order, {"key": key}).all()
+        fills = rows(s, of_order, {"key": key})
         total = sum(amount for amount, _ in fills)
         notional = sum(amount * price for amount, price in fills)
         filled = max(row.filled, total)
@@ -374,7 +375,7 @@ class OrderLedger(JournalBase):
             # A late fill: replay every fill of the symbol in (timestamp, trade_id) order, so
             # the result does not depend on the order in which fills arrived.
             position = JournalPosition(fill.symbol, 0.0, 0.0, 0.0, 0.0)
-            for stored in run(s, sql.FILLS_OF_SYMBOL, {"symbol": fill.symbol}).all():
+            for stored in rows(s, sql.FILLS_OF_SYMBOL, {"symbol": fill.symbol}):
                 position = apply_fill_record(position, fill_from_row(stored))
         _store_position(s, position, exists=row is not None, now=now)
         return position
@@ -431,13 +432,12 @@ class OrderLedger(JournalBase):
 
     def positions(self) -> dict[str, JournalPosition]:
         """Non-zero positions by symbol."""
-        with self._read("read positions") as s:
-            rows = run(s, sql.OPEN_POSITIONS, {}).all()
+        stored = self._select("read positions", sql.OPEN_POSITIONS, {})
         return {
             row.symbol: JournalPosition(
                 row.symbol, row.amount, row.entry_price, row.realized_pnl, row.fees
             )
-            for row in rows
+            for row in stored
         }
 
 

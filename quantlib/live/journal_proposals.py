@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -159,7 +158,7 @@ class ProposalLedger(JournalBase):
             )
         return True
 
-    def _require_proposal(self, s: Session, proposal_id: str) -> Row[Any]:
+    def _require_proposal(self, s: Session, proposal_id: str) -> Any:
         row = first(s, sql.PROPOSAL_BY_ID, {"pid": proposal_id})
         if row is None:
             raise LiveError(
@@ -170,9 +169,10 @@ class ProposalLedger(JournalBase):
 
     def proposal(self, proposal_id: str) -> ProposalRecord | None:
         """The proposal with this id and its decision, or None."""
-        with self._read(f"read proposal {proposal_id!r}") as s:
-            row = first(s, sql.PROPOSAL_BY_ID, {"pid": proposal_id})
-        return None if row is None else proposal_from_row(row)
+        found = self._select(
+            f"read proposal {proposal_id!r}", sql.PROPOSAL_BY_ID, {"pid": proposal_id}
+        )
+        return proposal_from_row(found[0]) if found else None
 
     def proposals(self, status: str | None = None, limit: int = 200) -> list[ProposalRecord]:
         """Proposals, newest first (by ``created_at``, then id), optionally of one status."""

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Row, bindparam, or_, select
+from sqlalchemy import Insert, bindparam, or_
+from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from quantlib.live.journal_driver import connection_of, select
 from quantlib.live.journal_tables import (
     LIVE_STATUSES,
     LiveFillRow,
@@ -36,46 +38,48 @@ PROPOSALS = table_of(LiveProposalRow)
 STATE = table_of(LiveStateRow)
 
 INSERT_ORDER = ORDERS.insert()
-ORDER_BY_CID = select(ORDERS).where(ORDERS.c.client_order_id == bindparam("cid"))
+ORDER_BY_CID = sql_select(ORDERS).where(ORDERS.c.client_order_id == bindparam("cid"))
 ORDER_BY_CID_LOCKED = ORDER_BY_CID.with_for_update()
 UPDATE_ORDER = ORDERS.update().where(ORDERS.c.id == bindparam("b_id"))
 LIVE_ORDERS = (
-    select(ORDERS)
+    sql_select(ORDERS)
     # OR of equalities, not IN: an IN list is expanded into the SQL text at every execution
     .where(or_(*(ORDERS.c.status == value for value in sorted(s.value for s in LIVE_STATUSES))))
     .order_by(ORDERS.c.id)
 )
 
 INSERT_FILL = FILLS.insert()
-FILL_BY_TRADE = select(FILLS.c.id).where(FILLS.c.trade_id == bindparam("trade_id"))
+FILL_BY_TRADE = sql_select(FILLS.c.id).where(FILLS.c.trade_id == bindparam("trade_id"))
 _FILL_ORDER = (FILLS.c.timestamp, FILLS.c.trade_id)
 FILLS_OF_ORDER = (
-    select(FILLS.c.amount, FILLS.c.price)
+    sql_select(FILLS.c.amount, FILLS.c.price)
     .where(FILLS.c.client_order_id == bindparam("key"))
     .order_by(*_FILL_ORDER)
 )
 FILLS_OF_EXCHANGE_ORDER = (
-    select(FILLS.c.amount, FILLS.c.price)
+    sql_select(FILLS.c.amount, FILLS.c.price)
     .where(FILLS.c.exchange_order_id == bindparam("key"))
     .order_by(*_FILL_ORDER)
 )
 NEWEST_OTHER_FILL = (
-    select(*_FILL_ORDER)
+    sql_select(*_FILL_ORDER)
     .where(FILLS.c.symbol == bindparam("symbol"), FILLS.c.trade_id != bindparam("trade_id"))
     .order_by(FILLS.c.timestamp.desc(), FILLS.c.trade_id.desc())
     .limit(1)
 )
-FILLS_OF_SYMBOL = select(FILLS).where(FILLS.c.symbol == bindparam("symbol")).order_by(*_FILL_ORDER)
+FILLS_OF_SYMBOL = (
+    sql_select(FILLS).where(FILLS.c.symbol == bindparam("symbol")).order_by(*_FILL_ORDER)
+)
 
 POSITION_LOCKED = (
-    select(POSITIONS).where(POSITIONS.c.symbol == bindparam("symbol")).with_for_update()
+    sql_select(POSITIONS).where(POSITIONS.c.symbol == bindparam("symbol")).with_for_update()
 )
 UPDATE_POSITION = POSITIONS.update().where(POSITIONS.c.symbol == bindparam("b_symbol"))
 INSERT_POSITION = POSITIONS.insert()
-OPEN_POSITIONS = select(POSITIONS).where(POSITIONS.c.amount != 0.0).order_by(POSITIONS.c.symbol)
+OPEN_POSITIONS = sql_select(POSITIONS).where(POSITIONS.c.amount != 0.0).order_by(POSITIONS.c.symbol)
 
 INSERT_PROPOSAL = PROPOSALS.insert()
-PROPOSAL_BY_ID = select(PROPOSALS).where(PROPOSALS.c.proposal_id == bindparam("pid"))
+PROPOSAL_BY_ID = sql_select(PROPOSALS).where(PROPOSALS.c.proposal_id == bindparam("pid"))
 DECIDE_PENDING = PROPOSALS.update().where(
     PROPOSALS.c.proposal_id == bindparam("b_pid"), PROPOSALS.c.status == "pending"
 )
@@ -113,11 +117,17 @@ def run(s: Session, statement: Any, params: dict[str, Any] | list[dict[str, Any]
     """Execute ``statement`` with ``params`` on the connection of the transaction ``s``
     (Core execution: no ORM step between the statement and the driver); a list of
     parameter sets runs it once per set (the driver's ``executemany``)."""
-    connection: Connection = s.connection()
-    return connection.execute(statement, params)
+    return connection_of(s).execute(statement, params)
 
 
-def first(s: Session, statement: Any, params: dict[str, Any]) -> Row[Any] | None:
-    """The first row ``statement`` returns with ``params`` (see :func:`run`), or None."""
-    row: Row[Any] | None = run(s, statement, params).first()
-    return row
+def first(s: Session, statement: Any, params: dict[str, Any]) -> Any:
+    """The first row the SELECT ``statement`` (one of this module's) returns with ``params``
+    in the transaction ``s``, or None (read on the driver:
+    :func:`~quantlib.live.journal_driver.select`)."""
+    found = select(s, statement, params)
+    return found[0] if found else None
+
+
+def rows(s: Session, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """Every row of the SELECT ``statement`` (one of this module's), as :func:`first`."""
+    return select(s, statement, params)

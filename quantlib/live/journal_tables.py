@@ -493,7 +493,7 @@ def order_from_row(row: LiveOrderRow | Row[Any]) -> JournalOrder:
         type=OrderType(row.type),
         amount=row.amount,
         price=row.price,
-        reduce_only=row.reduce_only,
+        reduce_only=bool(row.reduce_only),  # SQLite read on the driver gives 0 or 1
         status=OrderStatus(row.status),
         filled=row.filled,
         average=row.average,
