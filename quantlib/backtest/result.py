@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,10 @@ __all__ = [
     "BLOCK_LIMITS",
     "EXIT_REASONS",
     "TRADE_COLUMNS",
+    "UNBUILT",
     "BacktestResult",
+    "BuiltOnAccess",
+    "FrameSource",
     "SizingSummary",
     "run_config_id",
 ]
@@ -122,6 +125,70 @@ def run_config_id(
         }
     )
 
+
+class FrameSource(Protocol):
+    """What a :class:`BacktestResult` builds its frames from on first access: the event
+    loop's raw output (:class:`quantlib.backtest.simulation.Simulation` with its labels)."""
+
+    def frame(self, name: str) -> Any:
+        """The result's ``trades``, ``equity``, ``positions``, ``exposure`` or ``blocks``."""
+        ...
+
+    @property
+    def n_trades(self) -> int:
+        """Entries taken (the ledger's rows), without building the ledger."""
+        ...
+
+
+class _Unbuilt:
+    """The value of a result frame not built yet (a singleton; pickles as itself)."""
+
+    _instance: _Unbuilt | None = None
+
+    def __new__(cls) -> _Unbuilt:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __reduce__(self) -> str:
+        return "UNBUILT"
+
+    def __repr__(self) -> str:
+        return "<built on first access>"
+
+
+UNBUILT = _Unbuilt()
+
+
+class BuiltOnAccess:
+    """A :class:`BacktestResult` frame field whose default is built from the result's
+    ``source`` on first access, then kept (a field given a value keeps that value).
+
+    A data descriptor on a frozen dataclass: the dataclass ``__init__`` stores what it is given
+    (or ``UNBUILT``) through :meth:`__set__`, and :meth:`__get__` builds an ``UNBUILT`` value,
+    so ``result.trades`` reads like the plain field it was, and ``dataclasses.replace`` still
+    takes frames.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return UNBUILT  # the field's default
+        value = obj.__dict__.get(self.name, UNBUILT)
+        if value is UNBUILT:
+            value = obj.source.frame(self.name)
+            obj.__dict__[self.name] = value
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        # A field declared with ``field(default=BuiltOnAccess())`` gets the descriptor itself
+        # as its default value.
+        obj.__dict__[self.name] = UNBUILT if isinstance(value, BuiltOnAccess) else value
+
+
+_FRAMES = ("trades", "equity", "positions", "exposure", "blocks")
 
 _QUANTILES: tuple[tuple[str, float], ...] = (
     ("min", 0.0),
@@ -268,22 +335,40 @@ class BacktestResult:
         The fallbacks the run took on its data (no mark price, a mark timeframe that cannot
         decide liquidation, bars without a mark bar), one sentence each; part of
         :meth:`assumptions`.
+    source : FrameSource, optional
+        The event loop's raw output. ``trades``, ``equity``, ``positions``, ``exposure`` and
+        ``blocks`` not given are built from it on first access (a run that only needs the
+        final equity or the count of trades builds no frame); pickling and copying build
+        them all and drop it.
     """
 
-    trades: pd.DataFrame
-    equity: pd.Series
-    positions: pd.DataFrame
-    exposure: pd.Series
     config: BacktestConfig
     strategy: str
     params: Mapping[str, Any]
     timeframe: str
     bars: Mapping[str, pd.DataFrame] = field(repr=False)
+    trades: pd.DataFrame = BuiltOnAccess()  # type: ignore[assignment]
+    equity: pd.Series = BuiltOnAccess()  # type: ignore[assignment]
+    positions: pd.DataFrame = BuiltOnAccess()  # type: ignore[assignment]
+    exposure: pd.Series = BuiltOnAccess()  # type: ignore[assignment]
     skipped: Mapping[str, int] = field(default_factory=dict)
-    blocks: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    blocks: pd.DataFrame = field(default=BuiltOnAccess(), repr=False)  # type: ignore[assignment]
     funding_events: Mapping[str, int] = field(default_factory=dict)
     funding_stand_ins: Mapping[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    source: FrameSource | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.source is None:
+            missing = [n for n in _FRAMES if self.__dict__.get(n, UNBUILT) is UNBUILT]
+            if missing:
+                raise TypeError(f"BacktestResult needs {missing} or a source to build them from")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Every frame built, without the raw source (a pickle holds frames only)."""
+        for name in _FRAMES:
+            getattr(self, name)
+        return {**self.__dict__, "source": None}
 
     @property
     def config_id(self) -> str:
@@ -304,6 +389,8 @@ class BacktestResult:
     @property
     def n_trades(self) -> int:
         """Every entry, a position still open included."""
+        if self.__dict__.get("trades", UNBUILT) is UNBUILT and self.source is not None:
+            return self.source.n_trades
         return len(self.trades)
 
     @property

@@ -26,7 +26,7 @@ from quantlib.backtest.result import (
 )
 from quantlib.data.timeframes import parse_timeframe
 
-__all__ = ["Simulation", "assemble"]
+__all__ = ["ResultFrames", "Simulation", "assemble"]
 
 
 @dataclass(frozen=True)
@@ -63,15 +63,63 @@ class Simulation:
 
 
 def assemble(sim: Simulation, strategy: str, params: Mapping[str, Any] | None) -> BacktestResult:
-    """The frames of a :class:`BacktestResult` (ledger, equity, positions, exposure, blocked
-    entries) from the raw output of the event loop."""
-    grid, assets, logged, sizes = sim.grid, sim.assets, sim.block_codes, sim.block_sizes
-    k = kernels
+    """A :class:`BacktestResult` of the raw output of the event loop. Its frames (ledger,
+    equity, positions, exposure, blocked entries) are built on first access
+    (:class:`ResultFrames`)."""
+    return BacktestResult(
+        config=sim.config,
+        strategy=strategy,
+        params=dict(params or {}),
+        timeframe=sim.timeframe,
+        bars=sim.frames,
+        skipped=_skipped(sim.block_codes[:, kernels.BL_REASON]),
+        funding_events=dict(sim.funding_events),
+        funding_stand_ins=dict(sim.funding_stand_ins),
+        notes=sim.notes,
+        source=ResultFrames(sim, strategy),
+    )
+
+
+@dataclass(frozen=True)
+class ResultFrames:
+    """Builds a :class:`BacktestResult`'s frames from the raw output of the event loop
+    (its :class:`~quantlib.backtest.result.FrameSource`)."""
+
+    sim: Simulation
+    strategy: str
+
+    @property
+    def n_trades(self) -> int:
+        return len(self.sim.float_records)
+
+    def frame(self, name: str) -> Any:
+        sim = self.sim
+        if name == "trades":
+            return _ledger(
+                sim.float_records, sim.int_records, sim.assets, sim.grid, sim.close, sim.config,
+                self.strategy, sim.timeframe, sim.signals,
+            )  # fmt: skip
+        if name == "equity":
+            return pd.Series(sim.equity, index=sim.grid, name="equity")
+        if name == "positions":
+            return pd.DataFrame(sim.qty.T, index=sim.grid, columns=sim.assets)
+        if name == "exposure":
+            exposure = np.divide(
+                sim.gross, sim.equity, out=np.zeros(len(sim.grid)), where=sim.equity > 0
+            )
+            return pd.Series(exposure, index=sim.grid, name="exposure")
+        if name == "blocks":
+            return _blocks(sim)
+        raise KeyError(f"a backtest result has no frame {name!r}")
+
+
+def _blocks(sim: Simulation) -> pd.DataFrame:
+    logged, sizes, k = sim.block_codes, sim.block_sizes, kernels
     price = sizes[:, k.BS_PRICE]
-    blocks = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "time": grid[logged[:, k.BL_BAR]],
-            "asset": np.array(assets, dtype=object)[logged[:, k.BL_ASSET]],
+            "time": sim.grid[logged[:, k.BL_BAR]],
+            "asset": np.array(sim.assets, dtype=object)[logged[:, k.BL_ASSET]],
             "reason": np.array(BLOCKS, dtype=object)[logged[:, k.BL_REASON]],
             "limit": np.array(BLOCK_LIMITS, dtype=object)[logged[:, k.BL_LIMIT]],
             "price": price,
@@ -81,31 +129,6 @@ def assemble(sim: Simulation, strategy: str, params: Mapping[str, Any] | None) -
             "allowed_notional": sizes[:, k.BS_ALLOWED] * price,
         },
         columns=list(BLOCK_COLUMNS),
-    )
-    trades = _ledger(
-        sim.float_records, sim.int_records, assets, grid, sim.close, sim.config, strategy,
-        sim.timeframe, sim.signals,
-    )  # fmt: skip
-    equity = sim.equity
-    return BacktestResult(
-        trades=trades,
-        equity=pd.Series(equity, index=grid, name="equity"),
-        positions=pd.DataFrame(sim.qty.T, index=grid, columns=assets),
-        exposure=pd.Series(
-            np.divide(sim.gross, equity, out=np.zeros(len(grid)), where=equity > 0),
-            index=grid,
-            name="exposure",
-        ),
-        config=sim.config,
-        strategy=strategy,
-        params=dict(params or {}),
-        timeframe=sim.timeframe,
-        bars=sim.frames,
-        skipped=_skipped(logged[:, k.BL_REASON]),
-        blocks=blocks,
-        funding_events=dict(sim.funding_events),
-        funding_stand_ins=dict(sim.funding_stand_ins),
-        notes=sim.notes,
     )
 
 
