@@ -59,6 +59,7 @@ from quantlib.live.engine_base import _DAY_MS, StrategySlot, _finite, _Series
 from quantlib.live.engine_base import client_order_id as client_order_id
 from quantlib.live.engine_commands import CommandRunner
 from quantlib.live.engine_perp import PerpetualSync, check_contracts
+from quantlib.live.errors import JournalUnavailable
 from quantlib.live.journal import Journal, JournalOrder
 from quantlib.live.kill_switch import KillAck, KillRequest
 from quantlib.live.perpetual import ContractPosition, ContractTerms
@@ -284,7 +285,15 @@ class LiveEngine(PerpetualSync, CommandRunner):
         that the last known bar triggered but that was not placed (gate or exchange refused
         it), with a fresh client order id at most once a minute. It never enters a position
         (but finishes a placement a fault cut: :mod:`~quantlib.live.engine_resume`).
+
+        It also checkpoints a SQLite journal's write-ahead log, so that no bar's commit has
+        to (:meth:`~quantlib.live.journal.Journal.checkpoint_wal`); a checkpoint that fails
+        is only logged: the next write meets the same database and fails closed.
         """
+        try:
+            self.journal.checkpoint_wal()
+        except JournalUnavailable as exc:
+            log.debug("write-ahead log not checkpointed: %s", exc)
         self.resume_cut()
         for symbol in sorted({slot.symbol for slot in self.slots} | set(self._data_at)):
             if symbol not in self._data_at:

@@ -51,6 +51,7 @@ from quantlib.live.audit import AuditChain, AuditReport
 from quantlib.live.errors import JournalUnavailable
 from quantlib.live.journal_base import _RETRIES
 from quantlib.live.journal_commands import CommandQueue
+from quantlib.live.journal_driver import checkpoint_wal, tune_wal
 from quantlib.live.journal_funding import PERPETUAL_TABLES, FundingLedger
 from quantlib.live.journal_orders import OrderLedger
 from quantlib.live.journal_proposals import ProposalLedger
@@ -144,6 +145,7 @@ class Journal(OrderLedger, ProposalLedger, CommandQueue, FundingLedger):
             add_command_proof_columns(engine)
             with engine.begin() as conn:
                 conn.exec_driver_sql(NEWEST_FILL_INDEX)
+        tune_wal(engine)
         audit_log.install(engine)
         self._audit_chain = AuditChain(
             engine, key=audit_key, checkpoint=audit_checkpoint, clock=clock
@@ -192,6 +194,14 @@ class Journal(OrderLedger, ProposalLedger, CommandQueue, FundingLedger):
     def lock(self) -> WriterLock | None:
         """The lock that fences this journal's writes, if any."""
         return self._lock
+
+    def checkpoint_wal(self) -> None:
+        """Copy the committed pages of a SQLite journal's write-ahead log into the database
+        file now, so that no later commit has to (see
+        :data:`~quantlib.live.journal_driver.WAL_AUTOCHECKPOINT_PAGES`); the engine calls it on
+        its idle ticks. A no-op on PostgreSQL, whose server checkpoints by itself."""
+        with unavailable_guard(self._engine, "checkpoint the write-ahead log"):
+            checkpoint_wal(self._engine)
 
     def positions(self) -> dict[str, JournalPosition]:
         """Non-zero positions by symbol; a perpetual's with its leverage, margin mode and

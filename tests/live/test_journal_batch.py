@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event
 
+from quantlib.db import make_engine
 from quantlib.live.engine import client_order_id
 from quantlib.live.errors import DuplicateOrder, LiveError
 from quantlib.live.journal import Journal
+from quantlib.live.journal_driver import WAL_AUTOCHECKPOINT_PAGES
 from quantlib.live.types import OrderRequest, OrderStatus, Side, StrategyMode
 from tests.live.engine_helpers import SLOT, SYMBOL, CountingPaper, close_time, make_rig
 from tests.live.test_journal import FakeClock, proposal
@@ -206,3 +208,31 @@ def test_an_order_is_never_sent_from_inside_a_batch(tmp_path: Path) -> None:
     assert isinstance(paper, CountingPaper)
     assert paper.create_calls == []
     assert rig.journal.order(request.client_order_id) is None  # rolled back with the batch
+
+
+# -- the write-ahead log ----------------------------------------------------------------------
+
+
+def test_a_sqlite_journal_bounds_its_wal_and_checkpoints_when_asked(tmp_path: Path) -> None:
+    """Each connection of a SQLite journal leaves checkpoints to the engine's idle ticks up to
+    the bound; :meth:`Journal.checkpoint_wal` copies every committed page into the database
+    file (what it leaves in the WAL is nothing)."""
+    journal = Journal(make_engine(f"sqlite:///{tmp_path / 'journal.db'}"), clock=FakeClock())
+    with journal.engine.connect() as connection:
+        bound = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+    assert bound == WAL_AUTOCHECKPOINT_PAGES
+    for k in range(20):
+        journal.record_intent(_request(f"c{k}"))
+    journal.checkpoint_wal()
+    with journal.engine.connect() as connection:
+        busy, frames, copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert busy == 0
+    assert frames == copied  # nothing committed is left only in the WAL
+    assert len(journal.live_orders()) == 20
+
+
+def test_checkpointing_a_postgresql_journal_does_nothing(postgres: Engine) -> None:
+    journal = Journal(postgres, clock=FakeClock())
+    journal.record_intent(_request("c1"))
+    journal.checkpoint_wal()
+    assert [o.client_order_id for o in journal.live_orders()] == ["c1"]
