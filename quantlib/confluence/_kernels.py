@@ -42,18 +42,13 @@ def overlap_max(
 
 @njit
 def recent_any(positions: np.ndarray, window: int, out: np.ndarray) -> None:
-    """``out[i]`` = 1.0 if an event has a position in (i - window, i], else 0.0."""
+    """Set ``out[i]`` to 1.0 where an event has a position in (i - window, i] (``out`` holds
+    zeros elsewhere): each event marks the ``window`` bars from its own."""
     n = out.shape[0]
-    marks = np.zeros(n + 1, dtype=np.int64)
     for k in range(positions.shape[0]):
         p = positions[k]
         if 0 <= p < n:
-            marks[p] += 1
-            marks[min(p + window, n)] -= 1
-    running = 0
-    for i in range(n):
-        running += marks[i]
-        out[i] = 1.0 if running > 0 else 0.0
+            out[p : min(p + window, n)] = 1.0
 
 
 @njit

@@ -32,15 +32,16 @@ from quantlib.data.events import nanoseconds
 from quantlib.exceptions import ConfigError
 from quantlib.smc.fvg import fvg
 from quantlib.smc.liquidity import liquidity
-from quantlib.smc.mtf import align_to, higher_timeframe_bars
+from quantlib.smc.mtf import higher_timeframe_bars, known_positions
 from quantlib.smc.order_blocks import order_blocks
-from quantlib.smc.structure import trend_state
+from quantlib.smc.structure import trend_values
 from quantlib.zones.levels import levels
 from quantlib.zones.strength import strength
 
 __all__ = ["COMPONENTS", "ConfluenceWeights", "confluence"]
 
 COMPONENTS: tuple[str, ...] = ("zone", "ob_fvg", "sweep", "structure", "htf")
+_CHUNK = 1 << 16  # bars per chunk of the score sums
 
 
 @dataclass(frozen=True)
@@ -85,14 +86,41 @@ def _intervals(
 def _areas(
     index: pd.DatetimeIndex, frames: tuple[pd.DataFrame, ...], side: str, max_age: int
 ) -> tuple[np.ndarray, ...]:
-    """Start, end, top and bottom of the events of ``side`` in any of ``frames``."""
+    """Start, end, top and bottom of the events of ``side`` in any of ``frames`` (read column
+    by column: selecting rows of a frame would copy all its columns)."""
     parts = []
     for events in frames:
-        chosen = events[(events["direction"] == side).to_numpy()]
-        start, end = _intervals(index, chosen, max_age)
-        top = chosen["top"].to_numpy(dtype=np.float64)
-        parts.append((start, end, top, chosen["bottom"].to_numpy(dtype=np.float64)))
+        chosen = (events["direction"] == side).to_numpy()
+        start, end = _intervals(index, events, max_age)
+        top = events["top"].to_numpy(dtype=np.float64)[chosen]
+        bottom = events["bottom"].to_numpy(dtype=np.float64)[chosen]
+        parts.append((start[chosen], end[chosen], top, bottom))
     return tuple(np.concatenate(columns) for columns in zip(*parts, strict=True))
+
+
+def _sides(trend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a trend is up (> 0) and where it is down (< 0); NaN is neither."""
+    return trend > 0, trend < 0
+
+
+def _higher_sides(
+    df: pd.DataFrame, timeframe: str, left: int, right: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_sides` of the trend on ``timeframe`` bars, each bar of ``df`` seeing the last
+    higher bar closed by its close (neither side before the first, or without enough higher
+    bars for a swing)."""
+    n = len(df)
+    higher = higher_timeframe_bars(df, timeframe)
+    if len(higher) <= left + right:
+        return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    up, down = _sides(trend_values(higher, left=left, right=right))
+    position = known_positions(pd.DatetimeIndex(higher.index), df, timeframe)
+    before = position < 0
+    np.maximum(position, 0, out=position)
+    bull, bear = up[position], down[position]
+    bull[before] = False
+    bear[before] = False
+    return bull, bear
 
 
 def confluence(
@@ -142,14 +170,33 @@ def confluence(
     index, bars = ohlcv_arrays(df, "confluence", min_bars=left + right + 1)
     n = len(index)
     high, low, close = bars["high"], bars["low"], bars["close"]
+    # The inputs first, so that their temporaries are gone before the output block exists.
+    if zones is None:
+        zones = strength(df, levels(df))
+    if fvgs is None:
+        fvgs = fvg(df)
+    if blocks is None:
+        blocks = order_blocks(df, left=left, right=right)
+    if liquidity_events is None:
+        liquidity_events = liquidity(df, left=left, right=right)
+    if trend is None:
+        structure_sides = _sides(trend_values(df, left=left, right=right))
+    else:
+        structure_sides = _sides(trend.to_numpy(dtype=np.float64))
+    use_htf = htf_timeframe is not None or htf_trend is not None
+    if htf_trend is not None:
+        htf_sides = _sides(htf_trend.to_numpy(dtype=np.float64))
+    elif htf_timeframe is not None:
+        htf_sides = _higher_sides(df, htf_timeframe, left, right)
+    else:
+        htf_sides = (np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+
     columns = [f"{s}_{c}" for s in ("bull", "bear") for c in COMPONENTS]
     columns += ["bull_score", "bear_score"]
     # Every column is written in place into one block, the frame's own storage.
     block = np.zeros((len(columns), n))
     out = dict(zip(columns, block, strict=True))
 
-    if zones is None:
-        zones = strength(df, levels(df))
     start, end = _intervals(index, zones, None)
     score = (
         zones["score"].to_numpy(dtype=np.float64) / 100.0
@@ -169,45 +216,21 @@ def confluence(
         out["bull_zone"],
         out["bear_zone"],
     )
-
-    if fvgs is None:
-        fvgs = fvg(df)
-    if blocks is None:
-        blocks = order_blocks(df, left=left, right=right)
     for side in ("bull", "bear"):
         start, end, top, bottom = _areas(index, (fvgs, blocks), side, max_age_bars)
         kernels.overlap_max(
             high, low, start, end, top, bottom, np.ones(len(start)), out[f"{side}_ob_fvg"]
         )
-
-    if liquidity_events is None:
-        liquidity_events = liquidity(df, left=left, right=right)
     sweeps = liquidity_events[(liquidity_events["kind"] == "sweep").to_numpy()]
     for side in ("bull", "bear"):
         chosen = sweeps[(sweeps["direction"] == side).to_numpy()]
         at = _positions(index, chosen["confirmed_at"], -1)
         kernels.recent_any(at, sweep_window, out[f"{side}_sweep"])
-
-    if trend is None:
-        trend = trend_state(df, left=left, right=right)["trend"]
-    direction = trend.to_numpy(dtype=np.float64)
-    np.greater(direction, 0, out=out["bull_structure"])
-    np.less(direction, 0, out=out["bear_structure"])
-
-    use_htf = htf_timeframe is not None or htf_trend is not None
-    if htf_trend is None and htf_timeframe is not None:
-        higher = higher_timeframe_bars(df, htf_timeframe)
-        if len(higher) > left + right:
-            states = trend_state(higher, left=left, right=right)["trend"]
-            aligned = align_to(states, df, htf_timeframe)
-            assert isinstance(aligned, pd.Series)  # a Series in, a Series out
-            htf_trend = aligned
-        else:
-            htf_trend = pd.Series(np.nan, index=index)
-    if use_htf and htf_trend is not None:
-        values = htf_trend.to_numpy(dtype=np.float64)
-        np.greater(values, 0, out=out["bull_htf"])
-        np.less(values, 0, out=out["bear_htf"])
+    for side, structure_side, htf_side in zip(
+        ("bull", "bear"), structure_sides, htf_sides, strict=True
+    ):
+        out[f"{side}_structure"][:] = structure_side
+        out[f"{side}_htf"][:] = htf_side
 
     weight = asdict(weights)
     if not use_htf:
@@ -215,13 +238,16 @@ def confluence(
     total = sum(weight.values())
     if total <= 0:
         raise ConfigError("every used confluence component has weight 0")
-    scratch = np.empty(n)
+    scratch = np.empty(min(n, _CHUNK))
     for side in ("bull", "bear"):
-        # 100 * (w_1 c_1 + w_2 c_2 + ...) / total, summed in component order.
-        score_row = out[f"{side}_score"]
-        for c in COMPONENTS:
-            np.multiply(weight[c], out[f"{side}_{c}"], out=scratch)
-            score_row += scratch
-        score_row *= 100.0
-        score_row /= total
+        # 100 * (w_1 c_1 + w_2 c_2 + ...) / total, summed in component order; by chunks, so
+        # the products need no array as long as the data.
+        for lo in range(0, n, _CHUNK):
+            score = out[f"{side}_score"][lo : lo + _CHUNK]
+            product = scratch[: len(score)]
+            for c in COMPONENTS:
+                np.multiply(weight[c], out[f"{side}_{c}"][lo : lo + _CHUNK], out=product)
+                score += product
+            score *= 100.0
+            score /= total
     return pd.DataFrame(block.T, index=index, columns=columns, copy=False)

@@ -144,7 +144,7 @@ def fvg(
 
     atr = atr_array(high, low, close, atr_period)
     if min_size == 0.0:
-        threshold = np.zeros(n)
+        threshold = np.zeros(1)  # one value for every bar
     elif unit == "atr":
         threshold = min_size * atr
     elif unit == "pct":

@@ -15,12 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quantlib._kernels import search
 from quantlib.data import resample
+from quantlib.data.events import nanoseconds
 from quantlib.data.schema import validate
 from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
 
-__all__ = ["align_to", "higher_timeframe_bars", "on_higher_timeframe"]
+__all__ = ["align_to", "higher_timeframe_bars", "known_positions", "on_higher_timeframe"]
 
 
 def _source_tf(df: pd.DataFrame, source_timeframe: str | Timeframe | None) -> Timeframe:
@@ -113,6 +115,38 @@ def on_higher_timeframe(
     return events
 
 
+def known_positions(
+    higher_index: pd.DatetimeIndex,
+    df: pd.DataFrame,
+    timeframe: str,
+    *,
+    source_timeframe: str | Timeframe | None = None,
+) -> np.ndarray:
+    """For each bar of ``df``, the position in ``higher_index`` (open times of ``timeframe``
+    bars) of the last higher bar closed by that bar's close; -1 before the first.
+
+    Examples
+    --------
+    >>> from quantlib.testing import make_ohlcv
+    >>> hourly = make_ohlcv([1.0] * 6, start="2024-01-01T22:00Z")
+    >>> days = pd.DatetimeIndex(["2024-01-01", "2024-01-02"], tz="UTC")
+    >>> known_positions(days, hourly, "1d").tolist()  # the 23:00 bar closes the first day
+    [-1, 0, 0, 0, 0, 0]
+    """
+    source = _source_tf(df, source_timeframe)
+    target = parse_timeframe(timeframe)
+    # Higher bar k is known on lower bar i when i's close reaches k's close:
+    # open_k + delta_high <= open_i + delta_low.
+    known_from = nanoseconds(higher_index) + (target.delta.value - source.delta.value)
+    stamps = nanoseconds(pd.DatetimeIndex(df.index))
+    if len(stamps) and (np.diff(stamps) > 0).all() and (np.diff(known_from) >= 0).all():
+        position = search.count_at_most(known_from, stamps)
+    else:
+        position = np.searchsorted(known_from, stamps, side="right")
+    position -= 1
+    return np.asarray(position)
+
+
 def align_to(
     values: pd.Series | pd.DataFrame,
     df: pd.DataFrame,
@@ -126,13 +160,12 @@ def align_to(
     at :math:`T + \\Delta_{high}`; lower bars before that see the previous higher bar's value
     (NaN before the first one).
     """
-    source = _source_tf(df, source_timeframe)
-    target = parse_timeframe(timeframe)
-    lower = pd.DatetimeIndex(df.index)
-    known_from = (pd.DatetimeIndex(values.index) + target.delta).as_unit("ns").asi8
-    lower_close = (lower + source.delta).as_unit("ns").asi8
-    position = np.searchsorted(known_from, lower_close, side="right") - 1
-    taken = values.iloc[np.clip(position, 0, None)].copy()
-    taken.index = lower
-    taken.loc[position < 0] = np.nan
+    position = known_positions(
+        pd.DatetimeIndex(values.index), df, timeframe, source_timeframe=source_timeframe
+    )
+    before = position < 0  # lower bars before the first higher bar closes
+    np.maximum(position, 0, out=position)
+    taken = values.iloc[position]
+    taken.index = pd.DatetimeIndex(df.index)
+    taken.loc[before] = np.nan  # even with no row selected, as before: a Series turns float
     return taken

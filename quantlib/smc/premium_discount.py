@@ -36,11 +36,12 @@ ZONES: tuple[str, ...] = ("discount", "equilibrium", "premium")
 OTE_RETRACEMENTS: tuple[float, float] = (0.62, 0.79)
 _LEGS: tuple[str, ...] = ("bear", "bull")
 _NEEDED = ("side", "level", "anchor_time", "confirmed_at")
+_FLOATS = ("range_high", "range_low", "equilibrium", "position", "ote_low", "ote_high")
 
 
 def _categorical(codes: np.ndarray, names: tuple[str, ...]) -> pd.Categorical[str]:
     # Fixed categories, so results on a prefix and on the full data compare equal.
-    return pd.Categorical.from_codes(codes.astype(np.int64), categories=pd.Index(list(names)))
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(names)))
 
 
 def _positions(index: pd.DatetimeIndex, times: pd.Series, column: str) -> np.ndarray:
@@ -191,7 +192,10 @@ def premium_discount(
         anchor, confirmed, invalidated, side, level = empty, empty, empty, empty, np.empty(0)
     else:
         anchor, confirmed, invalidated, side, level = _swing_arrays(index, swing_events)
-    range_high, range_low, last_side = kernels.dealing_range(
+    # The float columns are written in place into one block, the frame's own storage.
+    block = np.empty((len(_FLOATS), n))
+    range_high, range_low, equilibrium, position, ote_low, ote_high = block
+    last_side = kernels.dealing_range(
         search.searchable(high),
         search.searchable(low),
         anchor,
@@ -199,26 +203,33 @@ def premium_discount(
         invalidated,
         side,
         level,
+        range_high,
+        range_low,
     )
+    np.add(range_high, range_low, out=equilibrium)
+    equilibrium /= 2
     width = range_high - range_low
     with np.errstate(invalid="ignore", divide="ignore"):
-        position = np.where(width > 0, (close - range_low) / width, np.nan)
-    codes = np.where(position > 0.5 + band, 2, np.where(position < 0.5 - band, 0, 1))
-    codes = np.where(np.isnan(position), -1, codes)
+        np.subtract(close, range_low, out=position)
+        position /= width
+    position[~(width > 0)] = np.nan
+    codes = np.ones(n, dtype=np.int8)
+    codes[position > 0.5 + band] = 2
+    codes[position < 0.5 - band] = 0
+    codes[np.isnan(position)] = -1
     bull = last_side == 1
     retrace_near, retrace_far = OTE_RETRACEMENTS
-    ote_low = np.where(bull, range_high - retrace_far * width, range_low + retrace_near * width)
-    ote_high = np.where(bull, range_high - retrace_near * width, range_low + retrace_far * width)
-    return pd.DataFrame(
-        {
-            "range_high": range_high,
-            "range_low": range_low,
-            "equilibrium": (range_high + range_low) / 2,
-            "position": position,
-            "zone": _categorical(codes, ZONES),
-            "leg": _categorical(np.where(bull, 1, np.where(last_side == -1, 0, -1)), _LEGS),
-            "ote_low": ote_low,
-            "ote_high": ote_high,
-        },
-        index=index,
-    )
+    # A bull leg measures down from the high, a bear leg up from the low.
+    np.multiply(retrace_near, width, out=ote_low)
+    ote_low += range_low
+    np.multiply(retrace_far, width, out=ote_high)
+    ote_high += range_low
+    ote_low[bull] = range_high[bull] - retrace_far * width[bull]
+    ote_high[bull] = range_high[bull] - retrace_near * width[bull]
+    leg = np.full(n, -1, dtype=np.int8)
+    leg[bull] = 1
+    leg[last_side == -1] = 0
+    frame = pd.DataFrame(block.T, index=index, columns=list(_FLOATS), copy=False)
+    frame.insert(4, "zone", pd.Series(_categorical(codes, ZONES), index=index))
+    frame.insert(5, "leg", pd.Series(_categorical(leg, _LEGS), index=index))
+    return frame

@@ -50,7 +50,7 @@ from quantlib.exceptions import ConfigError
 from quantlib.smc._kernels import structure as kernels
 from quantlib.smc.swings import swing_positions
 
-__all__ = ["structure", "trend_state"]
+__all__ = ["structure", "trend_state", "trend_values"]
 
 BreakOn = Literal["close", "wick"]
 
@@ -129,8 +129,10 @@ def break_arrays(
     right: int,
     swing_events: pd.DataFrame | None,
     break_on: str,
+    per_bar: int = 0,
 ) -> tuple[pd.DatetimeIndex, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Validate, run the break kernel; returns index, OHLCV arrays and per-break/per-bar arrays."""
+    """Validate, run the break kernel; returns index, OHLCV arrays and per-break arrays, and
+    per-bar arrays by ``per_bar``: 0 none, 1 the trend, 2 the trend and reference levels."""
     left = check_int("left", left, minimum=1)
     right = check_int("right", right, minimum=1)
     mode = check_choice("break_on", break_on, _BREAK_ON)
@@ -145,7 +147,7 @@ def break_arrays(
     up = arrays["close"] if mode == "close" else arrays["high"]
     down = arrays["close"] if mode == "close" else arrays["low"]
     swing, bar, direction, choch, protected, trend, ref_high, ref_low = kernels.breaks(
-        arrays["open"], arrays["close"], up, down, confirmed, side, level, invalidated
+        arrays["open"], arrays["close"], up, down, confirmed, side, level, invalidated, per_bar
     )
     protected_level = np.where(protected >= 0, level[np.clip(protected, 0, None)], np.nan)
     out = {
@@ -324,8 +326,29 @@ def trend_state(
     8      1      14.0     11.0
     9     -1      14.0      NaN
     """
-    index, _, out = break_arrays(df, "trend_state", left, right, swing_events, break_on)
+    index, _, out = break_arrays(df, "trend_state", left, right, swing_events, break_on, 2)
     return pd.DataFrame(
         {"trend": out["trend"], "ref_high": out["ref_high"], "ref_low": out["ref_low"]},
         index=index,
     )
+
+
+def trend_values(
+    df: pd.DataFrame,
+    *,
+    left: int = 5,
+    right: int = 5,
+    swing_events: pd.DataFrame | None = None,
+    break_on: BreakOn = "close",
+) -> np.ndarray:
+    """The ``trend`` column of :func:`trend_state` as an int64 array, without the frame.
+
+    Examples
+    --------
+    >>> from quantlib.testing import make_ohlcv
+    >>> bars = make_ohlcv([10.0, 12, 11, 13, 12, 14, 13, 11, 12, 10], spread=0.0)
+    >>> trend_values(bars, left=1, right=1).tolist()
+    [0, 0, 0, 1, 1, 1, 1, 1, 1, -1]
+    """
+    _, _, out = break_arrays(df, "trend_values", left, right, swing_events, break_on, 1)
+    return out["trend"]

@@ -15,31 +15,14 @@ import numpy as np
 
 from quantlib._kernels import heap, njit
 from quantlib._kernels.search import (
+    Searchable,
+    extreme_between,
     first_greater_equal,
-    last_greater_equal,
 )
 
 NEVER = np.iinfo(np.int64).max
-
-
-@njit
-def extended_ranges(
-    high: np.ndarray, low: np.ndarray, close: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each bar's range stretched to the previous close, so a gap across a level counts as
-    trading through it."""
-    n = high.shape[0]
-    ext_high = np.empty(n)
-    ext_low = np.empty(n)
-    for i in range(n):
-        hi = high[i]
-        lo = low[i]
-        if i > 0:
-            hi = max(hi, close[i - 1])
-            lo = min(lo, close[i - 1])
-        ext_high[i] = hi
-        ext_low[i] = lo
-    return ext_high, ext_low
+# Bars per chunk of the sweeps: arrays grow between chunks, never inside the per-bar loop.
+_CHUNK = 4096
 
 
 @njit
@@ -104,9 +87,34 @@ def first_touch(
 
 
 @njit
+def _grown(values: np.ndarray, size: int, need: int) -> np.ndarray:
+    """``values`` with room for at least ``need`` entries (the first ``size`` kept)."""
+    if need <= values.shape[0]:
+        return values
+    out = np.empty(max(2 * values.shape[0], need), dtype=values.dtype)
+    out[:size] = values[:size]
+    return out
+
+
+@njit
+def _topmost(values: np.ndarray, size: int, x: float, sign: int) -> int:
+    """Index of the last of ``values[:size]`` with value <= x (``sign = -1``; the values
+    rise) or >= x (``sign = 1``; they fall), -1 when none: the ones that qualify are a
+    prefix."""
+    lo, hi = -1, size  # values[lo] qualifies, values[hi] does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if values[mid] <= x if sign == -1 else values[mid] >= x:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@njit
 def untested_since(
-    tree_ext_high: np.ndarray,
-    tree_neg_ext_low: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
     close: np.ndarray,
     confirmed: np.ndarray,
     level: np.ndarray,
@@ -114,29 +122,67 @@ def untested_since(
     """Last bar at or before confirmation whose extended range contains the level, or -1.
 
     With the close above the level every later bar stays above it, so the last extended low
-    <= level is that bar (mirrored below)."""
+    <= level is that bar (mirrored below).
+
+    One pass over the bars keeps, for the extended lows, the bars not followed by a lower or
+    equal one (their lows rise towards the present; any other bar is never the last one at
+    or below a level), and mirrored for the highs; a zone confirmed at a bar reads the
+    answer from those stacks by bisection."""
+    n = close.shape[0]
     m = confirmed.shape[0]
     out = np.full(m, -1, dtype=np.int64)
-    for k in range(m):
-        c = confirmed[k]
-        if close[c] > level[k]:
-            out[k] = last_greater_equal(tree_neg_ext_low, c, -level[k])
-        elif close[c] < level[k]:
-            out[k] = last_greater_equal(tree_ext_high, c, level[k])
-        else:
-            out[k] = c
+    order = np.argsort(confirmed, kind="mergesort")
+    low_bar = np.empty(1024, dtype=np.int64)
+    low_value = np.empty(1024)
+    high_bar = np.empty(1024, dtype=np.int64)
+    high_value = np.empty(1024)
+    n_low = 0
+    n_high = 0
+    q = 0
+    for start in range(0, n, _CHUNK):
+        if q == m:
+            break
+        stop = min(start + _CHUNK, n)
+        # Room for the whole chunk made here: see touch_history.
+        low_bar = _grown(low_bar, n_low, n_low + stop - start)
+        low_value = _grown(low_value, n_low, n_low + stop - start)
+        high_bar = _grown(high_bar, n_high, n_high + stop - start)
+        high_value = _grown(high_value, n_high, n_high + stop - start)
+        for j in range(start, stop):
+            ext_low = low[j] if j == 0 else min(low[j], close[j - 1])
+            ext_high = high[j] if j == 0 else max(high[j], close[j - 1])
+            while n_low > 0 and low_value[n_low - 1] >= ext_low:
+                n_low -= 1
+            low_bar[n_low] = j
+            low_value[n_low] = ext_low
+            n_low += 1
+            while n_high > 0 and high_value[n_high - 1] <= ext_high:
+                n_high -= 1
+            high_bar[n_high] = j
+            high_value[n_high] = ext_high
+            n_high += 1
+            while q < m and confirmed[order[q]] == j:
+                k = order[q]
+                q += 1
+                x = level[k]
+                if close[j] > x:
+                    at = _topmost(low_value, n_low, x, -1)
+                    out[k] = low_bar[at] if at >= 0 else -1
+                elif close[j] < x:
+                    at = _topmost(high_value, n_high, x, 1)
+                    out[k] = high_bar[at] if at >= 0 else -1
+                else:
+                    out[k] = j
     return out
 
 
 @njit
 def touch_history(
-    high: np.ndarray,
-    low: np.ndarray,
+    high: Searchable,
+    low: Searchable,
     close: np.ndarray,
     volume: np.ndarray,
     stamps: np.ndarray,
-    ext_high: np.ndarray,
-    ext_low: np.ndarray,
     starts: np.ndarray,
     confirmed: np.ndarray,
     invalidated: np.ndarray,
@@ -154,8 +200,17 @@ def touch_history(
     extended range meets it. Its episode ends at the first close outside the zone (a rejection
     when on the side it came from). Its reaction is the largest move away from the zone on
     that side, from the touch bar to the bar before the zone's next touch, or to the zone's
-    invalidation bar, in units of the zone's ATR; it counts once that end is known."""
-    n = high.shape[0]
+    invalidation bar, in units of the zone's ATR; it counts once that end is known.
+
+    Notes
+    -----
+    A zone of a name is the current one from the bar after its confirmation to the
+    confirmation of the next zone of that name. With the previous close above the zone, the
+    extended low meets it exactly when the low does (below: the high), so each zone's bars
+    are tested in one branch-free pass (SIMD) and only the few touches are followed; the
+    largest move of a touch is the range extreme from the block trees, less the zone edge."""
+    highs, lows = high[0], low[0]
+    n = highs.shape[0]
     m = confirmed.shape[0]
     touches = np.zeros(m, dtype=np.int64)
     rejections = np.zeros(m, dtype=np.int64)
@@ -164,63 +219,76 @@ def touch_history(
     cum_volume = np.zeros(n + 1)
     for i in range(n):
         cum_volume[i + 1] = cum_volume[i] + volume[i]
-    rec_bar = np.empty(n, dtype=np.int64)
-    rec_zone = np.empty(n, dtype=np.int64)
-    rec_side = np.empty(n, dtype=np.int64)
-    rec_exit = np.empty(n, dtype=np.int64)
-    rec_known = np.empty(n, dtype=np.int64)
-    rec_reaction = np.empty(n)
+    size = 256
+    rec_bar = np.empty(size, dtype=np.int64)
+    rec_zone = np.empty(size, dtype=np.int64)
+    rec_side = np.empty(size, dtype=np.int64)
+    rec_exit = np.empty(size, dtype=np.int64)
+    rec_known = np.empty(size, dtype=np.int64)
+    rec_reaction = np.empty(size)
+    flags = np.empty(4096, dtype=np.int8)
     for g in range(starts.shape[0] - 1):
         a = starts[g]
         b = starts[g + 1]
-        if a == b:
-            continue
         count = 0
-        j = a
-        for i in range(confirmed[a] + 1, n):
-            while j + 1 < b and confirmed[j + 1] < i:
-                j += 1
-            if i > invalidated[j]:
-                continue
-            previous = close[i - 1]
-            side = 0
-            if previous > top[j] and ext_low[i] <= top[j]:
-                side = 1
-            elif previous < bottom[j] and ext_high[i] >= bottom[j]:
-                side = -1
-            if side == 0:
-                continue
-            rec_bar[count] = i
-            rec_zone[count] = j
-            rec_side[count] = side
-            k = i
-            while k < n and bottom[j] <= close[k] <= top[j]:
-                k += 1
-            if k == n:
-                rec_exit[count] = NEVER
-            elif (side == 1 and close[k] > top[j]) or (side == -1 and close[k] < bottom[j]):
-                rec_exit[count] = k  # a rejection, known at bar k
-            else:
-                rec_exit[count] = -k - 1  # a break, known at bar k
-            count += 1
+        for j in range(a, b):
+            lo = confirmed[j] + 1
+            hi = min(confirmed[j + 1] if j + 1 < b else n - 1, invalidated[j], n - 1)
+            t, u = top[j], bottom[j]
+            for chunk in range(lo, hi + 1, flags.shape[0]):
+                m_chunk = min(flags.shape[0], hi + 1 - chunk)
+                prev = close[chunk - 1 : chunk - 1 + m_chunk]
+                wick_low = lows[chunk : chunk + m_chunk]
+                wick_high = highs[chunk : chunk + m_chunk]
+                for x in range(m_chunk):
+                    p = prev[x]
+                    from_above = (p > t) & (wick_low[x] <= t)
+                    from_below = (p < u) & (wick_high[x] >= u)
+                    flags[x] = 1 if from_above else (-1 if from_below else 0)
+                # Room for every bar of the chunk, made here: an array rebound inside the
+                # loop below would cost reference counting on every bar.
+                need = count + m_chunk
+                rec_bar = _grown(rec_bar, count, need)
+                rec_zone = _grown(rec_zone, count, need)
+                rec_side = _grown(rec_side, count, need)
+                rec_exit = _grown(rec_exit, count, need)
+                rec_known = _grown(rec_known, count, need)
+                rec_reaction = _grown(rec_reaction, count, need)
+                for x in range(m_chunk):
+                    if flags[x] == 0:
+                        continue
+                    i = chunk + x
+                    side = np.int64(flags[x])
+                    rec_bar[count] = i
+                    rec_zone[count] = j
+                    rec_side[count] = side
+                    k = i
+                    while k < n and u <= close[k] <= t:
+                        k += 1
+                    if k == n:
+                        rec_exit[count] = NEVER
+                    elif (side == 1 and close[k] > t) or (side == -1 and close[k] < u):
+                        rec_exit[count] = k  # a rejection, known at bar k
+                    else:
+                        rec_exit[count] = -k - 1  # a break, known at bar k
+                    count += 1
         for r in range(count):
             j = rec_zone[r]
             if r + 1 < count and rec_zone[r + 1] == j:
                 last = rec_bar[r + 1] - 1
                 rec_known[r] = rec_bar[r + 1]
             elif invalidated[j] != NEVER:
-                last = invalidated[j]
+                last = min(invalidated[j], n - 1)
                 rec_known[r] = invalidated[j]
             else:
                 rec_known[r] = NEVER
                 rec_reaction[r] = np.nan
                 continue
-            best = 0.0
-            for i in range(rec_bar[r], last + 1):
-                move = high[i] - top[j] if rec_side[r] == 1 else bottom[j] - low[i]
-                if move > best:
-                    best = move
-            rec_reaction[r] = best / atr[j]
+            if rec_side[r] == 1:
+                move = extreme_between(high, rec_bar[r], last, 1) - top[j]
+            else:
+                move = bottom[j] - extreme_between(low, rec_bar[r], last, -1)
+            rec_reaction[r] = (move if move > 0.0 else 0.0) / atr[j]
         first = 0
         stop = 0
         lo = 0
@@ -273,19 +341,25 @@ def level_confluence(
     level: np.ndarray,
 ) -> np.ndarray:
     """For each zone, how many levels of other names, active right after its confirmation bar
-    (latest of their name confirmed by then, not invalidated by then), lie inside it."""
+    (latest of their name confirmed by then, not invalidated by then), lie inside it.
+
+    The zones of a name are visited in confirmation order, so the latest zone of every other
+    name is found by moving one pointer per name forward, not by a search per pair."""
     m = confirmed.shape[0]
     groups = starts.shape[0] - 1
     out = np.zeros(m, dtype=np.int64)
     for g in range(groups):
+        after = starts[:-1].copy()  # per name: its first zone confirmed after the bar
         for z in range(starts[g], starts[g + 1]):
             c = confirmed[z]
             count = 0
             for h in range(groups):
                 if h == g:
                     continue
-                y = _latest(confirmed, starts[h], starts[h + 1], c)
-                if y >= 0 and invalidated[y] > c and bottom[z] <= level[y] <= top[z]:
+                while after[h] < starts[h + 1] and confirmed[after[h]] <= c:
+                    after[h] += 1
+                y = after[h] - 1
+                if y >= starts[h] and invalidated[y] > c and bottom[z] <= level[y] <= top[z]:
                     count += 1
             out[z] = count
     return out

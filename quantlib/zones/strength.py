@@ -292,16 +292,14 @@ def strength(
     z = zone_arrays(index, zones, "strength")
     lookback_ns = lookback_days * _DAY_NS
     stamps = nanoseconds(index)
-    high, low, close = bars["high"], bars["low"], bars["close"]
-    ext_high, ext_low = kernels.extended_ranges(high, low, close)
+    high = search.searchable(bars["high"])
+    low = search.searchable(bars["low"])
     touches, rejections, reaction, volume_ratio = kernels.touch_history(
         high,
         low,
-        close,
+        bars["close"],
         bars["volume"],
         stamps,
-        ext_high,
-        ext_low,
         z.starts,
         z.confirmed,
         z.invalidated,
@@ -310,13 +308,7 @@ def strength(
         z.atr,
         lookback_ns,
     )
-    last = kernels.untested_since(
-        search.build_max_tree(ext_high),
-        search.build_max_tree(-ext_low),
-        close,
-        z.confirmed,
-        z.level,
-    )
+    last = kernels.untested_since(bars["high"], bars["low"], bars["close"], z.confirmed, z.level)
     age = np.where(last >= 0, z.confirmed - last, z.confirmed + 1)
     untested_ns = np.where(
         last >= 0, stamps[z.confirmed] - stamps[np.maximum(last, 0)], lookback_ns

@@ -9,12 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quantlib._kernels.search import build_max_tree
+from quantlib._kernels.search import build_max_tree, last_greater_equal
 from quantlib.data import DataError, load_ohlcv
 from quantlib.exceptions import ConfigError
 from quantlib.smc.swings import swings
 from quantlib.testing import assert_no_lookahead, make_ohlcv, ohlcv_frames
-from quantlib.zones._kernels import last_greater_equal
 from quantlib.zones.levels import levels
 from quantlib.zones.strength import COMPONENTS, DEFAULT_WEIGHTS, strength
 

@@ -16,6 +16,33 @@ from quantlib._kernels.search import WIDTH, block_trees, first_beyond, first_rea
 
 
 @njit
+def _gap(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    threshold: np.ndarray,
+    require_color: bool,
+    i: int,
+) -> int:
+    """+1 or -1 if the candles ``i - 1 .. i + 1`` leave a kept bullish or bearish gap, else 0."""
+    if low[i + 1] > high[i - 1]:
+        d, hi, lo = 1, low[i + 1], high[i - 1]
+        if require_color and not close[i] > open_[i]:
+            return 0
+    elif high[i + 1] < low[i - 1]:
+        d, hi, lo = -1, low[i - 1], high[i + 1]
+        if require_color and not close[i] < open_[i]:
+            return 0
+    else:
+        return 0
+    th = threshold[i + 1] if threshold.shape[0] > 1 else threshold[0]
+    if not hi - lo >= th:  # written so that a NaN threshold rejects
+        return 0
+    return d
+
+
+@njit
 def gaps(
     open_: np.ndarray,
     high: np.ndarray,
@@ -28,36 +55,31 @@ def gaps(
 
     Bullish when ``low[i+1] > high[i-1]`` (top ``low[i+1]``, bottom ``high[i-1]``), bearish when
     ``high[i+1] < low[i-1]`` (top ``low[i-1]``, bottom ``high[i+1]``); the two exclude each other.
-    A gap is kept when ``top - bottom >= threshold[i+1]`` (a NaN threshold keeps nothing) and,
-    with ``require_color``, the middle candle closes in the gap's direction.
+    A gap is kept when ``top - bottom >= threshold[i+1]`` (one value for every bar when
+    ``threshold`` has length 1; a NaN threshold keeps nothing) and, with ``require_color``,
+    the middle candle closes in the gap's direction.
 
-    Returns middle positions, direction (+1/-1), top and bottom."""
+    Returns middle positions, direction (+1/-1), top and bottom; the gaps are counted first,
+    so the outputs are allocated at their size."""
     n = high.shape[0]
-    m = max(n - 2, 0)
-    middle = np.empty(m, dtype=np.int64)
-    direction = np.empty(m, dtype=np.int64)
-    top = np.empty(m, dtype=np.float64)
-    bottom = np.empty(m, dtype=np.float64)
     count = 0
     for i in range(1, n - 1):
-        if low[i + 1] > high[i - 1]:
-            d, hi, lo = 1, low[i + 1], high[i - 1]
-            if require_color and not close[i] > open_[i]:
-                continue
-        elif high[i + 1] < low[i - 1]:
-            d, hi, lo = -1, low[i - 1], high[i + 1]
-            if require_color and not close[i] < open_[i]:
-                continue
-        else:
+        count += _gap(open_, high, low, close, threshold, require_color, i) != 0
+    middle = np.empty(count, dtype=np.int64)
+    direction = np.empty(count, dtype=np.int64)
+    top = np.empty(count, dtype=np.float64)
+    bottom = np.empty(count, dtype=np.float64)
+    k = 0
+    for i in range(1, n - 1):
+        d = _gap(open_, high, low, close, threshold, require_color, i)
+        if d == 0:
             continue
-        if not hi - lo >= threshold[i + 1]:  # written so that a NaN threshold rejects
-            continue
-        middle[count] = i
-        direction[count] = d
-        top[count] = hi
-        bottom[count] = lo
-        count += 1
-    return middle[:count], direction[:count], top[:count], bottom[:count]
+        middle[k] = i
+        direction[k] = d
+        top[k] = low[i + 1] if d == 1 else low[i - 1]
+        bottom[k] = high[i - 1] if d == 1 else high[i + 1]
+        k += 1
+    return middle, direction, top, bottom
 
 
 @njit

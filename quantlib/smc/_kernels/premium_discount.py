@@ -17,9 +17,12 @@ def dealing_range(
     invalidated: np.ndarray,
     side: np.ndarray,
     level: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per bar t: the range high, range low and the side of the latest swing (+1 high, -1 low,
-    0 while either side is missing).
+    range_high: np.ndarray,
+    range_low: np.ndarray,
+) -> np.ndarray:
+    """Per bar t: the range high and range low (written into ``range_high``/``range_low``,
+    NaN while either side is missing) and, returned, the side of the latest swing (+1 high,
+    -1 low, 0 while either side is missing).
 
     Swings (sorted by ``confirmed``) count from their confirmation bar until the bar at which
     they are invalidated (``invalidated``; ``n`` or more for never). The current swing of a
@@ -29,8 +32,8 @@ def dealing_range(
     high_price, low_price = high[0], low[0]
     n = high_price.shape[0]
     m = confirmed.shape[0]
-    range_high = np.full(n, np.nan)
-    range_low = np.full(n, np.nan)
+    range_high[:] = np.nan
+    range_low[:] = np.nan
     last_side = np.zeros(n, dtype=np.int8)
     highs = np.empty(m, dtype=np.int64)
     lows = np.empty(m, dtype=np.int64)
@@ -79,4 +82,4 @@ def dealing_range(
                 confirmed[h] == confirmed[lo] and anchor[h] > anchor[lo]
             )
             last_side[t] = 1 if later_high else -1
-    return range_high, range_low, last_side
+    return last_side

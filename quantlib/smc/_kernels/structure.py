@@ -23,6 +23,7 @@ def breaks(
     s_side: np.ndarray,
     s_level: np.ndarray,
     s_invalidated: np.ndarray,
+    per_bar: int,
 ) -> tuple[
     np.ndarray,
     np.ndarray,
@@ -48,8 +49,9 @@ def breaks(
     direction : +1 bullish, -1 bearish per break
     choch : 1 if the break reversed a defined trend, else 0
     protected : index of the most recent valid opposite swing at the break (broken or not), -1
-    trend : trend after each bar's close (+1, -1, 0)
-    ref_high, ref_low : reference levels after each bar's close (NaN when none)
+    trend : trend after each bar's close (+1, -1, 0); empty when ``per_bar`` is 0
+    ref_high, ref_low : reference levels after each bar's close (NaN when none); empty when
+        ``per_bar`` is below 2
     """
     n = close.shape[0]
     m = s_confirmed.shape[0]
@@ -59,9 +61,10 @@ def breaks(
     direction = np.empty(m, dtype=np.int64)
     choch = np.empty(m, dtype=np.int64)
     protected = np.empty(m, dtype=np.int64)
-    trend = np.zeros(n, dtype=np.int64)
-    ref_high = np.full(n, np.nan)
-    ref_low = np.full(n, np.nan)
+    # Per-bar outputs only when asked: 0 none, 1 the trend, 2 the trend and the levels.
+    trend = np.zeros(n if per_bar >= 1 else 0, dtype=np.int64)
+    ref_high = np.full(n if per_bar >= 2 else 0, np.nan)
+    ref_low = np.full(n if per_bar >= 2 else 0, np.nan)
     hi, lo = -1, -1  # unbroken reference swings
     last_hi, last_lo = -1, -1  # most recent valid swings, broken or not
     state = 0
@@ -104,11 +107,13 @@ def breaks(
             last_hi = -1
         if last_lo >= 0 and 0 <= s_invalidated[last_lo] <= i:
             last_lo = -1
-        trend[i] = state
-        if hi >= 0:
-            ref_high[i] = s_level[hi]
-        if lo >= 0:
-            ref_low[i] = s_level[lo]
+        if per_bar >= 1:
+            trend[i] = state
+        if per_bar >= 2:
+            if hi >= 0:
+                ref_high[i] = s_level[hi]
+            if lo >= 0:
+                ref_low[i] = s_level[lo]
     return (
         swing[:count],
         bar[:count],
