@@ -22,7 +22,7 @@ from quantlib.backtest.perpetual import perpetual_inputs
 from quantlib.backtest.result import BacktestResult
 from quantlib.backtest.simulation import Simulation, assemble
 from quantlib.data.calendars import annualisation
-from quantlib.data.timeframes import infer_timeframe, parse_timeframe
+from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.risk.sizing import Kelly, SizingPlan
 from quantlib.strategy.base import ORDER_TYPES, Strategy, check_signals, engine_defaults
@@ -304,22 +304,25 @@ def simulate(
     for asset in assets[1:]:
         grid = pd.DatetimeIndex(grid.union(pd.DatetimeIndex(frames[asset].index)))
     grid = grid.as_unit("ns")  # the kernel's times, days and holding limits are in ns
-    bar_tf = parse_timeframe(timeframe) if timeframe is not None else infer_timeframe(grid)
+    bar_tf = parse_timeframe(timeframe) if timeframe is not None else _bar_timeframe(grid)
     n_assets, n_bars = len(assets), len(grid)
 
     positions = None if n_assets == 1 else [grid.get_indexer(frames[a].index) for a in assets]
+    # Column names as sets: a membership test on a pandas Index of strings costs far more.
+    has = {id(source): {a: set(source[a].columns) for a in assets} for source in (frames, sig_map)}
 
     def matrix(
         column: str, source: dict[str, pd.DataFrame], dtype: type, fill: float
     ) -> np.ndarray:
-        if all(column not in source[a].columns for a in assets):
+        present = [column in has[id(source)][a] for a in assets]
+        if not any(present):
             return np.empty((n_assets, 0), dtype)  # absent: the kernel reads ``fill``
         if positions is None:  # one asset: a view on the column where possible, no copy
             values = source[assets[0]][column].to_numpy(dtype=dtype, na_value=fill)
             return np.ascontiguousarray(values).reshape(1, -1)
         out: np.ndarray = np.full((n_assets, n_bars), fill, dtype=dtype)
         for i, asset in enumerate(assets):
-            if column in source[asset].columns:
+            if present[i]:
                 out[i, positions[i]] = source[asset][column].to_numpy(dtype=dtype, na_value=fill)
         return out
 
@@ -327,10 +330,10 @@ def simulate(
     entry = matrix("entry", sig_map, np.int8, 0)
     exit_ = matrix("exit", sig_map, np.bool_, False)
     order = np.empty((n_assets, 0), dtype=np.int8)  # no order column: all market orders
-    if any("order" in sig_map[a].columns for a in assets):
+    if any("order" in has[id(sig_map)][a] for a in assets):
         order = np.zeros((n_assets, n_bars), dtype=np.int8)
         for i, asset in enumerate(assets):
-            if "order" in sig_map[asset].columns:
+            if "order" in has[id(sig_map)][asset]:
                 codes = pd.Categorical(sig_map[asset]["order"], categories=ORDER_TYPES).codes
                 where = slice(None) if positions is None else positions[i]
                 order[i, where] = np.where(codes < 0, 0, codes)
@@ -432,6 +435,14 @@ def _kernel_array(array: np.ndarray) -> np.ndarray:
         array = array.view()
         array.flags.writeable = False
     return array
+
+
+def _bar_timeframe(grid: pd.DatetimeIndex) -> Timeframe:
+    """:func:`~quantlib.data.timeframes.infer_timeframe` of ``grid`` (its most common spacing),
+    read from its first two bars when every spacing is the same (no pass over them all)."""
+    if len(grid) > 2 and kernels.uniform_spacing(grid.asi8):
+        return infer_timeframe(grid[:2])
+    return infer_timeframe(grid)
 
 
 def _size_matrix(
