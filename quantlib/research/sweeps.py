@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from dask.delayed import delayed
+from pydantic import ValidationError
 
 from quantlib._validation import check_choice, check_int, ohlcv_arrays
 from quantlib.backtest.config import BacktestConfig
@@ -42,6 +43,7 @@ from quantlib.backtest.runs import (
     perpetual_series,
     strategy_signals,
 )
+from quantlib.data.calendars import annualisation
 from quantlib.data.timeframes import infer_timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.research.sweeps_metrics import (
@@ -144,6 +146,9 @@ class _Plan:
     sha256: str | None = None
     """The strategy file's hash when the sweep was planned (user and package strategies):
     every batch runs that source or stops."""
+    periods_per_year: int | None = None
+    """The bars' annualisation (``quantlib.data.calendars``), found once for every run whose
+    config leaves it to the data."""
 
 
 def _plan(
@@ -167,13 +172,19 @@ def _plan(
         if key not in known:
             check_choice(f"grid parameter of {name}", key, known)
     valid, invalid = [], []
+    # Each registry lookup reads the settings (the user strategy folder): resolve the class
+    # once and ask make_strategy only for the reason a combination is refused.
+    cls = strategy_source(name).cls
     for params in combos:
         try:
-            make_strategy(name, params)
-        except ConfigError as exc:
-            invalid.append({**params, "reason": str(exc)})
-        else:
-            valid.append(params)
+            cls(**params)
+        except (ValidationError, TypeError, ConfigError):
+            try:
+                make_strategy(name, params)
+            except ConfigError as exc:
+                invalid.append({**params, "reason": str(exc)})
+                continue
+        valid.append(params)
     if not valid:
         raise ConfigError(
             f"no combination of the grid is valid for {name}; the first is refused with: "
@@ -200,6 +211,7 @@ def _plan(
         timeframe=str(infer_timeframe(index)),
         perpetual=perpetual.for_assets(list(bar_map)),
         sha256=strategy_source(name).sha256,
+        periods_per_year=annualisation(dict(bar_map)).periods_per_year,
     )
 
 
@@ -212,26 +224,34 @@ def _run_batch(
     timeframe: str,
     perpetual: PerpetualData,
     sha256: str | None = None,
+    periods_per_year: int | None = None,
 ) -> list[tuple[str, dict[str, float], np.ndarray]]:
     """Run each combination of ``batch``: (config_id, metrics, daily returns) per combination;
-    a worker whose copy of the strategy's file is not the planned one (``sha256``) stops."""
-    if sha256 is not None and strategy_source(strategy_name).sha256 != sha256:
+    a worker whose copy of the strategy's file is not the planned one (``sha256``) stops.
+    ``periods_per_year`` (the bars' annualisation) spares each run finding it again."""
+    source = strategy_source(strategy_name)
+    if sha256 is not None and source.sha256 != sha256:
         raise ConfigError(
             f"{strategy_name}: its file changed while the sweep ran (planned sha256 "
-            f"{sha256[:12]}, now {strategy_source(strategy_name).sha256 or 'gone'}); its "
+            f"{sha256[:12]}, now {source.sha256 or 'gone'}); its "
             "trials would mix two versions. Fix: run the sweep again"
         )
     out = []
     for params in batch:
-        strategy = make_strategy(strategy_name, params)
+        # The plan checked every combination (make_strategy): build it from the class this
+        # batch resolved once (each registry lookup reads the settings).
+        strategy: Any = source.cls(**params)
         signals = strategy_signals(strategy, bars, perpetual.funding)
         run_config = with_strategy_defaults(strategy, config)
+        sim_config = run_config
+        if periods_per_year is not None and "periods_per_year" not in run_config.model_fields_set:
+            sim_config = run_config.model_copy(update={"periods_per_year": periods_per_year})
         # The raw simulation: a sweep needs the equity and the closed trades' P&L, not the
         # result's frames (the same numbers as run_backtest; see result_metrics).
         sim = simulate(
             bars,
             signals,
-            run_config,
+            sim_config,
             validated=True,
             timeframe=timeframe,
             **perpetual.run_inputs(),
@@ -267,6 +287,7 @@ def _tasks(plan: _Plan, workers: int, batch_size: int | None) -> list[Delayed]:
             plan.timeframe,
             perpetual,
             plan.sha256,
+            plan.periods_per_year,
         )
         for i in range(0, n, size)
     ]
