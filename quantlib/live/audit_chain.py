@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from quantlib.exceptions import ConfigError
@@ -284,8 +285,7 @@ class AuditChain:
                 state.head, state.rows, state.force = new, state.rows + 1, state.force or force
             else:
                 session.info[id(self)] = _Pending(new, 1, force)
-                event.listen(session, "after_commit", self._after_commit, once=True)
-                event.listen(session, "after_rollback", self._after_rollback, once=True)
+                session.info.setdefault(_WRITERS, []).append(self)  # see _ended below
             return digest
         raise JournalUnavailable(
             f"could not append {action!r} to the audit log of "
@@ -420,6 +420,23 @@ def _statement_savepoint(session: Session, dialect: str) -> Iterator[None]:
         write(session, _RELEASE, {})
         raise
     write(session, _RELEASE, {})
+
+
+_WRITERS = "quantlib.live.audit_chain.writers"
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _committed(session: OrmSession) -> None:
+    """Promote what each writer appended in ``session`` (one listener for every session,
+    registered once: a listener per transaction cost more than the row it served)."""
+    for writer in session.info.pop(_WRITERS, ()):
+        writer._after_commit(session)
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _rolled_back(session: OrmSession) -> None:
+    for writer in session.info.pop(_WRITERS, ()):
+        writer._after_rollback(session)
 
 
 def append(

@@ -31,6 +31,7 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import BigInteger, Table, UniqueConstraint
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, func, insert, select, update
 
@@ -244,7 +245,8 @@ class FundingLedger(JournalBase):
 
     def _with_contracts(self, positions: dict[str, JournalPosition]) -> dict[str, JournalPosition]:
         """``positions`` with each perpetual's leverage, margin mode and liquidation price."""
-        contracts = self.contracts() if positions else {}
+        stored = self._select("read contract states", _CONTRACT_TERMS, {}) if positions else []
+        contracts = {row.symbol: row for row in stored}
         return {
             symbol: replace(
                 position,
@@ -256,6 +258,17 @@ class FundingLedger(JournalBase):
             else position
             for symbol, position in positions.items()
         }
+
+
+_CONTRACTS = table_of(LiveContractRow)
+_CONTRACT_TERMS = sa_select(
+    _CONTRACTS.c.symbol,
+    _CONTRACTS.c.leverage,
+    _CONTRACTS.c.margin_mode,
+    _CONTRACTS.c.liquidation_price,
+)
+"""What :meth:`FundingLedger._with_contracts` reads of every contract (on the driver, see
+:mod:`quantlib.live.journal_driver`): it runs after each fill."""
 
 
 def _funding_row(s: Session, symbol: str, at: int) -> int | None:

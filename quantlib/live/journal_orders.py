@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -24,7 +25,6 @@ from quantlib.live.journal_tables import (
     JournalOrder,
     JournalPosition,
     LiveFillRow,
-    LiveOrderRow,
     LivePositionRow,
     apply_fill_record,
     database_label,
@@ -58,9 +58,9 @@ class OrderLedger(JournalBase):
             If an order with this client order id is already journalled: sending it would
             risk a second order (the UNIQUE constraint decides, so two writers cannot both pass).
         """
-        row = self._request_row(request, OrderStatus.INTENT, proposal_id=proposal_id)
-        self._insert_order(row, actor, "order.intent")
-        return order_from_row(row)
+        values = self._request_values(request, OrderStatus.INTENT, proposal_id=proposal_id)
+        self._insert_order(values, actor, "order.intent")
+        return _order_of(values)
 
     def record_abandoned(
         self,
@@ -79,16 +79,16 @@ class OrderLedger(JournalBase):
         DuplicateOrder
             If an order with this client order id is already journalled.
         """
-        row = self._request_row(request, OrderStatus.REJECTED, proposal_id=proposal_id)
-        row.error = redact(error)  # in the audit row too
-        self._insert_order(row, actor, "order.abandoned")
-        return order_from_row(row)
+        values = self._request_values(request, OrderStatus.REJECTED, proposal_id=proposal_id)
+        values["error"] = redact(error)  # in the audit row too
+        self._insert_order(values, actor, "order.abandoned")
+        return _order_of(values)
 
-    def _request_row(
+    def _request_values(
         self, request: OrderRequest, status: OrderStatus, *, proposal_id: str | None
-    ) -> LiveOrderRow:
+    ) -> dict[str, Any]:
         now = self._clock()
-        return LiveOrderRow(
+        return _order_values(
             client_order_id=request.client_order_id,
             strategy=request.strategy,
             symbol=request.symbol,
@@ -172,7 +172,7 @@ class OrderLedger(JournalBase):
         """
         cid = order.client_order_id or f"external:{order.exchange_order_id}"
         now = self._clock()
-        row = LiveOrderRow(
+        values = _order_values(
             client_order_id=cid,
             exchange_order_id=order.exchange_order_id,
             symbol=order.symbol,
@@ -186,22 +186,22 @@ class OrderLedger(JournalBase):
             created_at=order.timestamp or now,
             updated_at=now,
         )
-        self._insert_order(row, "engine", "order.external")
-        return order_from_row(row)
+        self._insert_order(values, "engine", "order.external")
+        return _order_of(values)
 
-    def _insert_order(self, row: LiveOrderRow, actor: str, action: str) -> None:
-        cid = row.client_order_id
+    def _insert_order(self, values: dict[str, Any], actor: str, action: str) -> None:
+        cid = values["client_order_id"]
         with self._write(f"record order {cid!r}", atomic=True) as s:
             try:
-                write(s, sql.INSERT_ORDER, row.model_dump(exclude={"id"}))
+                write(s, sql.INSERT_ORDER, values)
             except IntegrityError as exc:
                 raise DuplicateOrder(
                     f"order {cid!r} is already in the journal {database_label(self._engine)}; "
                     "sending it again could place a second order. Fix: derive a new client "
                     "order id for a new order, or reconcile the existing one"
                 ) from exc
-            skip = {"id", "created_at", "updated_at"} | (set() if row.error else {"error"})
-            detail = row.model_dump(exclude=skip)
+            skip = {"created_at", "updated_at"} | (set() if values["error"] else {"error"})
+            detail = {key: value for key, value in values.items() if key not in skip}
             self._audit(s, actor, action, detail)
 
     def _locked_order(self, s: Session, client_order_id: str) -> Any:
@@ -454,3 +454,22 @@ def _store_position(s: Session, position: JournalPosition, *, exists: bool, now:
         write(s, sql.UPDATE_POSITION, {"b_symbol": position.symbol, **values})
     else:
         write(s, sql.INSERT_POSITION, {"symbol": position.symbol, **values})
+
+
+_ORDER_DEFAULTS: dict[str, Any] = {
+    column.key: getattr(column.default, "arg", None)
+    for column in sql.ORDERS.columns
+    if column.key != "id"
+}
+"""Every column of ``live_orders`` but the id, with its default (the row a new order starts
+from; the model's constructor would cost more than the INSERT)."""
+
+
+def _order_values(**values: Any) -> dict[str, Any]:
+    """A new ``live_orders`` row: ``values`` over the columns' defaults, in column order."""
+    return {**_ORDER_DEFAULTS, **values}
+
+
+def _order_of(values: dict[str, Any]) -> JournalOrder:
+    """The record of the row ``values`` (as written)."""
+    return order_from_row(cast(Any, SimpleNamespace(**values)))
