@@ -87,10 +87,9 @@ def block_trees(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]
         bottom = top
         for i in range(b * width + 1, min(b * width + width, n)):
             v = values[i]
-            if v > top:
-                top = v
-            if v < bottom:
-                bottom = v
+            # selects, not branches: a new extreme is a coin flip the predictor would miss
+            top = v if v > top else top
+            bottom = v if v < bottom else bottom
         hi[b] = top
         neg_lo[b] = -bottom
     return build_max_tree(hi), build_max_tree(neg_lo)
@@ -111,7 +110,9 @@ def first_beyond(
     n = values.shape[0]
     if start < 0 or start >= n:
         return -1
-    b = start // width
+    # Most crossings come within a few dozen bars: scan to the end of the block after next
+    # before climbing the tree.
+    b = start // width + 2
     for i in range(start, min(b * width + width, n)):
         if values[i] > x if sign == 1 else values[i] < x:
             return i

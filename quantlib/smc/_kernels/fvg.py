@@ -16,33 +16,6 @@ from quantlib._kernels.search import WIDTH, block_trees, first_beyond, first_rea
 
 
 @njit
-def _gap(
-    open_: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    threshold: np.ndarray,
-    require_color: bool,
-    i: int,
-) -> int:
-    """+1 or -1 if the candles ``i - 1 .. i + 1`` leave a kept bullish or bearish gap, else 0."""
-    if low[i + 1] > high[i - 1]:
-        d, hi, lo = 1, low[i + 1], high[i - 1]
-        if require_color and not close[i] > open_[i]:
-            return 0
-    elif high[i + 1] < low[i - 1]:
-        d, hi, lo = -1, low[i - 1], high[i + 1]
-        if require_color and not close[i] < open_[i]:
-            return 0
-    else:
-        return 0
-    th = threshold[i + 1] if threshold.shape[0] > 1 else threshold[0]
-    if not hi - lo >= th:  # written so that a NaN threshold rejects
-        return 0
-    return d
-
-
-@njit
 def gaps(
     open_: np.ndarray,
     high: np.ndarray,
@@ -59,25 +32,39 @@ def gaps(
     ``threshold`` has length 1; a NaN threshold keeps nothing) and, with ``require_color``,
     the middle candle closes in the gap's direction.
 
-    Returns middle positions, direction (+1/-1), top and bottom; the gaps are counted first,
+    Returns middle positions, direction (+1/-1), top and bottom; the gaps are marked first,
     so the outputs are allocated at their size."""
     n = high.shape[0]
+    step = 1 if threshold.shape[0] > 1 else 0  # a single threshold serves every bar
+    code = np.zeros(n, dtype=np.int8)
     count = 0
     for i in range(1, n - 1):
-        count += _gap(open_, high, low, close, threshold, require_color, i) != 0
+        if low[i + 1] > high[i - 1]:
+            d, hi, lo = 1, low[i + 1], high[i - 1]
+            if require_color and not close[i] > open_[i]:
+                continue
+        elif high[i + 1] < low[i - 1]:
+            d, hi, lo = -1, low[i - 1], high[i + 1]
+            if require_color and not close[i] < open_[i]:
+                continue
+        else:
+            continue
+        if not hi - lo >= threshold[(i + 1) * step]:  # written so that a NaN rejects
+            continue
+        code[i] = d
+        count += 1
     middle = np.empty(count, dtype=np.int64)
     direction = np.empty(count, dtype=np.int64)
     top = np.empty(count, dtype=np.float64)
     bottom = np.empty(count, dtype=np.float64)
     k = 0
     for i in range(1, n - 1):
-        d = _gap(open_, high, low, close, threshold, require_color, i)
-        if d == 0:
+        if code[i] == 0:
             continue
         middle[k] = i
-        direction[k] = d
-        top[k] = low[i + 1] if d == 1 else low[i - 1]
-        bottom[k] = high[i - 1] if d == 1 else high[i + 1]
+        direction[k] = code[i]
+        top[k] = low[i + 1] if code[i] == 1 else low[i - 1]
+        bottom[k] = high[i - 1] if code[i] == 1 else high[i + 1]
         k += 1
     return middle, direction, top, bottom
 
@@ -95,7 +82,11 @@ def lifecycle(
 ) -> tuple[np.ndarray, np.ndarray]:
     """First bar at or after ``start[k]`` whose wick reaches ``reach[k]`` (bullish gap:
     ``low <= reach``; bearish: ``high >= reach``), and the first whose close is beyond the far
-    side (bullish: ``close < bottom``; bearish: ``close > top``); -1 when it never happens."""
+    side (bullish: ``close < bottom``; bearish: ``close > top``); -1 when it never happens.
+
+    A close beyond the far side is a wick beyond it too (``low <= close``), so a gap whose
+    reach lies between its sides is invalidated no earlier than it is mitigated: that search
+    starts at the mitigation, and a gap never mitigated is never invalidated."""
     w = WIDTH
     high_hi, high_neg_lo = block_trees(high, w)
     low_hi, low_neg_lo = block_trees(low, w)
@@ -107,8 +98,16 @@ def lifecycle(
         s = start[k]
         if direction[k] == 1:
             mitigated[k] = first_reaching(low, low_hi, low_neg_lo, w, s, reach[k], -1)
+            if reach[k] >= bottom[k]:
+                if mitigated[k] < 0:
+                    continue
+                s = mitigated[k]
             invalidated[k] = first_beyond(close, close_hi, close_neg_lo, w, s, bottom[k], -1)
         else:
             mitigated[k] = first_reaching(high, high_hi, high_neg_lo, w, s, reach[k], 1)
+            if reach[k] <= top[k]:
+                if mitigated[k] < 0:
+                    continue
+                s = mitigated[k]
             invalidated[k] = first_beyond(close, close_hi, close_neg_lo, w, s, top[k], 1)
     return mitigated, invalidated
