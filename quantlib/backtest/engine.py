@@ -295,12 +295,12 @@ def simulate(
     frames: dict[str, pd.DataFrame] = {}
     for asset in assets:
         if validated:
-            index = pd.DatetimeIndex(bar_map[asset].index)
+            index = _datetime_index(bar_map[asset])
         else:
             index, _ = ohlcv_arrays(bar_map[asset], f"run_backtest[{asset}]", min_bars=2)
         frames[asset] = bar_map[asset]
         check_signals(sig_map[asset], index, f"run_backtest[{asset}]")
-    grid = pd.DatetimeIndex(frames[assets[0]].index)
+    grid = _datetime_index(frames[assets[0]])
     for asset in assets[1:]:
         grid = pd.DatetimeIndex(grid.union(pd.DatetimeIndex(frames[asset].index)))
     grid = grid.as_unit("ns")  # the kernel's times, days and holding limits are in ns
@@ -435,6 +435,12 @@ def _kernel_array(array: np.ndarray) -> np.ndarray:
         array = array.view()
         array.flags.writeable = False
     return array
+
+
+def _datetime_index(frame: pd.DataFrame) -> pd.DatetimeIndex:
+    """``frame``'s index as a DatetimeIndex (itself when it is one: no conversion pass)."""
+    index = frame.index
+    return index if isinstance(index, pd.DatetimeIndex) else pd.DatetimeIndex(index)
 
 
 def _bar_timeframe(grid: pd.DatetimeIndex) -> Timeframe:
