@@ -18,7 +18,11 @@ One :class:`LiveEngine` runs strategies on the closed bars of a feed. Per bar it
    with a reduce-only market order in every mode but ``paused``.
 
 Placing an order is journal-first: the intent (with a deterministic client order id) is
-committed before the exchange is called and the outcome after; a repeated decision finds its
+committed before the exchange is called and the outcome after. A decision is one journal
+transaction: the proposal, its approval (at once in ``auto`` mode) and the entry's intent
+commit together before the exchange call; the outcome, the fills the exchange reported at
+once and the proposal marked executed are the next
+(:meth:`~quantlib.live.journal_base.JournalBase.batch`). A repeated decision finds its
 client id in the journal and is never sent twice. A lost answer marks the order UNKNOWN until
 reconciliation (:mod:`quantlib.live.recovery`) finds it by client id. A placement that a fault
 of the journal's database cut between two writes (an intent committed whose answer was lost,

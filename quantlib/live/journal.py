@@ -4,7 +4,13 @@ The engine writes an order's **intent** before it calls the exchange and its **o
 a crash in between leaves an ``intent`` (or ``unknown``) row that reconciliation resolves by
 client order id, never by sending again. Each public method that changes something is one
 database transaction that also appends its row to the hash-chained audit log
-(:mod:`quantlib.live.audit`), so a change is never recorded without its audit row.
+(:mod:`quantlib.live.audit`), so a change is never recorded without its audit row; inside
+:meth:`~quantlib.live.journal_base.JournalBase.batch` the calls of a block share one
+transaction instead (the engine journals a proposal, its approval and the order's intent as
+one commit). Every commit is durable when it returns: SQLite runs in WAL mode with its default
+``synchronous=FULL`` (the WAL is flushed with ``fdatasync`` at each commit), PostgreSQL with
+``synchronous_commit=on``. The hot statements are compiled once and run on the DB-API cursor
+(:mod:`~quantlib.live.journal_statements`, :mod:`~quantlib.live.journal_driver`).
 
 Positions are derived from fills alone: the fills of a symbol are applied in
 ``(timestamp, trade_id)`` order with average-cost accounting
