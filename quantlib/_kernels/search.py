@@ -198,6 +198,22 @@ def tree_range_max(tree: np.ndarray, lo: int, hi: int) -> float:
 
 
 @njit
+def _scan_extreme(values: np.ndarray, lo: int, hi: int, sign: int) -> float:
+    """Maximum (``sign = 1``) or minimum of ``values[lo:hi]``; -inf / +inf when empty."""
+    if sign == 1:
+        best = -np.inf
+        for i in range(lo, hi):
+            v = values[i]
+            best = v if v > best else best
+    else:
+        best = np.inf
+        for i in range(lo, hi):
+            v = values[i]
+            best = v if v < best else best
+    return best
+
+
+@njit
 def range_extreme(
     values: np.ndarray,
     tree_hi: np.ndarray,
@@ -212,21 +228,11 @@ def range_extreme(
     read from the block trees."""
     first_block = (lo + width - 1) // width  # first block starting at or after lo
     last_block = (hi + 1) // width - 1  # last block ending at or before hi
-    best = float(values[lo])
     if first_block > last_block:
-        for i in range(lo, hi + 1):
-            v = values[i]
-            if v > best if sign == 1 else v < best:
-                best = v
-        return best
-    for i in range(lo, first_block * width):
-        v = values[i]
-        if v > best if sign == 1 else v < best:
-            best = v
-    for i in range((last_block + 1) * width, hi + 1):
-        v = values[i]
-        if v > best if sign == 1 else v < best:
-            best = v
+        return _scan_extreme(values, lo, hi + 1, sign)
+    best = _scan_extreme(values, lo, first_block * width, sign)
+    tail = _scan_extreme(values, (last_block + 1) * width, hi + 1, sign)
+    best = (tail if tail > best else best) if sign == 1 else (tail if tail < best else best)
     if sign == 1:
         inner = tree_range_max(tree_hi, first_block, last_block)
         return inner if inner > best else best
@@ -324,11 +330,17 @@ def positions_of(stamps: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 
 @njit
 def count_at_most(knots: np.ndarray, stamps: np.ndarray) -> np.ndarray:
-    """For each of the sorted ``stamps``, how many of the sorted ``knots`` are <= it: the
-    ``np.searchsorted(knots, stamps, side="right")`` of sorted queries, by one merge."""
+    """For each of the increasing ``stamps``, how many of the non-decreasing ``knots`` are <=
+    it: ``np.searchsorted(knots, stamps, side="right")`` by one merge. Returns an empty array
+    when either input is out of order (the caller then searches)."""
+    for k in range(1, knots.shape[0]):
+        if knots[k] < knots[k - 1]:
+            return np.empty(0, dtype=np.int64)
     out = np.empty(stamps.shape[0], dtype=np.int64)
     k = 0
     for i in range(stamps.shape[0]):
+        if i > 0 and stamps[i] <= stamps[i - 1]:
+            return np.empty(0, dtype=np.int64)
         while k < knots.shape[0] and knots[k] <= stamps[i]:
             k += 1
         out[i] = k

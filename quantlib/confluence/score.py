@@ -84,18 +84,22 @@ def _intervals(
 
 
 def _areas(
-    index: pd.DatetimeIndex, frames: tuple[pd.DataFrame, ...], side: str, max_age: int
-) -> tuple[np.ndarray, ...]:
-    """Start, end, top and bottom of the events of ``side`` in any of ``frames`` (read column
-    by column: selecting rows of a frame would copy all its columns)."""
-    parts = []
+    index: pd.DatetimeIndex, frames: tuple[pd.DataFrame, ...], max_age: int
+) -> dict[str, tuple[np.ndarray, ...]]:
+    """Per side (bull, bear): start, end, top and bottom of the events of ``frames`` (read
+    column by column: selecting rows of a frame would copy all its columns)."""
+    parts: dict[str, list[tuple[np.ndarray, ...]]] = {"bull": [], "bear": []}
     for events in frames:
-        chosen = (events["direction"] == side).to_numpy()
         start, end = _intervals(index, events, max_age)
-        top = events["top"].to_numpy(dtype=np.float64)[chosen]
-        bottom = events["bottom"].to_numpy(dtype=np.float64)[chosen]
-        parts.append((start[chosen], end[chosen], top, bottom))
-    return tuple(np.concatenate(columns) for columns in zip(*parts, strict=True))
+        top = events["top"].to_numpy(dtype=np.float64)
+        bottom = events["bottom"].to_numpy(dtype=np.float64)
+        for side, rows in parts.items():
+            chosen = (events["direction"] == side).to_numpy()
+            rows.append((start[chosen], end[chosen], top[chosen], bottom[chosen]))
+    return {
+        side: tuple(np.concatenate(columns) for columns in zip(*rows, strict=True))
+        for side, rows in parts.items()
+    }
 
 
 def _sides(trend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -216,8 +220,7 @@ def confluence(
         out["bull_zone"],
         out["bear_zone"],
     )
-    for side in ("bull", "bear"):
-        start, end, top, bottom = _areas(index, (fvgs, blocks), side, max_age_bars)
+    for side, (start, end, top, bottom) in _areas(index, (fvgs, blocks), max_age_bars).items():
         kernels.overlap_max(
             high, low, start, end, top, bottom, np.ones(len(start)), out[f"{side}_ob_fvg"]
         )

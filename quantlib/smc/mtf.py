@@ -139,9 +139,8 @@ def known_positions(
     # open_k + delta_high <= open_i + delta_low.
     known_from = nanoseconds(higher_index) + (target.delta.value - source.delta.value)
     stamps = nanoseconds(pd.DatetimeIndex(df.index))
-    if len(stamps) and (np.diff(stamps) > 0).all() and (np.diff(known_from) >= 0).all():
-        position = search.count_at_most(known_from, stamps)
-    else:
+    position = search.count_at_most(known_from, stamps)
+    if len(position) != len(stamps):  # out of order: search each
         position = np.searchsorted(known_from, stamps, side="right")
     position -= 1
     return np.asarray(position)

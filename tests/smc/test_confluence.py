@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quantlib.confluence import _kernels as kernels
 from quantlib.confluence.score import COMPONENTS, ConfluenceWeights, confluence
 from quantlib.data import load_ohlcv
 from quantlib.data.events import build_events
@@ -128,3 +129,39 @@ def test_bad_weights_and_windows() -> None:
     frame = make_ohlcv(CLOSES, spread=0.0)
     with pytest.raises(ConfigError, match="sweep_window must be >= 1, got 0"):
         confluence(frame, sweep_window=0, **neutral_inputs(frame))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_branch_free_kernels_equal_a_plain_loop_over_events_and_bars(seed: int) -> None:
+    """overlap_max, zone_sides and recent_any against the rule written out per event and bar
+    (value = the best of the active events whose band meets the bar's range)."""
+    rng = np.random.default_rng(seed)
+    n, m = 400, 120
+    close = 100.0 + np.cumsum(rng.normal(size=n))
+    high, low = close + rng.random(n), close - rng.random(n)
+    start = rng.integers(-5, n, size=m)
+    end = start + rng.integers(-3, 60, size=m)
+    bottom = close[np.clip(start, 0, n - 1)] + rng.normal(scale=2.0, size=m)
+    top = bottom + rng.random(m) * 2
+    value = rng.choice([0.0, 0.3, 0.7, 1.0, -0.5], size=m)
+    level = (top + bottom) / 2
+    best = np.zeros(n)
+    bull, bear = np.zeros(n), np.zeros(n)
+    for k in range(m):
+        for i in range(max(start[k], 0), min(end[k], n)):
+            if low[i] <= top[k] and high[i] >= bottom[k]:
+                best[i] = max(best[i], value[k])
+                side = bull if close[i] >= level[k] else bear
+                side[i] = max(side[i], value[k])
+    got = np.zeros(n)
+    kernels.overlap_max(high, low, start, end, top, bottom, value, got)
+    np.testing.assert_array_equal(got, best)
+    got_bull, got_bear = np.zeros(n), np.zeros(n)
+    kernels.zone_sides(high, low, close, start, end, top, bottom, level, value, got_bull, got_bear)
+    np.testing.assert_array_equal(got_bull, bull)
+    np.testing.assert_array_equal(got_bear, bear)
+    at = rng.integers(-3, n + 3, size=30)
+    recent = np.zeros(n)
+    kernels.recent_any(at, 7, recent)
+    expected = [float(any(i - 7 < p <= i for p in at if 0 <= p < n)) for i in range(n)]
+    np.testing.assert_array_equal(recent, expected)

@@ -161,3 +161,86 @@ def test_wrong_columns_are_a_clear_error() -> None:
     frame = bars([1, 2, 3, 2, 1], [0.5, 1, 2, 1, 0.5]).rename(columns={"high": "High"})
     with pytest.raises(DataError, match="missing column 'high'"):
         swings(frame, left=1, right=1)
+
+
+def reference_swings(
+    high: np.ndarray, low: np.ndarray, left: int, right: int, alternate: bool
+) -> list[tuple[int, int, float, int, int]]:
+    """The documented rules, bar by bar in plain Python: (anchor, side, level, invalidated
+    bar, first later bar beyond the level while valid), -1 for none."""
+    n = len(high)
+    found: list[list[float]] = []
+    for i in range(left, n - right):
+        window = slice(i - left, i + right + 1)
+        if high[i] >= high[window].max():
+            side, level = 1, high[i]
+        elif low[i] <= low[window].min():
+            side, level = -1, low[i]
+        else:
+            continue
+        if alternate and found and found[-1][1] == side:
+            better = level > found[-1][2] if side == 1 else level < found[-1][2]
+            if not better:
+                continue
+            found[-1][3] = i + right
+        found.append([i, side, level, -1])
+    out = []
+    for anchor, side, level, invalidated in found:
+        later = range(int(anchor) + right + 1, n)
+        beyond = [j for j in later if (high[j] > level if side == 1 else low[j] < level)]
+        taken = beyond[0] if beyond else -1
+        if invalidated >= 0 and taken > invalidated:
+            taken = -1
+        out.append((int(anchor), int(side), float(level), int(invalidated), taken))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    frame=ohlcv_frames(min_bars=12, max_bars=150),
+    left=st.integers(min_value=1, max_value=6),
+    right=st.integers(min_value=1, max_value=6),
+    alternate=st.booleans(),
+)
+def test_swings_follow_the_documented_rules_bar_by_bar(
+    frame: pd.DataFrame, left: int, right: int, alternate: bool
+) -> None:
+    """The chunked SIMD window scan and the stack of pending levels give what a plain scan of
+    every window and every later bar gives."""
+    if len(frame) < left + right + 1:
+        return
+    events = swings(frame, left=left, right=right, alternate=alternate)
+    position = {t: k for k, t in enumerate(frame.index)}
+    got = [
+        (
+            position[row.anchor_time],
+            1 if row.side == "high" else -1,
+            row.level,
+            position[row.invalidated_at] if pd.notna(row.invalidated_at) else -1,
+            position[row.mitigated_at] if pd.notna(row.mitigated_at) else -1,
+        )
+        for row in events.itertuples()
+    ]
+    high, low = frame["high"].to_numpy(), frame["low"].to_numpy()
+    assert got == reference_swings(high, low, left, right, alternate)
+    confirmed = [position[t] for t in events["confirmed_at"]]
+    assert confirmed == [anchor + right for anchor, *_ in got]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_swings_follow_the_rules_with_ties_and_flat_stretches(seed: int) -> None:
+    """Prices on a coarse grid: equal highs and lows, bars that are both pivots, long flats."""
+    rng = np.random.default_rng(seed)
+    low = rng.integers(0, 6, size=300).astype(float) + 10.0
+    high = low + rng.integers(0, 3, size=300)
+    frame = bars(list(high), list(low))
+    for left, right, alternate in [(1, 1, True), (2, 3, False), (4, 5, True), (1, 12, True)]:
+        events = swings(frame, left=left, right=right, alternate=alternate)
+        anchors = [int((t - T0) / pd.Timedelta("1h")) for t in events["anchor_time"]]
+        expected = reference_swings(high, low, left, right, alternate)
+        assert anchors == [anchor for anchor, *_ in expected]
+        assert events["level"].tolist() == [level for _, _, level, _, _ in expected]
+        taken = [
+            -1 if pd.isna(t) else int((t - T0) / pd.Timedelta("1h")) for t in events["mitigated_at"]
+        ]
+        assert taken == [last for *_, last in expected]

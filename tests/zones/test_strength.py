@@ -14,6 +14,7 @@ from quantlib.data import DataError, load_ohlcv
 from quantlib.exceptions import ConfigError
 from quantlib.smc.swings import swings
 from quantlib.testing import assert_no_lookahead, make_ohlcv, ohlcv_frames
+from quantlib.zones import _kernels as kernels
 from quantlib.zones.levels import levels
 from quantlib.zones.strength import COMPONENTS, DEFAULT_WEIGHTS, strength
 
@@ -210,3 +211,40 @@ def test_zones_that_do_not_fit_the_bars_are_refused() -> None:
         strength(SAW.iloc[:50], zones)
     with pytest.raises(DataError, match=r"smc_events lacks the columns \['top', 'bottom'\]"):
         strength(SAW, zones, smc_events=zones[["confirmed_at"]])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sweep_kernels_equal_a_plain_scan_of_the_extended_ranges(seed: int) -> None:
+    """first_touch (heaps of pending zones) and untested_since (monotone stacks) against the
+    rules written out with the extended ranges (each bar stretched to the previous close)."""
+    rng = np.random.default_rng(seed)
+    n, m = 500, 80
+    close = 100.0 + np.cumsum(rng.normal(size=n))
+    high = close + rng.random(n)
+    low = close - rng.random(n)
+    ext_high = np.r_[high[0], np.maximum(high[1:], close[:-1])]
+    ext_low = np.r_[low[0], np.minimum(low[1:], close[:-1])]
+    confirmed = np.sort(rng.integers(0, n, size=m))
+    level = close[confirmed] + rng.normal(scale=3.0, size=m)
+    level[::9] = close[confirmed[::9]]  # some levels exactly at the close
+    top, bottom = level + 0.5, level - 0.5
+    touch, since = [], []
+    for c, t, b, x in zip(confirmed, top, bottom, level, strict=True):
+        later = range(c + 1, n)
+        if close[c] > t:
+            hits = [j for j in later if ext_low[j] <= t]
+        elif close[c] < b:
+            hits = [j for j in later if ext_high[j] >= b]
+        else:
+            hits = list(later)[:1]
+        touch.append(hits[0] if hits else -1)
+        if close[c] > x:
+            before = [j for j in range(c + 1) if ext_low[j] <= x]
+        elif close[c] < x:
+            before = [j for j in range(c + 1) if ext_high[j] >= x]
+        else:
+            before = [c]
+        since.append(before[-1] if before else -1)
+    got = kernels.first_touch(high, low, close, confirmed, top, bottom)
+    assert got.tolist() == touch
+    assert kernels.untested_since(high, low, close, confirmed, level).tolist() == since
