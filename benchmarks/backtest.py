@@ -5,17 +5,21 @@
 Cases (all long-only ``sma_cross``, 0.1% fee, no slippage, all-in, next-open fills):
 
 * single run at 100k and 1M bars, warm: ours is timed from the bars and the signal frame in
-  memory to a finished ``BacktestResult`` (ledger, equity, positions); "+signals" adds the SMA
-  signal computation. vectorbt: ``Portfolio.from_signals`` on the same shifted arrays (numpy
-  inputs: with a pandas 3 DatetimeIndex it spends most of its time converting timestamps).
-  backtesting.py: ``FractionalBacktest.run`` (``fractional_unit=2**-30``).
-* first call in a fresh process (numba's disk cache warm): import + signals + run, 100k bars.
+  memory to a ``BacktestResult`` and its final equity (the result builds its ledger, equity,
+  positions and exposure frames on first access); "+ frames built" reads them all too;
+  "+ signals" adds the SMA signal computation. vectorbt: ``Portfolio.from_signals`` on the
+  same shifted arrays and its ``final_value()`` (numpy inputs: with a pandas 3 DatetimeIndex it
+  spends most of its time converting timestamps). backtesting.py: ``FractionalBacktest.run``
+  (``fractional_unit=2**-30``). Best and median of 7 (3 for backtesting.py).
+* first call in a fresh process (numba's disk cache warm), 100k bars: after the imports and
+  the data, signals + run; split into numba's one-time setup at the first compiled call of
+  the process (its target context and registries, whoever calls first) and ours.
 * the full event engine on 1M bars: stops 2% from the fill, targets at 3R, a 5% trailing stop,
   risk-per-trade sizing (1% of equity at the stop).
 * a 100-pair sweep (fast 5..50 × slow 60..240) on 100k bars: ours ``sweep`` on Dask's threaded
   scheduler (signals, runs and every metric of each pair); vectorbt with all 100 columns in one
   ``from_signals`` call plus its MA indicator (total return only); backtesting.py
-  ``Backtest.optimize`` (its default multiprocessing).
+  ``Backtest.optimize`` (its default multiprocessing). Best and median of 3.
 * rendering the HTML report of a finished result with 5 years of daily data (BTCUSDT 1d,
   2020-2024, ``sma_cross`` 10/50), warm, best and median of 7 in a fresh process; beside it
   quantstats 0.0.86 ``reports.html`` on the same daily returns (matplotlib SVG charts, no
@@ -39,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.smc import fresh_process, tiled, timed
+from benchmarks.smc import fresh_process, tiled, timed, timings
 from quantlib.backtest import BacktestConfig, run_backtest
 from quantlib.risk.sizing import RiskPerTrade
 from quantlib.strategy import SmaCross
@@ -52,7 +56,17 @@ BT_SKIP_ABOVE = 240.0  # seconds: backtesting.py runs above this estimate are sk
 
 def ours_run(bars: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
     signals = SmaCross(fast=10, slow=50).signals(bars)
-    return lambda df: run_backtest(df, signals, CONFIG)
+    return lambda df: run_backtest(df, signals, CONFIG).final_equity
+
+
+def ours_with_frames(bars: pd.DataFrame) -> Callable[[pd.DataFrame], Any]:
+    signals = SmaCross(fast=10, slow=50).signals(bars)
+
+    def run(df: pd.DataFrame) -> Any:
+        result = run_backtest(df, signals, CONFIG)
+        return result.trades, result.equity, result.positions, result.exposure, result.blocks
+
+    return run
 
 
 def ours_with_signals(bars: pd.DataFrame) -> Any:
@@ -179,6 +193,7 @@ def sweep_bt(bars: pd.DataFrame) -> Any:
 
 FIRST_CALL = """
 import json, time
+SPLIT = False
 start = time.perf_counter()
 from quantlib.backtest import BacktestConfig, run_backtest
 from quantlib.strategy import SmaCross
@@ -186,9 +201,14 @@ loaded = time.perf_counter()
 from benchmarks.smc import tiled
 bars = tiled(100_000)
 ready = time.perf_counter()
-run_backtest(bars, SmaCross(fast=10, slow=50).signals(bars), BacktestConfig())
+if SPLIT:  # numba's one-time setup, at the process's first compiled call
+    from quantlib.execution.costs import fill_fee
+    fill_fee(0.001, 1.0, 1.0)
+set_up = time.perf_counter()
+run_backtest(bars, SmaCross(fast=10, slow=50).signals(bars), BacktestConfig()).final_equity
 done = time.perf_counter()
-print(json.dumps({"import_s": loaded - start, "first_call_s": done - ready}))
+print(json.dumps({"import_s": loaded - start, "setup_s": set_up - ready,
+                  "first_call_s": done - ready, "ours_s": done - set_up}))
 """
 
 REPORT = """
@@ -237,10 +257,29 @@ with tempfile.TemporaryDirectory() as folder:
 """
 
 
-def row(case: str, n: int, ours_s: float, peer: str = "", peer_s: float | None = None) -> None:
+def row(
+    case: str,
+    n: int,
+    ours_s: float,
+    peer: str = "",
+    peer_s: float | None = None,
+    medians: tuple[float, float | None] | None = None,
+) -> None:
+    """One line: best times and their ratio; with ``medians`` (ours, peer's) those too."""
     shown = f"{peer_s:10.3f}" if peer_s is not None else f"{'-':>10}"
     ratio = f"{peer_s / ours_s:8.1f}x" if peer_s is not None else f"{'':>9}"
-    print(f"{case:<34} {n:>9,} {ours_s:9.3f} {peer:<14} {shown} {ratio}")
+    line = f"{case:<34} {n:>9,} {ours_s:9.3f} {peer:<14} {shown} {ratio}"
+    if medians is not None:
+        ours_med, peer_med = medians
+        line += f"   median {ours_med:.4f}"
+        if peer_med is not None:
+            line += f" vs {peer_med:.4f} ({peer_med / ours_med:.1f}x)"
+    print(line)
+
+
+def load_line() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
 
 
 def main() -> None:
@@ -248,6 +287,7 @@ def main() -> None:
     os.environ.setdefault("TQDM_DISABLE", "1")  # backtesting.py's progress bars
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}, ")
     print(f"{os.cpu_count()} cores; ratio = peer time / our time (above 1: we are faster)")
+    print(f"at the start: {load_line()}")
     print(f"{'case':<34} {'bars':>9} {'ours s':>9} {'peer':<14} {'peer s':>10} {'ratio':>9}")
     results: dict[str, Any] = {}
     bt_100k = None
@@ -255,17 +295,25 @@ def main() -> None:
         bars = tiled(n)
         run = ours_run(bars)
         run(bars)
-        ours_s = timed(run, bars)
+        ours_s, ours_med = timings(run, bars, repeat=7)
         vbt = vbt_run(bars)
         vbt(bars)
-        vbt_s = timed(vbt, bars)
-        row("sma_cross single run (warm)", n, ours_s, "vectorbt", vbt_s)
+        vbt_s, vbt_med = timings(vbt, bars, repeat=7)
+        row("sma_cross single run (warm)", n, ours_s, "vectorbt", vbt_s, (ours_med, vbt_med))
         if n == 100_000 or (bt_100k is not None and bt_100k * 10 < BT_SKIP_ABOVE):
             bt_s = timed(bt_run(bars), bars)
             bt_100k = bt_s if n == 100_000 else bt_100k
             row("sma_cross single run (warm)", n, ours_s, "backtesting.py", bt_s)
+        framed = ours_with_frames(bars)
+        framed(bars)
+        framed_s, framed_med = timings(framed, bars, repeat=7)
+        row("  + frames built", n, framed_s, "vectorbt", vbt_s, (framed_med, vbt_med))
         row("  + signals", n, timed(ours_with_signals, bars))
-        results[f"single_{n}"] = {"ours_s": ours_s, "vectorbt_s": vbt_s}
+        results[f"single_{n}"] = {
+            "ours_s": ours_s, "ours_median_s": ours_med, "vectorbt_s": vbt_s,
+            "vectorbt_median_s": vbt_med, "with_frames_s": framed_s,
+            "with_frames_median_s": framed_med,
+        }  # fmt: skip
         if n == 1_000_000:
             full = ours_full_engine(bars)
             full(bars)
@@ -273,17 +321,19 @@ def main() -> None:
             row("full engine: stops/target/trail/risk", n, full_s)
             results["full_engine_1m_s"] = full_s
     first = fresh_process(FIRST_CALL)
+    split = fresh_process(FIRST_CALL.replace("SPLIT = False", "SPLIT = True"))
     print(
         f"fresh process, 100k bars: import {first['import_s']:.2f} s, first call "
-        f"{first['first_call_s']:.2f} s (numba cache warm)"
+        f"{first['first_call_s']:.3f} s (numba cache warm); in another: numba's setup "
+        f"{split['setup_s']:.3f} s + ours {split['ours_s']:.3f} s"
     )
-    results["first_call"] = first
+    results["first_call"] = {**first, "split": split}
     bars = tiled(100_000)
     sweep_ours(bars.iloc[:5000])
-    ours_s = timed(sweep_ours, bars)
+    ours_s, ours_med = timings(sweep_ours, bars, repeat=3)
     sweep_vbt(bars.iloc[:5000])
-    vbt_s = timed(sweep_vbt, bars)
-    row("100-pair sweep", 100_000, ours_s, "vectorbt", vbt_s)
+    vbt_s, vbt_med = timings(sweep_vbt, bars, repeat=3)
+    row("100-pair sweep", 100_000, ours_s, "vectorbt", vbt_s, (ours_med, vbt_med))
     estimate = (bt_100k or 0.0) * 100 / max(os.cpu_count() or 1, 1)
     if estimate < BT_SKIP_ABOVE:
         start = time.perf_counter()
@@ -293,7 +343,11 @@ def main() -> None:
     else:
         print(f"100-pair sweep with backtesting.py skipped (estimated {estimate:.0f} s)")
         bt_s = None
-    results["sweep_100k"] = {"ours_s": ours_s, "vectorbt_s": vbt_s, "backtesting_s": bt_s}
+    results["sweep_100k"] = {
+        "ours_s": ours_s, "ours_median_s": ours_med, "vectorbt_s": vbt_s,
+        "vectorbt_median_s": vbt_med, "backtesting_s": bt_s,
+    }  # fmt: skip
+    print(f"after the sweeps: {load_line()}")
     results["report"] = report_case()
     print(json.dumps(results))
 

@@ -235,6 +235,9 @@ N_ACCT = 7
     K_KELLY_FALLBACK,
 ) = range(25)
 J_AT_CLOSE, J_SIZING, J_MAX_POS, J_MAX_DAY, J_TTL, J_BAR_NS, J_EXPIRY, J_ALLOC, J_CROSS = range(9)
+# 1: walk quiet stretches with the tight loops (``_next_entry``, ``_hold``); 0: every bar
+# through the full loop (the same results; tests compare the two).
+J_STRETCHES = 9
 
 
 @njit_inline_no_refcount
@@ -1068,14 +1071,17 @@ def _walk(
     # A held position can be marked bar by bar without the full loop (``_hold``) when
     # nothing but a signal can end it: one asset (no gaps), no holding limit, no funding, no
     # cross-margin account test and no lower-timeframe path.
-    quiet_hold = n_assets == 1 and max_hold == 0 and not funded and not cross and not use_path
+    stretches = iparams[J_STRETCHES] == 1
+    quiet_hold = (
+        stretches and n_assets == 1 and max_hold == 0 and not funded and not cross and not use_path
+    )
 
     next_day = np.iinfo(np.int64).min  # the start of the UTC day after the current bar's
 
     j = -1
     while j + 1 < n_bars:
         j += 1
-        if ctr[C_OPEN] == 0 and _none_pending(ipos):
+        if stretches and ctr[C_OPEN] == 0 and _none_pending(ipos):
             # Flat with no order pending: until a bar with an entry signal, a bar changes
             # nothing but the equity curve (the cash). The day's start and the peak need no
             # update either: both are that cash already, or become it at the next bar.

@@ -29,6 +29,10 @@ from quantlib.strategy.base import ORDER_TYPES, Strategy, check_signals, engine_
 
 __all__ = ["Simulation", "asset_name", "run_backtest", "run_strategy", "simulate"]
 
+# Whether the event loop walks quiet stretches (flat with nothing pending, a position with no
+# exit level) with its tight loops; tests set it False to compare with the full loop.
+_WALK_STRETCHES = True
+
 _FLOAT_SIGNALS = (
     "entry_price",
     "stop",
@@ -383,6 +387,7 @@ def simulate(
                 config.cash_allocation
             ],
             int(config.margin_mode == "cross"),
+            int(_WALK_STRETCHES),
         ],
         dtype=np.int64,
     )
