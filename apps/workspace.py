@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 
 import streamlit as st
-import warm_up
 
 from quantlib.config import get_settings
 from quantlib.db import get_engine
@@ -43,43 +42,60 @@ FAVICON = (
 @st.cache_resource(show_spinner=False)
 def _warm_up() -> threading.Thread | None:
     """Once per server process: the pages' one-time costs in the background (apps/warm_up.py)."""
+    import warm_up  # apps/ is on the path when Streamlit runs this file
+
     return warm_up.start()
 
 
-st.set_page_config(page_title="Quant workspace", page_icon=FAVICON, layout="wide")
-_warm_up()
-first_run = needs_setup(_users(get_settings().resolved_database_url))
-setup_page = st.Page(
-    "app_pages/setup.py", title="Set up", icon=":material/lock:", url_path="setup", default=True
-)
-navigation = st.navigation(
-    {
-        **({"Set up": [setup_page]} if first_run else {}),
-        "Data": [
-            st.Page("app_pages/data_overview.py", title="Data overview", icon=":material/dataset:"),
-            st.Page("app_pages/overview.py", title="Overview", icon=":material/explore:"),
-        ],
-        "Research": [
-            st.Page("app_pages/attribution.py", title="Attribution", icon=":material/donut_small:"),
-            st.Page(
-                "app_pages/benchmarking.py", title="Benchmarking", icon=":material/leaderboard:"
-            ),
-            st.Page("app_pages/portfolio.py", title="Portfolio", icon=":material/pie_chart:"),
-            st.Page(
-                "app_pages/perpetuals.py", title="Perpetuals", icon=":material/currency_exchange:"
-            ),
-        ],
-        "Reports": [
-            st.Page("app_pages/reports.py", title="Reports", icon=":material/description:"),
-        ],
-        "Trading": [
-            st.Page(
-                "app_pages/control_panel.py",
-                title="Control panel",
-                icon=":material/tune:",
-                url_path="control",
-            ),
-        ],
-    }
-)
-navigation.run()
+def main() -> None:
+    """Configure the page, start the warm-up, and run the navigation."""
+    st.set_page_config(page_title="Quant workspace", page_icon=FAVICON, layout="wide")
+    _warm_up()
+    first_run = needs_setup(_users(get_settings().resolved_database_url))
+    setup_page = st.Page(
+        "app_pages/setup.py", title="Set up", icon=":material/lock:", url_path="setup", default=True
+    )
+    navigation = st.navigation(
+        {
+            **({"Set up": [setup_page]} if first_run else {}),
+            "Data": [
+                st.Page(
+                    "app_pages/data_overview.py", title="Data overview", icon=":material/dataset:"
+                ),
+                st.Page("app_pages/overview.py", title="Overview", icon=":material/explore:"),
+            ],
+            "Research": [
+                st.Page(
+                    "app_pages/attribution.py", title="Attribution", icon=":material/donut_small:"
+                ),
+                st.Page(
+                    "app_pages/benchmarking.py", title="Benchmarking", icon=":material/leaderboard:"
+                ),
+                st.Page("app_pages/portfolio.py", title="Portfolio", icon=":material/pie_chart:"),
+                st.Page(
+                    "app_pages/perpetuals.py",
+                    title="Perpetuals",
+                    icon=":material/currency_exchange:",
+                ),
+            ],
+            "Reports": [
+                st.Page("app_pages/reports.py", title="Reports", icon=":material/description:"),
+            ],
+            "Trading": [
+                st.Page(
+                    "app_pages/control_panel.py",
+                    title="Control panel",
+                    icon=":material/tune:",
+                    url_path="control",
+                ),
+            ],
+        }
+    )
+    navigation.run()
+
+
+# Streamlit (and AppTest) run this file as __main__. A process that multiprocessing spawns from
+# an interpreter whose main module was this file (a test that ran the workspace in process)
+# re-reads it as __mp_main__: it must not build a workspace or start a warm-up thread there.
+if __name__ == "__main__":
+    main()
