@@ -30,12 +30,20 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["ResultSummary", "Summary", "format_value"]
+__all__ = [
+    "UNBUILT",
+    "BuiltOnAccess",
+    "FrameSource",
+    "FramesOnAccess",
+    "ResultSummary",
+    "Summary",
+    "format_value",
+]
 
 _NAME_WIDTH = 32
 _VALUE_WIDTH = 14
@@ -180,3 +188,92 @@ class ResultSummary(Summary):
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+# --- results whose frames are built on first access -------------------------------------------
+
+
+class FrameSource(Protocol):
+    """What a result builds its frames from on first access (an engine's raw arrays)."""
+
+    def frame(self, name: str) -> Any:
+        """The result's frame ``name``."""
+        ...
+
+
+class _Unbuilt:
+    """The value of a result frame not built yet (one instance; pickles as itself)."""
+
+    _instance: _Unbuilt | None = None
+
+    def __new__(cls) -> _Unbuilt:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __reduce__(self) -> str:
+        return "UNBUILT"
+
+    def __repr__(self) -> str:
+        return "<built on first access>"
+
+
+UNBUILT = _Unbuilt()
+
+
+class BuiltOnAccess:
+    """A frame field of a frozen result dataclass whose default is built from the result's
+    ``source`` (a :class:`FrameSource`) on first access, then kept; a field given a value keeps
+    that value.
+
+    A data descriptor: the dataclass ``__init__`` stores what it is given (or ``UNBUILT``)
+    through :meth:`__set__`, and :meth:`__get__` builds an ``UNBUILT`` value, so the field
+    reads like the plain attribute it was and ``dataclasses.replace`` still takes frames. A run
+    that needs only a number (a final equity, a count) builds no frame.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return UNBUILT  # the field's default
+        value = obj.__dict__.get(self.name, UNBUILT)
+        if value is UNBUILT:
+            value = obj.source.frame(self.name)
+            obj.__dict__[self.name] = value
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        # A field declared with ``field(default=BuiltOnAccess())`` gets the descriptor itself
+        # as its default value.
+        obj.__dict__[self.name] = UNBUILT if isinstance(value, BuiltOnAccess) else value
+
+
+class FramesOnAccess:
+    """Base of a frozen result dataclass with :class:`BuiltOnAccess` fields and a ``source``
+    field: a result given neither the frames nor a source is refused, and a pickle or a copy
+    holds every frame built and no source."""
+
+    @classmethod
+    def lazy_frames(cls) -> tuple[str, ...]:
+        """The names of the fields built on first access."""
+        return tuple(
+            name
+            for klass in reversed(cls.__mro__)
+            for name, value in vars(klass).items()
+            if isinstance(value, BuiltOnAccess)
+        )
+
+    def __post_init__(self) -> None:
+        if getattr(self, "source", None) is None:
+            missing = [n for n in self.lazy_frames() if self.__dict__.get(n, UNBUILT) is UNBUILT]
+            if missing:
+                raise TypeError(
+                    f"{type(self).__name__} needs {missing} or a source to build them from"
+                )
+
+    def __getstate__(self) -> dict[str, Any]:
+        for name in self.lazy_frames():
+            getattr(self, name)
+        return {**self.__dict__, "source": None}

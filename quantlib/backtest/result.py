@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from quantlib import results
 from quantlib.backtest.config import BacktestConfig, stable_hash
+from quantlib.results import UNBUILT, BuiltOnAccess, FramesOnAccess
 
 if TYPE_CHECKING:
     from quantlib.analytics.summary import PerformanceSummary
@@ -22,9 +24,7 @@ __all__ = [
     "BLOCK_LIMITS",
     "EXIT_REASONS",
     "TRADE_COLUMNS",
-    "UNBUILT",
     "BacktestResult",
-    "BuiltOnAccess",
     "FrameSource",
     "SizingSummary",
     "run_config_id",
@@ -126,69 +126,15 @@ def run_config_id(
     )
 
 
-class FrameSource(Protocol):
+class FrameSource(results.FrameSource, Protocol):
     """What a :class:`BacktestResult` builds its frames from on first access: the event
-    loop's raw output (:class:`quantlib.backtest.simulation.Simulation` with its labels)."""
-
-    def frame(self, name: str) -> Any:
-        """The result's ``trades``, ``equity``, ``positions``, ``exposure`` or ``blocks``."""
-        ...
+    loop's raw output (:class:`quantlib.backtest.simulation.ResultFrames`)."""
 
     @property
     def n_trades(self) -> int:
         """Entries taken (the ledger's rows), without building the ledger."""
         ...
 
-
-class _Unbuilt:
-    """The value of a result frame not built yet (a singleton; pickles as itself)."""
-
-    _instance: _Unbuilt | None = None
-
-    def __new__(cls) -> _Unbuilt:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __reduce__(self) -> str:
-        return "UNBUILT"
-
-    def __repr__(self) -> str:
-        return "<built on first access>"
-
-
-UNBUILT = _Unbuilt()
-
-
-class BuiltOnAccess:
-    """A :class:`BacktestResult` frame field whose default is built from the result's
-    ``source`` on first access, then kept (a field given a value keeps that value).
-
-    A data descriptor on a frozen dataclass: the dataclass ``__init__`` stores what it is given
-    (or ``UNBUILT``) through :meth:`__set__`, and :meth:`__get__` builds an ``UNBUILT`` value,
-    so ``result.trades`` reads like the plain field it was, and ``dataclasses.replace`` still
-    takes frames.
-    """
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return UNBUILT  # the field's default
-        value = obj.__dict__.get(self.name, UNBUILT)
-        if value is UNBUILT:
-            value = obj.source.frame(self.name)
-            obj.__dict__[self.name] = value
-        return value
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        # A field declared with ``field(default=BuiltOnAccess())`` gets the descriptor itself
-        # as its default value.
-        obj.__dict__[self.name] = UNBUILT if isinstance(value, BuiltOnAccess) else value
-
-
-_FRAMES = ("trades", "equity", "positions", "exposure", "blocks")
 
 _QUANTILES: tuple[tuple[str, float], ...] = (
     ("min", 0.0),
@@ -288,7 +234,7 @@ class SizingSummary:
 
 
 @dataclass(frozen=True)
-class BacktestResult:
+class BacktestResult(FramesOnAccess):
     """What one backtest produced.
 
     Attributes
@@ -347,28 +293,16 @@ class BacktestResult:
     params: Mapping[str, Any]
     timeframe: str
     bars: Mapping[str, pd.DataFrame] = field(repr=False)
-    trades: pd.DataFrame = BuiltOnAccess()  # type: ignore[assignment]
-    equity: pd.Series = BuiltOnAccess()  # type: ignore[assignment]
-    positions: pd.DataFrame = BuiltOnAccess()  # type: ignore[assignment]
-    exposure: pd.Series = BuiltOnAccess()  # type: ignore[assignment]
+    trades: pd.DataFrame = field(default=BuiltOnAccess())  # type: ignore[assignment]
+    equity: pd.Series = field(default=BuiltOnAccess())  # type: ignore[arg-type]
+    positions: pd.DataFrame = field(default=BuiltOnAccess())  # type: ignore[assignment]
+    exposure: pd.Series = field(default=BuiltOnAccess())  # type: ignore[arg-type]
     skipped: Mapping[str, int] = field(default_factory=dict)
     blocks: pd.DataFrame = field(default=BuiltOnAccess(), repr=False)  # type: ignore[assignment]
     funding_events: Mapping[str, int] = field(default_factory=dict)
     funding_stand_ins: Mapping[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     source: FrameSource | None = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.source is None:
-            missing = [n for n in _FRAMES if self.__dict__.get(n, UNBUILT) is UNBUILT]
-            if missing:
-                raise TypeError(f"BacktestResult needs {missing} or a source to build them from")
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Every frame built, without the raw source (a pickle holds frames only)."""
-        for name in _FRAMES:
-            getattr(self, name)
-        return {**self.__dict__, "source": None}
 
     @property
     def config_id(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -426,43 +427,91 @@ def _assemble(
     o_float: np.ndarray,
     costs: np.ndarray,
 ) -> PortfolioResult:
-    # No freq: the same index however the bars are cut (a union may infer one).
-    index = pd.DatetimeIndex(grid.asi8, name="timestamp").tz_localize("UTC").tz_convert(grid.tz)
-    # Units × mark (a held asset always has a mark: it is NaN only before its first bar).
-    held = np.multiply(pos, mark, out=np.zeros_like(pos), where=pos != 0.0)
-    # Labels by code: one small string array taken by index (no per-row string conversion).
-    side = pd.array(np.array(["sell", "buy"], dtype=object), dtype="str")
-    reason = pd.array(np.array(["rebalance", "delisting"], dtype=object), dtype="str")
-    orders = pd.DataFrame(
-        {
-            "time": index[o_int[:, kernels.O_BAR]],
-            "asset": pd.Categorical.from_codes(
-                o_int[:, kernels.O_ASSET].astype(np.int64), categories=pd.Index(assets)
-            ),
-            "side": side.take((o_int[:, kernels.O_SIDE] > 0).astype(np.intp)),
-            "size": o_float[:, kernels.F_SIZE],
-            "price": o_float[:, kernels.F_PRICE],
-            "fee": o_float[:, kernels.F_FEE],
-            "reason": reason.take(
-                (o_int[:, kernels.O_REASON] == kernels.DELISTING).astype(np.intp)
-            ),
-        },
-        columns=list(ORDER_COLUMNS),
+    """The :class:`PortfolioResult` of the loop's arrays; its frames are built on first
+    access (:class:`BookFrames`)."""
+    arrays = BookArrays(
+        assets, grid, mark, alive, equity, cash, pos, traded, turnover, o_int, o_float, costs
     )
-    by_asset = pd.DataFrame(
-        {"fees": costs[0], "slippage": costs[1], "borrow": costs[2], "funding": costs[3]},
-        index=pd.Index(assets, name="asset"),
-    )
-    by_asset["total"] = by_asset.sum(axis=1)
-    return PortfolioResult(
-        equity=pd.Series(equity, index=index, name="equity"),
-        cash=pd.Series(cash, index=index, name="cash"),
-        target_weights=pd.DataFrame(traded, index=index, columns=assets, copy=False),
-        weights=pd.DataFrame(held / equity[:, None], index=index, columns=assets, copy=False),
-        positions=pd.DataFrame(pos, index=index, columns=assets, copy=False),
-        orders=orders,
-        turnover=pd.Series(turnover, index=index, name="turnover"),
-        costs_by_asset=by_asset,
-        universe=pd.DataFrame(alive, index=index, columns=assets, copy=False),
-        config=config,
-    )
+    return PortfolioResult(config=config, source=BookFrames(arrays))
+
+
+@dataclass(frozen=True)
+class BookArrays:
+    """The loop's raw output (``(n_bars, n_assets)`` arrays over ``grid``)."""
+
+    assets: list[str]
+    grid: pd.DatetimeIndex
+    mark: np.ndarray
+    alive: np.ndarray
+    equity: np.ndarray
+    cash: np.ndarray
+    pos: np.ndarray
+    traded: np.ndarray
+    turnover: np.ndarray
+    o_int: np.ndarray
+    o_float: np.ndarray
+    costs: np.ndarray
+
+
+class BookFrames:
+    """Builds a :class:`PortfolioResult`'s frames from the loop's arrays (its
+    :class:`~quantlib.portfolio.result.BookSource`)."""
+
+    def __init__(self, arrays: BookArrays) -> None:
+        self.arrays = arrays
+
+    @property
+    def n_orders(self) -> int:
+        return len(self.arrays.o_int)
+
+    @cached_property
+    def index(self) -> pd.DatetimeIndex:
+        # No freq: the same index however the bars are cut (a union may infer one).
+        grid = self.arrays.grid
+        return pd.DatetimeIndex(grid.asi8, name="timestamp").tz_localize("UTC").tz_convert(grid.tz)
+
+    def frame(self, name: str) -> Any:
+        a, index = self.arrays, self.index
+        if name in ("equity", "cash", "turnover"):
+            return pd.Series(getattr(a, name), index=index, name=name)
+        table = {"target_weights": a.traded, "positions": a.pos, "universe": a.alive}
+        if name in table:
+            return pd.DataFrame(table[name], index=index, columns=a.assets, copy=False)
+        if name == "weights":
+            # Units × mark (a held asset always has a mark: it is NaN only before its first bar).
+            held = np.multiply(a.pos, a.mark, out=np.zeros_like(a.pos), where=a.pos != 0.0)
+            return pd.DataFrame(held / a.equity[:, None], index=index, columns=a.assets, copy=False)
+        if name == "orders":
+            return self._orders()
+        if name == "costs_by_asset":
+            costs = a.costs
+            by_asset = pd.DataFrame(
+                {"fees": costs[0], "slippage": costs[1], "borrow": costs[2], "funding": costs[3]},
+                index=pd.Index(a.assets, name="asset"),
+            )
+            by_asset["total"] = by_asset.sum(axis=1)
+            return by_asset
+        raise KeyError(f"a portfolio result has no frame {name!r}")
+
+    def _orders(self) -> pd.DataFrame:
+        a, index = self.arrays, self.index
+        o_int, o_float = a.o_int, a.o_float
+        # Labels by code: one small string array taken by index (no per-row string conversion).
+        side = pd.array(np.array(["sell", "buy"], dtype=object), dtype="str")
+        reason = pd.array(np.array(["rebalance", "delisting"], dtype=object), dtype="str")
+        return pd.DataFrame(
+            {
+                "time": index[o_int[:, kernels.O_BAR]],
+                "asset": pd.Categorical.from_codes(
+                    o_int[:, kernels.O_ASSET].astype(np.int64), categories=pd.Index(a.assets)
+                ),
+                "side": side.take((o_int[:, kernels.O_SIDE] > 0).astype(np.intp)),
+                "size": o_float[:, kernels.F_SIZE],
+                "price": o_float[:, kernels.F_PRICE],
+                "fee": o_float[:, kernels.F_FEE],
+                "reason": reason.take(
+                    (o_int[:, kernels.O_REASON] == kernels.DELISTING).astype(np.intp)
+                ),
+            },
+            columns=list(ORDER_COLUMNS),
+        )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 
+from quantlib import results
 from quantlib.portfolio.config import PortfolioConfig
+from quantlib.results import UNBUILT, BuiltOnAccess, FramesOnAccess
 
 if TYPE_CHECKING:
     from quantlib.analytics.summary import PerformanceSummary
 
-__all__ = ["ORDER_COLUMNS", "PortfolioResult"]
+__all__ = ["ORDER_COLUMNS", "BookSource", "PortfolioResult"]
 
 ORDER_COLUMNS: tuple[str, ...] = ("time", "asset", "side", "size", "price", "fee", "reason")
 """The order ledger: fill time (bar open time; the open or the close by ``config.fill``;
@@ -20,9 +22,22 @@ delisting close-outs at the last bar's close), asset, ``"buy"``/``"sell"``, unit
 fill price (slippage included), fee (quote) and ``"rebalance"`` or ``"delisting"``."""
 
 
+class BookSource(results.FrameSource, Protocol):
+    """What a :class:`PortfolioResult` builds its frames from on first access: the loop's
+    raw arrays (:class:`quantlib.portfolio.engine.BookFrames`)."""
+
+    @property
+    def n_orders(self) -> int:
+        """Orders filled, without building the ledger."""
+        ...
+
+
 @dataclass(frozen=True)
-class PortfolioResult:
+class PortfolioResult(FramesOnAccess):
     """A rebalanced book, bar by bar.
+
+    The frames not given are built from ``source`` (the loop's raw arrays) on first access;
+    pickling and copying build them all and drop it.
 
     Attributes
     ----------
@@ -45,22 +60,26 @@ class PortfolioResult:
     universe : DataFrame
         Booleans: whether each asset is listed (between its first and last bar) at each bar.
     config : PortfolioConfig
+    source : BookSource, optional
     """
 
-    equity: pd.Series
-    cash: pd.Series
-    target_weights: pd.DataFrame
-    weights: pd.DataFrame
-    positions: pd.DataFrame
-    orders: pd.DataFrame
-    turnover: pd.Series
-    costs_by_asset: pd.DataFrame
-    universe: pd.DataFrame
     config: PortfolioConfig
+    equity: pd.Series = field(default=BuiltOnAccess())  # type: ignore[arg-type]
+    cash: pd.Series = field(default=BuiltOnAccess())  # type: ignore[arg-type]
+    target_weights: pd.DataFrame = field(default=BuiltOnAccess())  # type: ignore[assignment]
+    weights: pd.DataFrame = field(default=BuiltOnAccess())  # type: ignore[assignment]
+    positions: pd.DataFrame = field(default=BuiltOnAccess())  # type: ignore[assignment]
+    orders: pd.DataFrame = field(default=BuiltOnAccess())  # type: ignore[assignment]
+    turnover: pd.Series = field(default=BuiltOnAccess())  # type: ignore[arg-type]
+    costs_by_asset: pd.DataFrame = field(default=BuiltOnAccess())  # type: ignore[assignment]
+    universe: pd.DataFrame = field(default=BuiltOnAccess())  # type: ignore[assignment]
+    source: BookSource | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_orders(self) -> int:
         """Orders filled (rebalances and delisting close-outs)."""
+        if self.__dict__.get("orders", UNBUILT) is UNBUILT and self.source is not None:
+            return self.source.n_orders
         return len(self.orders)
 
     @property

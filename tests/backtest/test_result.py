@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from quantlib.backtest import BacktestConfig, run_backtest
-from quantlib.backtest.result import UNBUILT, BacktestResult
+from quantlib.backtest.result import BacktestResult
 from quantlib.data import load_ohlcv
+from quantlib.results import UNBUILT
 from quantlib.strategy import SmaCross
 
 BARS = load_ohlcv("BTCUSDT", "1h").iloc[-1500:]
