@@ -345,3 +345,17 @@ def count_at_most(knots: np.ndarray, stamps: np.ndarray) -> np.ndarray:
             k += 1
         out[i] = k
     return out
+
+
+@njit
+def evenly_spaced(stamps: np.ndarray) -> bool:
+    """Whether ``stamps`` (at least two) rise by one same positive step throughout."""
+    if stamps.shape[0] < 2:
+        return False
+    step = stamps[1] - stamps[0]
+    if step <= 0:
+        return False
+    for i in range(2, stamps.shape[0]):  # noqa: SIM110 (numba compiles the loop, not all())
+        if stamps[i] - stamps[i - 1] != step:
+            return False
+    return True

@@ -76,11 +76,12 @@ from quantlib._validation import (
     check_int,
     ohlcv_arrays,
 )
-from quantlib.data.events import build_events, nanoseconds
-from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
+from quantlib.data.events import build_events, labels, nanoseconds
+from quantlib.data.timeframes import Timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
 from quantlib.smc._kernels import liquidity as kernels
+from quantlib.smc.mtf import series_timeframe
 from quantlib.smc.swings import swing_positions
 
 __all__ = ["liquidity"]
@@ -88,18 +89,15 @@ __all__ = ["liquidity"]
 ToleranceUnit = Literal["atr", "pct"]
 
 _UNITS: tuple[str, ...] = ("atr", "pct")
-_SOURCES = np.array(
-    [
-        "equal_highs",
-        "equal_lows",
-        "prev_day_high",
-        "prev_day_low",
-        "prev_week_high",
-        "prev_week_low",
-    ],
-    dtype=object,
+_SOURCES: tuple[str, ...] = (
+    "equal_highs",
+    "equal_lows",
+    "prev_day_high",
+    "prev_day_low",
+    "prev_week_high",
+    "prev_week_low",
 )
-_SIDES = np.array(["sell", "", "buy"], dtype=object)
+_SIDES: tuple[str, ...] = ("sell", "", "buy")
 _DAY = pd.Timedelta(days=1).value
 _WEEK = pd.Timedelta(weeks=1).value
 _EPOCH = pd.Timestamp("1970-01-01", tz="UTC").value
@@ -141,12 +139,7 @@ class _Pools:
 
 
 def _bar_ns(df: pd.DataFrame, timeframe: str | Timeframe | None) -> int:
-    if timeframe is not None:
-        tf = parse_timeframe(timeframe)
-    else:
-        name = getattr(df.attrs.get("series"), "timeframe", None)
-        tf = parse_timeframe(name) if name else infer_timeframe(pd.DatetimeIndex(df.index))
-    return int(tf.delta.value)
+    return int(series_timeframe(df, timeframe).delta.value)
 
 
 def _swing_positions(
@@ -383,9 +376,9 @@ def _assemble(
         mitigated=beyond,
         invalidated=closed,
         extra={
-            "side": _SIDES[side + 1],
+            "side": labels(_SIDES, side + 1),
             "touches": touches,
-            "source": _SOURCES[source],
+            "source": labels(_SOURCES, source),
             "pool_anchor_time": stamps[anchor],
         },
     )
@@ -402,15 +395,27 @@ def _assemble(
         bottom=np.where(buy, top[swept], low[at]),
         invalidated=failed[swept],
         extra={
-            "side": _SIDES[side[swept] + 1],
+            "side": labels(_SIDES, side[swept] + 1),
             "touches": touches[swept],
-            "source": _SOURCES[source[swept]],
+            "source": labels(_SOURCES, source[swept]),
             "pool_anchor_time": stamps[anchor[swept]],
         },
     )
     frame = pd.concat([pool_frame, sweep_frame], ignore_index=True)
-    frame = frame.sort_values(
-        ["confirmed_at", "kind", "anchor_time", "source"], kind="mergesort"
-    ).reset_index(drop=True)
+    # Sorted by confirmed_at, kind, anchor_time and source (stable): numeric keys in the same
+    # order, as kinds ("liquidity_pool" < "sweep") and _SOURCES are alphabetical; build_events
+    # ordered each part by (confirmed, anchor) already.
+    pool_order = np.lexsort((anchor, confirmed))
+    sweep_order = np.lexsort((at, at))
+    keys = [
+        np.concatenate([a[pool_order], b[sweep_order]])
+        for a, b in (
+            (source, source[swept]),
+            (anchor, at),
+            (np.zeros(len(anchor)), np.ones(len(at))),
+            (confirmed, at),
+        )
+    ]
+    frame = frame.iloc[np.lexsort(keys)].reset_index(drop=True)
     frame["touches"] = frame["touches"].astype(np.int64)
     return frame

@@ -22,16 +22,39 @@ from quantlib.data.schema import validate
 from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
 from quantlib.exceptions import ConfigError
 
-__all__ = ["align_to", "higher_timeframe_bars", "known_positions", "on_higher_timeframe"]
+__all__ = [
+    "align_to",
+    "higher_timeframe_bars",
+    "known_positions",
+    "on_higher_timeframe",
+    "series_timeframe",
+]
 
 
-def _source_tf(df: pd.DataFrame, source_timeframe: str | Timeframe | None) -> Timeframe:
-    if source_timeframe is not None:
-        return parse_timeframe(source_timeframe)
+def series_timeframe(df: pd.DataFrame, timeframe: str | Timeframe | None = None) -> Timeframe:
+    """The bar length of ``df``: ``timeframe`` when given, else the series' recorded one
+    (``df.attrs["series"]`` from :func:`quantlib.data.load_ohlcv`), else the most common
+    spacing of its index (:func:`quantlib.data.timeframes.infer_timeframe`; on an evenly
+    spaced index, read from its first two bars).
+
+    Examples
+    --------
+    >>> from quantlib.testing import make_ohlcv
+    >>> series_timeframe(make_ohlcv([1.0, 2.0, 3.0])).name
+    '1h'
+    """
+    if timeframe is not None:
+        return parse_timeframe(timeframe)
     info = df.attrs.get("series")
     if info is not None and getattr(info, "timeframe", None):
         return parse_timeframe(info.timeframe)
-    return infer_timeframe(pd.DatetimeIndex(df.index))
+    index = pd.DatetimeIndex(df.index)
+    if search.evenly_spaced(nanoseconds(index)):
+        return infer_timeframe(index[:2])  # every spacing is the first one
+    return infer_timeframe(index)
+
+
+_source_tf = series_timeframe
 
 
 def higher_timeframe_bars(

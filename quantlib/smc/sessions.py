@@ -55,9 +55,10 @@ import pandas as pd
 from quantlib._kernels import search
 from quantlib._validation import ohlcv_arrays
 from quantlib.data.events import build_events, nanoseconds
-from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
+from quantlib.data.timeframes import Timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.smc._kernels import sessions as kernels
+from quantlib.smc.mtf import series_timeframe
 
 __all__ = ["DEFAULT_SESSIONS", "Session", "in_session", "sessions"]
 
@@ -244,13 +245,7 @@ def _windows(
 
 
 def _bar_ns(df: pd.DataFrame, timeframe: str | Timeframe | None) -> int:
-    if timeframe is not None:
-        tf = parse_timeframe(timeframe)
-    else:
-        info = df.attrs.get("series")
-        name = getattr(info, "timeframe", None)
-        tf = parse_timeframe(name) if name else infer_timeframe(pd.DatetimeIndex(df.index))
-    return int(tf.delta.value)
+    return int(series_timeframe(df, timeframe).delta.value)
 
 
 def _utc_column(values: np.ndarray) -> pd.DatetimeIndex:

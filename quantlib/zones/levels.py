@@ -70,9 +70,10 @@ import pandas as pd
 from quantlib._validation import check_choice, check_float, check_int, ohlcv_arrays
 from quantlib.data import events
 from quantlib.data.events import build_events
-from quantlib.data.timeframes import Timeframe, infer_timeframe, parse_timeframe
+from quantlib.data.timeframes import Timeframe
 from quantlib.exceptions import ConfigError
 from quantlib.indicators import atr_array
+from quantlib.smc.mtf import series_timeframe
 from quantlib.zones import _kernels as kernels
 
 __all__ = ["DAILY_LEVELS", "LEVEL_NAMES", "WEEKLY_LEVELS", "levels"]
@@ -141,13 +142,7 @@ def _names(include: object) -> tuple[str, ...]:
 
 def bar_length(df: pd.DataFrame, timeframe: str | Timeframe | None) -> pd.Timedelta:
     """Bar length of ``df``: ``timeframe``, else the series' recorded one, else inferred."""
-    if timeframe is not None:
-        return parse_timeframe(timeframe).delta
-    info = df.attrs.get("series")
-    name = getattr(info, "timeframe", None)
-    if name:
-        return parse_timeframe(name).delta
-    return infer_timeframe(pd.DatetimeIndex(df.index)).delta
+    return series_timeframe(df, timeframe).delta
 
 
 def _boundaries(
