@@ -26,8 +26,9 @@ Cases (all long-only ``sma_cross``, 0.1% fee, no slippage, all-in, next-open fil
   benchmark), best of 3. The process CPU time of ours is printed too: on a loaded machine it
   moves less than the wall time. ``python -m benchmarks.backtest report`` runs this case alone.
 
-Input: real BTCUSDT 5m bars tiled to length (see ``benchmarks.smc.tiled``). Warm timings are the
-best of three runs for calls under a second.
+Input: real BTCUSDT 5m bars tiled to length (see ``benchmarks.smc.tiled``). Other warm
+timings are the best of three runs for calls under a second. The load average is printed
+before and after: on a shared machine compare the ratios of one run, not times across runs.
 """
 
 from __future__ import annotations
