@@ -661,16 +661,6 @@ def _exit_decision(
 
 
 @njit_no_refcount
-def uniform_spacing(times: np.ndarray) -> bool:
-    """Whether consecutive ``times`` are all the same distance apart."""
-    step = times[1] - times[0]
-    for k in range(2, times.shape[0]):  # noqa: SIM110 (numba compiles the loop)
-        if times[k] - times[k - 1] != step:
-            return False
-    return True
-
-
-@njit_no_refcount
 def _none_pending(ipos: np.ndarray) -> bool:
     """Whether no asset has an entry order pending."""
     for a in range(ipos.shape[0]):  # noqa: SIM110 (numba compiles the loop)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quantlib._kernels import search
 from quantlib._validation import ohlcv_arrays
 from quantlib.backtest import _kernels as kernels
 from quantlib.backtest._margin import tier_array
@@ -451,8 +452,8 @@ def _datetime_index(frame: pd.DataFrame) -> pd.DatetimeIndex:
 def _bar_timeframe(grid: pd.DatetimeIndex) -> Timeframe:
     """:func:`~quantlib.data.timeframes.infer_timeframe` of ``grid`` (its most common spacing),
     read from its first two bars when every spacing is the same (no pass over them all)."""
-    if len(grid) > 2 and kernels.uniform_spacing(grid.asi8):
-        return infer_timeframe(grid[:2])
+    if search.evenly_spaced(grid.asi8):
+        return infer_timeframe(grid[:2])  # every spacing is the first one
     return infer_timeframe(grid)
 
 
