@@ -3,11 +3,14 @@
     .venv/bin/python -m benchmarks.live_latency [--iterations 10000] [--postgres]
 
 Case: one strategy in ``auto`` mode on hourly bars that alternates an entry and an exit on every
-bar, the paper exchange, the default risk limits (loosened so no rule halts the run), and the
-journal as ``quant live run`` opens it: a keyed audit chain (HMAC rows, the key derived from a
-fixed master key) with its checkpoint file. The journal is SQLite in WAL mode in a temporary
-folder; ``--postgres`` runs the same case on the local PostgreSQL at 127.0.0.1:5432 as well (in
-a schema of its own, dropped afterwards), one after the other in the same run.
+bar, the paper exchange without fees or slippage (with them, the round trips drain the
+account until the drawdown rule halts it, after about 3,500 of them, and the later bars carry
+no order), the risk limits loosened so no rule halts the run, and the journal as ``quant live
+run`` opens it: a keyed audit chain (HMAC rows, the key derived from a fixed master key) with
+its checkpoint file, every write fenced by the engine's writer lock (whose heartbeat thread
+renews the lease). The journal is SQLite in WAL mode in a temporary folder; ``--postgres``
+runs the same case on the local PostgreSQL at 127.0.0.1:5432 as well (in a schema of its own,
+dropped afterwards), one after the other in the same run.
 
 Timed per bar, from the bar's arrival (``on_bar``) until the order is acknowledged by the paper
 exchange and journalled: the fill of the previous order, the signal, the proposal, its
@@ -49,6 +52,7 @@ from quantlib.live.audit import AUDIT_KEY_PURPOSE
 from quantlib.live.engine import LiveEngine, StrategySlot
 from quantlib.live.feed import bars_of
 from quantlib.live.journal import Journal
+from quantlib.live.lock import WriterLock
 from quantlib.live.paper import PaperExchange
 from quantlib.live.risk_gate import RiskGate, RiskLimits
 from quantlib.live.types import StrategyMode
@@ -108,15 +112,21 @@ def run(
         audit_key=derive_key(AUDIT_KEY_PURPOSE, MASTER_KEY),
         audit_checkpoint=folder / "audit.checkpoint",
     )
+    lock = WriterLock(journal.engine, owner="benchmark", ttl_ms=30_000)
+    lock.acquire()
+    journal.bind_lock(lock)
+    lock.start_heartbeat()
     limits = RiskLimits(max_orders_per_minute=10**6, daily_loss_limit=0.99, max_drawdown=0.99,
                         reduce_at_drawdown=0.98, max_heat=1.0)  # fmt: skip
+    paper = PaperExchange(cash=1e6, taker_fee=0.0, maker_fee=0.0, slippage_bps=0.0)
     engine = LiveEngine(
         journal,
-        PaperExchange(cash=1e6),
+        paper,
         [StrategySlot("alt", Alternate(), "X/USDT", StrategyMode.AUTO, fraction=0.5, lookback=20)],
         gate=RiskGate(limits, clock=clock),
         users=UserStore(journal.engine),
         capital=1e6,
+        fee_rate=0.0,
         clock=clock,
     )
     engine.start()
@@ -128,8 +138,12 @@ def run(
         if i >= WARM_UP:
             cpu.append(time.thread_time() - start_cpu)
             wall.append(time.perf_counter() - start)
-    orders = len(journal.orders())
+    lock.stop_heartbeat()
+    lock.release()
+    orders = len(journal.orders(symbol="X/USDT"))
     journal.engine.dispose()
+    if orders < len(bars) - 20:  # an order on every bar after the strategy's 20-bar warm-up
+        raise RuntimeError(f"the case broke: {orders} orders for {len(bars)} bars")
     return Timings(np.asarray(wall) * 1000.0, np.asarray(cpu) * 1000.0, orders)
 
 
