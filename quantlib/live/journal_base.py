@@ -54,7 +54,7 @@ class JournalBase:
     _clock: Callable[[], int]
     _lock: WriterLock | None
     _audit_chain: AuditChain
-    _batch: tuple[int, Session] | None = None  # (thread id, its open batch transaction)
+    _batches: dict[int, Session]  # thread id → its open batch transaction (see batch)
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -93,22 +93,22 @@ class JournalBase:
         if self._joined() is not None:
             yield
             return
+        batches = self.__dict__.setdefault("_batches", {})
+        thread = threading.get_ident()
         with self._begin_write(doing) as s:
-            self._batch = (threading.get_ident(), s)
+            batches[thread] = s
             try:
                 yield
             finally:
-                self._batch = None
+                del batches[thread]
 
     def in_batch(self) -> bool:
         """Whether this thread is inside a :meth:`batch` (whose writes are not committed)."""
         return self._joined() is not None
 
     def _joined(self) -> Session | None:
-        batch = self._batch
-        if batch is None or batch[0] != threading.get_ident():
-            return None
-        return batch[1]
+        batches = self.__dict__.get("_batches")
+        return None if not batches else batches.get(threading.get_ident())
 
     @contextmanager
     def _begin_write(self, doing: str) -> Iterator[Session]:

@@ -127,6 +127,47 @@ def test_other_threads_do_not_join_a_batch_nor_see_it_before_it_commits(
     assert journal.order("c1") is not None
 
 
+def test_two_threads_batch_at_once_each_in_its_own_transaction(postgres: Engine) -> None:
+    """PostgreSQL lets two threads be in a batch at once (SQLite serialises them on its write
+    lock; audit rows serialise them on the chain's head, so the second thread only reads): the
+    batch of one thread is not taken over by the other's, and rolling it back undoes what it
+    wrote, however long the other stays open."""
+    journal = Journal(postgres, clock=FakeClock())
+    journal.record_intent(_request("c0"))
+    a_wrote, b_entered, a_done = threading.Event(), threading.Event(), threading.Event()
+    seen: list[object] = []
+
+    def thread_a() -> None:
+        try:
+            with journal.batch("a"):
+                journal.record_intent(_request("a1"))
+                a_wrote.set()
+                assert b_entered.wait(10)
+                seen.append(journal.in_batch())
+                journal.record_intent(_request("a2"))
+                raise RuntimeError("a rolls back")
+        except RuntimeError:
+            pass
+        finally:
+            a_done.set()
+
+    def thread_b() -> None:
+        assert a_wrote.wait(10)
+        with journal.batch("b"):
+            seen.append([o.client_order_id for o in journal.live_orders()])  # its snapshot
+            b_entered.set()
+            assert a_done.wait(10)
+
+    threads = [threading.Thread(target=thread_a), threading.Thread(target=thread_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert seen == [["c0"], True]
+    assert [o.client_order_id for o in journal.live_orders()] == ["c0"]
+    assert journal.verify_audit().ok
+
+
 def test_an_order_read_back_has_the_types_it_was_written_with(journal: Journal) -> None:
     """Rows read on the driver: SQLite returns a boolean column as 0 or 1; the record says
     True or False as the ORM read did."""
